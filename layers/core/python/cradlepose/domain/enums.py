@@ -1,0 +1,151 @@
+"""Every enumeration of the data model (seed 000), as str enums so they serialize as their names.
+
+The database stores them as native PostgreSQL enum types with the same names and values.
+Where Cradle adds a value that the seed lacks, the docstring says why.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "ADMIN"
+    ANNOTATOR = "ANNOTATOR"
+    VERIFIER = "VERIFIER"
+
+
+class BatchStatus(StrEnum):
+    UPLOADED = "UPLOADED"
+    YOLO_PROCESSING = "YOLO_PROCESSING"
+    YOLO_COMPLETED = "YOLO_COMPLETED"
+    READY_FOR_ANNOTATION = "READY_FOR_ANNOTATION"
+    ASSIGNED = "ASSIGNED"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    ARCHIVED = "ARCHIVED"
+
+
+class ImageStatus(StrEnum):
+    UPLOADED = "UPLOADED"
+    YOLO_PROCESSED = "YOLO_PROCESSED"
+    ASSIGNED = "ASSIGNED"
+    IN_PROGRESS = "IN_PROGRESS"
+    ANNOTATED = "ANNOTATED"
+    SUBMITTED = "SUBMITTED"
+    UNDER_REVIEW = "UNDER_REVIEW"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    REQUIRES_REVISION = "REQUIRES_REVISION"
+
+
+class AssignmentType(StrEnum):
+    INITIAL = "INITIAL"
+    REVISION = "REVISION"
+    QUALITY_CHECK = "QUALITY_CHECK"
+    SECOND_OPINION = "SECOND_OPINION"
+
+
+class AssignmentStatus(StrEnum):
+    ASSIGNED = "ASSIGNED"
+    ACKNOWLEDGED = "ACKNOWLEDGED"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    SUBMITTED = "SUBMITTED"
+    OVERDUE = "OVERDUE"
+
+
+class AnnotationStatus(StrEnum):
+    """Seed 000's annotation statuses plus REJECTED.
+
+    The seed has no terminal state for an annotation whose verification decision was
+    REJECTED; without one it would have to pretend to be REVISION_REQUESTED.
+    """
+
+    DRAFT = "DRAFT"
+    COMPLETED = "COMPLETED"
+    SUBMITTED = "SUBMITTED"
+    UNDER_REVIEW = "UNDER_REVIEW"
+    APPROVED = "APPROVED"
+    REVISION_REQUESTED = "REVISION_REQUESTED"
+    REJECTED = "REJECTED"
+
+
+class DifficultyRating(StrEnum):
+    EASY = "EASY"
+    MEDIUM = "MEDIUM"
+    HARD = "HARD"
+    VERY_HARD = "VERY_HARD"
+
+
+class VerificationDecision(StrEnum):
+    APPROVED = "APPROVED"
+    APPROVED_WITH_CORRECTIONS = "APPROVED_WITH_CORRECTIONS"
+    MINOR_REVISION_NEEDED = "MINOR_REVISION_NEEDED"
+    MAJOR_REVISION_NEEDED = "MAJOR_REVISION_NEEDED"
+    REJECTED = "REJECTED"
+
+
+class RejectionReason(StrEnum):
+    POOR_IMAGE_QUALITY = "POOR_IMAGE_QUALITY"
+    INCORRECT_KEYPOINTS = "INCORRECT_KEYPOINTS"
+    ANATOMICAL_ERRORS = "ANATOMICAL_ERRORS"
+    INCOMPLETE_ANNOTATION = "INCOMPLETE_ANNOTATION"
+    TECHNICAL_ISSUES = "TECHNICAL_ISSUES"
+    GUIDELINES_VIOLATION = "GUIDELINES_VIOLATION"
+    OTHER = "OTHER"
+
+
+class ClinicalRelevance(StrEnum):
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+
+
+class DiagnosticQuality(StrEnum):
+    EXCELLENT = "EXCELLENT"
+    GOOD = "GOOD"
+    ADEQUATE = "ADEQUATE"
+    POOR = "POOR"
+
+
+class ModelType(StrEnum):
+    YOLO = "YOLO"
+    DETECTRON = "DETECTRON"
+    CUSTOM = "CUSTOM"
+
+
+class DeploymentStatus(StrEnum):
+    DEVELOPMENT = "DEVELOPMENT"
+    TESTING = "TESTING"
+    PRODUCTION = "PRODUCTION"
+    DEPRECATED = "DEPRECATED"
+
+
+class AuditCategory(StrEnum):
+    USER_MANAGEMENT = "USER_MANAGEMENT"
+    IMAGE_PROCESSING = "IMAGE_PROCESSING"
+    ANNOTATION = "ANNOTATION"
+    VERIFICATION = "VERIFICATION"
+    SYSTEM = "SYSTEM"
+
+
+class AuditStatus(StrEnum):
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    PARTIAL = "PARTIAL"
+
+
+class PeriodType(StrEnum):
+    DAILY = "DAILY"
+    WEEKLY = "WEEKLY"
+    MONTHLY = "MONTHLY"
+    QUARTERLY = "QUARTERLY"
+
+
+class Visibility(IntEnum):
+    """COCO's visibility flag `v`, kept unchanged through every export and import."""
+
+    ABSENT = 0  # not labelled (outside the image or not determinable)
+    OCCLUDED = 1  # labelled but not visible
+    VISIBLE = 2  # labelled and visible

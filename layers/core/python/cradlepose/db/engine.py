@@ -1,0 +1,125 @@
+"""Engines over pg8000: one per execution environment, created on first use.
+
+Locally the URL comes from settings (the embedded PostgreSQL listens on a unix socket:
+`postgresql+pg8000://postgres@/cradle?unix_sock=/path/.s.PGSQL.5432`). In the cloud the
+Lambda connects to RDS Proxy over TLS, with a password from Secrets Manager or an IAM token.
+A Lambda serves one request at a time, so its pool holds one connection (`pool_size=1`),
+checked with `pool_pre_ping` because the environment may sleep between invocations.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import threading
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from cradlepose.settings import Settings, get_settings
+
+_lock = threading.Lock()
+_engine: Engine | None = None
+_session_factory: sessionmaker[Session] | None = None
+
+
+def _json_serializer(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def url_from_settings(settings: Settings) -> URL:
+    if settings.database_url is not None:
+        return sa.make_url(settings.database_url.get_secret_value())
+    if not settings.db_host:
+        raise RuntimeError("no database configured: set CRADLE_DATABASE_URL or CRADLE_DB_HOST")
+    user, password = settings.db_user, None
+    if settings.db_secret_arn and not settings.db_iam_auth:
+        secret = _read_secret(settings)
+        user, password = secret.get("username", user), secret["password"]
+    return URL.create(
+        "postgresql+pg8000",
+        username=user,
+        password=password,
+        host=settings.db_host,
+        port=settings.db_port,
+        database=settings.db_name,
+    )
+
+
+def _read_secret(settings: Settings) -> dict[str, Any]:
+    import boto3  # noqa: PLC0415 - only the cloud path needs it, and only once per environment
+
+    client = boto3.client("secretsmanager", region_name=settings.aws_region)
+    value: dict[str, Any] = json.loads(
+        client.get_secret_value(SecretId=settings.db_secret_arn)["SecretString"]
+    )
+    return value
+
+
+def create_engine(settings: Settings | None = None, **overrides: Any) -> Engine:
+    settings = settings or get_settings()
+    url = url_from_settings(settings)
+    connect_args: dict[str, Any] = {}
+    if url.host and settings.stage in ("dev", "prod"):  # the cloud always speaks TLS to the proxy
+        connect_args["ssl_context"] = ssl.create_default_context()
+    options: dict[str, Any] = {
+        "pool_size": settings.db_pool_size,
+        "max_overflow": 2 if settings.db_pool_size > 1 else 0,
+        "pool_pre_ping": True,
+        "pool_recycle": 900,
+        "json_serializer": _json_serializer,
+        "connect_args": connect_args,
+    }
+    options.update(overrides)
+    engine = sa.create_engine(url, **options)
+    timeout = settings.db_statement_timeout_ms
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET statement_timeout = {int(timeout)}")
+        cursor.execute("SET TIME ZONE 'UTC'")
+        cursor.close()
+
+    if settings.db_iam_auth:
+        _use_iam_tokens(engine, settings)
+    return engine
+
+
+def _use_iam_tokens(engine: Engine, settings: Settings) -> None:
+    """Give every new connection a fresh 15-minute IAM auth token instead of a password."""
+    import boto3  # noqa: PLC0415
+
+    rds = boto3.client("rds", region_name=settings.aws_region)
+
+    @sa.event.listens_for(engine, "do_connect")
+    def _token(_dialect: Any, _record: Any, _args: Any, kwargs: dict[str, Any]) -> None:
+        kwargs["password"] = rds.generate_db_auth_token(
+            DBHostname=settings.db_host, Port=settings.db_port, DBUsername=settings.db_user
+        )
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+def default_session_factory() -> sessionmaker[Session]:
+    """The process-wide session factory, built from settings on first use."""
+    global _engine, _session_factory  # noqa: PLW0603 - one engine per execution environment
+    if _session_factory is None:
+        with _lock:
+            if _session_factory is None:
+                _engine = create_engine()
+                _session_factory = make_session_factory(_engine)
+    return _session_factory
+
+
+def reset_default_engine() -> None:
+    """Dispose of the process-wide engine (tests and the local stack change databases)."""
+    global _engine, _session_factory
+    with _lock:
+        if _engine is not None:
+            _engine.dispose()
+        _engine, _session_factory = None, None

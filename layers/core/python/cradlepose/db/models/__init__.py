@@ -1,0 +1,25 @@
+"""The ten entities of seed 000. Importing this package registers them all on Base.metadata."""
+
+from cradlepose.db.models.annotation import Annotation
+from cradlepose.db.models.assignment import BatchAssignment
+from cradlepose.db.models.audit import AuditLog
+from cradlepose.db.models.batch import ImageBatch
+from cradlepose.db.models.image import Image
+from cradlepose.db.models.keypoint_schema import KeypointSchema
+from cradlepose.db.models.model_config import MLModelConfig
+from cradlepose.db.models.performance import PerformanceMetrics
+from cradlepose.db.models.user import User
+from cradlepose.db.models.verification import Verification
+
+__all__ = [
+    "Annotation",
+    "AuditLog",
+    "BatchAssignment",
+    "Image",
+    "ImageBatch",
+    "KeypointSchema",
+    "MLModelConfig",
+    "PerformanceMetrics",
+    "User",
+    "Verification",
+]

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cradlepose.db.base import Base, BigIntPK, CreatedAt, between, numeric, pg_enum
+from cradlepose.domain.enums import ImageStatus
+
+
+class Image(Base):
+    """One uploaded image. `storage_path` (the S3 key) is unique: registering is idempotent.
+
+    `image_quality_score` is on the seed's 1–10 scale; the seed's decimal(2,1) cannot hold
+    10.0, so it is numeric(3,1).
+    """
+
+    __tablename__ = "images"
+
+    id: Mapped[BigIntPK]
+    batch_id: Mapped[int] = mapped_column(sa.ForeignKey("image_batches.id"))
+
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    original_filename: Mapped[str] = mapped_column(sa.String(255))
+    storage_path: Mapped[str] = mapped_column(sa.String(500), unique=True)
+    thumbnail_path: Mapped[str | None] = mapped_column(sa.String(500))
+
+    width: Mapped[int]
+    height: Mapped[int]
+    file_size: Mapped[int] = mapped_column(sa.BigInteger)
+    mime_type: Mapped[str] = mapped_column(sa.String(50))
+    format: Mapped[str] = mapped_column(sa.String(10))
+
+    infant_metadata: Mapped[dict[str, Any] | None]
+    acquisition_date: Mapped[dt.date | None]
+    source_institution: Mapped[str | None] = mapped_column(sa.String(100))
+    anonymization_status: Mapped[bool] = mapped_column(server_default=sa.false(), default=False)
+
+    yolo_keypoints: Mapped[dict[str, Any] | None]
+    yolo_confidence: Mapped[Decimal | None] = mapped_column(numeric(3, 2))
+    yolo_processing_time_ms: Mapped[int | None]
+    yolo_model_version: Mapped[str | None] = mapped_column(sa.String(20))
+
+    image_quality_score: Mapped[Decimal | None] = mapped_column(sa.Numeric(3, 1))
+    has_quality_issues: Mapped[bool] = mapped_column(server_default=sa.false(), default=False)
+    quality_issues: Mapped[list[Any] | None]
+
+    status: Mapped[ImageStatus] = mapped_column(
+        pg_enum(ImageStatus, "image_status"),
+        server_default=ImageStatus.UPLOADED.value,
+        default=ImageStatus.UPLOADED,
+    )
+
+    current_annotator: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    current_verifier: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    is_difficult_case: Mapped[bool] = mapped_column(server_default=sa.false(), default=False)
+    requires_specialist_review: Mapped[bool] = mapped_column(server_default=sa.false(), default=False)
+    has_annotation_issues: Mapped[bool] = mapped_column(server_default=sa.false(), default=False)
+
+    created_at: Mapped[CreatedAt]
+    last_status_change: Mapped[dt.datetime] = mapped_column(server_default=sa.func.now())
+
+    __table_args__ = (
+        sa.Index("idx_image_batch_status", "batch_id", "status"),
+        sa.Index("idx_image_status", "status"),
+        sa.Index("idx_image_annotator", "current_annotator"),
+        sa.Index("idx_image_quality", "image_quality_score"),
+        sa.Index("idx_image_created", "created_at"),
+        sa.CheckConstraint("width > 0 AND height > 0", name="dimensions_positive"),
+        sa.CheckConstraint("file_size > 0", name="file_size_positive"),
+        sa.CheckConstraint("format IN ('JPEG', 'PNG')", name="format_supported"),
+        between("yolo_confidence", 0, 1),
+        between("image_quality_score", 1, 10),
+        sa.CheckConstraint("yolo_processing_time_ms >= 0", name="yolo_processing_time_ms_non_negative"),
+    )

@@ -1,0 +1,114 @@
+"""Repositories: how services find and add entities, behind the unit of work.
+
+They hold queries, never rules. Each returns ORM objects attached to the unit of work's
+session, so changes are saved (and audited) when the unit of work commits.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from cradlepose.db.base import Base
+from cradlepose.db.models import (
+    Annotation,
+    AuditLog,
+    BatchAssignment,
+    Image,
+    ImageBatch,
+    KeypointSchema,
+    MLModelConfig,
+    PerformanceMetrics,
+    User,
+    Verification,
+)
+from cradlepose.domain.errors import NotFound
+
+M = TypeVar("M", bound=Base)
+
+
+class Repository(Generic[M]):
+    model: type[M]
+    label: str
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, id_: int) -> M | None:
+        return self.session.get(self.model, id_)
+
+    def require(self, id_: int, *, for_update: bool = False) -> M:
+        """The entity with this id, or NotFound. `for_update` takes a row lock until commit."""
+        found = self.session.get(self.model, id_, with_for_update=for_update or None)
+        if found is None:
+            raise NotFound(self.label, id_)
+        return found
+
+    def add(self, entity: M) -> M:
+        self.session.add(entity)
+        self.session.flush()
+        return entity
+
+
+class UserRepository(Repository[User]):
+    model, label = User, "User"
+
+    def by_username(self, username: str) -> User | None:
+        return self.session.scalar(sa.select(User).where(User.username == username))
+
+    def by_email(self, email: str) -> User | None:
+        return self.session.scalar(sa.select(User).where(sa.func.lower(User.email) == email.lower()))
+
+    def by_subject(self, subject: str) -> User | None:
+        return self.session.scalar(sa.select(User).where(User.identity_subject == subject))
+
+
+class KeypointSchemaRepository(Repository[KeypointSchema]):
+    model, label = KeypointSchema, "KeypointSchema"
+
+    def by_name_version(self, name: str, version: str) -> KeypointSchema | None:
+        return self.session.scalar(
+            sa.select(KeypointSchema).where(KeypointSchema.name == name, KeypointSchema.version == version)
+        )
+
+    def active(self, name: str) -> KeypointSchema | None:
+        return self.session.scalar(
+            sa.select(KeypointSchema).where(KeypointSchema.name == name, KeypointSchema.is_active)
+        )
+
+
+class BatchRepository(Repository[ImageBatch]):
+    model, label = ImageBatch, "ImageBatch"
+
+
+class ImageRepository(Repository[Image]):
+    model, label = Image, "Image"
+
+    def by_storage_path(self, storage_path: str) -> Image | None:
+        return self.session.scalar(sa.select(Image).where(Image.storage_path == storage_path))
+
+
+class AssignmentRepository(Repository[BatchAssignment]):
+    model, label = BatchAssignment, "BatchAssignment"
+
+
+class AnnotationRepository(Repository[Annotation]):
+    model, label = Annotation, "Annotation"
+
+
+class VerificationRepository(Repository[Verification]):
+    model, label = Verification, "Verification"
+
+
+class ModelConfigRepository(Repository[MLModelConfig]):
+    model, label = MLModelConfig, "MLModelConfig"
+
+
+class AuditLogRepository(Repository[AuditLog]):
+    model, label = AuditLog, "AuditLog"
+
+
+class PerformanceMetricsRepository(Repository[PerformanceMetrics]):
+    model, label = PerformanceMetrics, "PerformanceMetrics"

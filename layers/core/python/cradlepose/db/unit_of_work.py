@@ -1,0 +1,166 @@
+"""The unit of work: one transaction per use case, with its audit rows inside it.
+
+    with uow_factory(actor, context) as uow:
+        batch = uow.batches.require(batch_id, for_update=True)
+        ...change batch...
+        uow.audit(AuditEntry(action="BATCH_ARCHIVED", ...))
+        uow.commit()
+
+Leaving the block without `commit()` rolls everything back, audit rows included. A unit of
+work that wrote anything refuses to commit without at least one audit row: every mutation
+is audited in its own transaction, by construction rather than by habit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from cradlepose.db import repositories as repos
+from cradlepose.db.models import AuditLog, User
+from cradlepose.domain.actor import SYSTEM_CONTEXT, SYSTEM_USERNAME, Actor, RequestContext
+from cradlepose.domain.audit import AuditEntry, jsonable
+
+
+class UnauditedChange(RuntimeError):
+    """A programming error: a unit of work changed data but recorded no audit row."""
+
+
+class UnitOfWork:
+    users: repos.UserRepository
+    schemas: repos.KeypointSchemaRepository
+    batches: repos.BatchRepository
+    images: repos.ImageRepository
+    assignments: repos.AssignmentRepository
+    annotations: repos.AnnotationRepository
+    verifications: repos.VerificationRepository
+    model_configs: repos.ModelConfigRepository
+    audit_logs: repos.AuditLogRepository
+    performance: repos.PerformanceMetricsRepository
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        actor: Actor | None = None,
+        context: RequestContext = SYSTEM_CONTEXT,
+    ) -> None:
+        self._session_factory = session_factory
+        self.actor = actor
+        self.context = context
+        self._started = time.monotonic()
+        self._wrote = False
+        self._audited = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> Self:
+        self.session = self._session_factory()
+        self._listen(self.session)
+        s = self.session
+        self.users = repos.UserRepository(s)
+        self.schemas = repos.KeypointSchemaRepository(s)
+        self.batches = repos.BatchRepository(s)
+        self.images = repos.ImageRepository(s)
+        self.assignments = repos.AssignmentRepository(s)
+        self.annotations = repos.AnnotationRepository(s)
+        self.verifications = repos.VerificationRepository(s)
+        self.model_configs = repos.ModelConfigRepository(s)
+        self.audit_logs = repos.AuditLogRepository(s)
+        self.performance = repos.PerformanceMetricsRepository(s)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+
+    def commit(self) -> None:
+        self.session.flush()
+        if self._wrote and not self._audited:
+            raise UnauditedChange("this unit of work changed data but wrote no audit row")
+        self.session.commit()
+        self._wrote = self._audited = False
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self._wrote = self._audited = False
+
+    def flush(self) -> None:
+        self.session.flush()
+
+    # ------------------------------------------------------------------ audit
+    def audit(self, entry: AuditEntry) -> AuditLog:
+        """Add the audit row for `entry` to this transaction."""
+        ctx = self.context
+        actor_id = self.actor.user_id if self.actor is not None else None
+        if actor_id is None and self.actor is not None and self.actor.is_system:
+            actor_id = self.system_user_id()
+        row = AuditLog(
+            user_id=actor_id,
+            action=entry.action,
+            action_category=entry.category,
+            resource_type=entry.resource_type,
+            resource_id=entry.resource_id,
+            resource_name=entry.resource_name,
+            old_values=jsonable(entry.old_values),
+            new_values=jsonable(entry.new_values),
+            change_summary=entry.summary,
+            session_id=ctx.session_id,
+            ip_address=ctx.ip_address,
+            user_agent=ctx.user_agent,
+            api_endpoint=ctx.endpoint,
+            request_method=ctx.method,
+            request_id=ctx.request_id,
+            http_status=entry.http_status,
+            action_duration_ms=int((time.monotonic() - self._started) * 1000),
+            status=entry.status,
+            error_message=entry.error_message,
+            warning_messages=entry.warnings or None,
+            batch_context=jsonable(entry.batch_context),
+            annotation_context=jsonable(entry.annotation_context),
+            system_context=jsonable(entry.system_context),
+        )
+        self.session.add(row)
+        self._audited = True
+        return row
+
+    def system_user_id(self) -> int | None:
+        return self.session.scalar(sa.select(User.id).where(User.username == SYSTEM_USERNAME))
+
+    # ------------------------------------------------------------------ write tracking
+    def _listen(self, session: Session) -> None:
+        def before_flush(sess: Session, _ctx: Any, _instances: Any) -> None:
+            for obj in (*sess.new, *sess.dirty, *sess.deleted):
+                if not isinstance(obj, AuditLog) and (
+                    obj in sess.new or obj in sess.deleted or sess.is_modified(obj)
+                ):
+                    self._wrote = True
+                    return
+
+        def do_orm_execute(state: Any) -> None:
+            if state.is_insert or state.is_update or state.is_delete:
+                self._wrote = True
+
+        sa.event.listen(session, "before_flush", before_flush)
+        sa.event.listen(session, "do_orm_execute", do_orm_execute)
+
+    def mark_written(self) -> None:
+        """For changes made through Core statements on the connection (bulk loads)."""
+        self._wrote = True
+
+
+UnitOfWorkFactory = Callable[..., UnitOfWork]
+
+
+def unit_of_work_factory(session_factory: sessionmaker[Session]) -> UnitOfWorkFactory:
+    def factory(actor: Actor | None = None, context: RequestContext = SYSTEM_CONTEXT) -> UnitOfWork:
+        return UnitOfWork(session_factory, actor, context)
+
+    return factory

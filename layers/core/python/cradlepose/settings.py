@@ -1,0 +1,67 @@
+"""The one configuration object. Nothing else in Cradle reads the environment.
+
+Every field comes from an environment variable `CRADLE_<FIELD>` (the CDK app sets them on
+each function; the local stack sets them for its own process). Powertools reads its own
+`POWERTOOLS_*` variables itself.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CRADLE_", extra="ignore", frozen=True)
+
+    stage: Literal["local", "test", "dev", "prod"] = "local"
+
+    # --- database: either a full URL (local, tests) or the pieces Aurora needs
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="SQLAlchemy URL, e.g. postgresql+pg8000://user:pw@host:5432/cradle",
+    )
+    db_host: str | None = Field(default=None, description="RDS Proxy or cluster endpoint")
+    db_port: int = 5432
+    db_name: str = "cradle"
+    db_user: str | None = None
+    db_secret_arn: str | None = Field(
+        default=None, description="Secrets Manager secret with username/password"
+    )
+    db_iam_auth: bool = Field(default=False, description="connect with an IAM token instead of a password")
+    db_pool_size: int = 1
+    db_statement_timeout_ms: int = 30_000
+
+    # --- AWS
+    aws_region: str = "us-east-1"
+    aws_endpoint_url: str | None = Field(default=None, description="moto's server in the local stack")
+    uploads_bucket: str = "cradle-uploads"
+    derived_bucket: str = Field(default="cradle-derived", description="thumbnails, overlays, quarantine")
+    results_bucket: str = Field(default="cradle-results", description="inference manifests and results")
+    exports_bucket: str = "cradle-exports"
+    state_machine_arn: str | None = None
+
+    # --- uploads
+    max_upload_bytes: int = Field(default=50 * MiB, gt=0)
+    upload_url_ttl_seconds: int = Field(default=900, gt=0, le=7 * 24 * 3600)
+    download_url_ttl_seconds: int = Field(default=300, gt=0, le=24 * 3600)
+    thumbnail_max_side: int = Field(default=320, ge=32, le=2048)
+
+    # --- identity: the issuer whose tokens the API trusts
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    cognito_user_pool_id: str | None = None
+
+    # --- the local stack
+    local_state_dir: Path = Path(".cradle")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,147 @@
+"""One transaction per use case, with its audit row inside it; an audit log nobody can rewrite."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+
+from cradlepose.db.models import AuditLog, User
+from cradlepose.db.unit_of_work import UnauditedChange, UnitOfWorkFactory
+from cradlepose.domain.actor import Actor, RequestContext
+from cradlepose.domain.audit import AuditEntry
+from cradlepose.domain.enums import AuditCategory, Role
+
+pytestmark = pytest.mark.integration
+
+CONTEXT = RequestContext(
+    ip_address="203.0.113.7", user_agent="pytest", endpoint="/users", method="POST", request_id="req-1"
+)
+
+
+def _new_user(name: str) -> User:
+    return User(username=name, email=f"{name}@example.org", role=Role.ANNOTATOR)
+
+
+def _created(user: User) -> AuditEntry:
+    return AuditEntry(
+        action="USER_CREATED",
+        category=AuditCategory.USER_MANAGEMENT,
+        resource_type="User",
+        resource_id=user.id,
+        resource_name=user.username,
+        new_values={"username": user.username, "role": user.role},
+    )
+
+
+def _count(engine: sa.Engine, table: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(sa.text(f"SELECT count(*) FROM {table}")) or 0)
+
+
+def test_commit_writes_the_change_and_its_audit_row_together(
+    uow_factory: UnitOfWorkFactory, engine: sa.Engine
+) -> None:
+    with uow_factory(None, CONTEXT) as uow:
+        user = uow.users.add(_new_user("ada"))
+        uow.audit(_created(user))
+        uow.commit()
+
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(AuditLog).where(AuditLog.resource_id == user.id)).one()
+    assert row.action == "USER_CREATED"
+    assert str(row.ip_address) == "203.0.113.7"
+    assert row.request_id == "req-1"
+    assert row.api_endpoint == "/users"
+    assert row.new_values == {"username": "ada", "role": "ANNOTATOR"}
+
+
+def test_leaving_without_commit_rolls_back_change_and_audit(
+    uow_factory: UnitOfWorkFactory, engine: sa.Engine
+) -> None:
+    users_before, audits_before = _count(engine, "users"), _count(engine, "audit_logs")
+
+    with uow_factory(None, CONTEXT) as uow:
+        user = uow.users.add(_new_user("grace"))
+        uow.audit(_created(user))
+        # no commit
+
+    assert _count(engine, "users") == users_before
+    assert _count(engine, "audit_logs") == audits_before
+
+
+def test_an_error_midway_rolls_back_everything(uow_factory: UnitOfWorkFactory, engine: sa.Engine) -> None:
+    audits_before = _count(engine, "audit_logs")
+
+    def use_case_that_fails() -> None:
+        with uow_factory(None, CONTEXT) as uow:
+            user = uow.users.add(_new_user("alan"))
+            uow.audit(_created(user))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        use_case_that_fails()
+    assert _count(engine, "audit_logs") == audits_before
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM users WHERE username = 'alan'")) == 0
+
+
+def test_a_change_without_an_audit_row_cannot_be_committed(
+    uow_factory: UnitOfWorkFactory, engine: sa.Engine
+) -> None:
+    with uow_factory(None, CONTEXT) as uow:
+        uow.users.add(_new_user("eve"))
+        with pytest.raises(UnauditedChange):
+            uow.commit()
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM users WHERE username = 'eve'")) == 0
+
+
+def test_a_bulk_update_without_an_audit_row_cannot_be_committed(uow_factory: UnitOfWorkFactory) -> None:
+    with uow_factory(None, CONTEXT) as uow:
+        uow.session.execute(sa.update(User).where(User.username == "system").values(max_concurrent_batches=5))
+        with pytest.raises(UnauditedChange):
+            uow.commit()
+
+
+def test_reading_needs_no_audit_row(uow_factory: UnitOfWorkFactory) -> None:
+    with uow_factory(None, CONTEXT) as uow:
+        assert uow.users.by_username("system") is not None
+        uow.commit()
+
+
+def test_system_actor_is_recorded_as_the_system_user(
+    uow_factory: UnitOfWorkFactory, engine: sa.Engine
+) -> None:
+    system = Actor(user_id=None, username="system", role=Role.ADMIN)
+    with uow_factory(system) as uow:
+        user = uow.users.add(_new_user("bob"))
+        uow.audit(_created(user))
+        uow.commit()
+    with engine.connect() as conn:
+        actor = conn.scalar(
+            sa.text(
+                "SELECT u.username FROM audit_logs a JOIN users u ON u.id = a.user_id WHERE a.resource_id = :id"
+            ),
+            {"id": user.id},
+        )
+    assert actor == "system"
+
+
+@pytest.mark.parametrize(
+    "statement",
+    ["UPDATE audit_logs SET action = 'FORGED'", "DELETE FROM audit_logs", "TRUNCATE audit_logs"],
+)
+def test_the_audit_log_is_append_only(
+    uow_factory: UnitOfWorkFactory, engine: sa.Engine, statement: str
+) -> None:
+    with uow_factory(None, CONTEXT) as uow:
+        user = uow.users.add(_new_user(f"u{abs(hash(statement)) % 10_000}"))
+        uow.audit(_created(user))
+        uow.commit()
+
+    with engine.connect() as conn, pytest.raises(DBAPIError, match="append-only"):
+        conn.execute(sa.text(statement))
+
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM audit_logs WHERE action = 'USER_CREATED'")) == 1

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_PATH = Path(__file__).resolve().parents[4] / "infra" / "functions.toml"
 
-# "db", "s3:<bucket>:<read|write|delete>", "states:start", "states:callback", "ecs:run_inference", "bedrock:invoke"
+# One of: "db", "s3:<bucket>:<read|write|delete>", "states:start", "states:callback",
+# "ecs:run_inference", "bedrock:invoke".
 Grant = str
 
 

@@ -33,9 +33,13 @@ class ModelSpec(BaseModel):
     iou_threshold: float = Field(default=0.7, ge=0, le=1)
     max_detections: int = Field(default=20, ge=1, le=300)
     # keypoint_map[i] is the schema keypoint id of the model's i-th keypoint (None: dropped).
-    keypoint_map: list[int | None] = Field(default_factory=lambda: list(range(17)))
+    keypoint_map: list[int | None] = Field(default_factory=lambda: _coco17_identity())
     # A keypoint at or above this confidence is VISIBLE, at or above half of it OCCLUDED, else ABSENT.
     visibility_threshold: float = Field(default=0.5, ge=0, le=1)
+
+
+def _coco17_identity() -> list[int | None]:
+    return list(range(17))
 
 
 class ChunkImage(BaseModel):

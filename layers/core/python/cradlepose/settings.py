@@ -47,6 +47,17 @@ class Settings(BaseSettings):
     exports_bucket: str = "cradle-exports"
     state_machine_arn: str | None = None
 
+    # --- the batch pipeline
+    pipeline_chunk_size: int = Field(default=64, ge=1, le=5000, description="images per inference task")
+    # Where inference runs: "ecs" (a GPU task in the cloud) or "local" (the CPU engine in-process).
+    inference_runner: Literal["ecs", "local"] = "local"
+    inference_cluster_arn: str | None = None
+    inference_task_definition_arn: str | None = None
+    inference_container_name: str = "inference"
+    inference_capacity_provider: str | None = None
+    inference_subnet_ids: list[str] = Field(default_factory=list)
+    inference_security_group_ids: list[str] = Field(default_factory=list)
+
     # --- uploads
     max_upload_bytes: int = Field(default=50 * MiB, gt=0)
     upload_url_ttl_seconds: int = Field(default=900, gt=0, le=7 * 24 * 3600)
@@ -57,6 +68,10 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     cognito_user_pool_id: str | None = None
+    cognito_client_id: str | None = None
+
+    # --- the web UI's origin, allowed by CORS on the API and the upload bucket
+    web_origin: str | None = None
 
     # --- the local stack
     local_state_dir: Path = Path(".cradle")

@@ -31,7 +31,7 @@ def _locations(error: ValidationFailed) -> set[str]:
 
 def test_default_schema_is_coco17_with_seed_body_parts() -> None:
     spec = infant_pose_17()
-    definition = spec.definition
+    definition = spec.schema_definition
     assert [k.name for k in definition.keypoints] == list(COCO17_NAMES)
     assert definition.total_keypoints == 17
     assert len(definition.connections) == 19
@@ -42,7 +42,7 @@ def test_default_schema_is_coco17_with_seed_body_parts() -> None:
 
 
 def test_flip_index_pairs_left_and_right() -> None:
-    flip = infant_pose_17().definition.flip_index()
+    flip = infant_pose_17().schema_definition.flip_index()
     # ultralytics' flip_idx for COCO pose
     assert flip == [0, 2, 1, 4, 3, 6, 5, 8, 7, 10, 9, 12, 11, 14, 13, 16, 15]
 
@@ -114,7 +114,7 @@ def test_spec_checks_total_and_required_against_the_definition() -> None:
             {
                 "name": "tiny",
                 "version": "v1.0",
-                "definition": definition,
+                "schema_definition": definition,
                 "total_keypoints": 3,
                 "required_keypoints": [0, 7],
                 "max_missing_keypoints": 5,

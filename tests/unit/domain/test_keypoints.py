@@ -16,7 +16,7 @@ from cradlepose.domain.keypoints import completeness_problems, validate_keypoint
 
 pytestmark = pytest.mark.unit
 
-SCHEMA = infant_pose_17().definition
+SCHEMA = infant_pose_17().schema_definition
 W, H = 640, 480
 
 

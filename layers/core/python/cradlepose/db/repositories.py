@@ -21,6 +21,8 @@ from cradlepose.db.models import (
     KeypointSchema,
     MLModelConfig,
     PerformanceMetrics,
+    PipelineRun,
+    UploadRejection,
     User,
     Verification,
 )
@@ -112,3 +114,22 @@ class AuditLogRepository(Repository[AuditLog]):
 
 class PerformanceMetricsRepository(Repository[PerformanceMetrics]):
     model, label = PerformanceMetrics, "PerformanceMetrics"
+
+
+class UploadRejectionRepository(Repository[UploadRejection]):
+    model, label = UploadRejection, "UploadRejection"
+
+    def by_upload_key(self, upload_key: str) -> UploadRejection | None:
+        return self.session.scalar(sa.select(UploadRejection).where(UploadRejection.upload_key == upload_key))
+
+
+class PipelineRunRepository(Repository[PipelineRun]):
+    model, label = PipelineRun, "PipelineRun"
+
+    def latest(self, batch_id: int) -> PipelineRun | None:
+        return self.session.scalar(
+            sa.select(PipelineRun)
+            .where(PipelineRun.batch_id == batch_id)
+            .order_by(PipelineRun.attempt.desc())
+            .limit(1)
+        )

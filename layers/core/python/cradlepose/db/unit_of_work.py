@@ -42,6 +42,8 @@ class UnitOfWork:
     model_configs: repos.ModelConfigRepository
     audit_logs: repos.AuditLogRepository
     performance: repos.PerformanceMetricsRepository
+    upload_rejections: repos.UploadRejectionRepository
+    pipeline_runs: repos.PipelineRunRepository
 
     def __init__(
         self,
@@ -71,6 +73,8 @@ class UnitOfWork:
         self.model_configs = repos.ModelConfigRepository(s)
         self.audit_logs = repos.AuditLogRepository(s)
         self.performance = repos.PerformanceMetricsRepository(s)
+        self.upload_rejections = repos.UploadRejectionRepository(s)
+        self.pipeline_runs = repos.PipelineRunRepository(s)
         return self
 
     def __exit__(

@@ -53,3 +53,13 @@ class RequestContext:
 
 
 SYSTEM_CONTEXT = RequestContext(user_agent="cradle-system")
+
+
+@dataclass(frozen=True)
+class Claims:
+    """What a verified identity token says about its holder (Cognito ID token claims)."""
+
+    subject: str
+    username: str
+    email: str | None = None
+    groups: tuple[str, ...] = ()

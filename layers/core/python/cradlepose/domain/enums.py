@@ -149,3 +149,10 @@ class Visibility(IntEnum):
     ABSENT = 0  # not labelled (outside the image or not determinable)
     OCCLUDED = 1  # labelled but not visible
     VISIBLE = 2  # labelled and visible
+
+
+class PipelineRunStatus(StrEnum):
+    REQUESTED = "REQUESTED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"

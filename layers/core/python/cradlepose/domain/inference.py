@@ -17,6 +17,10 @@ from cradlepose.domain.enums import Visibility
 Box = Annotated[list[float], Field(min_length=4, max_length=4)]  # x1, y1, x2, y2 in original pixels
 
 
+def _coco17_identity() -> list[int | None]:
+    return list(range(17))
+
+
 class ModelSpec(BaseModel):
     """Which model to run and how; built from the batch's MLModelConfig."""
 
@@ -33,13 +37,9 @@ class ModelSpec(BaseModel):
     iou_threshold: float = Field(default=0.7, ge=0, le=1)
     max_detections: int = Field(default=20, ge=1, le=300)
     # keypoint_map[i] is the schema keypoint id of the model's i-th keypoint (None: dropped).
-    keypoint_map: list[int | None] = Field(default_factory=lambda: _coco17_identity())
+    keypoint_map: list[int | None] = Field(default_factory=_coco17_identity)
     # A keypoint at or above this confidence is VISIBLE, at or above half of it OCCLUDED, else ABSENT.
     visibility_threshold: float = Field(default=0.5, ge=0, le=1)
-
-
-def _coco17_identity() -> list[int | None]:
-    return list(range(17))
 
 
 class ChunkImage(BaseModel):

@@ -176,7 +176,7 @@ class KeypointSchemaSpec(BaseModel):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9._-]*$")
     version: str = Field(min_length=1, max_length=10, pattern=r"^v?\d+(\.\d+){0,2}([-.][a-z0-9]+)?$")
     description: str | None = None
-    definition: SchemaDefinition
+    schema_definition: SchemaDefinition
     # Ids that must be present in every valid annotation. None: the keypoints marked `required`.
     required_keypoints: list[int] | None = None
     min_visibility_threshold: Decimal = Field(default=Decimal("0.5"), ge=0, le=1, decimal_places=1)
@@ -186,7 +186,7 @@ class KeypointSchemaSpec(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> KeypointSchemaSpec:
         problems: list[FieldProblem] = []
-        count = self.definition.total_keypoints
+        count = self.schema_definition.total_keypoints
         if self.total_keypoints is not None and self.total_keypoints != count:
             problems.append(
                 FieldProblem(
@@ -194,7 +194,7 @@ class KeypointSchemaSpec(BaseModel):
                 )
             )
         if self.required_keypoints is not None:
-            known = set(self.definition.ids)
+            known = set(self.schema_definition.ids)
             for i, keypoint_id in enumerate(self.required_keypoints):
                 if keypoint_id not in known:
                     problems.append(
@@ -216,7 +216,7 @@ class KeypointSchemaSpec(BaseModel):
     def effective_required(self) -> list[int]:
         if self.required_keypoints is not None:
             return list(self.required_keypoints)
-        return self.definition.required_ids
+        return self.schema_definition.required_ids
 
     def row_values(self) -> dict[str, Any]:
         """Column values for the keypoint_schemas table."""
@@ -224,8 +224,8 @@ class KeypointSchemaSpec(BaseModel):
             "name": self.name,
             "version": self.version,
             "description": self.description,
-            "schema_definition": self.definition.model_dump(mode="json"),
-            "total_keypoints": self.definition.total_keypoints,
+            "schema_definition": self.schema_definition.model_dump(mode="json"),
+            "total_keypoints": self.schema_definition.total_keypoints,
             "required_keypoints": self.effective_required,
             "min_visibility_threshold": self.min_visibility_threshold,
             "max_missing_keypoints": self.max_missing_keypoints,
@@ -295,7 +295,7 @@ def infant_pose_17() -> KeypointSchemaSpec:
             "Infant whole-body pose: the 17 COCO keypoints and skeleton, with COCO's OKS sigmas "
             "until infant-calibrated ones are adopted."
         ),
-        definition=definition,
+        schema_definition=definition,
         min_visibility_threshold=Decimal("0.5"),
         max_missing_keypoints=3,
     )

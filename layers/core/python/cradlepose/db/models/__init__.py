@@ -1,4 +1,4 @@
-"""The ten entities of seed 000. Importing this package registers them all on Base.metadata."""
+"""The ten entities of seed 000 and Cradle's own additions; importing this package registers them all."""
 
 from cradlepose.db.models.annotation import Annotation
 from cradlepose.db.models.assignment import BatchAssignment
@@ -8,6 +8,8 @@ from cradlepose.db.models.image import Image
 from cradlepose.db.models.keypoint_schema import KeypointSchema
 from cradlepose.db.models.model_config import MLModelConfig
 from cradlepose.db.models.performance import PerformanceMetrics
+from cradlepose.db.models.pipeline_run import PipelineRun
+from cradlepose.db.models.upload_rejection import UploadRejection
 from cradlepose.db.models.user import User
 from cradlepose.db.models.verification import Verification
 
@@ -20,6 +22,8 @@ __all__ = [
     "KeypointSchema",
     "MLModelConfig",
     "PerformanceMetrics",
+    "PipelineRun",
+    "UploadRejection",
     "User",
     "Verification",
 ]

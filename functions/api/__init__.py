@@ -1,0 +1,1 @@
+"""The API Lambda: one Powertools REST resolver, one router per resource."""

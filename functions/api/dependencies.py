@@ -1,0 +1,100 @@
+"""What a route needs, injected with Powertools' Depends (tests override them).
+
+`caller` turns the request into a Caller: the verified claims that API Gateway's Cognito
+authorizer (or the local gateway, doing the same checks) put in the event, the Cradle actor
+behind them, the request context for the audit log, and a way to open a unit of work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, cast
+
+from aws_lambda_powertools.event_handler import Request
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+
+from cradlepose.adapters.identity import CognitoIdentityProvider, IdentityProvider
+from cradlepose.adapters.storage import S3Storage, Storage
+from cradlepose.adapters.workflow import StepFunctionsWorkflow, Workflow
+from cradlepose.db.engine import default_session_factory
+from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory, unit_of_work_factory
+from cradlepose.domain.actor import Actor, Claims, RequestContext
+from cradlepose.services import users
+from cradlepose.settings import get_settings
+
+CALLER_KEY = "cradle_caller"
+
+
+@dataclass(frozen=True)
+class Caller:
+    claims: Claims | None
+    actor: Actor | None
+    context: RequestContext
+    uow_factory: UnitOfWorkFactory
+    route: str = ""  # the matched route pattern, e.g. /batches/{batch_id}
+
+    def uow(self) -> UnitOfWork:
+        return self.uow_factory(self.actor, self.context)
+
+
+def uow_factory() -> UnitOfWorkFactory:
+    return unit_of_work_factory(default_session_factory())
+
+
+def storage() -> Storage:
+    return S3Storage()
+
+
+def workflow() -> Workflow:
+    return StepFunctionsWorkflow()
+
+
+def identity_provider() -> IdentityProvider | None:
+    pool = get_settings().cognito_user_pool_id
+    return CognitoIdentityProvider(pool) if pool else None
+
+
+def _event(request: Request) -> APIGatewayProxyEvent:
+    return cast(APIGatewayProxyEvent, request.resolved_event)
+
+
+def request_context(request: Request) -> RequestContext:
+    event = _event(request)
+    identity = event.request_context.identity
+    headers = event.headers or {}
+    return RequestContext(
+        ip_address=identity.source_ip or "0.0.0.0",  # noqa: S104 - a placeholder address, not a bind
+        user_agent=identity.user_agent or headers.get("User-Agent") or headers.get("user-agent"),
+        endpoint=event.path[:200],
+        method=event.http_method,
+        request_id=event.request_context.request_id,
+    )
+
+
+def claims_of(request: Request) -> Claims | None:
+    claims: dict[str, Any] = _event(request).request_context.authorizer.claims
+    subject = claims.get("sub")
+    if not subject:
+        return None
+    groups = claims.get("cognito:groups") or ()
+    if isinstance(groups, str):  # API Gateway flattens lists: "ADMIN,VERIFIER" or "[ADMIN VERIFIER]"
+        groups = tuple(g for g in groups.strip("[]").replace(",", " ").split() if g)
+    return Claims(
+        subject=str(subject),
+        username=str(claims.get("cognito:username") or claims.get("username") or subject),
+        email=claims.get("email"),
+        groups=tuple(groups),
+    )
+
+
+def caller(request: Request, factory: Annotated[UnitOfWorkFactory, Depends(uow_factory)]) -> Caller:
+    context = request_context(request)
+    claims = claims_of(request)
+    actor = None
+    if claims is not None:
+        with factory(None, context) as uow:
+            actor = users.actor_for(uow, claims)
+    result = Caller(claims=claims, actor=actor, context=context, uow_factory=factory, route=request.route)
+    request.context[CALLER_KEY] = result  # the error handlers audit failed attempts with it
+    return result

@@ -1,0 +1,181 @@
+"""The API Lambda's entry point: one resolver, the routers, and errors as problem documents."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from sqlalchemy.exc import DBAPIError
+
+import cradlepose
+from api import problems
+from api.dependencies import CALLER_KEY, Caller
+from api.observability import logger, metrics, tracer
+from api.routers import audit, batches, health, images, models, schemas, users
+from cradlepose.domain.audit import AuditEntry
+from cradlepose.domain.enums import AuditCategory, AuditStatus
+from cradlepose.domain.errors import DomainError
+from cradlepose.settings import get_settings
+
+MAX_JSON_BODY = 1024 * 1024  # API requests are small; image bytes go straight to S3
+MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+AUDITED_FAILURES = frozenset({401, 403, 404, 409, 412, 413, 422})
+
+_origin = get_settings().web_origin
+app = APIGatewayRestResolver(
+    enable_validation=True,
+    cors=CORSConfig(allow_origin=_origin, allow_headers=["Authorization", "Content-Type", "If-Match"],
+                    expose_headers=["ETag"], max_age=600) if _origin else None,
+)  # fmt: skip
+for module in (health, users, schemas, models, batches, images, audit):
+    app.include_router(module.router)
+
+OPENAPI = {
+    "title": "Cradle API",
+    "version": cradlepose.__version__,
+    "summary": "Medical-grade infant keypoint datasets: batches, images, people, audit.",
+    "description": (
+        "Every route but /health, /openapi.json and /swagger needs a Cognito ID token "
+        "(`Authorization: Bearer <token>`). Errors are RFC 9457 problem documents."
+    ),
+    "security_schemes": {"cognito": HTTPBearer(bearerFormat="JWT", description="Cognito ID token")},
+    "security": [{"cognito": []}],
+}
+app.configure_openapi(**OPENAPI)  # type: ignore[arg-type]
+app.enable_swagger(path="/swagger", **OPENAPI)  # type: ignore[arg-type]
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[str]:
+    from api.openapi import document  # noqa: PLC0415 - it imports this module
+
+    return Response(status_code=200, content_type="application/json", body=json.dumps(document()))
+
+
+# ------------------------------------------------------------------ errors as answers
+
+
+def _where() -> tuple[str | None, str | None]:
+    event = app.current_event
+    return event.path, event.request_context.request_id
+
+
+def _problem(status: HTTPStatus, detail: str) -> Response[str]:
+    return problems.response(problems.generic(status, detail, *_where()))
+
+
+@app.exception_handler(DomainError)
+def domain_error(error: DomainError) -> Response[str]:
+    problem = problems.from_domain(error, *_where())
+    _audit_failure(problem)
+    metrics.add_metric(name="ClientErrors", unit="Count", value=1)
+    return problems.response(problem)
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(error: RequestValidationError) -> Response[str]:
+    items = list(error.errors())
+    if any(item.get("type") == "json_invalid" for item in items):
+        return _problem(HTTPStatus.BAD_REQUEST, "the request body is not valid JSON")
+    problem = problems.from_request_validation(items, *_where())
+    _audit_failure(problem)
+    return problems.response(problem)
+
+
+@app.exception_handler(DBAPIError)
+def database_error(error: DBAPIError) -> Response[str]:
+    problem = problems.from_database(error, *_where())
+    if problem is None:
+        response: Response[str] = unexpected(error)
+        return response
+    _audit_failure(problem)
+    return problems.response(problem)
+
+
+@app.not_found
+def not_found(_: NotFoundError) -> Response[str]:
+    return _problem(
+        HTTPStatus.NOT_FOUND, f"no route {app.current_event.http_method} {app.current_event.path}"
+    )
+
+
+@app.exception_handler(Exception)
+def unexpected(error: Exception) -> Response[str]:
+    logger.exception("unexpected error", extra={"error_type": type(error).__name__})
+    metrics.add_metric(name="ServerErrors", unit="Count", value=1)
+    return problems.response(problems.internal(*_where()))
+
+
+def _audit_failure(problem: problems.Problem) -> None:
+    """Refused attempts to change something are audited too, in a transaction of their own."""
+    event = app.current_event
+    caller: Caller | None = app.context.get(CALLER_KEY)
+    if event.http_method not in MUTATING or problem.status not in AUDITED_FAILURES or caller is None:
+        return
+    resource_type, resource_id = _resource_of(app.context.get("_route_args") or {}, event.path)
+    try:
+        with caller.uow() as uow:
+            uow.audit(
+                AuditEntry(
+                    action=f"{event.http_method} {caller.route}"[:100],
+                    category=AuditCategory.SYSTEM,
+                    resource_type=resource_type,
+                    resource_id=resource_id,
+                    status=AuditStatus.FAILED,
+                    error_message=problem.detail[:2000],
+                    http_status=problem.status,
+                )
+            )
+            uow.commit()
+    except Exception:  # the answer matters more than the record of a refusal
+        logger.exception("could not audit a refused request")
+
+
+_RESOURCE_TYPES = {
+    "users": "User", "schemas": "KeypointSchema", "models": "MLModelConfig", "batches": "ImageBatch",
+    "images": "Image", "annotations": "Annotation", "assignments": "BatchAssignment",
+}  # fmt: skip
+
+
+def _resource_of(route_args: dict[str, Any], path: str) -> tuple[str, int]:
+    segment = path.strip("/").split("/", 1)[0]
+    resource_type = _RESOURCE_TYPES.get(segment, segment[:50] or "Api")
+    for value in route_args.values():
+        if str(value).isdigit():
+            return resource_type, int(value)
+    return resource_type, 0
+
+
+# ------------------------------------------------------------------ entry point
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    body = event.get("body") or ""
+    if len(body) > MAX_JSON_BODY:  # refused before anything parses it
+        return _too_large(event)
+    return app.resolve(event, context)
+
+
+def _too_large(event: dict[str, Any]) -> dict[str, Any]:
+    problem = problems.generic(
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        f"the request body is over {MAX_JSON_BODY} bytes; image bytes go to S3 through upload forms",
+        event.get("path"),
+        (event.get("requestContext") or {}).get("requestId"),
+    )
+    return {
+        "statusCode": problem.status,
+        "headers": {"Content-Type": problems.PROBLEM_JSON},
+        "body": problem.model_dump_json(exclude_none=True),
+        "isBase64Encoded": False,
+    }

@@ -1,0 +1,55 @@
+"""The audit log (admins)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from api.dependencies import Caller, caller
+from api.problems import openapi_responses
+from cradlepose.domain.enums import AuditCategory, AuditStatus
+from cradlepose.domain.validation import parse
+from cradlepose.services import audit
+from cradlepose.services.common import DEFAULT_LIMIT, Page
+
+router = Router()
+
+
+@router.get(
+    "/audit-logs",
+    tags=["audit"],
+    summary="Search the audit log, newest first (admin)",
+    responses=openapi_responses(401, 403, 422),
+)
+def list_audit_logs(
+    me: Annotated[Caller, Depends(caller)],
+    user_id: Annotated[int | None, Query()] = None,
+    action: Annotated[str | None, Query(max_length=100)] = None,
+    category: Annotated[AuditCategory | None, Query()] = None,
+    status: Annotated[AuditStatus | None, Query()] = None,
+    resource_type: Annotated[str | None, Query(max_length=50)] = None,
+    resource_id: Annotated[int | None, Query()] = None,
+    since: Annotated[dt.datetime | None, Query()] = None,
+    until: Annotated[dt.datetime | None, Query()] = None,
+    cursor: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = DEFAULT_LIMIT,
+) -> Page[audit.AuditLogOut]:
+    filters = parse(
+        audit.AuditFilters,
+        {
+            "user_id": user_id,
+            "action": action,
+            "category": category,
+            "status": status,
+            "resource_type": resource_type,
+            "resource_id": resource_id,
+            "since": since,
+            "until": until,
+        },
+    )
+    with me.uow() as uow:
+        return audit.list_audit_logs(uow, filters, cursor, limit)

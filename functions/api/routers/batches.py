@@ -1,0 +1,121 @@
+"""Image batches and their uploads."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
+from api.dependencies import Caller, caller, storage, workflow
+from api.observability import metrics
+from api.problems import openapi_responses
+from cradlepose.adapters.storage import Storage
+from cradlepose.adapters.workflow import Workflow
+from cradlepose.domain.enums import BatchStatus
+from cradlepose.services import batches, pipeline
+from cradlepose.services.common import DEFAULT_LIMIT, Page
+
+router = Router()
+TAGS = ["batches"]
+CallerDep = Annotated[Caller, Depends(caller)]
+StorageDep = Annotated[Storage, Depends(storage)]
+WorkflowDep = Annotated[Workflow, Depends(workflow)]
+
+
+@router.post(
+    "/batches",
+    tags=TAGS,
+    status_code=201,
+    summary="Create a batch and get one presigned upload form per image (admin)",
+    responses=openapi_responses(401, 403, 409, 413, 422),
+)
+def create_batch(
+    me: CallerDep, files: StorageDep, body: Annotated[batches.BatchIn, Body()]
+) -> batches.BatchCreated:
+    with me.uow() as uow:
+        created = batches.create_batch(uow, files, body)
+    metrics.add_metric(name="BatchesCreated", unit="Count", value=1)
+    return created
+
+
+@router.get(
+    "/batches",
+    tags=TAGS,
+    summary="List the batches you may see, newest first",
+    responses=openapi_responses(401, 403, 422),
+)
+def list_batches(
+    me: CallerDep,
+    status: Annotated[BatchStatus | None, Query()] = None,
+    min_priority: Annotated[int | None, Query(ge=1, le=10)] = None,
+    uploaded_by: Annotated[int | None, Query()] = None,
+    cursor: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = DEFAULT_LIMIT,
+) -> Page[batches.BatchOut]:
+    filters = batches.BatchFilters(status=status, min_priority=min_priority, uploaded_by=uploaded_by)
+    with me.uow() as uow:
+        return batches.list_batches(uow, filters, cursor, limit)
+
+
+@router.get(
+    "/batches/<batch_id>",
+    tags=TAGS,
+    summary="A batch with its progress",
+    responses=openapi_responses(401, 403, 404),
+)
+def get_batch(me: CallerDep, batch_id: int) -> batches.BatchDetail:
+    with me.uow() as uow:
+        return batches.get_batch(uow, batch_id)
+
+
+@router.post(
+    "/batches/<batch_id>/uploads",
+    tags=TAGS,
+    summary="More upload forms for a batch still uploading (admin)",
+    responses=openapi_responses(401, 403, 404, 409, 413, 422),
+)
+def more_uploads(
+    me: CallerDep, batch_id: int, files: StorageDep, body: Annotated[batches.MoreUploads, Body()]
+) -> list[batches.UploadForm]:
+    with me.uow() as uow:
+        return batches.more_uploads(uow, files, batch_id, body)
+
+
+@router.get(
+    "/batches/<batch_id>/uploads",
+    tags=TAGS,
+    summary="What happened to each uploaded file (admin)",
+    responses=openapi_responses(401, 403, 404),
+)
+def upload_report(me: CallerDep, batch_id: int) -> batches.UploadReport:
+    with me.uow() as uow:
+        return batches.upload_report(uow, batch_id)
+
+
+@router.post(
+    "/batches/<batch_id>/complete",
+    tags=TAGS,
+    summary="Every file is in: expect what arrived and start pre-annotation (admin)",
+    responses=openapi_responses(401, 403, 404, 409),
+)
+def complete(me: CallerDep, batch_id: int, runs: WorkflowDep) -> batches.BatchDetail:
+    with me.uow() as uow:
+        detail, run_id = batches.complete_uploads(uow, batch_id)
+    if run_id is not None:
+        pipeline.start_run(me.uow_factory, runs, run_id, me.actor)
+        with me.uow() as uow:
+            detail = batches.get_batch(uow, batch_id)
+    return detail
+
+
+@router.post(
+    "/batches/<batch_id>/archive",
+    tags=TAGS,
+    summary="Archive a batch (admin)",
+    responses=openapi_responses(401, 403, 404, 409),
+)
+def archive(me: CallerDep, batch_id: int) -> batches.BatchOut:
+    with me.uow() as uow:
+        return batches.archive(uow, batch_id)

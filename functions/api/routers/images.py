@@ -1,0 +1,50 @@
+"""Images: per batch, and one with short-lived links to its pixels and thumbnail."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from api.dependencies import Caller, caller, storage
+from api.problems import openapi_responses
+from cradlepose.adapters.storage import Storage
+from cradlepose.domain.enums import ImageStatus
+from cradlepose.services import images
+from cradlepose.services.common import DEFAULT_LIMIT, Page
+
+router = Router()
+TAGS = ["images"]
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+@router.get(
+    "/batches/<batch_id>/images",
+    tags=TAGS,
+    summary="Images of a batch you may see",
+    responses=openapi_responses(401, 403, 404, 422),
+)
+def list_images(
+    me: CallerDep,
+    batch_id: int,
+    status: Annotated[ImageStatus | None, Query()] = None,
+    cursor: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = DEFAULT_LIMIT,
+) -> Page[images.ImageOut]:
+    with me.uow() as uow:
+        return images.list_images(uow, batch_id, status, cursor, limit)
+
+
+@router.get(
+    "/images/<image_id>",
+    tags=TAGS,
+    summary="One image, its YOLO keypoints and presigned links",
+    responses=openapi_responses(401, 403, 404),
+)
+def get_image(
+    me: CallerDep, image_id: int, files: Annotated[Storage, Depends(storage)]
+) -> images.ImageDetail:
+    with me.uow() as uow:
+        return images.get_image(uow, files, image_id)

@@ -1,0 +1,99 @@
+"""Pose model configurations (MLModelConfig): registered by admins, one default per schema."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
+from api.dependencies import Caller, caller
+from api.problems import openapi_responses
+from cradlepose.domain.enums import DeploymentStatus
+from cradlepose.services import model_configs
+from cradlepose.services.common import DEFAULT_LIMIT, Page
+
+router = Router()
+TAGS = ["models"]
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+@router.get(
+    "/models",
+    tags=TAGS,
+    summary="List active model configurations",
+    responses=openapi_responses(401, 403, 422),
+)
+def list_models(
+    me: CallerDep,
+    schema_id: Annotated[int | None, Query()] = None,
+    status: Annotated[DeploymentStatus | None, Query()] = None,
+    cursor: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = DEFAULT_LIMIT,
+) -> Page[model_configs.ModelConfigOut]:
+    with me.uow() as uow:
+        return model_configs.list_models(uow, schema_id=schema_id, status=status, cursor=cursor, limit=limit)
+
+
+@router.get(
+    "/models/<model_id>",
+    tags=TAGS,
+    summary="One model configuration",
+    responses=openapi_responses(401, 403, 404),
+)
+def get_model(me: CallerDep, model_id: int) -> model_configs.ModelConfigOut:
+    with me.uow() as uow:
+        return model_configs.get_model(uow, model_id)
+
+
+@router.post(
+    "/models",
+    tags=TAGS,
+    status_code=201,
+    summary="Register a model (admin)",
+    responses=openapi_responses(401, 403, 404, 409, 422),
+)
+def create_model(
+    me: CallerDep, body: Annotated[model_configs.ModelConfigIn, Body()]
+) -> model_configs.ModelConfigOut:
+    with me.uow() as uow:
+        return model_configs.create_model(uow, body)
+
+
+@router.patch(
+    "/models/<model_id>",
+    tags=TAGS,
+    summary="Change a model configuration (admin)",
+    responses=openapi_responses(401, 403, 404, 409, 422),
+)
+def edit_model(
+    me: CallerDep, model_id: int, body: Annotated[model_configs.ModelConfigEdit, Body()]
+) -> model_configs.ModelConfigOut:
+    with me.uow() as uow:
+        return model_configs.edit_model(uow, model_id, body)
+
+
+@router.delete(
+    "/models/<model_id>",
+    tags=TAGS,
+    status_code=204,
+    summary="Retire a model (admin; the record stays)",
+    responses=openapi_responses(401, 403, 404, 409),
+)
+def retire_model(me: CallerDep, model_id: int) -> Response[None]:
+    with me.uow() as uow:
+        model_configs.retire_model(uow, model_id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/models/<model_id>/default",
+    tags=TAGS,
+    summary="Make it the default (PRODUCTION) model of its schema (admin)",
+    responses=openapi_responses(401, 403, 404, 409),
+)
+def make_default(me: CallerDep, model_id: int) -> model_configs.ModelConfigOut:
+    with me.uow() as uow:
+        return model_configs.make_default(uow, model_id)

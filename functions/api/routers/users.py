@@ -1,0 +1,140 @@
+"""People: registration, one's own profile, and what admins do with accounts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
+from api.dependencies import Caller, caller, identity_provider
+from api.problems import openapi_responses
+from cradlepose.adapters.identity import IdentityProvider
+from cradlepose.domain.enums import Role
+from cradlepose.domain.errors import NotAuthenticated
+from cradlepose.services import users
+from cradlepose.services.common import DEFAULT_LIMIT, Page
+
+router = Router()
+TAGS = ["users"]
+CallerDep = Annotated[Caller, Depends(caller)]
+IdentityDep = Annotated[IdentityProvider | None, Depends(identity_provider)]
+Limit = Annotated[int, Query(ge=1, le=200, description="page size")]
+Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+
+
+@router.post(
+    "/users/register",
+    tags=TAGS,
+    status_code=201,
+    summary="Register the signed-in identity as a Cradle user (awaits approval)",
+    responses=openapi_responses(401, 409, 422),
+)
+def register(me: CallerDep, body: Annotated[users.Registration, Body()]) -> users.UserOut:
+    if me.claims is None:
+        raise NotAuthenticated("sign in with the identity provider first")
+    with me.uow() as uow:
+        return users.register(uow, me.claims, body)
+
+
+@router.get("/users/me", tags=TAGS, summary="Your own profile", responses=openapi_responses(401, 403))
+def get_me(me: CallerDep) -> users.UserOut:
+    with me.uow() as uow:
+        return users.me(uow)
+
+
+@router.get("/users", tags=TAGS, summary="List users (admin)", responses=openapi_responses(401, 403, 422))
+def list_users(
+    me: CallerDep,
+    role: Annotated[Role | None, Query()] = None,
+    is_approved: Annotated[bool | None, Query()] = None,
+    is_active: Annotated[bool | None, Query()] = None,
+    search: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[users.UserOut]:
+    filters = users.UserFilters(role=role, is_approved=is_approved, is_active=is_active, search=search)
+    with me.uow() as uow:
+        return users.list_users(uow, filters, cursor, limit)
+
+
+@router.get(
+    "/users/<user_id>",
+    tags=TAGS,
+    summary="One user (admin, or yourself)",
+    responses=openapi_responses(401, 403, 404),
+)
+def get_user(me: CallerDep, user_id: int) -> users.UserOut:
+    with me.uow() as uow:
+        return users.get_user(uow, user_id)
+
+
+@router.patch(
+    "/users/<user_id>",
+    tags=TAGS,
+    summary="Change capacity or specialties (admin)",
+    responses=openapi_responses(401, 403, 404, 422),
+)
+def update_user(me: CallerDep, user_id: int, body: Annotated[users.UserUpdate, Body()]) -> users.UserOut:
+    with me.uow() as uow:
+        return users.update_user(uow, user_id, body)
+
+
+@router.post(
+    "/users/<user_id>/approve",
+    tags=TAGS,
+    summary="Approve a registration (admin)",
+    responses=openapi_responses(401, 403, 404, 409),
+)
+def approve(me: CallerDep, user_id: int, identity: IdentityDep) -> users.UserOut:
+    with me.uow() as uow:
+        return users.approve(uow, user_id, identity)
+
+
+@router.post(
+    "/users/<user_id>/reject",
+    tags=TAGS,
+    summary="Refuse a registration (admin)",
+    responses=openapi_responses(401, 403, 404, 409, 422),
+)
+def reject(
+    me: CallerDep, user_id: int, body: Annotated[users.Rejection, Body()], identity: IdentityDep
+) -> users.UserOut:
+    with me.uow() as uow:
+        return users.reject(uow, user_id, body, identity)
+
+
+@router.put(
+    "/users/<user_id>/role",
+    tags=TAGS,
+    summary="Change a user's role (admin)",
+    responses=openapi_responses(401, 403, 404, 409, 422),
+)
+def set_role(
+    me: CallerDep, user_id: int, body: Annotated[users.RoleChange, Body()], identity: IdentityDep
+) -> users.UserOut:
+    with me.uow() as uow:
+        return users.set_role(uow, user_id, body, identity)
+
+
+@router.post(
+    "/users/<user_id>/deactivate",
+    tags=TAGS,
+    summary="Deactivate an account (admin)",
+    responses=openapi_responses(401, 403, 404, 409),
+)
+def deactivate(me: CallerDep, user_id: int, identity: IdentityDep) -> users.UserOut:
+    with me.uow() as uow:
+        return users.deactivate(uow, user_id, identity)
+
+
+@router.post(
+    "/users/<user_id>/reactivate",
+    tags=TAGS,
+    summary="Reactivate an account (admin)",
+    responses=openapi_responses(401, 403, 404, 409),
+)
+def reactivate(me: CallerDep, user_id: int, identity: IdentityDep) -> users.UserOut:
+    with me.uow() as uow:
+        return users.reactivate(uow, user_id, identity)

@@ -1,0 +1,34 @@
+"""boto3 clients, created lazily once per execution environment and pointed at moto locally."""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from cradlepose.settings import get_settings
+
+_lock = threading.Lock()
+
+
+@cache
+def client(service: str) -> Any:
+    """A shared client for `service`, with the endpoint and region from settings."""
+    settings = get_settings()
+    with _lock:
+        return boto3.session.Session().client(
+            service,
+            region_name=settings.aws_region,
+            endpoint_url=settings.aws_endpoint_url,
+            config=Config(retries={"mode": "standard", "max_attempts": 5}, signature_version="s3v4")
+            if service == "s3"
+            else Config(retries={"mode": "standard", "max_attempts": 5}),
+        )
+
+
+def reset_clients() -> None:
+    """Forget the cached clients (tests and the local stack change endpoints)."""
+    client.cache_clear()

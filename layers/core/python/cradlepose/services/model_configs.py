@@ -1,0 +1,242 @@
+"""MLModelConfig: the pose models Cradle can run, and which one is each schema's default.
+
+The default of a schema is its active PRODUCTION model (at most one: a partial unique index);
+making another model the default moves the previous one to DEPRECATED in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cradlepose.db.errors import UNIQUE_VIOLATION, sqlstate
+from cradlepose.db.models import MLModelConfig
+from cradlepose.db.unit_of_work import UnitOfWork
+from cradlepose.domain import access
+from cradlepose.domain.audit import AuditEntry, changes
+from cradlepose.domain.enums import AuditCategory, DeploymentStatus, ModelType
+from cradlepose.domain.errors import Conflict, ValidationFailed
+from cradlepose.services.common import Page, id_desc_page, snapshot
+
+
+class InputResolution(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    width: int = Field(ge=32, le=4096)
+    height: int = Field(ge=32, le=4096)
+
+
+class ModelConfigOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True, protected_namespaces=())
+
+    id: int
+    model_name: str
+    version: str
+    model_type: ModelType
+    keypoint_schema_id: int
+    supports_confidence_scores: bool
+    supports_visibility_flags: bool
+    model_parameters: dict[str, Any]
+    input_resolution: dict[str, Any]
+    preprocessing_config: dict[str, Any] | None
+    avg_processing_time_ms: int | None
+    avg_confidence_score: Decimal | None
+    success_rate: Decimal | None
+    model_path: str | None
+    api_endpoint: str | None
+    deployment_status: DeploymentStatus
+    is_active: bool
+    description: str | None
+    training_dataset_info: str | None
+    created_by: int
+    created_at: dt.datetime
+    last_updated: dt.datetime
+
+
+class ModelConfigIn(BaseModel):
+    """A model to register. `model_parameters` holds thresholds (conf, iou, max_det) and the
+    `keypoint_map` from the model's keypoints to the schema's ids."""
+
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model_name: str = Field(min_length=1, max_length=100)
+    version: str = Field(min_length=1, max_length=20)
+    model_type: ModelType = ModelType.YOLO
+    keypoint_schema_id: int
+    supports_confidence_scores: bool = True
+    supports_visibility_flags: bool = True
+    model_parameters: dict[str, Any] = Field(default_factory=dict)
+    input_resolution: InputResolution = Field(default_factory=lambda: InputResolution(width=640, height=640))
+    preprocessing_config: dict[str, Any] | None = None
+    model_path: str | None = Field(default=None, max_length=500)
+    api_endpoint: str | None = Field(default=None, max_length=500)
+    description: str | None = Field(default=None, max_length=5000)
+    training_dataset_info: str | None = Field(default=None, max_length=5000)
+
+    @model_validator(mode="after")
+    def _where(self) -> ModelConfigIn:
+        if self.model_path is None and self.api_endpoint is None:
+            raise ValueError("give the weights' model_path or an api_endpoint")
+        return self
+
+
+class ModelConfigEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+    model_parameters: dict[str, Any] | None = None
+    input_resolution: InputResolution | None = None
+    preprocessing_config: dict[str, Any] | None = None
+    model_path: str | None = Field(default=None, max_length=500)
+    api_endpoint: str | None = Field(default=None, max_length=500)
+    deployment_status: DeploymentStatus | None = None
+    description: str | None = Field(default=None, max_length=5000)
+    training_dataset_info: str | None = Field(default=None, max_length=5000)
+
+
+_FIELDS = (
+    "model_name", "version", "model_type", "keypoint_schema_id", "model_parameters", "input_resolution",
+    "preprocessing_config", "model_path", "api_endpoint", "deployment_status", "is_active", "description",
+)  # fmt: skip
+
+
+def list_models(
+    uow: UnitOfWork, *, schema_id: int | None, status: DeploymentStatus | None, cursor: str | None, limit: int
+) -> Page[ModelConfigOut]:
+    access.require_worker(uow.actor)
+    query = sa.select(MLModelConfig).where(MLModelConfig.is_active)
+    if schema_id is not None:
+        query = query.where(MLModelConfig.keypoint_schema_id == schema_id)
+    if status is not None:
+        query = query.where(MLModelConfig.deployment_status == status)
+    rows, next_cursor = id_desc_page(uow.session, query, MLModelConfig.id, cursor, limit)
+    return Page[ModelConfigOut](
+        items=[ModelConfigOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
+
+
+def get_model(uow: UnitOfWork, model_id: int) -> ModelConfigOut:
+    access.require_worker(uow.actor)
+    return ModelConfigOut.model_validate(uow.model_configs.require(model_id))
+
+
+def create_model(uow: UnitOfWork, command: ModelConfigIn) -> ModelConfigOut:
+    actor = access.require_admin(uow.actor)
+    uow.schemas.require(command.keypoint_schema_id)
+    row = uow.model_configs.add(
+        MLModelConfig(
+            **command.model_dump(exclude={"input_resolution"}),
+            input_resolution=command.input_resolution.model_dump(),
+            created_by=actor.user_id,
+        )
+    )
+    _audit(uow, row, "MODEL_REGISTERED", new=snapshot(row, _FIELDS))
+    _commit(uow, command.model_name, command.version)
+    return ModelConfigOut.model_validate(row)
+
+
+def edit_model(uow: UnitOfWork, model_id: int, command: ModelConfigEdit) -> ModelConfigOut:
+    access.require_admin(uow.actor)
+    row = uow.model_configs.require(model_id, for_update=True)
+    values = command.model_dump(exclude_unset=True)
+    if not values:
+        raise ValidationFailed.single("(body)", "nothing to change")
+    if values.get("deployment_status") is DeploymentStatus.PRODUCTION:
+        raise Conflict("make a model the default with POST /models/{id}/default")
+    before = snapshot(row, _FIELDS)
+    for name, value in values.items():
+        setattr(row, name, value.model_dump() if isinstance(value, BaseModel) else value)
+    old, new = changes(before, snapshot(row, _FIELDS))
+    _audit(uow, row, "MODEL_UPDATED", old=old, new=new)
+    uow.commit()
+    return ModelConfigOut.model_validate(row)
+
+
+def retire_model(uow: UnitOfWork, model_id: int) -> None:
+    """Delete as far as the record allows: the model is deactivated and DEPRECATED, never erased."""
+    access.require_admin(uow.actor)
+    row = uow.model_configs.require(model_id, for_update=True)
+    if not row.is_active:
+        raise Conflict(f"model {row.model_name} {row.version} is already retired")
+    before = snapshot(row, _FIELDS)
+    row.is_active = False
+    row.deployment_status = DeploymentStatus.DEPRECATED
+    old, new = changes(before, snapshot(row, _FIELDS))
+    _audit(uow, row, "MODEL_RETIRED", old=old, new=new)
+    uow.commit()
+
+
+def make_default(uow: UnitOfWork, model_id: int) -> ModelConfigOut:
+    """Make this model the one that pre-annotates its schema's batches."""
+    access.require_admin(uow.actor)
+    row = uow.model_configs.require(model_id, for_update=True)
+    if not row.is_active:
+        raise Conflict(f"model {row.model_name} {row.version} is retired")
+    if row.deployment_status is DeploymentStatus.PRODUCTION:
+        raise Conflict(f"model {row.model_name} {row.version} is already the default of its schema")
+    previous = uow.session.scalars(
+        sa.select(MLModelConfig)
+        .where(
+            MLModelConfig.keypoint_schema_id == row.keypoint_schema_id,
+            MLModelConfig.deployment_status == DeploymentStatus.PRODUCTION,
+            MLModelConfig.is_active,
+        )
+        .with_for_update()
+    ).all()
+    for old_default in previous:
+        old_default.deployment_status = DeploymentStatus.DEPRECATED
+        _audit(uow, old_default, "MODEL_DEMOTED", old={"deployment_status": "PRODUCTION"},
+               new={"deployment_status": "DEPRECATED"}, summary=f"replaced by model {row.id}")  # fmt: skip
+    uow.flush()
+    old_status = row.deployment_status
+    row.deployment_status = DeploymentStatus.PRODUCTION
+    _audit(uow, row, "MODEL_MADE_DEFAULT", old={"deployment_status": old_status.value},
+           new={"deployment_status": "PRODUCTION"})  # fmt: skip
+    _commit(uow, row.model_name, row.version)
+    return ModelConfigOut.model_validate(row)
+
+
+def default_for_schema(uow: UnitOfWork, schema_id: int) -> MLModelConfig | None:
+    return uow.session.scalar(
+        sa.select(MLModelConfig).where(
+            MLModelConfig.keypoint_schema_id == schema_id,
+            MLModelConfig.deployment_status == DeploymentStatus.PRODUCTION,
+            MLModelConfig.is_active,
+        )
+    )
+
+
+def _commit(uow: UnitOfWork, name: str, version: str) -> None:
+    try:
+        uow.commit()
+    except Exception as error:
+        if sqlstate(error) == UNIQUE_VIOLATION:
+            raise Conflict(
+                f"model {name} {version} already exists, or another default was set at the same time"
+            ) from None
+        raise
+
+
+def _audit(
+    uow: UnitOfWork,
+    row: MLModelConfig,
+    action: str,
+    *,
+    old: dict[str, Any] | None = None,
+    new: dict[str, Any] | None = None,
+    summary: str | None = None,
+) -> None:
+    uow.audit(
+        AuditEntry(
+            action=action,
+            category=AuditCategory.SYSTEM,
+            resource_type="MLModelConfig",
+            resource_id=row.id,
+            resource_name=f"{row.model_name} {row.version}",
+            old_values=old,
+            new_values=new,
+            summary=summary,
+        )
+    )

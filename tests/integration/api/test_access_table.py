@@ -1,0 +1,133 @@
+"""Every route × every kind of caller, with the status each must get.
+
+Personas: anonymous (no token), unregistered (a token, no Cradle account), unapproved,
+inactive (deactivated), annotator_owner (assigned to the batch / the user in the path),
+annotator_other (not), verifier, admin. Objects a caller may not see answer 404, not 403,
+so their existence does not leak. Each row runs on a fresh database, admin last.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.integration.api import world as world_module
+from tests.integration.api.world import World
+from tests.support import ApiClient
+
+pytestmark = pytest.mark.integration
+
+ORDER = (
+    "anonymous",
+    "unregistered",
+    "unapproved",
+    "inactive",
+    "annotator_owner",
+    "annotator_other",
+    "verifier",
+    "admin",
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    route: str  # as the OpenAPI document writes it
+    path: Callable[[World], str]
+    expected: tuple[int, ...]  # in ORDER
+    body: Callable[[World], Any] | None = None
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.route}"
+
+
+PUBLIC = (200,) * 8
+ADMIN_ONLY_200 = (401, 403, 403, 403, 403, 403, 403, 200)
+ADMIN_ONLY_201 = (401, 403, 403, 403, 403, 403, 403, 201)
+WORKERS_200 = (401, 403, 403, 403, 200, 200, 200, 200)
+OWNER_200 = (401, 403, 403, 403, 200, 404, 200, 200)  # annotators see only their assigned batches
+
+_SCHEMA_BODY = {
+    "name": "tiny",
+    "version": "v1",
+    "schema_definition": {"keypoints": [{"id": 0, "name": "nose", "color": "#FF0000"}]},
+    "max_missing_keypoints": 0,
+}
+
+ROWS = [
+    Row("GET", "/health", lambda w: "/health", PUBLIC),
+    Row("GET", "/openapi.json", lambda w: "/openapi.json", PUBLIC),
+    Row("POST", "/users/register", lambda w: "/users/register", (401, 201, 409, 409, 409, 409, 409, 409), lambda w: {"role": "ANNOTATOR"}),
+    Row("GET", "/users/me", lambda w: "/users/me", (401, 403, 200, 200, 200, 200, 200, 200)),
+    Row("GET", "/users", lambda w: "/users", ADMIN_ONLY_200),
+    Row("GET", "/users/{id}", lambda w: f"/users/{w.people['annotator_owner'].user_id}", (401, 403, 403, 403, 200, 403, 403, 200)),
+    Row("PATCH", "/users/{id}", lambda w: f"/users/{w.people['annotator_owner'].user_id}", ADMIN_ONLY_200,
+        lambda w: {"max_concurrent_batches": 3}),
+    Row("POST", "/users/{id}/approve", lambda w: f"/users/{w.pending_user_id}/approve", ADMIN_ONLY_200),
+    Row("POST", "/users/{id}/reject", lambda w: f"/users/{w.pending_user_id}/reject", ADMIN_ONLY_200, lambda w: {"reason": "not in the study"}),
+    Row("PUT", "/users/{id}/role", lambda w: f"/users/{w.people['annotator_other'].user_id}/role", ADMIN_ONLY_200, lambda w: {"role": "VERIFIER"}),
+    Row("POST", "/users/{id}/deactivate", lambda w: f"/users/{w.people['annotator_other'].user_id}/deactivate", ADMIN_ONLY_200),
+    Row("POST", "/users/{id}/reactivate", lambda w: f"/users/{w.people['inactive'].user_id}/reactivate", ADMIN_ONLY_200),
+    Row("GET", "/schemas", lambda w: "/schemas", WORKERS_200),
+    Row("GET", "/schemas/{id}", lambda w: f"/schemas/{w.schema_id}", WORKERS_200),
+    Row("POST", "/schemas", lambda w: "/schemas", ADMIN_ONLY_201, lambda w: _SCHEMA_BODY),
+    Row("PATCH", "/schemas/{id}", lambda w: f"/schemas/{w.unused_schema_id}", ADMIN_ONLY_200, lambda w: {"description": "edited"}),
+    Row("POST", "/schemas/{id}/versions", lambda w: f"/schemas/{w.schema_id}/versions", ADMIN_ONLY_201, lambda w: {"version": "v1.1"}),
+    Row("POST", "/schemas/{id}/activate", lambda w: f"/schemas/{w.inactive_schema_id}/activate", ADMIN_ONLY_200),
+    Row("POST", "/schemas/{id}/deactivate", lambda w: f"/schemas/{w.unused_schema_id}/deactivate", ADMIN_ONLY_200),
+    Row("GET", "/models", lambda w: "/models", WORKERS_200),
+    Row("GET", "/models/{id}", lambda w: f"/models/{w.model_id}", WORKERS_200),
+    Row("POST", "/models", lambda w: "/models", ADMIN_ONLY_201,
+        lambda w: {"model_name": "m", "version": "1", "keypoint_schema_id": w.schema_id, "model_path": "s3://b/m.pt"}),
+    Row("PATCH", "/models/{id}", lambda w: f"/models/{w.model_id}", ADMIN_ONLY_200, lambda w: {"description": "nano"}),
+    Row("DELETE", "/models/{id}", lambda w: f"/models/{w.model_id}", (401, 403, 403, 403, 403, 403, 403, 204)),
+    Row("POST", "/models/{id}/default", lambda w: f"/models/{w.model_id}/default", ADMIN_ONLY_200),
+    Row("POST", "/batches", lambda w: "/batches", ADMIN_ONLY_201, lambda w: {"batch_name": "new", "expected_images": 1}),
+    Row("GET", "/batches", lambda w: "/batches", WORKERS_200),
+    Row("GET", "/batches/{id}", lambda w: f"/batches/{w.assigned_batch_id}", OWNER_200),
+    Row("POST", "/batches/{id}/uploads", lambda w: f"/batches/{w.uploading_batch_id}/uploads", ADMIN_ONLY_200,
+        lambda w: {"files": [{"filename": "more.jpg"}]}),
+    Row("GET", "/batches/{id}/uploads", lambda w: f"/batches/{w.uploading_batch_id}/uploads", ADMIN_ONLY_200),
+    Row("POST", "/batches/{id}/complete", lambda w: f"/batches/{w.uploading_batch_id}/complete", ADMIN_ONLY_200),
+    Row("POST", "/batches/{id}/archive", lambda w: f"/batches/{w.ready_batch_id}/archive", ADMIN_ONLY_200),
+    Row("GET", "/batches/{id}/images", lambda w: f"/batches/{w.assigned_batch_id}/images", OWNER_200),
+    Row("GET", "/images/{id}", lambda w: f"/images/{w.submitted_image_id}", OWNER_200),
+    Row("GET", "/audit-logs", lambda w: "/audit-logs", ADMIN_ONLY_200),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("row", ROWS, ids=str)
+def test_route_answers_each_kind_of_caller(
+    row: Row, api: ApiClient, session_factory: sessionmaker[Session]
+) -> None:
+    world = world_module.build(session_factory)
+    outcomes = {}
+    for persona_name in ORDER:
+        body = row.body(world) if row.body else None
+        response = api.call(row.method, row.path(world), world.people[persona_name], body=body)
+        outcomes[persona_name] = response.status
+        if response.status >= 400:
+            assert response.headers["content-type"] == "application/problem+json", (
+                persona_name,
+                response.body,
+            )
+    assert outcomes == dict(zip(ORDER, row.expected, strict=True))
+
+
+def test_the_table_covers_every_route() -> None:
+    from api.handler import app  # noqa: PLC0415
+
+    paths = app.get_openapi_schema().paths or {}
+    documented = {
+        (method.upper(), re.sub(r"\{\w+\}", "{id}", path))
+        for path, item in paths.items()
+        for method in ("get", "post", "put", "patch", "delete")
+        if getattr(item, method, None) is not None
+    }
+    tested = {(row.method, row.route) for row in ROWS}
+    assert documented - tested == set(), "routes without a row in the access table"

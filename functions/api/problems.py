@@ -169,12 +169,15 @@ def _message(item: dict[str, Any]) -> str:
     return str(item.get("msg") or item.get("type") or "invalid").removeprefix("Value error, ")
 
 
-def openapi_responses(*statuses: int) -> dict[int, Any]:
-    """OpenAPI entries for the problem responses a route can give."""
-    return {
-        status: {
+def documented(success: int, *problem_statuses: int) -> dict[int, Any]:
+    """OpenAPI responses of a route: its success (the return type's schema) and its problems.
+
+    Powertools documents no success response once `responses` is given, so it is always listed.
+    """
+    result: dict[int, Any] = {success: {"description": HTTPStatus(success).phrase}}
+    for status in problem_statuses:
+        result[status] = {
             "description": HTTPStatus(status).phrase,
             "content": {PROBLEM_JSON: {"model": Problem}},
         }
-        for status in statuses
-    }
+    return result

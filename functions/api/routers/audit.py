@@ -10,7 +10,8 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from api.dependencies import Caller, caller
-from api.problems import openapi_responses
+from api.params import Cursor, IdFilter, Limit
+from api.problems import documented
 from cradlepose.domain.enums import AuditCategory, AuditStatus
 from cradlepose.domain.validation import parse
 from cradlepose.services import audit
@@ -23,20 +24,20 @@ router = Router()
     "/audit-logs",
     tags=["audit"],
     summary="Search the audit log, newest first (admin)",
-    responses=openapi_responses(401, 403, 422),
+    responses=documented(200, 401, 403, 422),
 )
 def list_audit_logs(
     me: Annotated[Caller, Depends(caller)],
-    user_id: Annotated[int | None, Query()] = None,
+    user_id: IdFilter = None,
     action: Annotated[str | None, Query(max_length=100)] = None,
     category: Annotated[AuditCategory | None, Query()] = None,
     status: Annotated[AuditStatus | None, Query()] = None,
     resource_type: Annotated[str | None, Query(max_length=50)] = None,
-    resource_id: Annotated[int | None, Query()] = None,
+    resource_id: IdFilter = None,
     since: Annotated[dt.datetime | None, Query()] = None,
     until: Annotated[dt.datetime | None, Query()] = None,
-    cursor: Annotated[str | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> Page[audit.AuditLogOut]:
     filters = parse(
         audit.AuditFilters,

@@ -10,7 +10,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from api.dependencies import Caller, caller, storage, workflow
 from api.observability import metrics
-from api.problems import openapi_responses
+from api.params import Cursor, IdFilter, Limit, ResourceId
+from api.problems import documented
 from cradlepose.adapters.storage import Storage
 from cradlepose.adapters.workflow import Workflow
 from cradlepose.domain.enums import BatchStatus
@@ -29,7 +30,7 @@ WorkflowDep = Annotated[Workflow, Depends(workflow)]
     tags=TAGS,
     status_code=201,
     summary="Create a batch and get one presigned upload form per image (admin)",
-    responses=openapi_responses(401, 403, 409, 413, 422),
+    responses=documented(201, 401, 403, 409, 413, 422),
 )
 def create_batch(
     me: CallerDep, files: StorageDep, body: Annotated[batches.BatchIn, Body()]
@@ -44,15 +45,15 @@ def create_batch(
     "/batches",
     tags=TAGS,
     summary="List the batches you may see, newest first",
-    responses=openapi_responses(401, 403, 422),
+    responses=documented(200, 401, 403, 422),
 )
 def list_batches(
     me: CallerDep,
     status: Annotated[BatchStatus | None, Query()] = None,
     min_priority: Annotated[int | None, Query(ge=1, le=10)] = None,
-    uploaded_by: Annotated[int | None, Query()] = None,
-    cursor: Annotated[str | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = DEFAULT_LIMIT,
+    uploaded_by: IdFilter = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> Page[batches.BatchOut]:
     filters = batches.BatchFilters(status=status, min_priority=min_priority, uploaded_by=uploaded_by)
     with me.uow() as uow:
@@ -63,9 +64,9 @@ def list_batches(
     "/batches/<batch_id>",
     tags=TAGS,
     summary="A batch with its progress",
-    responses=openapi_responses(401, 403, 404),
+    responses=documented(200, 401, 403, 404),
 )
-def get_batch(me: CallerDep, batch_id: int) -> batches.BatchDetail:
+def get_batch(me: CallerDep, batch_id: ResourceId) -> batches.BatchDetail:
     with me.uow() as uow:
         return batches.get_batch(uow, batch_id)
 
@@ -74,10 +75,10 @@ def get_batch(me: CallerDep, batch_id: int) -> batches.BatchDetail:
     "/batches/<batch_id>/uploads",
     tags=TAGS,
     summary="More upload forms for a batch still uploading (admin)",
-    responses=openapi_responses(401, 403, 404, 409, 413, 422),
+    responses=documented(200, 401, 403, 404, 409, 413, 422),
 )
 def more_uploads(
-    me: CallerDep, batch_id: int, files: StorageDep, body: Annotated[batches.MoreUploads, Body()]
+    me: CallerDep, batch_id: ResourceId, files: StorageDep, body: Annotated[batches.MoreUploads, Body()]
 ) -> list[batches.UploadForm]:
     with me.uow() as uow:
         return batches.more_uploads(uow, files, batch_id, body)
@@ -87,9 +88,9 @@ def more_uploads(
     "/batches/<batch_id>/uploads",
     tags=TAGS,
     summary="What happened to each uploaded file (admin)",
-    responses=openapi_responses(401, 403, 404),
+    responses=documented(200, 401, 403, 404),
 )
-def upload_report(me: CallerDep, batch_id: int) -> batches.UploadReport:
+def upload_report(me: CallerDep, batch_id: ResourceId) -> batches.UploadReport:
     with me.uow() as uow:
         return batches.upload_report(uow, batch_id)
 
@@ -98,9 +99,9 @@ def upload_report(me: CallerDep, batch_id: int) -> batches.UploadReport:
     "/batches/<batch_id>/complete",
     tags=TAGS,
     summary="Every file is in: expect what arrived and start pre-annotation (admin)",
-    responses=openapi_responses(401, 403, 404, 409),
+    responses=documented(200, 401, 403, 404, 409),
 )
-def complete(me: CallerDep, batch_id: int, runs: WorkflowDep) -> batches.BatchDetail:
+def complete(me: CallerDep, batch_id: ResourceId, runs: WorkflowDep) -> batches.BatchDetail:
     with me.uow() as uow:
         detail, run_id = batches.complete_uploads(uow, batch_id)
     if run_id is not None:
@@ -114,8 +115,8 @@ def complete(me: CallerDep, batch_id: int, runs: WorkflowDep) -> batches.BatchDe
     "/batches/<batch_id>/archive",
     tags=TAGS,
     summary="Archive a batch (admin)",
-    responses=openapi_responses(401, 403, 404, 409),
+    responses=documented(200, 401, 403, 404, 409),
 )
-def archive(me: CallerDep, batch_id: int) -> batches.BatchOut:
+def archive(me: CallerDep, batch_id: ResourceId) -> batches.BatchOut:
     with me.uow() as uow:
         return batches.archive(uow, batch_id)

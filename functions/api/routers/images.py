@@ -9,7 +9,8 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from api.dependencies import Caller, caller, storage
-from api.problems import openapi_responses
+from api.params import Cursor, Limit, ResourceId
+from api.problems import documented
 from cradlepose.adapters.storage import Storage
 from cradlepose.domain.enums import ImageStatus
 from cradlepose.services import images
@@ -24,14 +25,14 @@ CallerDep = Annotated[Caller, Depends(caller)]
     "/batches/<batch_id>/images",
     tags=TAGS,
     summary="Images of a batch you may see",
-    responses=openapi_responses(401, 403, 404, 422),
+    responses=documented(200, 401, 403, 404, 422),
 )
 def list_images(
     me: CallerDep,
-    batch_id: int,
+    batch_id: ResourceId,
     status: Annotated[ImageStatus | None, Query()] = None,
-    cursor: Annotated[str | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> Page[images.ImageOut]:
     with me.uow() as uow:
         return images.list_images(uow, batch_id, status, cursor, limit)
@@ -41,10 +42,10 @@ def list_images(
     "/images/<image_id>",
     tags=TAGS,
     summary="One image, its YOLO keypoints and presigned links",
-    responses=openapi_responses(401, 403, 404),
+    responses=documented(200, 401, 403, 404),
 )
 def get_image(
-    me: CallerDep, image_id: int, files: Annotated[Storage, Depends(storage)]
+    me: CallerDep, image_id: ResourceId, files: Annotated[Storage, Depends(storage)]
 ) -> images.ImageDetail:
     with me.uow() as uow:
         return images.get_image(uow, files, image_id)

@@ -10,7 +10,8 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from api.dependencies import Caller, caller
-from api.problems import openapi_responses
+from api.params import Cursor, IdFilter, Limit, ResourceId
+from api.problems import documented
 from cradlepose.domain.enums import DeploymentStatus
 from cradlepose.services import model_configs
 from cradlepose.services.common import DEFAULT_LIMIT, Page
@@ -24,14 +25,14 @@ CallerDep = Annotated[Caller, Depends(caller)]
     "/models",
     tags=TAGS,
     summary="List active model configurations",
-    responses=openapi_responses(401, 403, 422),
+    responses=documented(200, 401, 403, 422),
 )
 def list_models(
     me: CallerDep,
-    schema_id: Annotated[int | None, Query()] = None,
+    schema_id: IdFilter = None,
     status: Annotated[DeploymentStatus | None, Query()] = None,
-    cursor: Annotated[str | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> Page[model_configs.ModelConfigOut]:
     with me.uow() as uow:
         return model_configs.list_models(uow, schema_id=schema_id, status=status, cursor=cursor, limit=limit)
@@ -41,9 +42,9 @@ def list_models(
     "/models/<model_id>",
     tags=TAGS,
     summary="One model configuration",
-    responses=openapi_responses(401, 403, 404),
+    responses=documented(200, 401, 403, 404),
 )
-def get_model(me: CallerDep, model_id: int) -> model_configs.ModelConfigOut:
+def get_model(me: CallerDep, model_id: ResourceId) -> model_configs.ModelConfigOut:
     with me.uow() as uow:
         return model_configs.get_model(uow, model_id)
 
@@ -53,7 +54,7 @@ def get_model(me: CallerDep, model_id: int) -> model_configs.ModelConfigOut:
     tags=TAGS,
     status_code=201,
     summary="Register a model (admin)",
-    responses=openapi_responses(401, 403, 404, 409, 422),
+    responses=documented(201, 401, 403, 404, 409, 422),
 )
 def create_model(
     me: CallerDep, body: Annotated[model_configs.ModelConfigIn, Body()]
@@ -66,10 +67,10 @@ def create_model(
     "/models/<model_id>",
     tags=TAGS,
     summary="Change a model configuration (admin)",
-    responses=openapi_responses(401, 403, 404, 409, 422),
+    responses=documented(200, 401, 403, 404, 409, 422),
 )
 def edit_model(
-    me: CallerDep, model_id: int, body: Annotated[model_configs.ModelConfigEdit, Body()]
+    me: CallerDep, model_id: ResourceId, body: Annotated[model_configs.ModelConfigEdit, Body()]
 ) -> model_configs.ModelConfigOut:
     with me.uow() as uow:
         return model_configs.edit_model(uow, model_id, body)
@@ -80,9 +81,9 @@ def edit_model(
     tags=TAGS,
     status_code=204,
     summary="Retire a model (admin; the record stays)",
-    responses=openapi_responses(401, 403, 404, 409),
+    responses=documented(204, 401, 403, 404, 409),
 )
-def retire_model(me: CallerDep, model_id: int) -> Response[None]:
+def retire_model(me: CallerDep, model_id: ResourceId) -> Response[None]:
     with me.uow() as uow:
         model_configs.retire_model(uow, model_id)
     return Response(status_code=204)
@@ -92,8 +93,8 @@ def retire_model(me: CallerDep, model_id: int) -> Response[None]:
     "/models/<model_id>/default",
     tags=TAGS,
     summary="Make it the default (PRODUCTION) model of its schema (admin)",
-    responses=openapi_responses(401, 403, 404, 409),
+    responses=documented(200, 401, 403, 404, 409),
 )
-def make_default(me: CallerDep, model_id: int) -> model_configs.ModelConfigOut:
+def make_default(me: CallerDep, model_id: ResourceId) -> model_configs.ModelConfigOut:
     with me.uow() as uow:
         return model_configs.make_default(uow, model_id)

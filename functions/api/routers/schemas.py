@@ -9,7 +9,8 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from api.dependencies import Caller, caller
-from api.problems import openapi_responses
+from api.params import Cursor, Limit, ResourceId
+from api.problems import documented
 from cradlepose.services import schemas
 from cradlepose.services.common import DEFAULT_LIMIT, Page
 
@@ -18,15 +19,13 @@ TAGS = ["keypoint schemas"]
 CallerDep = Annotated[Caller, Depends(caller)]
 
 
-@router.get(
-    "/schemas", tags=TAGS, summary="List keypoint schemas", responses=openapi_responses(401, 403, 422)
-)
+@router.get("/schemas", tags=TAGS, summary="List keypoint schemas", responses=documented(200, 401, 403, 422))
 def list_schemas(
     me: CallerDep,
     name: Annotated[str | None, Query(max_length=100)] = None,
     active: Annotated[bool | None, Query()] = None,
-    cursor: Annotated[str | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
 ) -> Page[schemas.SchemaOut]:
     with me.uow() as uow:
         return schemas.list_schemas(uow, name=name, active=active, cursor=cursor, limit=limit)
@@ -36,9 +35,9 @@ def list_schemas(
     "/schemas/<schema_id>",
     tags=TAGS,
     summary="One keypoint schema",
-    responses=openapi_responses(401, 403, 404),
+    responses=documented(200, 401, 403, 404),
 )
-def get_schema(me: CallerDep, schema_id: int) -> schemas.SchemaOut:
+def get_schema(me: CallerDep, schema_id: ResourceId) -> schemas.SchemaOut:
     with me.uow() as uow:
         return schemas.get_schema(uow, schema_id)
 
@@ -48,7 +47,7 @@ def get_schema(me: CallerDep, schema_id: int) -> schemas.SchemaOut:
     tags=TAGS,
     status_code=201,
     summary="Create a keypoint schema (admin)",
-    responses=openapi_responses(401, 403, 409, 422),
+    responses=documented(201, 401, 403, 409, 422),
 )
 def create_schema(me: CallerDep, body: Annotated[schemas.SchemaIn, Body()]) -> schemas.SchemaOut:
     with me.uow() as uow:
@@ -59,10 +58,10 @@ def create_schema(me: CallerDep, body: Annotated[schemas.SchemaIn, Body()]) -> s
     "/schemas/<schema_id>",
     tags=TAGS,
     summary="Edit a schema no batch uses yet (admin)",
-    responses=openapi_responses(401, 403, 404, 409, 422),
+    responses=documented(200, 401, 403, 404, 409, 422),
 )
 def edit_schema(
-    me: CallerDep, schema_id: int, body: Annotated[schemas.SchemaEdit, Body()]
+    me: CallerDep, schema_id: ResourceId, body: Annotated[schemas.SchemaEdit, Body()]
 ) -> schemas.SchemaOut:
     with me.uow() as uow:
         return schemas.edit_schema(uow, schema_id, body)
@@ -73,10 +72,10 @@ def edit_schema(
     tags=TAGS,
     status_code=201,
     summary="Create a new (inactive) version with changes (admin)",
-    responses=openapi_responses(401, 403, 404, 409, 422),
+    responses=documented(201, 401, 403, 404, 409, 422),
 )
 def new_version(
-    me: CallerDep, schema_id: int, body: Annotated[schemas.NewVersion, Body()]
+    me: CallerDep, schema_id: ResourceId, body: Annotated[schemas.NewVersion, Body()]
 ) -> schemas.SchemaOut:
     with me.uow() as uow:
         return schemas.new_version(uow, schema_id, body)
@@ -86,9 +85,9 @@ def new_version(
     "/schemas/<schema_id>/activate",
     tags=TAGS,
     summary="Activate a version; others of its name deactivate (admin)",
-    responses=openapi_responses(401, 403, 404, 409),
+    responses=documented(200, 401, 403, 404, 409),
 )
-def activate(me: CallerDep, schema_id: int) -> schemas.SchemaOut:
+def activate(me: CallerDep, schema_id: ResourceId) -> schemas.SchemaOut:
     with me.uow() as uow:
         return schemas.set_active(uow, schema_id, True)
 
@@ -97,8 +96,8 @@ def activate(me: CallerDep, schema_id: int) -> schemas.SchemaOut:
     "/schemas/<schema_id>/deactivate",
     tags=TAGS,
     summary="Deactivate a version (admin)",
-    responses=openapi_responses(401, 403, 404, 409),
+    responses=documented(200, 401, 403, 404, 409),
 )
-def deactivate(me: CallerDep, schema_id: int) -> schemas.SchemaOut:
+def deactivate(me: CallerDep, schema_id: ResourceId) -> schemas.SchemaOut:
     with me.uow() as uow:
         return schemas.set_active(uow, schema_id, False)

@@ -9,7 +9,8 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from api.dependencies import Caller, caller, identity_provider
-from api.problems import openapi_responses
+from api.params import Cursor, Limit, ResourceId
+from api.problems import documented
 from cradlepose.adapters.identity import IdentityProvider
 from cradlepose.domain.enums import Role
 from cradlepose.domain.errors import NotAuthenticated
@@ -20,16 +21,14 @@ router = Router()
 TAGS = ["users"]
 CallerDep = Annotated[Caller, Depends(caller)]
 IdentityDep = Annotated[IdentityProvider | None, Depends(identity_provider)]
-Limit = Annotated[int, Query(ge=1, le=200, description="page size")]
-Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
 
 
 @router.post(
-    "/users/register",
+    "/me/register",
     tags=TAGS,
     status_code=201,
     summary="Register the signed-in identity as a Cradle user (awaits approval)",
-    responses=openapi_responses(401, 409, 422),
+    responses=documented(201, 401, 409, 422),
 )
 def register(me: CallerDep, body: Annotated[users.Registration, Body()]) -> users.UserOut:
     if me.claims is None:
@@ -38,13 +37,13 @@ def register(me: CallerDep, body: Annotated[users.Registration, Body()]) -> user
         return users.register(uow, me.claims, body)
 
 
-@router.get("/users/me", tags=TAGS, summary="Your own profile", responses=openapi_responses(401, 403))
+@router.get("/me", tags=TAGS, summary="Your own profile", responses=documented(200, 401, 403))
 def get_me(me: CallerDep) -> users.UserOut:
     with me.uow() as uow:
         return users.me(uow)
 
 
-@router.get("/users", tags=TAGS, summary="List users (admin)", responses=openapi_responses(401, 403, 422))
+@router.get("/users", tags=TAGS, summary="List users (admin)", responses=documented(200, 401, 403, 422))
 def list_users(
     me: CallerDep,
     role: Annotated[Role | None, Query()] = None,
@@ -63,9 +62,9 @@ def list_users(
     "/users/<user_id>",
     tags=TAGS,
     summary="One user (admin, or yourself)",
-    responses=openapi_responses(401, 403, 404),
+    responses=documented(200, 401, 403, 404),
 )
-def get_user(me: CallerDep, user_id: int) -> users.UserOut:
+def get_user(me: CallerDep, user_id: ResourceId) -> users.UserOut:
     with me.uow() as uow:
         return users.get_user(uow, user_id)
 
@@ -74,9 +73,11 @@ def get_user(me: CallerDep, user_id: int) -> users.UserOut:
     "/users/<user_id>",
     tags=TAGS,
     summary="Change capacity or specialties (admin)",
-    responses=openapi_responses(401, 403, 404, 422),
+    responses=documented(200, 401, 403, 404, 422),
 )
-def update_user(me: CallerDep, user_id: int, body: Annotated[users.UserUpdate, Body()]) -> users.UserOut:
+def update_user(
+    me: CallerDep, user_id: ResourceId, body: Annotated[users.UserUpdate, Body()]
+) -> users.UserOut:
     with me.uow() as uow:
         return users.update_user(uow, user_id, body)
 
@@ -85,9 +86,9 @@ def update_user(me: CallerDep, user_id: int, body: Annotated[users.UserUpdate, B
     "/users/<user_id>/approve",
     tags=TAGS,
     summary="Approve a registration (admin)",
-    responses=openapi_responses(401, 403, 404, 409),
+    responses=documented(200, 401, 403, 404, 409),
 )
-def approve(me: CallerDep, user_id: int, identity: IdentityDep) -> users.UserOut:
+def approve(me: CallerDep, user_id: ResourceId, identity: IdentityDep) -> users.UserOut:
     with me.uow() as uow:
         return users.approve(uow, user_id, identity)
 
@@ -96,10 +97,10 @@ def approve(me: CallerDep, user_id: int, identity: IdentityDep) -> users.UserOut
     "/users/<user_id>/reject",
     tags=TAGS,
     summary="Refuse a registration (admin)",
-    responses=openapi_responses(401, 403, 404, 409, 422),
+    responses=documented(200, 401, 403, 404, 409, 422),
 )
 def reject(
-    me: CallerDep, user_id: int, body: Annotated[users.Rejection, Body()], identity: IdentityDep
+    me: CallerDep, user_id: ResourceId, body: Annotated[users.Rejection, Body()], identity: IdentityDep
 ) -> users.UserOut:
     with me.uow() as uow:
         return users.reject(uow, user_id, body, identity)
@@ -109,10 +110,10 @@ def reject(
     "/users/<user_id>/role",
     tags=TAGS,
     summary="Change a user's role (admin)",
-    responses=openapi_responses(401, 403, 404, 409, 422),
+    responses=documented(200, 401, 403, 404, 409, 422),
 )
 def set_role(
-    me: CallerDep, user_id: int, body: Annotated[users.RoleChange, Body()], identity: IdentityDep
+    me: CallerDep, user_id: ResourceId, body: Annotated[users.RoleChange, Body()], identity: IdentityDep
 ) -> users.UserOut:
     with me.uow() as uow:
         return users.set_role(uow, user_id, body, identity)
@@ -122,9 +123,9 @@ def set_role(
     "/users/<user_id>/deactivate",
     tags=TAGS,
     summary="Deactivate an account (admin)",
-    responses=openapi_responses(401, 403, 404, 409),
+    responses=documented(200, 401, 403, 404, 409),
 )
-def deactivate(me: CallerDep, user_id: int, identity: IdentityDep) -> users.UserOut:
+def deactivate(me: CallerDep, user_id: ResourceId, identity: IdentityDep) -> users.UserOut:
     with me.uow() as uow:
         return users.deactivate(uow, user_id, identity)
 
@@ -133,8 +134,8 @@ def deactivate(me: CallerDep, user_id: int, identity: IdentityDep) -> users.User
     "/users/<user_id>/reactivate",
     tags=TAGS,
     summary="Reactivate an account (admin)",
-    responses=openapi_responses(401, 403, 404, 409),
+    responses=documented(200, 401, 403, 404, 409),
 )
-def reactivate(me: CallerDep, user_id: int, identity: IdentityDep) -> users.UserOut:
+def reactivate(me: CallerDep, user_id: ResourceId, identity: IdentityDep) -> users.UserOut:
     with me.uow() as uow:
         return users.reactivate(uow, user_id, identity)

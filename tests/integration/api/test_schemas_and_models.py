@@ -40,7 +40,9 @@ def test_schema_lifecycle(api: ApiClient, admin: Persona, engine: sa.Engine) -> 
 
     # Used by a batch: immutable, editing must go through a new version
     batch = api.post(
-        "/batches", admin, body={"batch_name": "b", "keypoint_schema_id": schema["id"], "expected_images": 1}
+        "/batches",
+        admin,
+        body={"batch_name": "b", "keypoint_schema_id": schema["id"], "uploads": {"count": 1}},
     )
     assert batch.status == 201, batch.body
     refused = api.patch(f"/schemas/{schema['id']}", admin, body={"description": "changed"})
@@ -127,7 +129,7 @@ def test_one_default_model_per_schema(api: ApiClient, admin: Persona) -> None:
 
 def test_audit_log_search_and_pages(api: ApiClient, admin: Persona) -> None:
     for i in range(4):
-        api.post("/batches", admin, body={"batch_name": f"b{i}", "expected_images": 1})
+        api.post("/batches", admin, body={"batch_name": f"b{i}", "uploads": {"count": 1}})
     api.post("/batches/99999/archive", admin)  # a refused attempt
 
     created = api.get("/audit-logs", admin, query={"action": "BATCH_CREATED", "limit": 3})

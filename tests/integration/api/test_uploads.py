@@ -44,7 +44,7 @@ def _policy(form: dict[str, Any]) -> dict[str, Any]:
 
 
 def _create(api: ApiClient, admin: Persona, files: list[dict[str, Any]]) -> dict[str, Any]:
-    response = api.post("/batches", admin, body={"batch_name": "session 12", "files": files})
+    response = api.post("/batches", admin, body={"batch_name": "session 12", "uploads": {"files": files}})
     assert response.status == 201, response.body
     return response.json
 
@@ -158,7 +158,9 @@ def test_an_oversize_upload_is_rejected(
 def test_a_declared_oversize_file_gets_413(api: ApiClient, admin: Persona) -> None:
     limit = get_settings().max_upload_bytes
     response = api.post(
-        "/batches", admin, body={"batch_name": "b", "files": [{"filename": "x.jpg", "size": limit + 1}]}
+        "/batches",
+        admin,
+        body={"batch_name": "b", "uploads": {"files": [{"filename": "x.jpg", "size": limit + 1}]}},
     )
     assert response.status == 413
     assert response.json["status"] == 413
@@ -187,7 +189,7 @@ def test_forms_carry_the_conditions_s3_enforces(api: ApiClient, admin: Persona) 
 
 
 def test_forms_for_unnamed_files_keep_the_files_own_name(api: ApiClient, admin: Persona) -> None:
-    response = api.post("/batches", admin, body={"batch_name": "b", "expected_images": 2})
+    response = api.post("/batches", admin, body={"batch_name": "b", "uploads": {"count": 2}})
     assert response.status == 201, response.body
     forms = response.json["uploads"]
     assert len(forms) == 2
@@ -204,7 +206,7 @@ def test_wrong_extensions_are_refused_before_any_form_exists(
     response = api.post(
         "/batches",
         admin,
-        body={"batch_name": "b", "files": [{"filename": "ok.jpg"}, {"filename": "notes.pdf"}]},
+        body={"batch_name": "b", "uploads": {"files": [{"filename": "ok.jpg"}, {"filename": "notes.pdf"}]}},
     )
     assert response.status == 422
     assert response.json["errors"][0]["location"] == "files[1].filename"

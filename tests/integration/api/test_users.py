@@ -26,11 +26,11 @@ def test_register_then_wait_for_approval(api: ApiClient, admin: Persona, engine:
     newcomer = unregistered("nora")
 
     # Given a signed-in identity that Cradle does not know yet
-    assert api.get("/users/me", newcomer).status == 403
+    assert api.get("/me", newcomer).status == 403
 
     # When it registers as an annotator
     registered = api.post(
-        "/users/register", newcomer, body={"role": "ANNOTATOR", "annotation_specialty": "full_body"}
+        "/me/register", newcomer, body={"role": "ANNOTATOR", "annotation_specialty": "full_body"}
     )
 
     # Then the account exists but is not approved, and it may only read its own profile
@@ -39,11 +39,11 @@ def test_register_then_wait_for_approval(api: ApiClient, admin: Persona, engine:
     assert user["username"] == "nora"
     assert user["email"] == "nora@example.org"
     assert user["is_approved"] is False
-    assert api.get("/users/me", newcomer).json["id"] == user["id"]
+    assert api.get("/me", newcomer).json["id"] == user["id"]
     refused = api.get("/batches", newcomer)
     assert refused.status == 403
     assert "awaiting approval" in refused.json["detail"]
-    assert api.post("/users/register", newcomer, body={"role": "ANNOTATOR"}).status == 409
+    assert api.post("/me/register", newcomer, body={"role": "ANNOTATOR"}).status == 409
 
     # When an admin approves it, the annotator can work
     approved = api.post(f"/users/{user['id']}/approve", admin)
@@ -57,7 +57,7 @@ def test_only_admins_approve_and_the_refusal_is_audited(
     api: ApiClient, annotator: Persona, verifier: Persona, engine: sa.Engine
 ) -> None:
     newcomer = unregistered("olga")
-    user_id = api.post("/users/register", newcomer, body={"role": "VERIFIER"}).json["id"]
+    user_id = api.post("/me/register", newcomer, body={"role": "VERIFIER"}).json["id"]
 
     refused = api.post(f"/users/{user_id}/approve", annotator)
 
@@ -90,12 +90,12 @@ def test_role_change_reject_and_deactivate(api: ApiClient, admin: Persona, annot
     refused = api.get("/batches", annotator)
     assert refused.status == 403
     assert "deactivated" in refused.json["detail"]
-    assert api.get("/users/me", annotator).status == 200  # one's own profile stays readable
+    assert api.get("/me", annotator).status == 200  # one's own profile stays readable
 
     assert api.post(f"/users/{annotator.user_id}/reactivate", admin).status == 200
     assert api.get("/batches", annotator).status == 200
 
-    pending = api.post("/users/register", unregistered("pat"), body={"role": "ANNOTATOR"}).json
+    pending = api.post("/me/register", unregistered("pat"), body={"role": "ANNOTATOR"}).json
     rejected = api.post(f"/users/{pending['id']}/reject", admin, body={"reason": "not part of the study"})
     assert rejected.status == 200
     assert rejected.json["is_active"] is False
@@ -109,7 +109,7 @@ def test_admins_cannot_lock_themselves_out(api: ApiClient, admin: Persona) -> No
 
 def test_list_users_filters_and_pages(api: ApiClient, admin: Persona) -> None:
     for i in range(5):
-        api.post("/users/register", unregistered(f"pending{i}"), body={"role": "ANNOTATOR"})
+        api.post("/me/register", unregistered(f"pending{i}"), body={"role": "ANNOTATOR"})
 
     first = api.get("/users", admin, query={"is_approved": False, "limit": 3})
     assert first.status == 200, first.body

@@ -8,6 +8,8 @@ import typer
 
 from cradlepose.cli.common import StateDir, console, local_database, reported_errors, state_dir
 from cradlepose.db.unit_of_work import UnitOfWork
+from cradlepose.devstack import local_identity
+from cradlepose.devstack.identity_provider import generate_password
 from cradlepose.domain.actor import SYSTEM_USERNAME, Actor, RequestContext
 from cradlepose.domain.enums import Role
 from cradlepose.domain.validation import parse
@@ -16,6 +18,7 @@ from cradlepose.services import users
 app = typer.Typer(help="Administrators.", no_args_is_help=True)
 
 CLI_CONTEXT = RequestContext(user_agent="cradle-cli", endpoint="cli:admin create", method="CLI")
+SYSTEM = Actor(user_id=None, username=SYSTEM_USERNAME, role=Role.ADMIN)
 
 
 @app.command()
@@ -24,10 +27,16 @@ def create(
     email: str = typer.Option(..., help="the administrator's e-mail address"),
     directory: Path | None = StateDir,
 ) -> None:
-    """Create an approved ADMIN in the local database."""
-    system = Actor(user_id=None, username=SYSTEM_USERNAME, role=Role.ADMIN)
-    with local_database(state_dir(directory)) as database, reported_errors():
-        with UnitOfWork(database.session_factory, system, CLI_CONTEXT) as uow:
-            command = parse(users.NewAdmin, {"username": username, "email": email})
-            admin = users.create_admin(uow, command)
-        console.print(f"created administrator [bold]{admin.username}[/] (id {admin.id})")
+    """Create an approved ADMIN on the local stack: an identity account with a random password
+    (saved, readable only by you, under <state-dir>/credentials/) and the Cradle user."""
+    root = state_dir(directory)
+    with local_database(root) as database, reported_errors():
+        command = parse(users.NewAdmin, {"username": username, "email": email})
+        identity = local_identity.adapter(root)
+        with UnitOfWork(database.session_factory, SYSTEM, CLI_CONTEXT) as uow:
+            admin = users.bootstrap_admin(uow, identity, command)
+        password = generate_password()
+        identity.set_password(admin.username, password)
+        path = local_identity.write_credentials(root, admin.username, password, Role.ADMIN.value)
+    console.print(f"created administrator [bold]{admin.username}[/] (id {admin.id})")
+    console.print(f"credentials: {path} (mode 0600)")

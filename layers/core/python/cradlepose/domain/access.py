@@ -29,7 +29,7 @@ def require_registered(actor: Actor | None) -> Actor:
     if actor is None:
         raise NotAuthenticated("sign in first")
     if actor.user_id is None and not actor.is_system:
-        raise PermissionDenied("register with POST /users/register before using Cradle")
+        raise PermissionDenied("register with POST /me/register before using Cradle")
     return actor
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from cradlepose.adapters.storage import Storage
 from cradlepose.db.models import BatchAssignment, Image, ImageBatch, KeypointSchema, UploadRejection
@@ -21,7 +20,15 @@ from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME
 from cradlepose.domain.transitions import transition
 from cradlepose.domain.uploads import UploadKey, content_type_for
 from cradlepose.services import pipeline
-from cradlepose.services.common import Page, check_limit, decode_cursor, encode_cursor, snapshot
+from cradlepose.services.common import (
+    DecimalNumber,
+    Page,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    snapshot,
+    tenths,
+)
 from cradlepose.settings import get_settings
 
 MAX_FORMS_PER_REQUEST = 1000
@@ -45,25 +52,30 @@ class UploadForm(BaseModel):
     max_bytes: int
 
 
+class NamedFiles(BaseModel):
+    """One form per listed file: its name, type and size limit are fixed in the form's policy."""
+
+    model_config = ConfigDict(extra="forbid")
+    files: list[FileToUpload] = Field(min_length=1, max_length=MAX_FORMS_PER_REQUEST)
+
+
+class UnnamedFiles(BaseModel):
+    """`count` forms for files not listed in advance: any image type, the file's own name."""
+
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(ge=1, le=MAX_FORMS_PER_REQUEST)
+
+
 class BatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     batch_name: str = Field(min_length=1, max_length=255)
     description: str | None = Field(default=None, max_length=5000)
     keypoint_schema_id: int | None = Field(default=None, description="default: the active infant-pose-17")
-    files: list[FileToUpload] | None = Field(default=None, max_length=MAX_FORMS_PER_REQUEST)
-    expected_images: int | None = Field(
-        default=None, ge=1, le=100_000, description="when files are not listed: how many images will come"
-    )
+    uploads: NamedFiles | UnnamedFiles
     processing_priority: int = Field(default=5, ge=1, le=10)
-    min_image_quality_score: Decimal = Field(default=Decimal("7.0"), ge=1, le=10, decimal_places=1)
+    min_image_quality_score: float = Field(default=7.0, ge=1, le=10, description="1–10, one decimal place")
     upload_metadata: dict[str, Any] | None = Field(default=None, description="source, session, institution…")
-
-    @model_validator(mode="after")
-    def _files_or_count(self) -> BatchIn:
-        if (self.files is None) == (self.expected_images is None):
-            raise ValueError("give either files (names and sizes) or expected_images, not both")
-        return self
 
 
 class MoreUploads(BaseModel):
@@ -89,10 +101,10 @@ class BatchOut(BaseModel):
     yolo_processing_started: dt.datetime | None
     yolo_processing_completed: dt.datetime | None
     yolo_model_version: str | None
-    avg_yolo_confidence: Decimal | None
+    avg_yolo_confidence: DecimalNumber | None
     failed_yolo_count: int
     quality_check_passed: bool
-    min_image_quality_score: Decimal
+    min_image_quality_score: DecimalNumber
     upload_metadata: dict[str, Any] | None
     processing_priority: int
     uploaded_by: int
@@ -143,24 +155,24 @@ def create_batch(uow: UnitOfWork, storage: Storage, command: BatchIn) -> BatchCr
     actor = access.require_admin(uow.actor)
     settings = get_settings()
     schema = _schema_for(uow, command.keypoint_schema_id)
-    files = command.files or []
+    files = command.uploads.files if isinstance(command.uploads, NamedFiles) else []
     _check_files(files, settings.max_upload_bytes)
     batch = uow.batches.add(
         ImageBatch(
             batch_name=command.batch_name,
             description=command.description,
             keypoint_schema_id=schema.id,
-            total_images=len(files) if files else command.expected_images or 0,
+            total_images=len(files) or getattr(command.uploads, "count", 0),
             processing_priority=command.processing_priority,
-            min_image_quality_score=command.min_image_quality_score,
+            min_image_quality_score=tenths(command.min_image_quality_score),
             upload_metadata=command.upload_metadata,
             uploaded_by=actor.user_id,
         )
     )
-    if files:
+    if isinstance(command.uploads, NamedFiles):
         forms = _forms(storage, batch.id, [f.filename for f in files])
     else:
-        forms = _open_forms(storage, batch.id, command.expected_images or 0)
+        forms = _open_forms(storage, batch.id, command.uploads.count)
     created = snapshot(batch, ("batch_name", "keypoint_schema_id", "total_images", "processing_priority"))
     _audit(uow, batch, "BATCH_CREATED", new=created, summary=f"{len(forms)} upload forms issued")
     uow.commit()

@@ -6,16 +6,22 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from decimal import Decimal
+from typing import Annotated, Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from pydantic import BaseModel
+from pydantic import BaseModel, PlainSerializer, WithJsonSchema
 
 from cradlepose.db.base import Base
 from cradlepose.domain.audit import jsonable
 from cradlepose.domain.errors import ValidationFailed
 
 T = TypeVar("T")
+
+# Decimal columns go out as JSON numbers (pydantic would write strings).
+DecimalNumber = Annotated[
+    Decimal, PlainSerializer(float, return_type=float, when_used="json"), WithJsonSchema({"type": "number"})
+]
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -28,13 +34,18 @@ class Page(BaseModel, Generic[T]):
     next_cursor: str | None = None
 
 
+def tenths(value: float) -> Decimal:
+    """A score given as a JSON number, kept to one decimal place as the columns store it."""
+    return Decimal(str(round(value, 1)))
+
+
 def encode_cursor(values: Sequence[Any]) -> str:
     raw = json.dumps([jsonable(v) for v in values], separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
-    if cursor is None:
+    if not cursor:  # absent or empty: the first page
         return None
     try:
         padded = cursor + "=" * (-len(cursor) % 4)

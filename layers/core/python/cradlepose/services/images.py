@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +15,7 @@ from cradlepose.domain import access
 from cradlepose.domain.enums import ImageStatus, Role
 from cradlepose.domain.errors import NotFound
 from cradlepose.services.batches import is_assigned, readable_batch
-from cradlepose.services.common import Page, id_desc_page
+from cradlepose.services.common import DecimalNumber, Page, id_desc_page
 from cradlepose.settings import get_settings
 
 
@@ -36,10 +35,10 @@ class ImageOut(BaseModel):
     acquisition_date: dt.date | None
     source_institution: str | None
     anonymization_status: bool
-    yolo_confidence: Decimal | None
+    yolo_confidence: DecimalNumber | None
     yolo_processing_time_ms: int | None
     yolo_model_version: str | None
-    image_quality_score: Decimal | None
+    image_quality_score: DecimalNumber | None
     has_quality_issues: bool
     quality_issues: list[Any] | None
     status: ImageStatus

@@ -7,11 +7,10 @@ making another model the default moves the previous one to DEPRECATED in the sam
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from cradlepose.db.errors import UNIQUE_VIOLATION, sqlstate
 from cradlepose.db.models import MLModelConfig
@@ -20,7 +19,7 @@ from cradlepose.domain import access
 from cradlepose.domain.audit import AuditEntry, changes
 from cradlepose.domain.enums import AuditCategory, DeploymentStatus, ModelType
 from cradlepose.domain.errors import Conflict, ValidationFailed
-from cradlepose.services.common import Page, id_desc_page, snapshot
+from cradlepose.services.common import DecimalNumber, Page, id_desc_page, snapshot
 
 
 class InputResolution(BaseModel):
@@ -43,8 +42,8 @@ class ModelConfigOut(BaseModel):
     input_resolution: dict[str, Any]
     preprocessing_config: dict[str, Any] | None
     avg_processing_time_ms: int | None
-    avg_confidence_score: Decimal | None
-    success_rate: Decimal | None
+    avg_confidence_score: DecimalNumber | None
+    success_rate: DecimalNumber | None
     model_path: str | None
     api_endpoint: str | None
     deployment_status: DeploymentStatus
@@ -71,16 +70,12 @@ class ModelConfigIn(BaseModel):
     model_parameters: dict[str, Any] = Field(default_factory=dict)
     input_resolution: InputResolution = Field(default_factory=lambda: InputResolution(width=640, height=640))
     preprocessing_config: dict[str, Any] | None = None
-    model_path: str | None = Field(default=None, max_length=500)
+    model_path: str = Field(
+        min_length=1, max_length=500, description="the weights: s3://…, a local path, or package:<pkg>/<file>"
+    )
     api_endpoint: str | None = Field(default=None, max_length=500)
     description: str | None = Field(default=None, max_length=5000)
     training_dataset_info: str | None = Field(default=None, max_length=5000)
-
-    @model_validator(mode="after")
-    def _where(self) -> ModelConfigIn:
-        if self.model_path is None and self.api_endpoint is None:
-            raise ValueError("give the weights' model_path or an api_endpoint")
-        return self
 
 
 class ModelConfigEdit(BaseModel):

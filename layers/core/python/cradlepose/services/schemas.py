@@ -8,7 +8,6 @@ other versions of the same name in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,7 +21,7 @@ from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory
 from cradlepose.domain.errors import Conflict
 from cradlepose.domain.keypoint_schema import KeypointSchemaSpec, SchemaDefinition, parse_spec
-from cradlepose.services.common import Page, id_desc_page, snapshot
+from cradlepose.services.common import DecimalNumber, Page, id_desc_page, snapshot, tenths
 
 
 class SchemaOut(BaseModel):
@@ -35,7 +34,7 @@ class SchemaOut(BaseModel):
     schema_definition: SchemaDefinition
     total_keypoints: int
     required_keypoints: list[int] | None
-    min_visibility_threshold: Decimal
+    min_visibility_threshold: DecimalNumber
     max_missing_keypoints: int
     is_active: bool
     created_by: int
@@ -56,7 +55,7 @@ class SchemaIn(BaseModel):
     description: str | None = Field(default=None, max_length=5000)
     schema_definition: dict[str, Any]
     required_keypoints: list[int] | None = None
-    min_visibility_threshold: Decimal = Field(default=Decimal("0.5"), ge=0, le=1, decimal_places=1)
+    min_visibility_threshold: float = Field(default=0.5, ge=0, le=1, description="one decimal place")
     max_missing_keypoints: int = Field(default=3, ge=0)
     is_active: bool = True
 
@@ -68,7 +67,7 @@ class SchemaIn(BaseModel):
                 "description": self.description,
                 "schema_definition": self.schema_definition,
                 "required_keypoints": self.required_keypoints,
-                "min_visibility_threshold": self.min_visibility_threshold,
+                "min_visibility_threshold": tenths(self.min_visibility_threshold),
                 "max_missing_keypoints": self.max_missing_keypoints,
             }
         )
@@ -82,7 +81,7 @@ class SchemaEdit(BaseModel):
     description: str | None = Field(default=None, max_length=5000)
     schema_definition: dict[str, Any] | None = None
     required_keypoints: list[int] | None = None
-    min_visibility_threshold: Decimal | None = Field(default=None, ge=0, le=1, decimal_places=1)
+    min_visibility_threshold: float | None = Field(default=None, ge=0, le=1, description="one decimal place")
     max_missing_keypoints: int | None = Field(default=None, ge=0)
 
 
@@ -199,7 +198,9 @@ def _merged_spec(row: KeypointSchema, command: SchemaEdit, *, version: str) -> K
             "description": changes.get("description", row.description),
             "schema_definition": changes.get("schema_definition", row.schema_definition),
             "required_keypoints": changes.get("required_keypoints", row.required_keypoints),
-            "min_visibility_threshold": changes.get("min_visibility_threshold", row.min_visibility_threshold),
+            "min_visibility_threshold": tenths(changes["min_visibility_threshold"])
+            if changes.get("min_visibility_threshold") is not None
+            else row.min_visibility_threshold,
             "max_missing_keypoints": changes.get("max_missing_keypoints", row.max_missing_keypoints),
         }
     )

@@ -7,7 +7,6 @@ of truth for role, approval and activity, and the provider's groups mirror the r
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from typing import Literal
 
 import sqlalchemy as sa
@@ -21,7 +20,7 @@ from cradlepose.domain.actor import Actor, Claims
 from cradlepose.domain.audit import AuditEntry, changes
 from cradlepose.domain.enums import AuditCategory, Role
 from cradlepose.domain.errors import Conflict, NotFound, ValidationFailed
-from cradlepose.services.common import Page, id_desc_page, snapshot
+from cradlepose.services.common import DecimalNumber, Page, id_desc_page, snapshot
 
 
 class UserOut(BaseModel):
@@ -38,8 +37,8 @@ class UserOut(BaseModel):
     verification_expertise: str | None
     total_annotations_completed: int
     total_verifications_completed: int
-    avg_annotation_time_minutes: Decimal
-    accuracy_score: Decimal
+    avg_annotation_time_minutes: DecimalNumber
+    accuracy_score: DecimalNumber
     date_joined: dt.datetime
     last_login: dt.datetime | None
 
@@ -243,6 +242,20 @@ def update_user(uow: UnitOfWork, user_id: int, command: UserUpdate) -> UserOut:
     if not values:
         raise ValidationFailed.single("(body)", "nothing to change")
     return _change(uow, user, values, "USER_UPDATED", None)
+
+
+def bootstrap_admin(uow: UnitOfWork, identity: IdentityProvider, command: NewAdmin) -> UserOut:
+    """Open a deployment: the identity-provider account (in the ADMIN group) and the Cradle admin.
+
+    Cognito e-mails the new admin a temporary password; nothing here knows or keeps it.
+    """
+    if uow.users.by_username(command.username) is not None:
+        raise Conflict(f"username {command.username!r} is taken")
+    if uow.users.by_email(command.email) is not None:
+        raise Conflict(f"email {command.email!r} is already registered")
+    subject = identity.create_user(command.username, str(command.email))
+    identity.set_group(command.username, Role.ADMIN.value)
+    return create_admin(uow, command.model_copy(update={"identity_subject": subject}))
 
 
 def create_admin(uow: UnitOfWork, command: NewAdmin) -> UserOut:

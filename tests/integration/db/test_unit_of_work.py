@@ -145,3 +145,11 @@ def test_the_audit_log_is_append_only(
 
     with engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM audit_logs WHERE action = 'USER_CREATED'")) == 1
+
+
+def test_engine_connections_can_switch_to_autocommit(engine: sa.Engine) -> None:
+    # The engine's connect hook sets session parameters; it must not leave a transaction open.
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM (ANALYZE) users"))
+        assert conn.scalar(sa.text("SHOW statement_timeout")) == "30s"
+        assert conn.scalar(sa.text("SHOW TimeZone")) == "UTC"

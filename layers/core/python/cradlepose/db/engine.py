@@ -82,6 +82,10 @@ def create_engine(settings: Settings | None = None, **overrides: Any) -> Engine:
         cursor.execute(f"SET statement_timeout = {int(timeout)}")
         cursor.execute("SET TIME ZONE 'UTC'")
         cursor.close()
+        # pg8000 opened a transaction for the SETs: end it, or the connection could never be
+        # switched to autocommit (VACUUM, CREATE DATABASE) and would start its first unit of
+        # work inside a stale transaction.
+        dbapi_connection.commit()
 
     if settings.db_iam_auth:
         _use_iam_tokens(engine, settings)

@@ -1,0 +1,246 @@
+"""API latency at 10k and at 1M images: do the indexes keep reads and writes flat as data grows?
+
+Each route is called through the API Lambda's real entry point (`lambda_handler`, Powertools and
+all) with API Gateway proxy events, in-process, against the embedded PostgreSQL. The database is
+filled with generated rows (batches of 1,000 images in every status, one audit row per image),
+once with 10k images — the baseline — and once with 1M. It prints p50/p95 per route and the
+ratio of the 1M figures to the baseline's.
+
+    .venv/bin/python bench/api_latency.py               # 10k vs 1M images
+    .venv/bin/python bench/api_latency.py --large 200000 --calls 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+import sqlalchemy as sa
+from moto import mock_aws
+from pydantic import SecretStr
+
+from cradlepose.db import migrate
+from cradlepose.db.engine import create_engine, make_session_factory
+from cradlepose.db.unit_of_work import unit_of_work_factory
+from cradlepose.devstack.apigw import LambdaContext, claims_for, proxy_event
+from cradlepose.devstack.postgres import EmbeddedPostgres
+from cradlepose.settings import Settings
+
+IMAGES_PER_BATCH = 1000
+STATUSES = ("YOLO_PROCESSED", "ASSIGNED", "IN_PROGRESS", "SUBMITTED", "UNDER_REVIEW", "APPROVED")
+
+
+@dataclass
+class Route:
+    name: str
+    call: Callable[[dict[str, Any]], dict[str, Any]]  # world -> event kwargs
+
+
+def fill(engine: sa.Engine, images: int) -> dict[str, Any]:
+    """Users, batches of 1,000 images across statuses, one audit row per image; then ANALYZE."""
+    batches = max(1, images // IMAGES_PER_BATCH)
+    with engine.begin() as conn:
+        admin_id = conn.scalar(
+            sa.text(
+                "INSERT INTO users (username, email, role, is_approved, identity_subject) "
+                "VALUES ('bench-admin', 'bench@example.org', 'ADMIN', true, 'bench-admin-sub') RETURNING id"
+            )
+        )
+        annotator_id = conn.scalar(
+            sa.text(
+                "INSERT INTO users (username, email, role, is_approved, identity_subject) "
+                "VALUES ('bench-annotator', 'ann@example.org', 'ANNOTATOR', true, 'bench-ann-sub') RETURNING id"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO image_batches (batch_name, keypoint_schema_id, total_images, uploaded_by, status) "
+                "SELECT 'batch ' || g, 1, :per, :admin, 'IN_PROGRESS' FROM generate_series(1, :n) g"
+            ),
+            {"n": batches, "per": IMAGES_PER_BATCH, "admin": admin_id},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO batch_assignments (batch_id, annotator_id, assigned_by, images_total, status) "
+                "SELECT id, :ann, :admin, :per, 'IN_PROGRESS' FROM image_batches"
+            ),
+            {"ann": annotator_id, "admin": admin_id, "per": IMAGES_PER_BATCH},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO images (batch_id, filename, original_filename, storage_path, thumbnail_path, width, "
+                "height, file_size, mime_type, format, status, image_quality_score, anonymization_status) "
+                "SELECT b.id, g || '.jpg', 'frame-' || g || '.jpg', 'images/' || b.id || '/' || g, "
+                "'thumbnails/' || b.id || '/' || g || '.jpg', 1920, 1080, 350000, 'image/jpeg', 'JPEG', "
+                "(ARRAY['YOLO_PROCESSED','ASSIGNED','IN_PROGRESS','SUBMITTED','UNDER_REVIEW','APPROVED'])"
+                "[1 + mod(g, 6)]::image_status, 5 + mod(g, 50) / 10.0, true "
+                "FROM image_batches b CROSS JOIN generate_series(1, :per) g"
+            ),
+            {"per": IMAGES_PER_BATCH},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO audit_logs (user_id, action, action_category, resource_type, resource_id, "
+                "ip_address, status) SELECT :admin, 'IMAGE_REGISTERED', 'IMAGE_PROCESSING', 'Image', id, "
+                "'10.0.0.1', 'SUCCESS' FROM images"
+            ),
+            {"admin": admin_id},
+        )
+        last_batch = conn.scalar(sa.text("SELECT max(id) FROM image_batches"))
+        middle_batch = conn.scalar(sa.text("SELECT min(id) + (max(id) - min(id)) / 2 FROM image_batches"))
+        image_id = conn.scalar(
+            sa.text("SELECT id FROM images WHERE batch_id = :b LIMIT 1"), {"b": middle_batch}
+        )
+    # Settle the tables so autovacuum does not run during the measurement. (Its own unpooled
+    # connection: the pool's pre-ping leaves pg8000 inside a transaction, where VACUUM cannot run.)
+    maintenance = sa.create_engine(engine.url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    with maintenance.connect() as conn:
+        conn.execute(sa.text("VACUUM (ANALYZE)"))
+        conn.execute(sa.text("CHECKPOINT"))
+    maintenance.dispose()
+    return {
+        "admin": claims_for("bench-admin-sub", "bench-admin", "bench@example.org", ("ADMIN",)),
+        "annotator": claims_for("bench-ann-sub", "bench-annotator", "ann@example.org", ("ANNOTATOR",)),
+        "admin_id": admin_id,
+        "annotator_id": annotator_id,
+        "last_batch": last_batch,
+        "middle_batch": middle_batch,
+        "image_id": image_id,
+    }
+
+
+ROUTES = [
+    Route("GET /me", lambda w: {"method": "GET", "path": "/me", "claims": w["admin"]}),
+    # Pages of 10: the 10k baseline has 10 batches, so both sizes answer full pages.
+    Route("GET /batches (admin, page 1)",
+          lambda w: {"method": "GET", "path": "/batches", "query": {"limit": 10}, "claims": w["admin"]}),
+    Route("GET /batches (annotator)",
+          lambda w: {"method": "GET", "path": "/batches", "query": {"limit": 10}, "claims": w["annotator"]}),
+    Route("GET /batches/{id} (progress)",
+          lambda w: {"method": "GET", "path": f"/batches/{w['middle_batch']}", "claims": w["admin"]}),
+    Route("GET /batches/{id}/images?status",
+          lambda w: {"method": "GET", "path": f"/batches/{w['middle_batch']}/images",
+                     "query": {"status": "SUBMITTED"}, "claims": w["admin"]}),
+    Route("GET /images/{id} (+ presigned URLs)",
+          lambda w: {"method": "GET", "path": f"/images/{w['image_id']}", "claims": w["annotator"]}),
+    Route("GET /audit-logs (filtered)",
+          lambda w: {"method": "GET", "path": "/audit-logs", "query": {"resource_type": "Image", "limit": 50},
+                     "claims": w["admin"]}),
+    Route("POST /batches (10 upload forms)",
+          lambda w: {"method": "POST", "path": "/batches", "claims": w["admin"],
+                     "body": {"batch_name": "new", "uploads": {"files": [{"filename": f"{i}.jpg"} for i in range(10)]}}}),
+    Route("PATCH /users/{id}",
+          lambda w: {"method": "PATCH", "path": f"/users/{w['annotator_id']}", "claims": w["admin"],
+                     "body": {"max_concurrent_batches": 3}}),
+]  # fmt: skip
+
+
+def measure(handler: Any, world: dict[str, Any], calls: int, warmup: int) -> dict[str, tuple[float, float]]:
+    results = {}
+    sink = io.StringIO()
+    for route in ROUTES:
+        spec = route.call(world)
+        timings = []
+        for i in range(warmup + calls):
+            event = proxy_event(spec["method"], spec["path"], body=spec.get("body"), query=spec.get("query"),
+                                claims=spec["claims"])  # fmt: skip
+            with contextlib.redirect_stdout(sink):  # the EMF metrics lines, as Lambda would print them
+                started = time.perf_counter()
+                response = handler(event, LambdaContext())
+                elapsed = (time.perf_counter() - started) * 1000
+            if response["statusCode"] >= 400:
+                raise SystemExit(f"{route.name}: {response['statusCode']} {response['body'][:300]}")
+            if i >= warmup:
+                timings.append(elapsed)
+            sink.seek(0)
+            sink.truncate()
+        timings.sort()
+        results[route.name] = (statistics.median(timings), timings[int(0.95 * (len(timings) - 1))])
+    return results
+
+
+def run_at(server: EmbeddedPostgres, images: int, calls: int, warmup: int) -> dict[str, tuple[float, float]]:
+    name = f"bench_{images}"
+    server.drop_database(name)
+    url = server.create_database(name)
+    engine = create_engine(Settings(database_url=SecretStr(url), db_pool_size=2))
+    migrate.upgrade(engine)
+    started = time.perf_counter()
+    world = fill(engine, images)
+    print(f"  filled {images:,} images in {time.perf_counter() - started:.0f} s", flush=True)
+    from api import dependencies, handler  # noqa: PLC0415
+
+    factory = unit_of_work_factory(make_session_factory(engine))
+    handler.app.dependency_overrides[dependencies.uow_factory] = lambda: factory
+    try:
+        return measure(handler.lambda_handler, world, calls, warmup)
+    finally:
+        handler.app.dependency_overrides.clear()
+        engine.dispose()
+        server.drop_database(name)
+
+
+def _short(n: int) -> str:
+    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k"
+
+
+def main() -> None:
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--small", type=int, default=10_000, help="images in the baseline database")
+    parser.add_argument("--large", type=int, default=1_000_000, help="images in the large database")
+    parser.add_argument("--calls", type=int, default=200, help="timed calls per route")
+    parser.add_argument("--warmup", type=int, default=20)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="cradle-bench-") as tmp, mock_aws():
+        import boto3  # noqa: PLC0415
+
+        boto3.client("s3").create_bucket(Bucket="cradle-uploads")
+        server = EmbeddedPostgres(Path(tmp) / "pgdata").start()
+        try:
+            print(f"baseline: {args.small:,} images", flush=True)
+            small = run_at(server, args.small, args.calls, args.warmup)
+            print(f"large: {args.large:,} images", flush=True)
+            large = run_at(server, args.large, args.calls, args.warmup)
+        finally:
+            server.stop()
+
+    width = max(len(r.name) for r in ROUTES)
+    a, b = _short(args.small), _short(args.large)
+    print()
+    print(
+        f"{'route':<{width}}  {'p50 ' + a:>9} {'p95 ' + a:>9}  {'p50 ' + b:>9} {'p95 ' + b:>9}  {'p50 ratio':>9} {'p95 ratio':>9}"
+    )
+    for route in ROUTES:
+        (s50, s95), (l50, l95) = small[route.name], large[route.name]
+        print(
+            f"{route.name:<{width}}  {s50:7.1f}ms {s95:7.1f}ms  {l50:7.1f}ms {l95:7.1f}ms  {l50 / s50:8.2f}x {l95 / s95:8.2f}x"
+        )
+    print(f"\nratio = figure at {args.large:,} images / figure at the {args.small:,}-image baseline, same run, "
+          f"{args.calls} calls per route after {args.warmup} warm-up calls, in-process through lambda_handler")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

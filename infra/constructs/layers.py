@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
@@ -82,7 +82,7 @@ class Layers(Construct):
                         f"public.ecr.aws/sam/build-python{LAMBDA_PYTHON_VERSION}"
                     ),
                     command=["bash", "-c", "pip install -r lambda.txt --target /asset-output/python"],
-                    local=PipInstall(),
+                    local=cast(ILocalBundling, PipInstall()),  # jsii.implements is invisible to mypy
                 ),
             ),
             description="third-party runtime dependencies (requirements/lambda.txt)",

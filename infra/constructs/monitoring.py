@@ -120,12 +120,15 @@ class Monitoring(Construct):
         )
 
         def business(
-            metric_name: str, statistic: str, period: Duration = FIVE_MINUTES, **dims: str
+            metric_name: str,
+            statistic: str,
+            period: Duration = FIVE_MINUTES,
+            dims: dict[str, str] | None = None,
         ) -> cw.Metric:
             return cw.Metric(
                 namespace=namespace,
                 metric_name=metric_name,
-                dimensions_map={"service": m.SERVICE, **dims},
+                dimensions_map={"service": m.SERVICE, **(dims or {})},
                 statistic=statistic,
                 period=period,
             )
@@ -138,7 +141,7 @@ class Monitoring(Construct):
                 stacked=True,
                 width=12,
                 left=[
-                    business(m.BATCHES_IN_STATUS, "Maximum", **{m.STATUS_DIMENSION: status.value}).with_(
+                    business(m.BATCHES_IN_STATUS, "Maximum", dims={m.STATUS_DIMENSION: status.value}).with_(
                         label=status.value
                     )
                     for status in BatchStatus

@@ -134,22 +134,34 @@ class Storage(Construct):
         ]
 
 
-def access_log_bucket(scope: Construct, construct_id: str, config: StageConfig) -> s3.Bucket:
-    """Where S3 server access logs and CloudFront logs go.
+def access_log_bucket(
+    scope: Construct,
+    construct_id: str,
+    config: StageConfig,
+    *,
+    for_cloudfront: bool = False,
+    access_logs: s3.IBucket | None = None,
+) -> s3.Bucket:
+    """Where S3 server access logs go (or, `for_cloudfront`, CloudFront standard logs).
 
     SSE-S3, not KMS: S3 server access logging cannot deliver to a bucket whose default encryption is
-    SSE-KMS, and CloudFront standard logs cannot either. ACLs stay enabled (bucket owner preferred)
-    because CloudFront standard logging writes with an ACL.
+    SSE-KMS, and CloudFront standard logs cannot either. S3 delivers by bucket policy (ACLs off);
+    CloudFront standard logging still writes with an ACL, so its bucket keeps ACLs (owner preferred)
+    and is itself access-logged into the first one.
     """
     bucket = s3.Bucket(
         scope,
         construct_id,
         encryption=s3.BucketEncryption.S3_MANAGED,
         block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED
+        if for_cloudfront
+        else s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
         enforce_ssl=True,
         minimum_tls_version=1.2,
         versioned=True,
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix="s3/cloudfront-logs/" if access_logs else None,
         lifecycle_rules=[
             s3.LifecycleRule(
                 id="access-logs",
@@ -164,13 +176,14 @@ def access_log_bucket(scope: Construct, construct_id: str, config: StageConfig) 
         ],
         removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,
     )
-    acknowledge(
-        bucket,
-        "This is the access-log bucket itself; logging it into itself would loop. Its objects are "
-        "written only by the S3 log delivery service and CloudFront.",
-        "AwsSolutions-S1",
-        "HIPAA.Security-S3BucketLoggingEnabled",
-    )
+    if access_logs is None:
+        acknowledge(
+            bucket,
+            "This is the access-log bucket itself; logging it into itself would loop. Its objects are "
+            "written only by the S3 log delivery service.",
+            "AwsSolutions-S1",
+            "HIPAA.Security-S3BucketLoggingEnabled",
+        )
     acknowledge(
         bucket,
         "S3 server access logging and CloudFront standard logging cannot deliver to an SSE-KMS bucket "

@@ -59,6 +59,7 @@ class WebHosting(Construct):
         *,
         config: StageConfig,
         access_logs: s3.IBucket,
+        cloudfront_logs: s3.IBucket,
         logs_key: kms.IKey,
         build_dir: Path | None,
     ) -> None:
@@ -133,7 +134,7 @@ class WebHosting(Construct):
             minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
             enable_logging=True,
-            log_bucket=access_logs,
+            log_bucket=cloudfront_logs,
             log_file_prefix="cloudfront/web/",
         )
         acknowledge(

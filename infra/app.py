@@ -3,6 +3,7 @@
     cdk synth                          # the dev stage (cdk.json's default context)
     cdk deploy -c stage=prod           # prod
     cdk synth -c stage=dev,prod        # both
+    python -m infra.app --offline --stage dev,prod   # without the CLI and without bundling (make synth)
 
 Account and region come from context (`account`, `region`) or from the CLI's environment
 (CDK_DEFAULT_ACCOUNT/REGION); with neither, the offline placeholders in cdk.json are used, with
@@ -12,6 +13,7 @@ and HIPAA Security packs run on every synth; an unacknowledged finding fails it.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from pathlib import Path
@@ -77,8 +79,21 @@ def cdk_json_context() -> dict[str, Any]:
     return context
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Synthesize Cradle's stacks (the cdk CLI runs this too).")
+    parser.add_argument("--stage", help="dev, prod or dev,prod (default: context `stage`)")
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="skip asset bundling (no pip download): for checks, not deploys",
+    )
+    args = parser.parse_args(argv)
+    # The cdk CLI passes cdk.json's context itself (CDK_CONTEXT_JSON); a plain run reads it here.
     context = {} if "CDK_CONTEXT_JSON" in os.environ else cdk_json_context()
+    if args.stage:
+        context["stage"] = args.stage
+    if args.offline:
+        context["aws:cdk:bundling-stacks"] = []
     app = App(context=context, outdir=os.environ.get("CDK_OUTDIR", str(ROOT / "cdk.out")))
     build_app(app)
     app.synth()

@@ -44,7 +44,7 @@ class StageConfig:
     flow_log_retention: logs.RetentionDays
 
     # --- database (Aurora PostgreSQL Serverless v2)
-    db_min_acu: float  # 0 lets the writer pause when idle (dev)
+    db_min_acu: float
     db_max_acu: float
     db_readers: int
     db_backup_days: int
@@ -96,7 +96,8 @@ def _dev(account: str, region: str) -> StageConfig:
         max_azs=2,
         endpoint_azs=1,
         flow_log_retention=logs.RetentionDays.ONE_MONTH,
-        db_min_acu=0.0,
+        # Not 0 (auto-pause): an instance behind RDS Proxy does not pause, so 0 would buy nothing.
+        db_min_acu=0.5,
         db_max_acu=2.0,
         db_readers=0,
         db_backup_days=1,
@@ -126,7 +127,6 @@ def _prod(account: str, region: str) -> StageConfig:
         name="prod",
         endpoint_azs=2,
         flow_log_retention=logs.RetentionDays.ONE_YEAR,
-        db_min_acu=0.5,
         db_max_acu=16.0,
         db_readers=1,
         db_backup_days=35,

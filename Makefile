@@ -24,8 +24,8 @@ SAM_STAMP := $(SAM_VENV)/.installed
 CDK := npx --yes aws-cdk@2.1148.1
 STAGE ?= dev
 
-.PHONY: help install demo test lint format typecheck unit integration e2e clean lock \
-	sam sam-lock infra synth nag lambda-requirements deploy destroy
+.PHONY: help install demo test lint format typecheck unit integration e2e clean lock
+.PHONY: sam sam-lock infra synth nag lambda-requirements deploy destroy
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'

@@ -16,16 +16,7 @@ SRC_DIRS := layers/core/python/cradlepose functions containers infra tests bench
 # only the folders that hold Python (mypy refuses an empty one)
 SRC = $(foreach d,$(SRC_DIRS),$(if $(shell find $(d) -name '*.py' -print -quit 2>/dev/null),$(d)))
 
-# The SAM CLI lives in its own venv so its pins cannot disturb the project's (the infra tests run
-# `sam validate --lint`; `sam local invoke` is documented in docs/deploy.md).
-SAM_VENV := $(VENV)/sam
-SAM_STAMP := $(SAM_VENV)/.installed
-# The CDK CLI (npm) for deploys; synth and the tests do not need it.
-CDK := npx --yes aws-cdk@2.1148.1
-STAGE ?= dev
-
 .PHONY: help install demo test lint format typecheck unit integration e2e clean lock
-.PHONY: sam sam-lock infra synth nag lambda-requirements deploy destroy
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -36,6 +27,16 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@touch $@
 
 install: $(STAMP)  ## create .venv and install Cradle with every extra (pinned)
+
+# The SAM CLI lives in its own venv so its pins cannot disturb the project's (the infra tests run
+# `sam validate --lint`; `sam local invoke` is documented in docs/deploy.md).
+SAM_VENV := $(VENV)/sam
+SAM_STAMP := $(SAM_VENV)/.installed
+# The CDK CLI (npm) for deploys; synth and the tests do not need it.
+CDK := npx --yes aws-cdk@2.1148.1
+STAGE ?= dev
+
+.PHONY: sam sam-lock infra synth nag lambda-requirements deploy destroy
 
 $(SAM_STAMP): requirements/sam.txt
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)

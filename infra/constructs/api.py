@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_kms as kms
@@ -121,7 +121,10 @@ class Api(Construct):
         cors = apigw.CorsOptions(
             allow_origins=[web_origin],
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "X-Request-Id", "Idempotency-Key"],
+            # The same as the API Lambda's Powertools CORSConfig (functions/api/handler.py).
+            allow_headers=["Authorization", "Content-Type", "If-Match"],
+            expose_headers=["ETag"],
+            max_age=Duration.minutes(10),
             allow_credentials=False,
         )
         root = self.rest_api.root

@@ -20,6 +20,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cradlepose import metric_names
 from cradlepose.function_table import FunctionSpec, FunctionTable
 from infra.config import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, StageConfig
 from infra.constructs.database import PROXY_PORT
@@ -247,8 +248,10 @@ class Functions(Construct):
             "CRADLE_JWT_ISSUER": self._identity.issuer,
             "CRADLE_JWT_AUDIENCE": self._identity.client_id,
             "CRADLE_WEB_ORIGIN": self._web_origin,
-            "POWERTOOLS_SERVICE_NAME": "cradle",
-            "POWERTOOLS_METRICS_NAMESPACE": f"Cradle/{config.name}",
+            # The same service names and namespace the code's Powertools singletons use
+            # (cradlepose.metric_names): the dashboard reads them.
+            "POWERTOOLS_SERVICE_NAME": f"cradle-{spec.module.split('.')[0]}",
+            "POWERTOOLS_METRICS_NAMESPACE": metric_names.NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": LOG_LEVEL,
             # Events and responses carry health data: never logged, never put in traces.
             "POWERTOOLS_LOGGER_LOG_EVENT": "false",

@@ -59,7 +59,6 @@ class Monitoring(Construct):
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
         self._action = cw_actions.SnsAction(self.topic)
         self.alarms: list[cw.Alarm] = []
-        namespace = f"Cradle/{config.name}"
 
         for name, function in sorted(functions.items()):
             self._alarm(f"{name}Errors", function.metric_errors(period=FIVE_MINUTES), 1, f"{name}: errors")
@@ -123,12 +122,13 @@ class Monitoring(Construct):
             metric_name: str,
             statistic: str,
             period: Duration = FIVE_MINUTES,
+            service: str = m.TRIGGERS,
             dims: dict[str, str] | None = None,
         ) -> cw.Metric:
             return cw.Metric(
-                namespace=namespace,
+                namespace=m.NAMESPACE,
                 metric_name=metric_name,
-                dimensions_map={"service": m.SERVICE, **(dims or {})},
+                dimensions_map={"service": service, **(dims or {})},
                 statistic=statistic,
                 period=period,
             )
@@ -158,13 +158,21 @@ class Monitoring(Construct):
         )
         dashboard.add_widgets(
             cw.GraphWidget(
+                title="Uploads per 5 minutes",
+                width=6,
+                left=[
+                    business(m.IMAGES_REGISTERED, "Sum").with_(label="registered"),
+                    business(m.UPLOADS_REJECTED, "Sum").with_(label="rejected"),
+                ],
+            ),
+            cw.GraphWidget(
                 title="Images pre-annotated per minute",
-                width=8,
+                width=6,
                 left=[business(m.IMAGES_PRE_ANNOTATED, "Sum", Duration.minutes(1))],
             ),
             cw.GraphWidget(
                 title="Inference time per image (ms)",
-                width=8,
+                width=6,
                 left=[
                     business(m.INFERENCE_MS_PER_IMAGE, "Average").with_(label="average"),
                     business(m.INFERENCE_MS_PER_IMAGE, "p90").with_(label="p90"),
@@ -172,13 +180,13 @@ class Monitoring(Construct):
             ),
             cw.GraphWidget(
                 title="Approval rate (%)",
-                width=8,
+                width=6,
                 left=[
                     cw.MathExpression(
                         expression="IF(verified > 0, 100 * approved / verified, 0)",
                         using_metrics={
-                            "approved": business(m.APPROVALS, "Sum", Duration.hours(1)),
-                            "verified": business(m.VERIFICATIONS, "Sum", Duration.hours(1)),
+                            "approved": business(m.APPROVALS, "Sum", Duration.hours(1), m.API),
+                            "verified": business(m.VERIFICATIONS, "Sum", Duration.hours(1), m.API),
                         },
                         label="approved / verified, hourly",
                         period=Duration.hours(1),

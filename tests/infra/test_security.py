@@ -248,7 +248,7 @@ def test_functions_come_from_the_table_and_only_from_it(synth: Synth, stage: str
         assert "SubnetIds" in props["VpcConfig"]
         assert ("DeadLetterConfig" in props) == spec.is_async, spec.name
         env = props["Environment"]["Variables"]
-        assert env["POWERTOOLS_SERVICE_NAME"] == "cradle"
+        assert env["POWERTOOLS_SERVICE_NAME"] == ("cradle-api" if spec.name == "api" else "cradle-triggers")
         assert env["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
         assert env["CRADLE_STAGE"] == stage
         assert ("CRADLE_DB_HOST" in env) == ("db" in spec.grants)

@@ -3,7 +3,8 @@
     cdk synth                          # the dev stage (cdk.json's default context)
     cdk deploy -c stage=prod           # prod
     cdk synth -c stage=dev,prod        # both
-    python -m infra.app --offline --stage dev,prod   # without the CLI and without bundling (make synth)
+    cdk synth -c offline=true          # no asset bundling (no pip download): for checks, not deploys
+    python -m infra.app --offline --stage dev,prod   # the same without the CLI (make synth)
 
 Account and region come from context (`account`, `region`) or from the CLI's environment
 (CDK_DEFAULT_ACCOUNT/REGION); with neither, the offline placeholders in cdk.json are used, with
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,12 +45,18 @@ def _context(app: App, key: str) -> Any:
 
 def build_app(app: App) -> list[CradleStack]:
     """Add Cradle's stacks (and cdk-nag) to `app`."""
+    offline = str(_context(app, "offline") or "").lower() in ("1", "true", "yes")
+    if offline:
+        # `cdk synth -c offline=true`: no asset bundling (no pip download), as the tests do, and the
+        # placeholder account/region of cdk.json, whose AZs are in context (no lookup).
+        app.node.set_context("aws:cdk:bundling-stacks", [])
+    environment: Mapping[str, str] = {} if offline else os.environ
     stages = [name.strip() for name in str(_context(app, "stage") or "dev").split(",") if name.strip()]
     account = (
-        _context(app, "account") or os.environ.get("CDK_DEFAULT_ACCOUNT") or _context(app, "offline_account")
+        _context(app, "account") or environment.get("CDK_DEFAULT_ACCOUNT") or _context(app, "offline_account")
     )
     region = (
-        _context(app, "region") or os.environ.get("CDK_DEFAULT_REGION") or _context(app, "offline_region")
+        _context(app, "region") or environment.get("CDK_DEFAULT_REGION") or _context(app, "offline_region")
     )
     if not account or not region:
         raise SystemExit("no account/region: pass -c account=… -c region=… or run through the cdk CLI")
@@ -93,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.stage:
         context["stage"] = args.stage
     if args.offline:
-        context["aws:cdk:bundling-stacks"] = []
+        context["offline"] = "true"
     app = App(context=context, outdir=os.environ.get("CDK_OUTDIR", str(ROOT / "cdk.out")))
     build_app(app)
     app.synth()

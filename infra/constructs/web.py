@@ -131,7 +131,6 @@ class WebHosting(Construct):
                 for status in (403, 404)
             ],
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
-            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
             price_class=cloudfront.PriceClass.PRICE_CLASS_100,
             enable_logging=True,
             log_bucket=cloudfront_logs,
@@ -140,8 +139,8 @@ class WebHosting(Construct):
         acknowledge(
             self.distribution,
             "Without a custom domain CloudFront serves *.cloudfront.net with its default certificate, whose "
-            "minimum protocol cannot be raised; TLSv1.2_2021 is set and takes effect as soon as a domain and "
-            "ACM certificate are configured (docs/deploy.md).",
+            "security policy AWS fixes (CDK ignores a minimum protocol there). With a domain and an ACM "
+            "certificate, set minimum_protocol_version=TLS_V1_2_2021 (docs/architecture-aws.md, Known gaps).",
             "AwsSolutions-CFR4",
         )
         acknowledge(

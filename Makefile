@@ -28,10 +28,27 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 
 install: $(STAMP)  ## create .venv and install Cradle with every extra (pinned)
 
+# The SAM CLI lives in its own venv so its pins cannot disturb the project's (the infra tests run
+# `sam validate --lint`; `sam local invoke` is documented in docs/deploy.md).
+SAM_VENV := $(VENV)/sam
+SAM_STAMP := $(SAM_VENV)/.installed
+# The CDK CLI (npm) for deploys; synth and the tests do not need it.
+CDK := npx --yes aws-cdk@2.1148.1
+STAGE ?= dev
+
+.PHONY: sam sam-lock infra synth nag lambda-requirements deploy destroy
+
+$(SAM_STAMP): requirements/sam.txt
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install -qq --disable-pip-version-check -r requirements/sam.txt
+	@touch $@
+
+sam: $(SAM_STAMP)  ## install the SAM CLI into .venv/sam (pinned, about 1.5 minutes the first time)
+
 demo: $(STAMP)  ## run Cradle's main job end to end on this machine
 	$(BIN)/cradle demo
 
-test: $(STAMP) lint  ## lint, type-check and run the whole test suite
+test: $(STAMP) $(SAM_STAMP) lint  ## lint, type-check and run the whole test suite
 	$(BIN)/pytest
 
 unit: $(STAMP)  ## only the unit tests
@@ -39,6 +56,28 @@ unit: $(STAMP)  ## only the unit tests
 
 integration: $(STAMP)  ## only the integration tests
 	$(BIN)/pytest -m integration
+
+infra: $(STAMP) $(SAM_STAMP)  ## only the infra tests (synth, cdk-nag, cfn-lint, sam validate, assertions)
+	$(BIN)/pytest -m infra tests/infra
+
+synth: $(STAMP)  ## synthesize dev and prod into cdk.out, offline (no bundling, no AWS account); cdk-nag runs
+	$(PY) -m infra.app --offline --stage dev,prod
+
+nag: synth  ## synth, then list every cdk-nag acknowledgement with its reason
+	$(PY) -m infra.nag_report cdk.out
+
+lambda-requirements: $(STAMP)  ## re-resolve requirements/lambda.txt for the Lambda platform (asks PyPI)
+	$(PY) -m infra.lambda_requirements
+
+deploy: $(STAMP)  ## deploy STAGE (dev|prod) with the CDK CLI: builds the dependency layer, needs AWS credentials
+	$(CDK) deploy -c stage=$(STAGE) --require-approval broadening
+
+destroy: $(STAMP)  ## delete the STAGE stack (prod keeps its data: docs/deploy.md)
+	$(CDK) destroy -c stage=$(STAGE)
+
+sam-lock: $(SAM_STAMP)  ## re-pin requirements/sam.txt from .venv/sam
+	{ sed -n '1,3p' requirements/sam.txt; $(SAM_VENV)/bin/python -m pip freeze; } > requirements/sam.txt.new
+	mv requirements/sam.txt.new requirements/sam.txt
 
 lint: $(STAMP)  ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check $(SRC)

@@ -49,5 +49,6 @@ def test_grants_are_ones_the_cdk_app_understands() -> None:
                     "states:start",
                     "states:callback",
                     "ecs:run_inference",
+                    "cognito:admin",
                     "bedrock:invoke",
                 }, grant

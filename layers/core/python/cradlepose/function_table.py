@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 DEFAULT_PATH = Path(__file__).resolve().parents[4] / "infra" / "functions.toml"
 
 # One of: "db", "s3:<bucket>:<read|write|delete>", "states:start", "states:callback",
-# "ecs:run_inference", "bedrock:invoke".
+# "ecs:run_inference", "cognito:admin", "bedrock:invoke".
 Grant = str
 
 
@@ -47,7 +47,14 @@ class Deploy(BaseModel):
     type: Literal["deploy"]
 
 
-Event = ApiEvent | S3ObjectCreated | StateMachineTask | Schedule | Deploy
+class Invoke(BaseModel):
+    """Invoked directly by an operator (the `cradle` CLI, with the operator's AWS credentials)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["invoke"]
+
+
+Event = ApiEvent | S3ObjectCreated | StateMachineTask | Schedule | Deploy | Invoke
 
 
 class FunctionSpec(BaseModel):

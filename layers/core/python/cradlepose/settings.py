@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     derived_bucket: str = Field(default="cradle-derived", description="thumbnails, overlays, quarantine")
     results_bucket: str = Field(default="cradle-results", description="inference manifests and results")
     exports_bucket: str = "cradle-exports"
+    models_bucket: str = Field(
+        default="cradle-models", description="model weights (s3://<models_bucket>/...), read by the GPU task"
+    )
     state_machine_arn: str | None = None
 
     # --- the batch pipeline
@@ -69,6 +72,9 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     cognito_user_pool_id: str | None = None
     cognito_client_id: str | None = None
+
+    # --- Bedrock: the one foundation model a function with the `bedrock:invoke` grant may call
+    bedrock_model_id: str | None = None
 
     # --- the web UI's origin, allowed by CORS on the API and the upload bucket
     web_origin: str | None = None

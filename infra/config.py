@@ -1,0 +1,158 @@
+"""The one typed place for what differs between stages (dev, prod) and for the app-wide choices.
+
+A stage is chosen with CDK context (`-c stage=prod`, or `stage=dev,prod` for both); nothing else in
+`infra/` branches on the stage name: constructs read the fields of `StageConfig`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+StageName = Literal["dev", "prod"]
+
+# Lambda platform. x86_64 because the dependency layer is built on an x86_64 machine and can be
+# import-checked there as built, and `sam local invoke` runs it without emulation; arm64 would be
+# about 20 % cheaper per GB-second, which at Cradle's invocation volume is cents (docs/architecture-aws.md).
+LAMBDA_ARCHITECTURE = lambda_.Architecture.X86_64
+PIP_PLATFORM = "manylinux_2_28_x86_64"
+# Python 3.12, not 3.11: the Lambda python3.11 runtime runs on Amazon Linux 2 (glibc 2.26), and the
+# pinned numpy 2.4 / pillow 13 / greenlet 3.5 publish only manylinux_2_28 wheels; python3.12 runs on
+# Amazon Linux 2023 (glibc 2.34), so the layer ships exactly the versions the tests ran.
+LAMBDA_RUNTIME = lambda_.Runtime.PYTHON_3_12
+LAMBDA_PYTHON_VERSION = "3.12"
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """Everything that differs between dev and prod."""
+
+    name: StageName
+    account: str
+    region: str
+
+    # --- network
+    max_azs: int
+    endpoint_azs: int  # interface endpoints are billed per AZ: dev keeps them in one
+    flow_log_retention: logs.RetentionDays
+
+    # --- database (Aurora PostgreSQL Serverless v2)
+    db_min_acu: float
+    db_max_acu: float
+    db_readers: int
+    db_backup_days: int
+    deletion_protection: bool
+    retain_data: bool  # RETAIN buckets, keys, database and log groups when the stack is deleted
+
+    # --- logs and storage lifetimes
+    log_retention: logs.RetentionDays
+    access_log_days: int  # S3 access logs and CloudTrail files
+    incoming_expire_days: int  # raw uploads left behind under incoming/ (they may carry EXIF/GPS)
+    results_expire_days: int  # inference manifests and results, once ingested
+    exports_expire_days: int  # exported datasets (the export is recorded; the file can be rebuilt)
+    noncurrent_days: int  # older versions of images and derived files
+
+    # --- API and identity
+    api_rate_limit: int  # steady requests per second, per stage
+    api_burst_limit: int
+    api_quota_per_day: int
+    waf_rate_limit_per_5min: int  # per client IP
+    mfa_required: bool
+
+    # --- GPU inference
+    gpu_instance_type: str
+    gpu_max_instances: int
+    inference_image_tag: str
+
+    # --- monitoring
+    alarm_email: str | None = None
+
+    # --- other
+    bedrock_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
+    web_dir: Path | None = None  # the built single-page app, deployed when it has an index.html
+
+    @property
+    def prefix(self) -> str:
+        """Physical names start with this: `cradle-dev-api`, `cradle-prod-uploads-…`."""
+        return f"cradle-{self.name}"
+
+    @property
+    def stack_name(self) -> str:
+        return f"Cradle-{self.name}"
+
+
+def _dev(account: str, region: str) -> StageConfig:
+    return StageConfig(
+        name="dev",
+        account=account,
+        region=region,
+        max_azs=2,
+        endpoint_azs=1,
+        flow_log_retention=logs.RetentionDays.ONE_MONTH,
+        # Not 0 (auto-pause): an instance behind RDS Proxy does not pause, so 0 would buy nothing.
+        db_min_acu=0.5,
+        db_max_acu=2.0,
+        db_readers=0,
+        db_backup_days=1,
+        deletion_protection=False,
+        retain_data=False,
+        log_retention=logs.RetentionDays.ONE_MONTH,
+        access_log_days=90,
+        incoming_expire_days=3,
+        results_expire_days=14,
+        exports_expire_days=7,
+        noncurrent_days=7,
+        api_rate_limit=50,
+        api_burst_limit=100,
+        api_quota_per_day=200_000,
+        waf_rate_limit_per_5min=2_000,
+        mfa_required=False,
+        gpu_instance_type="g6.xlarge",
+        gpu_max_instances=1,
+        inference_image_tag="latest",
+    )
+
+
+def _prod(account: str, region: str) -> StageConfig:
+    """Production: what differs from dev, and only that."""
+    return replace(
+        _dev(account, region),
+        name="prod",
+        endpoint_azs=2,
+        flow_log_retention=logs.RetentionDays.ONE_YEAR,
+        db_max_acu=16.0,
+        db_readers=1,
+        db_backup_days=35,
+        deletion_protection=True,
+        retain_data=True,
+        # HIPAA asks for six years of audit documentation: logs are kept that long (S3 ones move to
+        # Glacier after 90 days).
+        log_retention=logs.RetentionDays.SIX_YEARS,
+        access_log_days=6 * 365 + 2,
+        results_expire_days=90,
+        exports_expire_days=30,
+        noncurrent_days=30,
+        api_rate_limit=200,
+        api_burst_limit=400,
+        api_quota_per_day=2_000_000,
+        waf_rate_limit_per_5min=3_000,
+        mfa_required=True,
+        gpu_max_instances=4,
+    )
+
+
+_STAGES: dict[str, Callable[[str, str], StageConfig]] = {"dev": _dev, "prod": _prod}
+
+
+def stage_config(name: str, *, account: str, region: str, **overrides: Any) -> StageConfig:
+    """The config of stage `name` in `account`/`region`, with overrides (from context) applied."""
+    if name not in _STAGES:
+        raise ValueError(f"unknown stage {name!r}: expected one of {sorted(_STAGES)}")
+    return replace(_STAGES[name](account, region), **overrides)

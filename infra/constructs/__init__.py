@@ -1,0 +1,1 @@
+"""One construct per concern; `infra.stacks.cradle.CradleStack` wires them together."""

@@ -1,0 +1,133 @@
+"""The abstract grants of `infra/functions.toml`, turned into least-privilege IAM statements.
+
+- `db`: rds-db:connect as the Cradle DB user through RDS Proxy (IAM auth: no password, no
+  secret read).
+- `s3:<bucket>:read`: s3:GetObject on the bucket's objects, s3:ListBucket on the bucket, kms:Decrypt
+  on the bucket's key, only via S3.
+- `s3:<bucket>:write`: s3:PutObject, s3:AbortMultipartUpload on its objects; kms:GenerateDataKey,
+  Encrypt, Decrypt (multipart uploads need it) on its key, only via S3.
+- `s3:<bucket>:delete`: s3:DeleteObject (a delete marker; old versions go by lifecycle, never by
+  the function).
+- `states:start`: states:StartExecution on the batch pipeline.
+- `states:callback`: states:SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat on the pipeline.
+- `ecs:run_inference`: ecs:RunTask on this deploy's inference task definition, in its cluster only;
+  iam:PassRole on the task's two roles, to ECS tasks only (no ecs:TagResource: the dispatcher
+  passes no tags).
+- `cognito:admin`: user management (AdminCreateUser, AdminAddUserToGroup, …) on the user pool.
+- `bedrock:invoke`: bedrock:InvokeModel on the one configured foundation model.
+
+No statement has a `*` action, and no data statement has a `*` resource.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Stack
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
+
+from infra.constructs.database import Database
+from infra.constructs.storage import Bucket
+
+COGNITO_ADMIN_ACTIONS = [
+    "cognito-idp:AdminCreateUser",
+    "cognito-idp:AdminGetUser",
+    "cognito-idp:AdminAddUserToGroup",
+    "cognito-idp:AdminRemoveUserFromGroup",
+    "cognito-idp:AdminListGroupsForUser",
+    "cognito-idp:AdminDisableUser",
+    "cognito-idp:AdminEnableUser",
+]
+CALLBACK_ACTIONS = ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"]
+
+
+@dataclass(frozen=True)
+class InferenceTarget:
+    """What `ecs:run_inference` points at."""
+
+    cluster: ecs.ICluster
+    task_definition: ecs.TaskDefinition
+
+
+@dataclass(frozen=True)
+class GrantTargets:
+    """The resources that abstract grants resolve to."""
+
+    buckets: dict[str, Bucket]
+    database: Database
+    state_machine_arn: str
+    inference: InferenceTarget
+    user_pool: cognito.IUserPool
+    bedrock_model_id: str
+
+
+def s3_statements(bucket: Bucket, access: str) -> list[iam.PolicyStatement]:
+    objects = bucket.bucket.arn_for_objects("*")
+    via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{Stack.of(bucket.bucket).region}.amazonaws.com"}}
+    key = bucket.key.key_arn
+    if access == "read":
+        return [
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]),
+            iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket.bucket.bucket_arn]),
+            iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key], conditions=via_s3),
+        ]
+    if access == "write":
+        return [
+            iam.PolicyStatement(actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[objects]),
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"],
+                resources=[key],
+                conditions=via_s3,
+            ),
+        ]
+    if access == "delete":
+        return [iam.PolicyStatement(actions=["s3:DeleteObject"], resources=[objects])]
+    raise ValueError(f"unknown S3 access {access!r}")
+
+
+def grant_statements(grant: str, targets: GrantTargets) -> list[iam.PolicyStatement]:
+    """The statements of one abstract grant (all but `db`, which RDS Proxy grants itself)."""
+    parts = grant.split(":")
+    if parts[0] == "s3" and len(parts) == 3:
+        if parts[1] not in targets.buckets:
+            raise ValueError(f"grant {grant!r}: no bucket {parts[1]!r}")
+        return s3_statements(targets.buckets[parts[1]], parts[2])
+    if grant == "states:start":
+        return [iam.PolicyStatement(actions=["states:StartExecution"], resources=[targets.state_machine_arn])]
+    if grant == "states:callback":
+        return [iam.PolicyStatement(actions=CALLBACK_ACTIONS, resources=[targets.state_machine_arn])]
+    if grant == "ecs:run_inference":
+        return run_inference_statements(targets.inference)
+    if grant == "cognito:admin":
+        return [
+            iam.PolicyStatement(actions=COGNITO_ADMIN_ACTIONS, resources=[targets.user_pool.user_pool_arn])
+        ]
+    if grant == "bedrock:invoke":
+        stack = Stack.of(targets.user_pool)
+        model = f"arn:{stack.partition}:bedrock:{stack.region}::foundation-model/{targets.bedrock_model_id}"
+        return [iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[model])]
+    raise ValueError(f"unknown grant {grant!r} (see infra/functions.toml)")
+
+
+def run_inference_statements(target: InferenceTarget) -> list[iam.PolicyStatement]:
+    task = target.task_definition
+    in_cluster = {"ArnEquals": {"ecs:cluster": target.cluster.cluster_arn}}
+    roles = [task.task_role.role_arn]
+    if task.execution_role is not None:
+        roles.append(task.execution_role.role_arn)
+    return [
+        iam.PolicyStatement(
+            actions=["ecs:RunTask"], resources=[task.task_definition_arn], conditions=in_cluster
+        ),
+        iam.PolicyStatement(
+            actions=["iam:PassRole"],
+            resources=roles,
+            conditions={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        ),
+    ]
+
+
+def uses_db(grants: list[str]) -> bool:
+    return "db" in grants

@@ -1,0 +1,1 @@
+"""The stacks of the CDK app: one per stage, built from the same constructs."""

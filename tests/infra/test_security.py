@@ -1,0 +1,384 @@
+"""The properties a security review asks about, asserted on the synthesized templates."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from cradlepose import function_table
+from infra.config import stage_config
+from infra.constructs.api import PUBLIC_PATHS
+from tests.infra.support import ACCOUNT, REGION, STAGES, Synth
+
+pytestmark = pytest.mark.infra
+
+DATA_ACTION_PREFIXES = (
+    "s3:",
+    "kms:",
+    "rds-db:",
+    "secretsmanager:",
+    "states:Start",
+    "states:SendTask",
+    "ecs:RunTask",
+    "cognito-idp:",
+    "bedrock:",
+    "dynamodb:",
+    "sqs:",
+)
+
+
+def _statements(synth: Synth, stage: str) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for logical_id, policy in synth.resources(stage, "AWS::IAM::Policy").items():
+        found += [(logical_id, s) for s in policy["Properties"]["PolicyDocument"]["Statement"]]
+    for logical_id, role in synth.resources(stage, "AWS::IAM::Role").items():
+        for inline in role["Properties"].get("Policies", []):
+            found += [(logical_id, s) for s in inline["PolicyDocument"]["Statement"]]
+    return found
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_buckets_are_private_encrypted_versioned_and_logged(synth: Synth, stage: str) -> None:
+    buckets = synth.resources(stage, "AWS::S3::Bucket")
+    assert len(buckets) >= 8
+    for logical_id, bucket in buckets.items():
+        props = bucket["Properties"]
+        assert props["PublicAccessBlockConfiguration"] == {
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
+        }, logical_id
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}, logical_id
+        encryption = props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+        algorithm = encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+        if logical_id.startswith(("AccessLogs", "CloudFrontLogs")):
+            assert algorithm == "AES256"  # log targets cannot be SSE-KMS
+        else:
+            assert algorithm == "aws:kms", logical_id
+            assert "KMSMasterKeyID" in encryption["ServerSideEncryptionByDefault"], logical_id
+            assert "LoggingConfiguration" in props, logical_id
+        assert "AccessControl" not in props, logical_id
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_bucket_policy_denies_plain_http_and_old_tls(synth: Synth, stage: str) -> None:
+    buckets = set(synth.resources(stage, "AWS::S3::Bucket"))
+    covered = set()
+    for policy in synth.resources(stage, "AWS::S3::BucketPolicy").values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        denies = {json.dumps(s["Condition"], sort_keys=True) for s in statements if s["Effect"] == "Deny"}
+        assert json.dumps({"Bool": {"aws:SecureTransport": "false"}}, sort_keys=True) in denies
+        assert json.dumps({"NumericLessThan": {"s3:TlsVersion": 1.2}}, sort_keys=True) in denies
+        covered.add(policy["Properties"]["Bucket"]["Ref"])
+    assert covered == buckets
+
+
+def test_only_the_upload_bucket_answers_cors_and_sends_events(synth: Synth) -> None:
+    for stage in STAGES:
+        with_cors = [
+            k
+            for k, b in synth.resources(stage, "AWS::S3::Bucket").items()
+            if "CorsConfiguration" in b["Properties"]
+        ]
+        assert len(with_cors) == 1
+        assert with_cors[0].startswith("StorageUploads")
+        rule = synth.resources(stage, "AWS::S3::Bucket")[with_cors[0]]["Properties"]["CorsConfiguration"][
+            "CorsRules"
+        ][0]
+        assert rule["AllowedOrigins"] != ["*"]
+        events = [
+            k
+            for k, b in synth.resources(stage, "AWS::S3::Bucket").items()
+            if b["Properties"].get("NotificationConfiguration", {}).get("EventBridgeConfiguration")
+        ]
+        assert events == with_cors
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_results_and_exports_expire_per_stage_config(synth: Synth, stage: str) -> None:
+    config = stage_config(stage, account=ACCOUNT, region=REGION)
+    template = Template.from_json(synth.template(stage))
+    for rule_id, days in (
+        ("results-expire", config.results_expire_days),
+        ("exports-expire", config.exports_expire_days),
+    ):
+        template.has_resource_properties(
+            "AWS::S3::Bucket",
+            {
+                "LifecycleConfiguration": {
+                    "Rules": Match.array_with([Match.object_like({"Id": rule_id, "ExpirationInDays": days})])
+                }
+            },
+        )
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Prefix": "incoming/",
+                                "ExpirationInDays": config.incoming_expire_days,
+                                "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_route_but_the_public_three_needs_a_cognito_token(synth: Synth, stage: str) -> None:
+    template = synth.template(stage)
+    paths = {
+        k: v["Properties"]["PathPart"] for k, v in synth.resources(stage, "AWS::ApiGateway::Resource").items()
+    }
+    methods = synth.resources(stage, "AWS::ApiGateway::Method")
+    public = []
+    for logical_id, method in methods.items():
+        props = method["Properties"]
+        parent = props["ResourceId"].get("Ref")
+        path = paths.get(parent, "/")
+        if props["HttpMethod"] == "OPTIONS":
+            assert props["AuthorizationType"] == "NONE"
+            assert props["Integration"]["Type"] == "MOCK", (
+                f"{logical_id}: preflight must not reach the Lambda"
+            )
+            continue
+        if props["AuthorizationType"] == "NONE":
+            public.append((props["HttpMethod"], path))
+            continue
+        assert props["AuthorizationType"] == "COGNITO_USER_POOLS", logical_id
+        authorizer = template["Resources"][props["AuthorizerId"]["Ref"]]["Properties"]
+        assert authorizer["Type"] == "COGNITO_USER_POOLS"
+        assert "RequestValidatorId" in props
+    assert sorted(public) == sorted(("GET", path) for path in PUBLIC_PATHS)
+    assert any(p == "{proxy+}" for p in paths.values())
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_api_has_waf_throttling_access_logs_and_tracing(synth: Synth, stage: str) -> None:
+    template = Template.from_json(synth.template(stage))
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "TracingEnabled": True,
+            "AccessLogSetting": Match.object_like({"DestinationArn": Match.any_value()}),
+            "MethodSettings": Match.array_with(
+                [Match.object_like({"DataTraceEnabled": False, "ThrottlingRateLimit": Match.any_value()})]
+            ),
+        },
+    )
+    template.resource_count_is("AWS::WAFv2::WebACLAssociation", 1)
+    template.resource_count_is("AWS::ApiGateway::UsagePlan", 1)
+    acl = next(iter(synth.resources(stage, "AWS::WAFv2::WebACL").values()))["Properties"]
+    groups = {r["Statement"].get("ManagedRuleGroupStatement", {}).get("Name") for r in acl["Rules"]}
+    assert {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"} <= groups
+    assert any("RateBasedStatement" in r["Statement"] for r in acl["Rules"])
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_no_wildcard_actions_and_no_data_action_on_every_resource(synth: Synth, stage: str) -> None:
+    for logical_id, statement in _statements(synth, stage):
+        if statement["Effect"] != "Allow":
+            continue
+        actions = _as_list(statement["Action"])
+        for action in actions:
+            assert action != "*", logical_id
+            assert not action.endswith(":*"), f"{logical_id}: {action}"
+        if "*" in _as_list(statement.get("Resource")):
+            data = [a for a in actions if a.startswith(DATA_ACTION_PREFIXES)]
+            # ecr:GetAuthorizationToken and the agent/X-Ray/ENI/log-delivery actions have no resource level;
+            # kms:* on '*' appears only in key policies, which are not IAM policies.
+            assert not data, f"{logical_id}: data actions {data} on Resource '*'"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_function_role_holds_exactly_its_grants(synth: Synth, stage: str) -> None:
+    table = function_table.load()
+    policies = synth.resources(stage, "AWS::IAM::Policy")
+    for spec in table.functions:
+        role = "Functions" + "".join(p.capitalize() for p in spec.name.split("_")) + "Role"
+        docs = [
+            p["Properties"]["PolicyDocument"]["Statement"] for k, p in policies.items() if k.startswith(role)
+        ]
+        actions = {a for statements in docs for s in statements for a in _as_list(s["Action"])}
+        assert ("rds-db:connect" in actions) == ("db" in spec.grants), spec.name
+        assert ("states:StartExecution" in actions) == ("states:start" in spec.grants), spec.name
+        assert ("states:SendTaskSuccess" in actions) == ("states:callback" in spec.grants), spec.name
+        assert ("ecs:RunTask" in actions) == ("ecs:run_inference" in spec.grants), spec.name
+        assert ("s3:DeleteObject" in actions) == any(g.endswith(":delete") for g in spec.grants), spec.name
+        assert ("s3:PutObject" in actions) == any(g.endswith(":write") for g in spec.grants), spec.name
+        assert "secretsmanager:GetSecretValue" not in actions, f"{spec.name}: IAM auth, no password"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_functions_come_from_the_table_and_only_from_it(synth: Synth, stage: str) -> None:
+    table = function_table.load()
+    functions = {
+        f["Properties"]["FunctionName"]: f["Properties"]
+        for f in synth.resources(stage, "AWS::Lambda::Function").values()
+        if "FunctionName" in f["Properties"]
+    }
+    config = stage_config(stage, account=ACCOUNT, region=REGION)
+    ours = {name: props for name, props in functions.items() if name.startswith(f"{config.prefix}-")}
+    ours.pop(f"{config.prefix}-db-rotation", None)
+    assert sorted(ours) == sorted(f"{config.prefix}-{s.name.replace('_', '-')}" for s in table.functions)
+    for spec in table.functions:
+        props = ours[f"{config.prefix}-{spec.name.replace('_', '-')}"]
+        assert props["Handler"] == spec.handler
+        assert props["MemorySize"] == spec.memory_mb
+        assert props["Timeout"] == spec.timeout_s
+        assert props.get("ReservedConcurrentExecutions") == spec.reserved_concurrency
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["Runtime"] == "python3.12"
+        assert props["Architectures"] == ["x86_64"]
+        assert len(props["Layers"]) == 2
+        assert "SubnetIds" in props["VpcConfig"]
+        assert ("DeadLetterConfig" in props) == spec.is_async, spec.name
+        env = props["Environment"]["Variables"]
+        assert env["POWERTOOLS_SERVICE_NAME"] == ("cradle-api" if spec.name == "api" else "cradle-triggers")
+        assert env["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
+        assert env["CRADLE_STAGE"] == stage
+        assert ("CRADLE_DB_HOST" in env) == ("db" in spec.grants)
+        if "db" in spec.grants:
+            assert env["CRADLE_DB_IAM_AUTH"] == "true"
+            assert "CRADLE_DB_SECRET_ARN" not in env
+        if "ecs:run_inference" in spec.grants:
+            assert env["CRADLE_INFERENCE_RUNNER"] == "ecs"
+            assert "CRADLE_INFERENCE_TASK_DEFINITION_ARN" in env
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_state_machine_is_the_file_with_its_substitutions_logged_and_traced(synth: Synth, stage: str) -> None:
+    (machine,) = synth.resources(stage, "AWS::StepFunctions::StateMachine").values()
+    props = machine["Properties"]
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    assert props["LoggingConfiguration"]["Level"] == "ALL"
+    assert props["LoggingConfiguration"]["IncludeExecutionData"] is False
+    substitutions = props["DefinitionSubstitutions"]
+    table = function_table.load()
+    expected = {
+        e.substitution
+        for s in table.functions
+        for e in s.events
+        if isinstance(e, function_table.StateMachineTask)
+    }
+    assert set(substitutions) == expected
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_events_and_schedules_follow_the_table(synth: Synth, stage: str) -> None:
+    (rule,) = synth.resources(stage, "AWS::Events::Rule").values()
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["detail-type"] == ["Object Created"]
+    assert pattern["detail"]["object"]["key"] == [{"prefix": "incoming/"}]
+    assert "DeadLetterConfig" in rule["Properties"]["Targets"][0]
+    schedules = sorted(
+        s["Properties"]["ScheduleExpression"]
+        for s in synth.resources(stage, "AWS::Scheduler::Schedule").values()
+    )
+    table = function_table.load()
+    assert schedules == sorted(
+        e.expression for s in table.functions for e in s.events if isinstance(e, function_table.Schedule)
+    )
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_database_is_encrypted_iam_authenticated_and_behind_a_tls_proxy(synth: Synth, stage: str) -> None:
+    config = stage_config(stage, account=ACCOUNT, region=REGION)
+    template = Template.from_json(synth.template(stage))
+    template.has_resource_properties(
+        "AWS::RDS::DBCluster",
+        {
+            "StorageEncrypted": True,
+            "KmsKeyId": Match.any_value(),
+            "EnableIAMDatabaseAuthentication": True,
+            "DeletionProtection": config.deletion_protection,
+            "BackupRetentionPeriod": config.db_backup_days,
+            "ServerlessV2ScalingConfiguration": {
+                "MinCapacity": config.db_min_acu,
+                "MaxCapacity": config.db_max_acu,
+            },
+        },
+    )
+    template.has_resource_properties(
+        "AWS::RDS::DBInstance", {"EnablePerformanceInsights": True, "PubliclyAccessible": False}
+    )
+    template.has_resource_properties(
+        "AWS::RDS::DBProxy",
+        {"RequireTLS": True, "Auth": [Match.object_like({"IAMAuth": "REQUIRED"})]},
+    )
+    template.has_resource_properties("AWS::SecretsManager::RotationSchedule", Match.any_value())
+    template.resource_count_is("AWS::RDS::DBInstance", 1 + config.db_readers)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_logs_are_encrypted_and_audit_trail_is_validated(synth: Synth, stage: str) -> None:
+    for logical_id, group in synth.resources(stage, "AWS::Logs::LogGroup").items():
+        assert "KmsKeyId" in group["Properties"], logical_id
+    template = Template.from_json(synth.template(stage))
+    template.has_resource_properties(
+        "AWS::CloudTrail::Trail",
+        {
+            "EnableLogFileValidation": True,
+            "IsMultiRegionTrail": True,
+            "KMSKeyId": Match.any_value(),
+            "EventSelectors": Match.array_with([Match.object_like({"DataResources": Match.any_value()})]),
+        },
+    )
+    for key in synth.resources(stage, "AWS::KMS::Key").values():
+        assert key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_dev_and_prod_differ_only_where_the_config_says(synth: Synth) -> None:
+    pools = {
+        stage: next(iter(synth.resources(stage, "AWS::Cognito::UserPool").values()))["Properties"]
+        for stage in STAGES
+    }
+    assert pools["prod"]["MfaConfiguration"] == "ON"
+    assert pools["dev"]["MfaConfiguration"] == "OPTIONAL"
+    for props in pools.values():
+        assert props["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+        assert props["Policies"]["PasswordPolicy"]["MinimumLength"] >= 14
+        assert props["UserPoolAddOns"]["AdvancedSecurityMode"] == "ENFORCED"
+    groups = {
+        g["Properties"]["GroupName"] for g in synth.resources("dev", "AWS::Cognito::UserPoolGroup").values()
+    }
+    assert groups == {"ADMIN", "ANNOTATOR", "VERIFIER"}
+    dev_types = sorted({r["Type"] for r in synth.template("dev")["Resources"].values()})
+    prod_types = sorted({r["Type"] for r in synth.template("prod")["Resources"].values()})
+    assert dev_types == prod_types
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_gpu_capacity_scales_to_zero(synth: Synth, stage: str) -> None:
+    template = Template.from_json(synth.template(stage))
+    template.has_resource_properties("AWS::AutoScaling::AutoScalingGroup", {"MinSize": "0"})
+    template.has_resource_properties(
+        "AWS::ECS::CapacityProvider",
+        {
+            "AutoScalingGroupProvider": Match.object_like(
+                {"ManagedScaling": Match.object_like({"Status": "ENABLED"})}
+            )
+        },
+    )
+    template.has_resource_properties(
+        "AWS::EC2::LaunchTemplate",
+        {
+            "LaunchTemplateData": Match.object_like(
+                {"MetadataOptions": Match.object_like({"HttpTokens": "required"})}
+            )
+        },
+    )

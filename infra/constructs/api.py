@@ -175,6 +175,16 @@ class Api(Construct):
                 type=response_type,
                 response_headers={"Access-Control-Allow-Origin": f"'{web_origin}'"},
             )
+        # What API Gateway answers itself (no token, throttled, …) is an RFC 9457 problem document
+        # too, the same one the local gateway sends, so clients handle one error shape.
+        for response_type, status, title in GATEWAY_PROBLEMS:
+            self.rest_api.add_gateway_response(
+                f"Problem{response_type.response_type}",
+                type=response_type,
+                status_code=str(status),
+                response_headers={"Access-Control-Allow-Origin": f"'{web_origin}'"},
+                templates={"application/problem+json": _problem_template(status, title)},
+            )
 
         plan = self.rest_api.add_usage_plan(
             "UsagePlan",
@@ -257,6 +267,24 @@ class Api(Construct):
             ],
         )
         return web_acl
+
+
+GATEWAY_PROBLEMS = (
+    (apigw.ResponseType.UNAUTHORIZED, 401, "Authentication required"),
+    (apigw.ResponseType.ACCESS_DENIED, 403, "Not allowed"),
+    (apigw.ResponseType.THROTTLED, 429, "Too many requests"),
+    (apigw.ResponseType.REQUEST_TOO_LARGE, 413, "Payload too large"),
+    (apigw.ResponseType.WAF_FILTERED, 403, "Refused by the web application firewall"),
+)
+
+
+def _problem_template(status: int, title: str) -> str:
+    slug = title.lower().replace(" ", "-")
+    return (
+        '{"type": "https://cradle.example.org/problems/' + slug + '", "title": "' + title + '", '
+        '"status": ' + str(status) + ', "detail": $context.error.messageString, '
+        '"request_id": "$context.requestId"}'
+    )
 
 
 def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:

@@ -188,6 +188,19 @@ def test_api_has_waf_throttling_access_logs_and_tracing(synth: Synth, stage: str
     assert any("RateBasedStatement" in r["Statement"] for r in acl["Rules"])
 
 
+def test_gateway_refusals_are_problem_documents_like_the_local_gateways(synth: Synth) -> None:
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in synth.resources("dev", "AWS::ApiGateway::GatewayResponse").values()
+    }
+    unauthorized = responses["UNAUTHORIZED"]
+    assert unauthorized["StatusCode"] == "401"
+    body = unauthorized["ResponseTemplates"]["application/problem+json"]
+    assert '"status": 401' in body
+    assert "$context.requestId" in body
+    assert {"ACCESS_DENIED", "THROTTLED", "REQUEST_TOO_LARGE", "WAF_FILTERED"} <= set(responses)
+
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_no_wildcard_actions_and_no_data_action_on_every_resource(synth: Synth, stage: str) -> None:
     for logical_id, statement in _statements(synth, stage):

@@ -16,7 +16,6 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
-import cv2
 import torch
 
 from cradle_inference.batching import FailedImage, Item, PreparedImage, chunked, group_by_shape
@@ -69,10 +68,8 @@ class CpuRunner:
                 yield from in_flight.popleft().result()
 
     def _init_lane(self) -> None:
-        # Thread counts are per thread (OpenMP): each lane sets its own. OpenCV's own pool would
-        # only fight the other lanes for the same cores.
+        # OpenMP thread counts belong to the calling thread: each lane sets its own.
         torch.set_num_threads(self._threads_per_lane)
-        cv2.setNumThreads(1)
 
     def _process(self, chunk: list[Item]) -> list[ImageResult]:
         prepared: list[PreparedImage[RgbImage]] = []

@@ -135,8 +135,8 @@ def existing_output(manifest: ChunkManifest, store: ObjectStore) -> list[ImageRe
     """The results already written for exactly this manifest's images and model version, if any."""
     try:
         data = store.get(manifest.output_bucket, manifest.output_key)
-    except ObjectMissing:
-        return None
+    except Exception:  # missing, or unreadable: either way nothing to reuse, and writing will
+        return None  # report a location that is really broken
     try:
         results = [ImageResult.model_validate_json(line) for line in data.splitlines() if line.strip()]
     except ValidationError:

@@ -2,7 +2,8 @@
 
 OpenCV decodes exactly as Ultralytics' own `imread` does (`cv2.imdecode`, `IMREAD_COLOR`: BGR,
 EXIF orientation applied, grey and 16-bit images converted), so both see the same pixels.
-`cv2.imdecode` releases the GIL, so a thread pool decodes on every core.
+`cv2.imdecode` releases the GIL, so a thread pool decodes on every core. JPEGs are first checked
+for damaged structure (`jpeg_structure`), which OpenCV would decode with a mere warning.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from cradle_inference.jpeg_structure import jpeg_damage
 
 BgrImage = npt.NDArray[np.uint8]  # (height, width, 3), BGR
 
@@ -59,6 +62,8 @@ def decode_bgr(data: bytes) -> BgrImage:
     found = sniff_format(data)
     if found in NOT_IMAGES:
         raise ImageDecodeError(f"not an image: the content is a {found}, whatever the file name says")
+    if found == "JPEG" and (damage := jpeg_damage(data)) is not None:
+        raise ImageDecodeError(f"corrupt JPEG: {damage}")
     try:
         image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     except cv2.error as error:  # e.g. dimensions over OpenCV's limits

@@ -17,6 +17,7 @@ from PIL import ExifTags, Image
 from torchvision.io import ImageReadMode, decode_jpeg
 
 from cradle_inference.decoding import is_jpeg
+from cradle_inference.jpeg_structure import jpeg_damage
 
 RGB_CHANNELS = 3
 UPRIGHT = 1  # EXIF orientation: as stored
@@ -24,7 +25,7 @@ UPRIGHT = 1  # EXIF orientation: as stored
 
 def gpu_decodable(data: bytes) -> bool:
     """A JPEG nvJPEG decodes to the same upright RGB pixels OpenCV would (read from the header only)."""
-    if not is_jpeg(data):
+    if not is_jpeg(data) or jpeg_damage(data) is not None:  # the CPU path words the error
         return False
     try:
         with Image.open(io.BytesIO(data)) as header:

@@ -171,7 +171,10 @@ class CudaRunner:
             out.put(error)
 
     def _prepare(self, chunk: list[Item], cpu_decoders: ThreadPoolExecutor) -> _Chunk:
-        on_gpu = [position for position, (_, _, data) in enumerate(chunk) if gpu_decodable(data)]
+        # The header and structure checks run on the pool too: on an H100 this thread, not the
+        # GPU, would otherwise set the pace.
+        routes = list(cpu_decoders.map(gpu_decodable, (data for _, _, data in chunk)))
+        on_gpu = [position for position, to_gpu in enumerate(routes) if to_gpu]
         gpu_positions = frozenset(on_gpu)
         # CPU decodes start first, so they run while nvJPEG works.
         on_cpu: dict[int, Future[BgrImage]] = {

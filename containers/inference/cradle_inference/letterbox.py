@@ -60,6 +60,6 @@ def padded_batch_cuda(
     count: int, geometry: LetterboxGeometry, dtype: torch.dtype, device: torch.device
 ) -> torch.Tensor:
     """A (count, 3, H, W) channels-last batch filled with the padding grey, for letterbox_cuda to fill."""
-    return torch.full(
-        (count, 3, geometry.padded_height, geometry.padded_width), PAD_VALUE / 255, dtype=dtype, device=device
-    ).contiguous(memory_format=torch.channels_last)
+    shape = (count, 3, geometry.padded_height, geometry.padded_width)
+    batch = torch.empty(shape, dtype=dtype, device=device, memory_format=torch.channels_last)
+    return batch.fill_(PAD_VALUE / 255)

@@ -75,6 +75,7 @@ class ModeFigures:
 @dataclass
 class Report:
     device: str
+    cpu_pressure: dict[str, str]  # Linux PSI "some avg60" before the run (others' load) and after
     device_name: str
     torch_threads_ultralytics: int
     engine_batch_size: int
@@ -277,7 +278,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--device", choices=("cpu", "cuda"), default="cuda" if torch.cuda.is_available() else "cpu"
     )
     parser.add_argument("--images", type=int, help="default: 48 on CPU, 1024 on CUDA")
-    parser.add_argument("--batch-size", type=int, help="engine and Ultralytics batch (default: the engine's)")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        help="engine and Ultralytics batch (default: the engine's; at least 8 for (b))",
+    )
     parser.add_argument(
         "--warmup", type=int, help="images each mode runs untimed first (default: 8 CPU, 64 CUDA)"
     )
@@ -285,6 +290,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="slices the modes take turns on (default: 3)")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
+
+
+def cpu_pressure() -> str:
+    """Share of the last minute in which runnable threads waited for a CPU (Linux PSI), or "n/a".
+
+    The figures below are only comparable between runs made on an otherwise idle machine.
+    """
+    try:
+        some = Path("/proc/pressure/cpu").read_text().splitlines()[0]
+    except (OSError, IndexError):
+        return "n/a"
+    fields = dict(item.split("=") for item in some.split()[1:])
+    return f"{fields.get('avg60', '?')}%"
 
 
 def device_name(device: str) -> str:
@@ -310,6 +328,10 @@ def print_report(report: Report) -> None:
         f"model {report.spec['name']} imgsz {report.spec['input_size']} conf {report.spec['conf_threshold']} "
         f"iou {report.spec['iou_threshold']} max_det {report.spec['max_detections']}; "
         f"torch threads for (a)/(b): {report.torch_threads_ultralytics}"
+    )
+    print(
+        f"CPU pressure (PSI some avg60): {report.cpu_pressure['before']} before the run (others' load), "
+        f"{report.cpu_pressure['after']} after (this run's own threads included)"
     )
     print("baseline (a): plain Ultralytics model.predict(path), one image at a time")
     header = (
@@ -374,7 +396,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(threads)
 
     engine = PoseEngine(spec, device=args.device, batch_size=args.batch_size)
-    ultralytics_batch = args.batch_size or engine.batch_size
+    # Ultralytics' batching gets a batch worth having even where the engine's default is small.
+    ultralytics_batch = args.batch_size or max(engine.batch_size, 8)
     weights = str(resolve_weights(spec.weights))
     plain_model, batched_model = YOLO(weights, task="pose"), YOLO(weights, task="pose")
     predict_args: dict[str, Any] = {
@@ -395,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     report = Report(
         device=args.device,
+        cpu_pressure={"before": cpu_pressure()},
         device_name=device_name(args.device),
         torch_threads_ultralytics=threads,
         engine_batch_size=engine.batch_size,
@@ -410,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         (Path(folder) / "warm").mkdir()
         warm_paths = write_images(Path(folder) / "warm", warmup, args.seed + 1)
         report.modes, outputs = measure(modes, paths, warm_paths, args.rounds, cuda)
+    report.cpu_pressure["after"] = cpu_pressure()
     baseline = report.modes[0]
     for figures, out in zip(report.modes, outputs, strict=True):
         figures.ratio_to_baseline = figures.images_per_second / baseline.images_per_second

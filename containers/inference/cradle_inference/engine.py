@@ -16,9 +16,10 @@ from cradle_inference.network import load_pose_network
 from cradle_inference.weights import resolve_weights
 from cradlepose.domain.inference import ImageResult, ModelSpec
 
-# Measured on a 2-core CPU (containers/inference/README.md): one single-threaded lane per core,
-# two images per forward.
-DEFAULT_CPU_BATCH = 2
+# Measured on a 2-core CPU (containers/inference/README.md): one single-threaded lane per core.
+# Batching saved no CPU time per image there, and one image per task keeps the lanes evenly
+# loaded to the end of a stream.
+DEFAULT_CPU_BATCH = 1
 DEFAULT_CPU_THREADS_PER_LANE = 1
 # For the GPU: enough images per forward to keep an H100 busy with a nano model at ~384x640.
 DEFAULT_CUDA_BATCH = 64

@@ -86,21 +86,28 @@ def test_results_follow_the_contract(pose_engine: PoseEngine, sample_bytes: dict
                 assert kp.visible == visibility_of(kp.confidence, pose_engine.spec.visibility_threshold)
 
 
-def test_png_and_mixed_sizes_in_one_stream(
-    pose_engine: PoseEngine, sample_bytes: dict[str, bytes], png_bytes: bytes
+def test_batches_of_mixed_sizes_give_the_single_image_answers(
+    spec: ModelSpec, pose_engine: PoseEngine, sample_bytes: dict[str, bytes], png_bytes: bytes
 ) -> None:
-    # Given a stream mixing JPEG and PNG, portrait and landscape: several letterbox shapes
+    # Given a stream mixing JPEG and PNG, portrait and landscape, run three images per forward:
+    # same-shape images share a batch, the others get their own
     items = [
         (1, "bus.jpg", sample_bytes["bus.jpg"]),
         (2, "zidane.png", png_bytes),
         (3, "zidane.jpg", sample_bytes["zidane.jpg"]),
+        (4, "bus.jpg", sample_bytes["bus.jpg"]),
     ]
+    batched_engine = PoseEngine(spec, device="cpu", batch_size=3)
 
-    results = list(pose_engine.predict(items))
+    batched = list(batched_engine.predict(items))
+    single = list(pose_engine.predict(items))
 
-    # Then order holds, and the PNG of zidane gives the JPEG's persons (re-encoding aside)
-    assert [r.image_id for r in results] == [1, 2, 3]
-    assert all(r.ok for r in results)
-    png, jpeg = from_image_result(results[1]), from_image_result(results[2])
-    assert len(png.boxes) == len(jpeg.boxes)
+    # Then order holds and each image gets what it gets alone
+    assert [r.image_id for r in batched] == [1, 2, 3, 4]
+    assert all(r.ok for r in batched)
+    for ours, alone in zip(batched, single, strict=True):
+        assert len(ours.persons) == len(alone.persons) > 0
+        assert np.allclose([p.box for p in ours.persons], [p.box for p in alone.persons], atol=0.05)
+    # and the PNG of zidane gives the JPEG's persons (re-encoding aside)
+    png, jpeg = from_image_result(batched[1]), from_image_result(batched[2])
     assert len(greedy_match(jpeg, png, min_iou=0.9)) == len(jpeg.boxes)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ultralytics.data.augment import LetterBox
 
+from cradle_inference.batching import PreparedImage, group_by_shape
 from cradle_inference.geometry import input_size_for, letterbox_geometry
 from cradle_inference.letterbox import letterbox_cpu, letterbox_cuda, padded_batch_cuda
 
@@ -67,3 +68,24 @@ def test_gpu_letterbox_matches_the_cpu_one(height: int, width: int) -> None:
     # OpenCV resizes in fixed point and rounds to uint8; torch keeps floats: a grey level at most.
     assert np.abs(got - expected).max() <= 1.5 / 255
     assert torch.all(batch[0] == 114 / 255)
+
+
+def test_images_are_grouped_by_padded_shape_in_first_seen_order() -> None:
+    def image(position: int, height: int, width: int) -> PreparedImage[None]:
+        return PreparedImage(
+            position, position, f"k{position}", letterbox_geometry(height, width, 640, 32), None, 0.0
+        )
+
+    landscape, portrait = (1080, 1920), (1920, 1080)
+    images = [
+        image(0, *landscape),
+        image(1, *portrait),
+        image(2, *landscape),
+        image(3, 720, 1280),
+        image(4, *portrait),
+    ]
+
+    groups = group_by_shape(images, batch_size=2)
+
+    # 1080p and 720p landscape both letterbox to 384 x 640
+    assert [[i.position for i in group] for group in groups] == [[0, 2], [3], [1, 4]]

@@ -61,6 +61,7 @@ class ModeFigures:
     images: int
     images_per_second: float
     cpu_ms_per_image: float  # CPU time of the whole process (every thread) per image
+    cores_busy: float  # CPU time / wall time: how many cores the mode kept busy
     ratio_to_baseline: float = 1.0
     failed_images: int = 0
     persons: int = 0
@@ -335,8 +336,8 @@ def print_report(report: Report) -> None:
     )
     print("baseline (a): plain Ultralytics model.predict(path), one image at a time")
     header = (
-        f"{'mode':<48} {'img/s':>7} {'vs (a)':>7} {'CPU ms/img':>10} {'persons':>8} {'matched':>8} "
-        f"{'kp median px':>13} {'kp p95 px':>10} {'failed':>7}"
+        f"{'mode':<48} {'img/s':>7} {'vs (a)':>7} {'CPU ms/img':>10} {'cores':>6} "
+        f"{'persons':>8} {'matched':>8} {'kp median px':>13} {'kp p95 px':>10} {'failed':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -345,7 +346,8 @@ def print_report(report: Report) -> None:
         p95 = "-" if mode.keypoint_p95_px is None else f"{mode.keypoint_p95_px:.3f}"
         print(
             f"{mode.name + ' ' + mode.description:<48} {mode.images_per_second:>7.2f} "
-            f"{mode.ratio_to_baseline:>6.2f}x {mode.cpu_ms_per_image:>10.0f} {mode.persons:>8} "
+            f"{mode.ratio_to_baseline:>6.2f}x {mode.cpu_ms_per_image:>10.0f} {mode.cores_busy:>6.2f} "
+            f"{mode.persons:>8} "
             f"{mode.persons_matched:>4}/{mode.persons_in_baseline:<3} {median:>13} {p95:>10} "
             f"{mode.failed_images:>7}"
         )
@@ -378,6 +380,7 @@ def measure(
             images=len(paths),
             images_per_second=len(paths) / wall[index],
             cpu_ms_per_image=1000 * cpu[index] / len(paths),
+            cores_busy=cpu[index] / wall[index],
         )
         for index, (name, description, _) in enumerate(modes)
     ]

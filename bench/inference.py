@@ -3,9 +3,13 @@
     PYTHONPATH=containers/inference:layers/core/python python bench/inference.py [--images N]
         [--device cpu|cuda] [--batch-size B] [--warmup W] [--json OUT]
 
-(a) plain Ultralytics `model.predict(path)`, one image at a time: the baseline;
+(a) plain Ultralytics `model.predict(path)`, one image at a time: the baseline. On a CPU,
+    Ultralytics sets torch's intra-op threads itself, to min(8, cores - 1) (1 on 2 cores);
+(a2) the same with torch's threads forced to every core: what intra-op threading alone gives;
 (b) Ultralytics' own batching, `model.predict([paths], batch=B)` (FP16 on CUDA);
 (c) Cradle's `PoseEngine.predict`, fed the same files' bytes.
+
+Each mode sets its thread count right before it runs, since they share the process.
 
 Every mode reads the JPEG files itself inside the timed region, and runs with the same
 detection settings (those of the default ModelSpec). Agreement is measured against (a):
@@ -35,6 +39,7 @@ import skimage.data
 import torch
 from ultralytics.models.yolo.model import YOLO
 from ultralytics.utils import ASSETS
+from ultralytics.utils import NUM_THREADS as ULTRALYTICS_CPU_THREADS
 
 import cradle_inference  # noqa: F401 - makes Ultralytics offline before it is imported
 from cradle_inference.engine import PoseEngine, available_cores
@@ -328,7 +333,7 @@ def print_report(report: Report) -> None:
     print(
         f"model {report.spec['name']} imgsz {report.spec['input_size']} conf {report.spec['conf_threshold']} "
         f"iou {report.spec['iou_threshold']} max_det {report.spec['max_detections']}; "
-        f"torch threads for (a)/(b): {report.torch_threads_ultralytics}"
+        f"torch threads: Ultralytics' own choice {report.torch_threads_ultralytics}; the engine: one per lane"
     )
     print(
         f"CPU pressure (PSI some avg60): {report.cpu_pressure['before']} before the run (others' load), "
@@ -336,7 +341,7 @@ def print_report(report: Report) -> None:
     )
     print("baseline (a): plain Ultralytics model.predict(path), one image at a time")
     header = (
-        f"{'mode':<48} {'img/s':>7} {'vs (a)':>7} {'CPU ms/img':>10} {'cores':>6} "
+        f"{'mode':<54} {'img/s':>7} {'vs (a)':>7} {'CPU ms/img':>10} {'cores':>6} "
         f"{'persons':>8} {'matched':>8} {'kp median px':>13} {'kp p95 px':>10} {'failed':>7}"
     )
     print(header)
@@ -345,12 +350,16 @@ def print_report(report: Report) -> None:
         median = "-" if mode.keypoint_median_px is None else f"{mode.keypoint_median_px:.3f}"
         p95 = "-" if mode.keypoint_p95_px is None else f"{mode.keypoint_p95_px:.3f}"
         print(
-            f"{mode.name + ' ' + mode.description:<48} {mode.images_per_second:>7.2f} "
+            f"{mode.name + ' ' + mode.description:<54} {mode.images_per_second:>7.2f} "
             f"{mode.ratio_to_baseline:>6.2f}x {mode.cpu_ms_per_image:>10.0f} {mode.cores_busy:>6.2f} "
             f"{mode.persons:>8} "
             f"{mode.persons_matched:>4}/{mode.persons_in_baseline:<3} {median:>13} {p95:>10} "
             f"{mode.failed_images:>7}"
         )
+    by_name = {mode.name: mode for mode in report.modes}
+    if "(a2)" in by_name:
+        ratio = by_name["(c)"].images_per_second / by_name["(a2)"].images_per_second
+        print(f"(c) against (a2), Ultralytics on every core: {ratio:.2f}x")
 
 
 def measure(
@@ -393,16 +402,15 @@ def main(argv: list[str] | None = None) -> int:
     count = args.images or (1024 if cuda else 48)
     warmup = args.warmup if args.warmup is not None else (64 if cuda else 8)
     spec = ModelSpec()
-    # Give Ultralytics every core: importing it sets OMP_NUM_THREADS=1 when unset, which would
-    # make the baseline needlessly slow and the comparison flattering.
-    threads = available_cores()
-    torch.set_num_threads(threads)
+    cores = available_cores()
+    # What Ultralytics' select_device sets for CPU inference, whatever was set before.
+    ultralytics_threads = ULTRALYTICS_CPU_THREADS if not cuda else torch.get_num_threads()
 
     engine = PoseEngine(spec, device=args.device, batch_size=args.batch_size)
     # Ultralytics' batching gets a batch worth having even where the engine's default is small.
     ultralytics_batch = args.batch_size or max(engine.batch_size, 8)
     weights = str(resolve_weights(spec.weights))
-    plain_model, batched_model = YOLO(weights, task="pose"), YOLO(weights, task="pose")
+    plain_model, all_cores_model, batched_model = (YOLO(weights, task="pose") for _ in range(3))
     predict_args: dict[str, Any] = {
         "conf": spec.conf_threshold,
         "iou": spec.iou_threshold,
@@ -410,20 +418,44 @@ def main(argv: list[str] | None = None) -> int:
         "imgsz": spec.input_size,
         "device": 0 if cuda else "cpu",
     }
+
+    def with_threads(threads: int, run: Runner) -> Runner:
+        def threaded(paths: list[Path]) -> list[list[Person] | None]:
+            torch.set_num_threads(threads)
+            return run(paths)
+
+        return threaded
+
     modes: list[tuple[str, str, Runner]] = [
-        ("(a)", "ultralytics predict, 1 image per call", lambda p: run_plain(plain_model, p, predict_args)),
+        (
+            "(a)",
+            f"ultralytics predict, 1 image per call, {ultralytics_threads} thr",
+            with_threads(ultralytics_threads, lambda p: run_plain(plain_model, p, predict_args)),
+        ),
         (
             "(b)",
             f"ultralytics predict, list, batch={ultralytics_batch}" + (", half" if cuda else ""),
-            lambda p: run_batched(batched_model, p, predict_args, ultralytics_batch, half=cuda),
+            with_threads(
+                ultralytics_threads,
+                lambda p: run_batched(batched_model, p, predict_args, ultralytics_batch, half=cuda),
+            ),
         ),
         ("(c)", f"Cradle PoseEngine, batch={engine.batch_size}", lambda p: run_engine(engine, p)),
     ]
+    if not cuda and cores > ultralytics_threads:
+        modes.insert(
+            1,
+            (
+                "(a2)",
+                f"ultralytics predict, 1 image per call, {cores} thr",
+                with_threads(cores, lambda p: run_plain(all_cores_model, p, predict_args)),
+            ),
+        )
     report = Report(
         device=args.device,
         cpu_pressure={"before": cpu_pressure()},
         device_name=device_name(args.device),
-        torch_threads_ultralytics=threads,
+        torch_threads_ultralytics=ultralytics_threads,
         engine_batch_size=engine.batch_size,
         ultralytics_batch_size=ultralytics_batch,
         images=count,

@@ -3,9 +3,9 @@ own batches with its own copy of the network.
 
 On a small CPU the network is what costs (yolo11n-pose at 384x640: 90-130 ms on one core of the
 2-core test machine; decode and letterbox of a 1080p JPEG about 10 ms). Spreading one forward
-over two cores with intra-op threads made it about 1.35x faster there; two forwards side by
-side, one thread each, gave about 1.7x, and degrade gently when other processes take a core,
-where OpenMP's two-thread barriers collapse. So the engine runs `lanes` batches at once, one
+over two cores with intra-op threads made it 1.35-1.5x faster there; two forwards side by side,
+one thread each, gave about 1.75x, and degrade gently when other processes take a core, where
+OpenMP's two-thread barriers collapse. So the engine runs `lanes` batches at once, one
 intra-op thread each. Everything a lane does (OpenCV decode and resize, torch ops) releases the
 GIL, so the lanes are true parallelism, and while one lane decodes, the other computes; a
 separate decode pool would only move that work between threads of the same busy cores.

@@ -33,6 +33,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Ultralytics probes DNS when first imported unless YOLO_OFFLINE is set: cradle_inference sets it,
+# so it must be imported first (isort: split keeps it there).
+import cradle_inference  # noqa: F401
+
+# isort: split
+
 import cv2
 import numpy as np
 import skimage.data
@@ -41,7 +47,6 @@ from ultralytics.models.yolo.model import YOLO
 from ultralytics.utils import ASSETS
 from ultralytics.utils import NUM_THREADS as ULTRALYTICS_CPU_THREADS
 
-import cradle_inference  # noqa: F401 - makes Ultralytics offline before it is imported
 from cradle_inference.engine import PoseEngine, available_cores
 from cradle_inference.weights import resolve_weights
 from cradlepose.domain.inference import ModelSpec

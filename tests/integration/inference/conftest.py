@@ -11,13 +11,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+# Ultralytics probes DNS when first imported unless YOLO_OFFLINE is set: cradle_inference sets it,
+# so it must be imported first (isort: split keeps it there).
+import cradle_inference  # noqa: F401
+
+# isort: split
+
 import cv2
 import numpy as np
 import pytest
 from ultralytics.models.yolo.model import YOLO
 from ultralytics.utils import ASSETS
 
-import cradle_inference  # noqa: F401 - makes Ultralytics offline before anything imports it
 from cradle_inference.engine import PoseEngine
 from cradle_inference.weights import resolve_weights
 from cradlepose.domain.inference import ModelSpec

@@ -17,7 +17,13 @@ from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME, infant_pose_1
 pytestmark = pytest.mark.integration
 
 # Cradle's additions beyond the seed (see docs/data-model.md).
-EXTRA_TABLES = {"upload_rejections", "pipeline_runs"}
+EXTRA_TABLES = {
+    "upload_rejections", "pipeline_runs",
+    # datasets, exports and models (seeds 001 and 002; migration 0005)
+    "datasets", "dataset_images", "vocabulary_terms", "dataset_terms", "collections", "collection_items",
+    "dataset_imports", "training_jobs", "inference_jobs", "model_metrics", "model_deployments",
+    "sigma_calibrations",
+}  # fmt: skip
 
 SEED_TABLES = {
     "users", "keypoint_schemas", "image_batches", "images", "batch_assignments", "annotations",

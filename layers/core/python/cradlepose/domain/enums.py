@@ -156,3 +156,74 @@ class PipelineRunStatus(StrEnum):
     RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+
+
+# ---------------------------------------------------------------- datasets, exports, models (seeds 001, 002)
+
+
+class DatasetSplit(StrEnum):
+    """Seed 001's dataset_split. Lower case as in the seed: the values are also folder names in exports."""
+
+    TRAIN = "train"
+    VALIDATION = "validation"
+    TEST = "test"
+
+
+class DatasetOrigin(StrEnum):
+    CURATED = "CURATED"  # verified images of Cradle, chosen by filters
+    IMPORTED = "IMPORTED"  # a COCO keypoints file brought in for review
+
+
+class SplitGrouping(StrEnum):
+    """What must never straddle two splits: one infant (subject), or one batch (session)."""
+
+    SUBJECT = "subject"
+    BATCH = "batch"
+
+
+class ExportFormat(StrEnum):
+    COCO_KEYPOINTS = "COCO_KEYPOINTS"
+    YOLO_POSE = "YOLO_POSE"
+
+
+class CollectionStatus(StrEnum):
+    """Seed 002's collection statuses (upper case, as every status of Cradle)."""
+
+    PENDING = "PENDING"
+    READY = "READY"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+
+
+class ImportStatus(StrEnum):
+    AWAITING_UPLOAD = "AWAITING_UPLOAD"  # an upload form was issued
+    PENDING = "PENDING"  # the uploader said the archive is in; the import worker takes it
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+class VocabularyKind(StrEnum):
+    """Seed 002's four vocabularies, kept in one table."""
+
+    ANATOMICAL_AREA = "ANATOMICAL_AREA"
+    MODALITY = "MODALITY"
+    TASK_TYPE = "TASK_TYPE"
+    TAG = "TAG"
+
+
+class ModelFramework(StrEnum):
+    """Seed 001's frameworks that predict keypoints (SAM2 segments, so it is not offered)."""
+
+    YOLO11 = "YOLO11"
+    YOLO12 = "YOLO12"
+    RT_DETR = "RT-DETR"
+
+
+class JobStatus(StrEnum):
+    """Seed 001's training and inference job statuses, with its 'Any → Cancelled'."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"

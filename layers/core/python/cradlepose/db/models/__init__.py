@@ -4,11 +4,18 @@ from cradlepose.db.models.annotation import Annotation
 from cradlepose.db.models.assignment import BatchAssignment
 from cradlepose.db.models.audit import AuditLog
 from cradlepose.db.models.batch import ImageBatch
+from cradlepose.db.models.collection import Collection, CollectionItem
+from cradlepose.db.models.dataset import Dataset, DatasetImage, DatasetTerm, VocabularyTerm
+from cradlepose.db.models.dataset_import import DatasetImport
 from cradlepose.db.models.image import Image
 from cradlepose.db.models.keypoint_schema import KeypointSchema
+from cradlepose.db.models.ml_job import InferenceJob, TrainingJob
 from cradlepose.db.models.model_config import MLModelConfig
+from cradlepose.db.models.model_deployment import ModelDeployment
+from cradlepose.db.models.model_metric import ModelMetric
 from cradlepose.db.models.performance import PerformanceMetrics
 from cradlepose.db.models.pipeline_run import PipelineRun
+from cradlepose.db.models.sigma_calibration import SigmaCalibration
 from cradlepose.db.models.upload_rejection import UploadRejection
 from cradlepose.db.models.user import User
 from cradlepose.db.models.verification import Verification
@@ -17,13 +24,25 @@ __all__ = [
     "Annotation",
     "AuditLog",
     "BatchAssignment",
+    "Collection",
+    "CollectionItem",
+    "Dataset",
+    "DatasetImage",
+    "DatasetImport",
+    "DatasetTerm",
     "Image",
     "ImageBatch",
+    "InferenceJob",
     "KeypointSchema",
     "MLModelConfig",
+    "ModelDeployment",
+    "ModelMetric",
     "PerformanceMetrics",
     "PipelineRun",
+    "SigmaCalibration",
+    "TrainingJob",
     "UploadRejection",
     "User",
     "Verification",
+    "VocabularyTerm",
 ]

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cradlepose.db.base import Base, BigIntPK, CreatedAt, between, numeric, pg_enum
-from cradlepose.domain.enums import DeploymentStatus, ModelType
+from cradlepose.domain.enums import DeploymentStatus, ModelFramework, ModelType
 
 
 class MLModelConfig(Base):
@@ -20,6 +20,14 @@ class MLModelConfig(Base):
     model_name: Mapped[str] = mapped_column(sa.String(100))
     version: Mapped[str] = mapped_column(sa.String(20))
     model_type: Mapped[ModelType] = mapped_column(pg_enum(ModelType, "model_type"))
+    # Seed 001's framework and size variant (nano … xl), and the model a fine-tune started from.
+    framework: Mapped[ModelFramework] = mapped_column(
+        pg_enum(ModelFramework, "model_framework"),
+        server_default=ModelFramework.YOLO11.value,
+        default=ModelFramework.YOLO11,
+    )
+    variant: Mapped[str | None] = mapped_column(sa.String(10))
+    base_model_id: Mapped[int | None] = mapped_column(sa.ForeignKey("ml_model_configs.id"))
 
     keypoint_schema_id: Mapped[int] = mapped_column(sa.ForeignKey("keypoint_schemas.id"))
     supports_confidence_scores: Mapped[bool] = mapped_column(server_default=sa.true(), default=True)
@@ -60,6 +68,7 @@ class MLModelConfig(Base):
             unique=True,
             postgresql_where=sa.text("deployment_status = 'PRODUCTION' AND is_active"),
         ),
+        sa.CheckConstraint("variant IN ('nano', 'small', 'medium', 'large', 'xl')", name="variant_known"),
         between("avg_confidence_score", 0, 1),
         between("success_rate", 0, 1),
         sa.CheckConstraint("avg_processing_time_ms >= 0", name="avg_processing_time_ms_non_negative"),

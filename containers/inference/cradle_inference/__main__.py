@@ -1,7 +1,8 @@
-"""The container's entry point: infer one chunk.
+"""The container's entry point: infer one chunk, or run one training or inference job.
 
     python -m cradle_inference --manifest s3://bucket/manifests/batch-12/chunk-0003.json
     python -m cradle_inference --manifest ./chunk.json       # a local manifest and local images
+    python -m cradle_inference job --spec s3://bucket/jobs/training/7/spec.json   # cradle_inference.jobs
 
 Exit status: 0 when the chunk was processed, including when single images failed (their lines
 say why); 2 when the manifest cannot be read or is invalid; 3 when the results cannot be
@@ -72,7 +73,12 @@ def load_manifest(reference: str) -> tuple[ChunkManifest, ObjectStore]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["job"]:  # ECS overrides only the arguments of the image's entry point
+        from cradle_inference.jobs import main as job_main  # noqa: PLC0415
+
+        return job_main(arguments[1:])
+    args = parse_args(arguments)
     log = JsonLog(manifest=args.manifest)
     try:
         manifest, store = load_manifest(args.manifest)

@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     inference_subnet_ids: list[str] = Field(default_factory=list)
     inference_security_group_ids: list[str] = Field(default_factory=list)
 
+    # --- datasets, collections and model jobs
+    collection_retention_days: int = Field(
+        default=7, ge=1, le=365, description="how long a packed collection ZIP stays downloadable"
+    )
+    max_import_bytes: int = Field(default=4 * 1024 * MiB, gt=0, description="largest COCO archive accepted")
+    job_stale_after_s: int = Field(
+        default=3600, ge=60, description="a running job silent this long (no progress report) has failed"
+    )
+
     # --- uploads
     max_upload_bytes: int = Field(default=50 * MiB, gt=0)
     upload_url_ttl_seconds: int = Field(default=900, gt=0, le=7 * 24 * 3600)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from botocore.exceptions import ClientError
 
 from cradlepose.adapters.aws import client
+from cradlepose.adapters.s3_streams import S3MultipartWriter, S3ObjectReader
 
 FILENAME_PLACEHOLDER = "${filename}"  # S3 replaces it with the name of the uploaded file
 
@@ -142,3 +143,24 @@ class S3Storage:
 
     def delete(self, bucket: str, key: str) -> None:
         self.s3.delete_object(Bucket=bucket, Key=key)
+
+    def open_read(self, bucket: str, key: str) -> S3ObjectReader:
+        """The object as a seekable file, read in ranges (zipfile reads archives of any size so)."""
+        try:
+            return S3ObjectReader(self.s3, bucket, key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise ObjectMissing(f"s3://{bucket}/{key}") from None
+            raise
+
+    def open_write(self, bucket: str, key: str, *, content_type: str) -> S3MultipartWriter:
+        """A stream that becomes the object when finished (a multipart upload: bounded memory)."""
+        return S3MultipartWriter(self.s3, bucket, key, content_type)
+
+
+class StreamingStorage(Storage, Protocol):
+    """Storage that can also stream objects in and out (what archives of any size need)."""
+
+    def open_read(self, bucket: str, key: str) -> S3ObjectReader: ...
+
+    def open_write(self, bucket: str, key: str, *, content_type: str) -> S3MultipartWriter: ...

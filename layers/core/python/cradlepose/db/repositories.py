@@ -16,12 +16,18 @@ from cradlepose.db.models import (
     Annotation,
     AuditLog,
     BatchAssignment,
+    Collection,
+    Dataset,
+    DatasetImport,
     Image,
     ImageBatch,
+    InferenceJob,
     KeypointSchema,
     MLModelConfig,
     PerformanceMetrics,
     PipelineRun,
+    SigmaCalibration,
+    TrainingJob,
     UploadRejection,
     User,
     Verification,
@@ -140,3 +146,33 @@ class PipelineRunRepository(Repository[PipelineRun]):
             .order_by(PipelineRun.attempt.desc())
             .limit(1)
         )
+
+
+# ---------------------------------------------------------------- datasets, exports, models
+
+
+class DatasetRepository(Repository[Dataset]):
+    model, label = Dataset, "Dataset"
+
+    def by_name(self, name: str) -> Dataset | None:
+        return self.session.scalar(sa.select(Dataset).where(Dataset.name == name))
+
+
+class CollectionRepository(Repository[Collection]):
+    model, label = Collection, "Collection"
+
+
+class DatasetImportRepository(Repository[DatasetImport]):
+    model, label = DatasetImport, "DatasetImport"
+
+
+class TrainingJobRepository(Repository[TrainingJob]):
+    model, label = TrainingJob, "TrainingJob"
+
+
+class InferenceJobRepository(Repository[InferenceJob]):
+    model, label = InferenceJob, "InferenceJob"
+
+
+class SigmaCalibrationRepository(Repository[SigmaCalibration]):
+    model, label = SigmaCalibration, "SigmaCalibration"

@@ -45,6 +45,12 @@ class UnitOfWork:
     performance: repos.PerformanceMetricsRepository
     upload_rejections: repos.UploadRejectionRepository
     pipeline_runs: repos.PipelineRunRepository
+    datasets: repos.DatasetRepository
+    collections: repos.CollectionRepository
+    dataset_imports: repos.DatasetImportRepository
+    training_jobs: repos.TrainingJobRepository
+    inference_jobs: repos.InferenceJobRepository
+    sigma_calibrations: repos.SigmaCalibrationRepository
 
     def __init__(
         self,
@@ -78,6 +84,12 @@ class UnitOfWork:
         self.performance = repos.PerformanceMetricsRepository(s)
         self.upload_rejections = repos.UploadRejectionRepository(s)
         self.pipeline_runs = repos.PipelineRunRepository(s)
+        self.datasets = repos.DatasetRepository(s)
+        self.collections = repos.CollectionRepository(s)
+        self.dataset_imports = repos.DatasetImportRepository(s)
+        self.training_jobs = repos.TrainingJobRepository(s)
+        self.inference_jobs = repos.InferenceJobRepository(s)
+        self.sigma_calibrations = repos.SigmaCalibrationRepository(s)
         return self
 
     def __exit__(

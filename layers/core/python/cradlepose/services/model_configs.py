@@ -2,24 +2,28 @@
 
 The default of a schema is its active PRODUCTION model (at most one: a partial unique index);
 making another model the default moves the previous one to DEPRECATED in the same transaction.
+Every change of a model's deployment_status is also recorded as a ModelDeployment row (seed 001's
+Deployment), with the evidence a gated promotion weighed (services.promotions).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from cradlepose.db.errors import UNIQUE_VIOLATION, sqlstate
-from cradlepose.db.models import MLModelConfig
+from cradlepose.db.models import MLModelConfig, ModelDeployment
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
 from cradlepose.domain.audit import AuditEntry, changes
-from cradlepose.domain.enums import AuditCategory, DeploymentStatus, ModelType
+from cradlepose.domain.enums import AuditCategory, DeploymentStatus, ModelFramework, ModelType
 from cradlepose.domain.errors import Conflict, ValidationFailed
 from cradlepose.services.common import DecimalNumber, Page, id_desc_page, snapshot
+
+Variant = Literal["nano", "small", "medium", "large", "xl"]
 
 
 class InputResolution(BaseModel):
@@ -35,6 +39,9 @@ class ModelConfigOut(BaseModel):
     model_name: str
     version: str
     model_type: ModelType
+    framework: ModelFramework
+    variant: str | None
+    base_model_id: int | None
     keypoint_schema_id: int
     supports_confidence_scores: bool
     supports_visibility_flags: bool
@@ -64,6 +71,9 @@ class ModelConfigIn(BaseModel):
     model_name: str = Field(min_length=1, max_length=100)
     version: str = Field(min_length=1, max_length=20)
     model_type: ModelType = ModelType.YOLO
+    framework: ModelFramework = ModelFramework.YOLO11
+    variant: Variant | None = Field(default=None, description="model size: nano, small, medium, large, xl")
+    base_model_id: int | None = Field(default=None, description="the model this one was fine-tuned from")
     keypoint_schema_id: int
     supports_confidence_scores: bool = True
     supports_visibility_flags: bool = True
@@ -95,6 +105,9 @@ _FIELDS = (
     "model_name",
     "version",
     "model_type",
+    "framework",
+    "variant",
+    "base_model_id",
     "keypoint_schema_id",
     "model_parameters",
     "input_resolution",
@@ -130,6 +143,8 @@ def get_model(uow: UnitOfWork, model_id: int) -> ModelConfigOut:
 def create_model(uow: UnitOfWork, command: ModelConfigIn) -> ModelConfigOut:
     actor = access.require_admin(uow.actor)
     uow.schemas.require(command.keypoint_schema_id)
+    if command.base_model_id is not None:
+        uow.model_configs.require(command.base_model_id)
     row = uow.model_configs.add(
         MLModelConfig(
             **command.model_dump(exclude={"input_resolution"}),
@@ -151,8 +166,11 @@ def edit_model(uow: UnitOfWork, model_id: int, command: ModelConfigEdit) -> Mode
     if values.get("deployment_status") is DeploymentStatus.PRODUCTION:
         raise Conflict("make a model the default with POST /models/{id}/default")
     before = snapshot(row, _FIELDS)
+    old_status = row.deployment_status
     for name, value in values.items():
         setattr(row, name, value.model_dump() if isinstance(value, BaseModel) else value)
+    if row.deployment_status is not old_status:
+        record_deployment(uow, row, old_status, reason="set by an administrator")
     old, new = changes(before, snapshot(row, _FIELDS))
     _audit(uow, row, "MODEL_UPDATED", old=old, new=new)
     uow.commit()
@@ -166,17 +184,36 @@ def retire_model(uow: UnitOfWork, model_id: int) -> None:
     if not row.is_active:
         raise Conflict(f"model {row.model_name} {row.version} is already retired")
     before = snapshot(row, _FIELDS)
+    old_status = row.deployment_status
     row.is_active = False
     row.deployment_status = DeploymentStatus.DEPRECATED
+    if old_status is not DeploymentStatus.DEPRECATED:
+        record_deployment(uow, row, old_status, reason="retired")
     old, new = changes(before, snapshot(row, _FIELDS))
     _audit(uow, row, "MODEL_RETIRED", old=old, new=new)
     uow.commit()
 
 
 def make_default(uow: UnitOfWork, model_id: int) -> ModelConfigOut:
-    """Make this model the one that pre-annotates its schema's batches."""
+    """Make this model the one that pre-annotates its schema's batches (no promotion rule applied)."""
     access.require_admin(uow.actor)
     row = uow.model_configs.require(model_id, for_update=True)
+    promote_to_production(uow, row, reason="made the default by an administrator")
+    _commit(uow, row.model_name, row.version)
+    return ModelConfigOut.model_validate(row)
+
+
+def promote_to_production(
+    uow: UnitOfWork,
+    row: MLModelConfig,
+    *,
+    reason: str | None = None,
+    evidence: dict[str, Any] | None = None,
+) -> MLModelConfig | None:
+    """Make `row` (locked) its schema's PRODUCTION model, the previous one DEPRECATED; returns that one.
+
+    Part of the caller's transaction: both changes are audited and recorded as deployments.
+    """
     if not row.is_active:
         raise Conflict(f"model {row.model_name} {row.version} is retired")
     if row.deployment_status is DeploymentStatus.PRODUCTION:
@@ -192,6 +229,7 @@ def make_default(uow: UnitOfWork, model_id: int) -> ModelConfigOut:
     ).all()
     for old_default in previous:
         old_default.deployment_status = DeploymentStatus.DEPRECATED
+        record_deployment(uow, old_default, DeploymentStatus.PRODUCTION, reason=f"replaced by model {row.id}")
         _audit(
             uow,
             old_default,
@@ -203,15 +241,79 @@ def make_default(uow: UnitOfWork, model_id: int) -> ModelConfigOut:
     uow.flush()
     old_status = row.deployment_status
     row.deployment_status = DeploymentStatus.PRODUCTION
+    replaced = previous[0] if previous else None
+    record_deployment(uow, row, old_status, replaced=replaced, evidence=evidence, reason=reason)
     _audit(
         uow,
         row,
         "MODEL_MADE_DEFAULT",
         old={"deployment_status": old_status.value},
         new={"deployment_status": "PRODUCTION"},
+        summary=reason,
     )
-    _commit(uow, row.model_name, row.version)
-    return ModelConfigOut.model_validate(row)
+    return replaced
+
+
+def record_deployment(
+    uow: UnitOfWork,
+    row: MLModelConfig,
+    from_status: DeploymentStatus,
+    *,
+    replaced: MLModelConfig | None = None,
+    evidence: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> ModelDeployment:
+    actor_id = uow.actor.user_id if uow.actor and uow.actor.user_id else uow.system_user_id()
+    deployment = ModelDeployment(
+        model_id=row.id,
+        keypoint_schema_id=row.keypoint_schema_id,
+        from_status=from_status,
+        to_status=row.deployment_status,
+        replaced_model_id=replaced.id if replaced else None,
+        evidence=evidence,
+        reason=reason,
+        decided_by=actor_id,
+    )
+    uow.session.add(deployment)
+    return deployment
+
+
+def register(
+    uow: UnitOfWork,
+    *,
+    model_name: str,
+    version: str,
+    framework: ModelFramework,
+    variant: str | None,
+    base_model_id: int | None,
+    keypoint_schema_id: int,
+    model_parameters: dict[str, Any],
+    input_resolution: dict[str, Any],
+    model_path: str,
+    description: str | None,
+    training_dataset_info: str | None,
+    created_by: int,
+) -> MLModelConfig:
+    """Register a model from inside another use case (a finished training job); the caller commits."""
+    row = uow.model_configs.add(
+        MLModelConfig(
+            model_name=model_name,
+            version=version,
+            model_type=ModelType.YOLO,
+            framework=framework,
+            variant=variant,
+            base_model_id=base_model_id,
+            keypoint_schema_id=keypoint_schema_id,
+            model_parameters=model_parameters,
+            input_resolution=input_resolution,
+            model_path=model_path,
+            description=description,
+            training_dataset_info=training_dataset_info,
+            created_by=created_by,
+        )
+    )
+    _audit(uow, row, "MODEL_REGISTERED", new=snapshot(row, _FIELDS))
+    return row
 
 
 def default_for_schema(uow: UnitOfWork, schema_id: int) -> MLModelConfig | None:

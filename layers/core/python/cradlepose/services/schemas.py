@@ -158,6 +158,15 @@ def edit_schema(uow: UnitOfWork, schema_id: int, command: SchemaEdit) -> SchemaO
 
 def new_version(uow: UnitOfWork, schema_id: int, command: NewVersion) -> SchemaOut:
     """A new, inactive version of a schema with the given changes; activate it when ready."""
+    row, spec = add_version(uow, schema_id, command)
+    _commit(uow, spec)
+    return _out(row, False)
+
+
+def add_version(
+    uow: UnitOfWork, schema_id: int, command: NewVersion, summary: str | None = None
+) -> tuple[KeypointSchema, KeypointSchemaSpec]:
+    """The new version's row, audited, in the caller's transaction (which commits it)."""
     actor = access.require_admin(uow.actor)
     base = uow.schemas.require(schema_id)
     spec = _merged_spec(base, command, version=command.version)
@@ -165,10 +174,21 @@ def new_version(uow: UnitOfWork, schema_id: int, command: NewVersion) -> SchemaO
         raise Conflict(f"schema {spec.name} {spec.version} already exists")
     row = uow.schemas.add(KeypointSchema(**spec.row_values(), is_active=False, created_by=actor.user_id))
     _audit(
-        uow, row, "SCHEMA_VERSION_CREATED", new=snapshot(row, _FIELDS), summary=f"from version {base.version}"
+        uow,
+        row,
+        "SCHEMA_VERSION_CREATED",
+        new=snapshot(row, _FIELDS),
+        summary=summary or f"from version {base.version}",
     )
+    return row, spec
+
+
+def out(uow: UnitOfWork, row: KeypointSchema) -> SchemaOut:
+    return _out(row, bool(_in_use(uow, [row.id])))
+
+
+def commit(uow: UnitOfWork, spec: KeypointSchemaSpec) -> None:
     _commit(uow, spec)
-    return _out(row, False)
 
 
 def set_active(uow: UnitOfWork, schema_id: int, active: bool) -> SchemaOut:

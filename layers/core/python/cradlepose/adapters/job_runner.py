@@ -1,0 +1,130 @@
+"""Starting a training or inference job: an ECS task on a GPU in the cloud, a thread on a laptop.
+
+The jobs worker hands the runner a job's spec location and returns at once; the job itself
+reports through S3 (domain.jobs). In the cloud the job runs in the inference container's task
+definition (same image, same GPU capacity provider) with the command
+
+    python -m cradle_inference job --spec s3://<results bucket>/jobs/<kind>/<id>/spec.json
+
+(the image's entry point is `python -m cradle_inference`; ECS overrides only its arguments).
+The local runner lives in `cradlepose.devstack.local_jobs`; the local stack (and tests) install
+it with `install_local_runner`, so the worker's import path never loads torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from cradlepose.adapters.aws import client
+from cradlepose.settings import Settings, get_settings
+
+STARTED_BY = "cradle-ml-jobs"
+
+
+@dataclass(frozen=True)
+class JobLaunch:
+    kind: Literal["training", "inference"]
+    job_id: int
+    spec_uri: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}-{self.job_id}"
+
+    @property
+    def idempotency_token(self) -> str:
+        """The same for every start of the same job: ECS starts it once (clientToken, <= 64 characters)."""
+        return hashlib.sha256(f"cradle-{self.name}-{self.spec_uri}".encode()).hexdigest()[:64]
+
+
+class JobRunner(Protocol):
+    name: str
+
+    def start(self, launch: JobLaunch) -> str:
+        """Start the job (idempotently) and return what identifies its run."""
+        ...
+
+
+class JobNotStarted(Exception):
+    """The runner could not start the job now (no capacity yet): the worker tries again next time."""
+
+
+class JobRunnerUnavailable(RuntimeError):
+    """No runner is configured for this process."""
+
+
+class EcsJobRunner:
+    name = "ecs"
+
+    def __init__(self, ecs: Any | None = None, settings: Settings | None = None) -> None:
+        self._ecs = ecs
+        self.settings = settings or get_settings()
+
+    @property
+    def ecs(self) -> Any:
+        if self._ecs is None:
+            self._ecs = client("ecs")
+        return self._ecs
+
+    def start(self, launch: JobLaunch) -> str:
+        s = self.settings
+        if not (
+            s.inference_cluster_arn and s.inference_task_definition_arn and s.inference_capacity_provider
+        ):
+            raise JobRunnerUnavailable(
+                "CRADLE_INFERENCE_CLUSTER_ARN, _TASK_DEFINITION_ARN and _CAPACITY_PROVIDER must be set"
+            )
+        response = self.ecs.run_task(
+            cluster=s.inference_cluster_arn,
+            taskDefinition=s.inference_task_definition_arn,
+            capacityProviderStrategy=[{"capacityProvider": s.inference_capacity_provider, "weight": 1}],
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": s.inference_subnet_ids,
+                    "securityGroups": s.inference_security_group_ids,
+                    "assignPublicIp": "DISABLED",
+                }
+            },
+            overrides={
+                "containerOverrides": [
+                    {"name": s.inference_container_name, "command": ["job", "--spec", launch.spec_uri]}
+                ]
+            },
+            count=1,
+            startedBy=STARTED_BY,
+            clientToken=launch.idempotency_token,
+        )
+        tasks = response.get("tasks") or []
+        if not tasks:
+            reasons = "; ".join(
+                f"{f.get('arn', '')}: {f.get('reason', 'unknown')}" for f in response.get("failures") or []
+            )
+            raise JobNotStarted(f"ECS started no task for {launch.name}: {reasons or 'no reason'}")
+        return str(tasks[0]["taskArn"])
+
+
+_local_lock = threading.Lock()
+_local_runner: JobRunner | None = None
+
+
+def install_local_runner(runner: JobRunner | None) -> None:
+    """The local stack's runner for `inference_runner=local` (None removes it)."""
+    global _local_runner  # noqa: PLW0603 - one local stack per process
+    with _local_lock:
+        _local_runner = runner
+
+
+def runner_from_settings(settings: Settings | None = None) -> JobRunner:
+    settings = settings or get_settings()
+    if settings.inference_runner == "ecs":
+        return EcsJobRunner(settings=settings)
+    with _local_lock:
+        runner = _local_runner
+    if runner is None:
+        raise JobRunnerUnavailable(
+            "CRADLE_INFERENCE_RUNNER=local, but no local job runner runs in this process (start `cradle dev`)"
+        )
+    return runner

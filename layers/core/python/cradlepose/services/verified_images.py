@@ -1,0 +1,94 @@
+"""Which images are verified, and how datasets and collections choose among them.
+
+An image is verified when it is APPROVED; its verified keypoints are its latest APPROVED
+annotation version (a verifier's correction is a newer APPROVED version than the annotator's).
+Filters: keypoint schema (always: keypoints of two schemas do not mix), batches, institutions,
+the infant's age in months (infant_metadata.age_months), image quality, and the difficulty the
+annotator rated the verified version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.dialects.postgresql import distinct_on
+
+from cradlepose.db.models import Annotation, Image, ImageBatch
+from cradlepose.domain.enums import AnnotationStatus, DifficultyRating, ImageStatus
+from cradlepose.domain.splits import AGE_KEY
+
+
+class ImageFilters(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    batch_ids: list[int] | None = Field(default=None, min_length=1, max_length=1000)
+    institutions: list[str] | None = Field(default=None, min_length=1, max_length=100)
+    age_months_min: float | None = Field(default=None, ge=0, le=240)
+    age_months_max: float | None = Field(default=None, ge=0, le=240)
+    min_quality: float | None = Field(default=None, ge=1, le=10, description="image quality score, 1–10")
+    difficulty: list[DifficultyRating] | None = Field(
+        default=None, min_length=1, description="the verified version's difficulty rating"
+    )
+
+    @model_validator(mode="after")
+    def _age_range(self) -> ImageFilters:
+        if (
+            self.age_months_min is not None
+            and self.age_months_max is not None
+            and self.age_months_min > self.age_months_max
+        ):
+            raise ValueError("age_months_min is above age_months_max")
+        return self
+
+
+def final_annotations() -> Any:
+    """Per image, its latest APPROVED annotation version: (image_id, annotation_id, difficulty)."""
+    return (
+        sa.select(
+            Annotation.image_id.label("image_id"),
+            Annotation.id.label("annotation_id"),
+            Annotation.difficulty_rating.label("difficulty_rating"),
+        )
+        .where(Annotation.status == AnnotationStatus.APPROVED)
+        .ext(distinct_on(Annotation.image_id))
+        .order_by(Annotation.image_id, Annotation.version.desc(), Annotation.id.desc())
+        .subquery("final_annotation")
+    )
+
+
+def age_months() -> sa.ColumnElement[Any]:
+    """infant_metadata.age_months as a number, NULL when absent or not a number (never a cast error)."""
+    value = Image.infant_metadata[AGE_KEY]
+    return sa.case((sa.func.jsonb_typeof(value) == "number", value.astext.cast(sa.Numeric)), else_=None)
+
+
+def verified_query(schema_id: int, filters: ImageFilters) -> sa.Select[Any]:
+    """(image_id, batch_id, infant_metadata, source_institution, annotation_id) of the verified images."""
+    final = final_annotations()
+    query = (
+        sa.select(
+            Image.id,
+            Image.batch_id,
+            Image.infant_metadata,
+            Image.source_institution,
+            final.c.annotation_id,
+        )
+        .join(ImageBatch, ImageBatch.id == Image.batch_id)
+        .join(final, final.c.image_id == Image.id)
+        .where(Image.status == ImageStatus.APPROVED, ImageBatch.keypoint_schema_id == schema_id)
+    )
+    if filters.batch_ids:
+        query = query.where(Image.batch_id.in_(filters.batch_ids))
+    if filters.institutions:
+        query = query.where(Image.source_institution.in_(filters.institutions))
+    if filters.age_months_min is not None:
+        query = query.where(age_months() >= filters.age_months_min)
+    if filters.age_months_max is not None:
+        query = query.where(age_months() <= filters.age_months_max)
+    if filters.min_quality is not None:
+        query = query.where(Image.image_quality_score >= filters.min_quality)
+    if filters.difficulty:
+        query = query.where(final.c.difficulty_rating.in_(filters.difficulty))
+    return query.order_by(Image.id)

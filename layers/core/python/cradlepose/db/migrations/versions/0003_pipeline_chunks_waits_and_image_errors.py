@@ -1,7 +1,8 @@
 """pipeline chunks, waits and image inference errors
 
 The plan of each pipeline run (its chunks, with the ingest step's idempotency guard), the task
-tokens parked until a batch moves on, and the reason an image's pre-annotation failed.
+tokens parked until a batch moves on, the model of each run, and the reason an image's
+pre-annotation failed.
 
 Revision ID: 0003
 Revises: 0002
@@ -90,9 +91,14 @@ def upgrade() -> None:
     )
     op.create_index("idx_pipeline_wait_run", "pipeline_waits", ["run_id"], unique=False)
     op.add_column("images", sa.Column("yolo_error", sa.Text(), nullable=True))
+    op.add_column(
+        "pipeline_runs",
+        sa.Column("model_spec", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    )
 
 
 def downgrade() -> None:
+    op.drop_column("pipeline_runs", "model_spec")
     op.drop_column("images", "yolo_error")
     op.drop_index("idx_pipeline_wait_run", table_name="pipeline_waits")
     op.drop_index(

@@ -7,7 +7,9 @@ behind them, the request context for the audit log, and a way to open a unit of 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Annotated, Any, cast
 
 from aws_lambda_powertools.event_handler import Request
@@ -20,7 +22,9 @@ from cradlepose.adapters.workflow import StepFunctionsWorkflow, Workflow
 from cradlepose.db.engine import default_session_factory
 from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory, unit_of_work_factory
 from cradlepose.domain.actor import Actor, Claims, RequestContext
+from cradlepose.domain.errors import ValidationFailed
 from cradlepose.services import users
+from cradlepose.services.bus import MessageBus
 from cradlepose.settings import get_settings
 
 CALLER_KEY = "cradle_caller"
@@ -33,13 +37,26 @@ class Caller:
     context: RequestContext
     uow_factory: UnitOfWorkFactory
     route: str = ""  # the matched route pattern, e.g. /batches/{batch_id}
+    bus: MessageBus = field(default_factory=MessageBus)
 
     def uow(self) -> UnitOfWork:
         return self.uow_factory(self.actor, self.context)
 
+    @contextmanager
+    def work(self) -> Iterator[UnitOfWork]:
+        """A unit of work whose committed events are published once it is over."""
+        with self.uow() as uow:
+            yield uow
+        self.bus.publish(uow.committed_events)
+
 
 def uow_factory() -> UnitOfWorkFactory:
     return unit_of_work_factory(default_session_factory())
+
+
+def message_bus() -> MessageBus:
+    """What follows a commit. (The batch pipeline's task tokens are released here once wired.)"""
+    return MessageBus()
 
 
 def storage() -> Storage:
@@ -88,13 +105,31 @@ def claims_of(request: Request) -> Claims | None:
     )
 
 
-def caller(request: Request, factory: Annotated[UnitOfWorkFactory, Depends(uow_factory)]) -> Caller:
+def caller(
+    request: Request,
+    factory: Annotated[UnitOfWorkFactory, Depends(uow_factory)],
+    bus: Annotated[MessageBus, Depends(message_bus)],
+) -> Caller:
     context = request_context(request)
     claims = claims_of(request)
     actor = None
     if claims is not None:
         with factory(None, context) as uow:
             actor = users.actor_for(uow, claims)
-    result = Caller(claims=claims, actor=actor, context=context, uow_factory=factory, route=request.route)
+    result = Caller(
+        claims=claims, actor=actor, context=context, uow_factory=factory, route=request.route, bus=bus
+    )
     request.context[CALLER_KEY] = result  # the error handlers audit failed attempts with it
     return result
+
+
+def if_match(request: Request) -> int | None:
+    """The ETag a write was based on (If-Match: "3" or 3); None when the header is absent."""
+    headers = {k.lower(): v for k, v in (_event(request).headers or {}).items()}
+    raw = headers.get("if-match")
+    if raw is None:
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise ValidationFailed.single("header.If-Match", f"{raw!r} is not an ETag this API issued")
+    return int(value)

@@ -22,7 +22,7 @@ import cradlepose
 from api import problems
 from api.dependencies import CALLER_KEY, Caller
 from api.observability import logger, metrics, tracer
-from api.routers import audit, batches, health, images, models, schemas, users
+from api.routers import ALL as ROUTERS
 from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, AuditStatus
 from cradlepose.domain.errors import DomainError
@@ -38,7 +38,7 @@ app = APIGatewayRestResolver(
     cors=CORSConfig(allow_origin=_origin, allow_headers=["Authorization", "Content-Type", "If-Match"],
                     expose_headers=["ETag"], max_age=600) if _origin else None,
 )  # fmt: skip
-for module in (health, users, schemas, models, batches, images, audit):
+for module in ROUTERS:
     app.include_router(module.router)
 
 OPENAPI = {

@@ -51,6 +51,9 @@ ADMIN_ONLY_200 = (401, 403, 403, 403, 403, 403, 403, 200)
 ADMIN_ONLY_201 = (401, 403, 403, 403, 403, 403, 403, 201)
 WORKERS_200 = (401, 403, 403, 403, 200, 200, 200, 200)
 OWNER_200 = (401, 403, 403, 403, 200, 404, 200, 200)  # annotators see only their assigned batches
+# Annotators' own work: others' assignments and images do not exist for them; other roles may not.
+ANNOTATOR_ONLY_200 = (401, 403, 403, 403, 200, 404, 403, 403)
+ANNOTATOR_ONLY_409 = (401, 403, 403, 403, 409, 404, 403, 403)
 
 _SCHEMA_BODY = {
     "name": "tiny",
@@ -98,6 +101,40 @@ ROWS = [
     Row("GET", "/batches/{id}/images", lambda w: f"/batches/{w.assigned_batch_id}/images", OWNER_200),
     Row("GET", "/images/{id}", lambda w: f"/images/{w.submitted_image_id}", OWNER_200),
     Row("GET", "/audit-logs", lambda w: "/audit-logs", ADMIN_ONLY_200),
+    # --- the workflow
+    Row("POST", "/batches/{id}/assignments", lambda w: f"/batches/{w.ready_batch_id}/assignments", ADMIN_ONLY_201,
+        lambda w: {"annotator_id": w.people["annotator_other"].user_id}),
+    Row("POST", "/batches/{id}/auto-assign", lambda w: f"/batches/{w.ready_batch_id}/auto-assign", ADMIN_ONLY_200),
+    Row("POST", "/auto-assignments", lambda w: "/auto-assignments", ADMIN_ONLY_200),
+    Row("GET", "/assignments", lambda w: "/assignments", WORKERS_200),
+    Row("GET", "/assignments/{id}", lambda w: f"/assignments/{w.assignment_id}", (401, 403, 403, 403, 200, 404, 404, 200)),
+    # The owner gets past the door and meets the state rule (409): the assignment is already IN_PROGRESS.
+    Row("POST", "/assignments/{id}/acknowledge", lambda w: f"/assignments/{w.assignment_id}/acknowledge", ANNOTATOR_ONLY_409),
+    Row("POST", "/assignments/{id}/start", lambda w: f"/assignments/{w.assignment_id}/start", ANNOTATOR_ONLY_409),
+    Row("POST", "/assignments/{id}/pause", lambda w: f"/assignments/{w.assignment_id}/pause", ANNOTATOR_ONLY_409),
+    Row("POST", "/assignments/{id}/resume", lambda w: f"/assignments/{w.assignment_id}/resume", ANNOTATOR_ONLY_200),
+    Row("PATCH", "/assignments/{id}", lambda w: f"/assignments/{w.assignment_id}", ANNOTATOR_ONLY_200,
+        lambda w: {"self_reported_difficulty": 3}),
+    Row("GET", "/assignments/{id}/next-image", lambda w: f"/assignments/{w.assignment_id}/next-image", ANNOTATOR_ONLY_200),
+    Row("GET", "/images/{id}/work", lambda w: f"/images/{w.submitted_image_id}/work", ANNOTATOR_ONLY_409),
+    Row("PUT", "/images/{id}/annotation", lambda w: f"/images/{w.submitted_image_id}/annotation", ANNOTATOR_ONLY_409,
+        lambda w: {"keypoints": {"keypoints": []}}),
+    Row("POST", "/images/{id}/annotation/submit", lambda w: f"/images/{w.submitted_image_id}/annotation/submit",
+        ANNOTATOR_ONLY_409),
+    Row("GET", "/images/{id}/annotations", lambda w: f"/images/{w.submitted_image_id}/annotations", OWNER_200),
+    Row("POST", "/verifications/next", lambda w: "/verifications/next", (401, 403, 403, 403, 403, 403, 200, 200)),
+    # Verifiers get past the door and meet the claim rule (409): nobody claimed the annotation.
+    Row("POST", "/annotations/{id}/verifications", lambda w: f"/annotations/{w.annotation_id}/verifications",
+        (401, 403, 403, 403, 403, 403, 409, 409),
+        lambda w: {"decision": "APPROVED", "overall_quality_score": 8, "verification_time_seconds": 5, "certainty_level": 8}),
+    Row("POST", "/annotations/{id}/release", lambda w: f"/annotations/{w.annotation_id}/release",
+        (401, 403, 403, 403, 403, 403, 409, 409)),
+    Row("GET", "/annotations/{id}/verifications", lambda w: f"/annotations/{w.annotation_id}/verifications", OWNER_200),
+    Row("GET", "/users/{id}/metrics", lambda w: f"/users/{w.people['annotator_owner'].user_id}/metrics",
+        (401, 403, 403, 403, 200, 403, 403, 200)),
+    Row("POST", "/metrics/rollup", lambda w: "/metrics/rollup", ADMIN_ONLY_200),
+    Row("PUT", "/batches/{id}/images/{id}/gold", lambda w: f"/batches/{w.ready_batch_id}/images/{w.ready_image_id}/gold",
+        ADMIN_ONLY_200, lambda w: {"keypoints": {"keypoints": [{"id": 0, "x": 10, "y": 10}]}}),
 ]  # fmt: skip
 
 

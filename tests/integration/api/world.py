@@ -6,8 +6,15 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from cradlepose.db.models import BatchAssignment, Image, ImageBatch, KeypointSchema, MLModelConfig
-from cradlepose.domain.enums import AssignmentStatus, BatchStatus, ImageStatus, ModelType, Role
+from cradlepose.db.models import Annotation, BatchAssignment, Image, ImageBatch, KeypointSchema, MLModelConfig
+from cradlepose.domain.enums import (
+    AnnotationStatus,
+    AssignmentStatus,
+    BatchStatus,
+    ImageStatus,
+    ModelType,
+    Role,
+)
 from cradlepose.domain.keypoint_schema import infant_pose_17
 from tests.support import Persona, make_user, unregistered
 
@@ -24,6 +31,9 @@ class World:
     ready_batch_id: int  # READY_FOR_ANNOTATION
     assigned_batch_id: int  # IN_PROGRESS, assigned to annotator_owner
     submitted_image_id: int  # in the assigned batch, SUBMITTED
+    ready_image_id: int  # in the ready batch, YOLO_PROCESSED
+    assignment_id: int  # annotator_owner's, IN_PROGRESS
+    annotation_id: int  # annotator_owner's SUBMITTED annotation of the submitted image
 
 
 def _image(batch_id: int, n: int, status: ImageStatus) -> Image:
@@ -78,15 +88,24 @@ def build(session_factory: sessionmaker[Session]) -> World:
             session.flush()
             batches[name] = batch
         session.add(_image(batches["uploading"].id, 1, ImageStatus.UPLOADED))
-        session.add(_image(batches["ready"].id, 1, ImageStatus.YOLO_PROCESSED))
+        ready_image = _image(batches["ready"].id, 1, ImageStatus.YOLO_PROCESSED)
+        session.add(ready_image)
         submitted = _image(batches["assigned"].id, 1, ImageStatus.SUBMITTED)
         session.add(submitted)
-        session.add(
-            BatchAssignment(
-                batch_id=batches["assigned"].id, annotator_id=people["annotator_owner"].user_id,
-                assigned_by=admin_id, images_total=1, status=AssignmentStatus.IN_PROGRESS,
-            )
+        assignment = BatchAssignment(
+            batch_id=batches["assigned"].id, annotator_id=people["annotator_owner"].user_id,
+            assigned_by=admin_id, images_total=1, status=AssignmentStatus.IN_PROGRESS,
         )  # fmt: skip
+        session.add(assignment)
+        session.flush()
+        submitted.current_annotator = people["annotator_owner"].user_id
+        submitted.current_assignment_id = assignment.id
+        keypoints = {"keypoints": [{"id": i, "x": 100 + i, "y": 100 + i, "visible": 2} for i in range(17)]}
+        annotation = Annotation(
+            image_id=submitted.id, batch_assignment_id=assignment.id, refined_keypoints=keypoints,
+            time_spent_seconds=30, status=AnnotationStatus.SUBMITTED,
+        )  # fmt: skip
+        session.add(annotation)
         session.commit()
         assert pending.user_id is not None
         return World(
@@ -100,4 +119,7 @@ def build(session_factory: sessionmaker[Session]) -> World:
             ready_batch_id=batches["ready"].id,
             assigned_batch_id=batches["assigned"].id,
             submitted_image_id=submitted.id,
+            ready_image_id=ready_image.id,
+            assignment_id=assignment.id,
+            annotation_id=annotation.id,
         )

@@ -45,8 +45,15 @@ class Repository(Generic[M]):
         return self.session.get(self.model, id_)
 
     def require(self, id_: int, *, for_update: bool = False) -> M:
-        """The entity with this id, or NotFound. `for_update` takes a row lock until commit."""
-        found = self.session.get(self.model, id_, with_for_update=for_update or None)
+        """The entity with this id, or NotFound. `for_update` takes a row lock until commit.
+
+        A locking read always goes to the database and refreshes the object: one already in the
+        session would otherwise come back unlocked and stale (a lost update under concurrency).
+        """
+        if for_update:
+            found = self.session.get(self.model, id_, with_for_update=True, populate_existing=True)
+        else:
+            found = self.session.get(self.model, id_)
         if found is None:
             raise NotFound(self.label, id_)
         return found

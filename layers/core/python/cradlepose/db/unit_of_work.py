@@ -25,6 +25,7 @@ from cradlepose.db import repositories as repos
 from cradlepose.db.models import AuditLog, User
 from cradlepose.domain.actor import SYSTEM_CONTEXT, SYSTEM_USERNAME, Actor, RequestContext
 from cradlepose.domain.audit import AuditEntry, jsonable
+from cradlepose.domain.events import Event
 
 
 class UnauditedChange(RuntimeError):
@@ -59,6 +60,8 @@ class UnitOfWork:
         self._started = time.monotonic()
         self._wrote = False
         self._audited = False
+        self._pending_events: list[Event] = []
+        self.committed_events: list[Event] = []
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Self:
@@ -95,10 +98,17 @@ class UnitOfWork:
             raise UnauditedChange("this unit of work changed data but wrote no audit row")
         self.session.commit()
         self._wrote = self._audited = False
+        self.committed_events += self._pending_events
+        self._pending_events = []
 
     def rollback(self) -> None:
         self.session.rollback()
         self._wrote = self._audited = False
+        self._pending_events = []
+
+    def emit(self, event: Event) -> None:
+        """Record that something happened; it is published only if this unit of work commits."""
+        self._pending_events.append(event)
 
     def flush(self) -> None:
         self.session.flush()

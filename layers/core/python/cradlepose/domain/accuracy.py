@@ -1,16 +1,16 @@
 """How good an annotator's work is: the definition of `User.accuracy_score`.
 
 Over the annotator's most recent finalized images (at most WINDOW of them; an image is finalized
-when a verifier's final decision approved it or rejected it for good), and every quality-check
-(gold) image they annotated:
+when a verifier's final decision approved it or rejected it for good), and the quality-check
+(gold) images they submitted (counted from submission, since their truth is known already):
 
     accuracy_score = 0.7 × mean_oks + 0.3 × first_pass_rate
 
 - mean_oks: the mean COCO OKS (schema sigmas) between the annotator's *first submitted* version
   and the final verified keypoints of the image (the gold keypoints for a gold image); an image
   rejected for good counts 0;
-- first_pass_rate: the share of those images approved on the first verification, without
-  corrections or revisions (gold images are not verified, so they do not count here).
+- first_pass_rate: the share of the verified ones approved by the first final decision, without
+  corrections or revisions (a gold image not verified yet does not count here).
 
 Both parts are in [0, 1], so the score is too. With no finalized work yet it is 0 (the column's
 default), and `samples` says how much it rests on.

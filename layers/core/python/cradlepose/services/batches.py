@@ -216,8 +216,13 @@ def complete_uploads(uow: UnitOfWork, batch_id: int) -> tuple[BatchDetail, int |
     if registered == 0:
         raise Conflict(f"batch {batch.id} has no registered image yet")
     if batch.total_images != registered:
-        _audit(uow, batch, "BATCH_UPLOADS_CLOSED", old={"total_images": batch.total_images},
-               new={"total_images": registered})  # fmt: skip
+        _audit(
+            uow,
+            batch,
+            "BATCH_UPLOADS_CLOSED",
+            old={"total_images": batch.total_images},
+            new={"total_images": registered},
+        )
         batch.total_images = registered
     run = pipeline.request_run(uow, batch, "uploader marked the batch complete")
     uow.commit()

@@ -92,9 +92,19 @@ class ModelConfigEdit(BaseModel):
 
 
 _FIELDS = (
-    "model_name", "version", "model_type", "keypoint_schema_id", "model_parameters", "input_resolution",
-    "preprocessing_config", "model_path", "api_endpoint", "deployment_status", "is_active", "description",
-)  # fmt: skip
+    "model_name",
+    "version",
+    "model_type",
+    "keypoint_schema_id",
+    "model_parameters",
+    "input_resolution",
+    "preprocessing_config",
+    "model_path",
+    "api_endpoint",
+    "deployment_status",
+    "is_active",
+    "description",
+)
 
 
 def list_models(
@@ -182,13 +192,24 @@ def make_default(uow: UnitOfWork, model_id: int) -> ModelConfigOut:
     ).all()
     for old_default in previous:
         old_default.deployment_status = DeploymentStatus.DEPRECATED
-        _audit(uow, old_default, "MODEL_DEMOTED", old={"deployment_status": "PRODUCTION"},
-               new={"deployment_status": "DEPRECATED"}, summary=f"replaced by model {row.id}")  # fmt: skip
+        _audit(
+            uow,
+            old_default,
+            "MODEL_DEMOTED",
+            old={"deployment_status": "PRODUCTION"},
+            new={"deployment_status": "DEPRECATED"},
+            summary=f"replaced by model {row.id}",
+        )
     uow.flush()
     old_status = row.deployment_status
     row.deployment_status = DeploymentStatus.PRODUCTION
-    _audit(uow, row, "MODEL_MADE_DEFAULT", old={"deployment_status": old_status.value},
-           new={"deployment_status": "PRODUCTION"})  # fmt: skip
+    _audit(
+        uow,
+        row,
+        "MODEL_MADE_DEFAULT",
+        old={"deployment_status": old_status.value},
+        new={"deployment_status": "PRODUCTION"},
+    )
     _commit(uow, row.model_name, row.version)
     return ModelConfigOut.model_validate(row)
 

@@ -90,9 +90,16 @@ class NewVersion(SchemaEdit):
 
 
 _FIELDS = (
-    "name", "version", "description", "schema_definition", "total_keypoints", "required_keypoints",
-    "min_visibility_threshold", "max_missing_keypoints", "is_active",
-)  # fmt: skip
+    "name",
+    "version",
+    "description",
+    "schema_definition",
+    "total_keypoints",
+    "required_keypoints",
+    "min_visibility_threshold",
+    "max_missing_keypoints",
+    "is_active",
+)
 
 
 def list_schemas(
@@ -176,12 +183,23 @@ def set_active(uow: UnitOfWork, schema_id: int, active: bool) -> SchemaOut:
             .with_for_update()
         ):
             other.is_active = False
-            _audit(uow, other, "SCHEMA_DEACTIVATED", old={"is_active": True}, new={"is_active": False},
-                   summary=f"version {row.version} activated")  # fmt: skip
+            _audit(
+                uow,
+                other,
+                "SCHEMA_DEACTIVATED",
+                old={"is_active": True},
+                new={"is_active": False},
+                summary=f"version {row.version} activated",
+            )
         uow.flush()
     row.is_active = active
-    _audit(uow, row, "SCHEMA_ACTIVATED" if active else "SCHEMA_DEACTIVATED",
-           old={"is_active": not active}, new={"is_active": active})  # fmt: skip
+    _audit(
+        uow,
+        row,
+        "SCHEMA_ACTIVATED" if active else "SCHEMA_DEACTIVATED",
+        old={"is_active": not active},
+        new={"is_active": active},
+    )
     uow.commit()
     return _out(row, bool(_in_use(uow, [row.id])))
 

@@ -87,9 +87,13 @@ class NewAdmin(BaseModel):
 
 
 _AUDITED_FIELDS = (
-    "role", "is_approved", "is_active", "max_concurrent_batches",
-    "annotation_specialty", "verification_expertise",
-)  # fmt: skip
+    "role",
+    "is_approved",
+    "is_active",
+    "max_concurrent_batches",
+    "annotation_specialty",
+    "verification_expertise",
+)
 
 
 # ------------------------------------------------------------------ identity

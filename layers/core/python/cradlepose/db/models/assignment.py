@@ -45,6 +45,8 @@ class BatchAssignment(Base):
     completed_at: Mapped[dt.datetime | None]
 
     total_time_spent_minutes: Mapped[int] = mapped_column(server_default=sa.text("0"), default=0)
+    # When the current stretch of work began; None while paused or not started.
+    active_since: Mapped[dt.datetime | None]
     avg_time_per_image_minutes: Mapped[Decimal] = mapped_column(
         numeric(5, 2), server_default=sa.text("0.00"), default=Decimal("0.00")
     )

@@ -40,6 +40,8 @@ class Image(Base):
     anonymization_status: Mapped[bool] = mapped_column(server_default=sa.false(), default=False)
 
     yolo_keypoints: Mapped[dict[str, Any] | None]
+    # A quality-check image: verified keypoints set by an admin, never shown to annotators.
+    gold_keypoints: Mapped[dict[str, Any] | None]
     yolo_confidence: Mapped[Decimal | None] = mapped_column(numeric(3, 2))
     yolo_processing_time_ms: Mapped[int | None]
     yolo_model_version: Mapped[str | None] = mapped_column(sa.String(20))
@@ -58,6 +60,8 @@ class Image(Base):
     )
 
     current_annotator: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # The assignment the image's work currently belongs to (INITIAL, REVISION or a re-annotation).
+    current_assignment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("batch_assignments.id"))
     current_verifier: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
 
     is_difficult_case: Mapped[bool] = mapped_column(server_default=sa.false(), default=False)
@@ -73,6 +77,7 @@ class Image(Base):
         sa.Index("idx_image_annotator", "current_annotator"),
         sa.Index("idx_image_quality", "image_quality_score"),
         sa.Index("idx_image_created", "created_at"),
+        sa.Index("idx_image_assignment_status", "current_assignment_id", "status"),
         sa.CheckConstraint("width > 0 AND height > 0", name="dimensions_positive"),
         sa.CheckConstraint("file_size > 0", name="file_size_positive"),
         sa.CheckConstraint("format IN ('JPEG', 'PNG')", name="format_supported"),

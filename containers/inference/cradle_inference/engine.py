@@ -1,0 +1,93 @@
+"""PoseEngine: a pose model loaded once, run over a stream of encoded images, one result each."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+import torch
+
+from cradle_inference.batching import Item
+from cradle_inference.cpu_runner import CpuRunner
+from cradle_inference.geometry import input_size_for
+from cradle_inference.network import load_pose_network
+from cradle_inference.weights import resolve_weights
+from cradlepose.domain.inference import ImageResult, ModelSpec
+
+# Measured on a 2-core CPU (containers/inference/README.md): one single-threaded lane per core.
+# Batching saved no CPU time per image there, and one image per task keeps the lanes evenly
+# loaded to the end of a stream.
+DEFAULT_CPU_BATCH = 1
+DEFAULT_CPU_THREADS_PER_LANE = 1
+# For the GPU: enough images per forward to keep an H100 busy with a nano model at ~384x640.
+DEFAULT_CUDA_BATCH = 64
+
+
+class _Runner(Protocol):
+    def run(self, items: Iterable[Item]) -> Iterator[ImageResult]: ...
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # respects cpusets (containers), unlike cpu_count
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+class PoseEngine:
+    """Runs `spec`'s pose model on `device` ("cuda", "cpu"; default: CUDA when there is one).
+
+    `predict` takes (image_id, key, encoded bytes) and yields one `ImageResult` per item, in
+    input order, in original pixel coordinates and schema keypoint ids. An image that cannot be
+    decoded yields `ok=False` with the reason; the others are unaffected.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        device: str | None = None,
+        batch_size: int | None = None,
+        *,
+        lanes: int | None = None,
+        threads_per_lane: int | None = None,
+        compile_mode: str | None = None,
+        weights_cache: Path | None = None,
+    ) -> None:
+        self.spec = spec
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("device 'cuda' was asked for, but torch sees no CUDA device")
+        if self.device.type not in {"cuda", "cpu"}:
+            raise ValueError(f"unsupported device {self.device}")
+        if compile_mode and self.device.type != "cuda":
+            # Measured here: inductor on CPU compiled for ~110 s and ran slower than eager.
+            raise ValueError("compile_mode is offered on CUDA only")
+        weights = resolve_weights(spec.weights, cache_dir=weights_cache)
+        network = load_pose_network(weights, self.device, half=self.device.type == "cuda")
+        if len(spec.keypoint_map) != network.keypoint_count:
+            raise ValueError(
+                f"keypoint_map has {len(spec.keypoint_map)} entries, the model predicts "
+                f"{network.keypoint_count} keypoints"
+            )
+        self.input_size = input_size_for(spec.input_size, network.stride)
+        self._runner: _Runner
+        if self.device.type == "cuda":
+            from cradle_inference.cuda_runner import CudaRunner  # noqa: PLC0415 - GPU hosts only
+
+            self.batch_size = batch_size or DEFAULT_CUDA_BATCH
+            self._runner = CudaRunner(network, spec, self.input_size, self.batch_size, compile_mode)
+        else:
+            self.batch_size = batch_size or DEFAULT_CPU_BATCH
+            self._runner = CpuRunner(
+                network,
+                spec,
+                self.input_size,
+                self.batch_size,
+                lanes=lanes or available_cores(),
+                threads_per_lane=threads_per_lane or DEFAULT_CPU_THREADS_PER_LANE,
+            )
+
+    def predict(self, items: Iterable[Item]) -> Iterator[ImageResult]:
+        return self._runner.run(items)

@@ -1,0 +1,68 @@
+"""Verification: claim the next annotation of a queue, decide on it, or give it back."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
+from api.dependencies import Caller, caller
+from api.params import ResourceId
+from api.problems import documented
+from cradlepose.services import annotations as annotation_service
+from cradlepose.services import verifications
+
+router = Router()
+TAGS = ["verifications"]
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+@router.post(
+    "/verifications/next",
+    tags=TAGS,
+    summary="Claim the next annotation to verify (queue: submitted, second_opinion, escalated for admins)",
+    responses=documented(200, 401, 403, 422),
+)
+def claim_next(
+    me: CallerDep, queue: Annotated[verifications.Queue, Query()] = verifications.Queue.SUBMITTED
+) -> verifications.NextReview:
+    with me.work() as uow:
+        return verifications.NextReview(item=verifications.claim_next(uow, queue))
+
+
+@router.post(
+    "/annotations/<annotation_id>/verifications",
+    tags=TAGS,
+    status_code=201,
+    summary="Record your decision on an annotation you claimed",
+    responses=documented(201, 401, 403, 404, 409, 422),
+)
+def decide(
+    me: CallerDep, annotation_id: ResourceId, body: Annotated[verifications.VerificationIn, Body()]
+) -> verifications.DecisionOut:
+    with me.work() as uow:
+        return verifications.decide(uow, annotation_id, body)
+
+
+@router.post(
+    "/annotations/<annotation_id>/release",
+    tags=TAGS,
+    summary="Give a claimed annotation back to its queue",
+    responses=documented(200, 401, 403, 404, 409),
+)
+def release(me: CallerDep, annotation_id: ResourceId) -> annotation_service.AnnotationOut:
+    with me.work() as uow:
+        return verifications.release(uow, annotation_id)
+
+
+@router.get(
+    "/annotations/<annotation_id>/verifications",
+    tags=TAGS,
+    summary="The decisions on an annotation",
+    responses=documented(200, 401, 403, 404),
+)
+def list_for_annotation(me: CallerDep, annotation_id: ResourceId) -> list[verifications.VerificationOut]:
+    with me.uow() as uow:
+        return verifications.list_for_annotation(uow, annotation_id)

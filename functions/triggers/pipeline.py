@@ -7,7 +7,6 @@ parameters (Lambda passes none; tests pass their own). Every step may run twice.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -19,9 +18,9 @@ from cradlepose.adapters.workflow import StepFunctionsWorkflow, Workflow
 from cradlepose.db.engine import default_session_factory
 from cradlepose.db.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 from cradlepose.domain.actor import RequestContext
-from cradlepose.domain.audit import jsonable
 from cradlepose.domain.pipeline import ChunkItem
-from cradlepose.services import chunk_ingest, overdue, pipeline_waits, preannotation
+from cradlepose.services import assignments, chunk_ingest, overdue, pipeline_waits, preannotation
+from cradlepose.services.bus import MessageBus
 from cradlepose.services.system import SYSTEM
 from triggers.observability import logger, metrics
 from triggers.steps import Event, step
@@ -111,19 +110,20 @@ def run_summarize(
 
 
 def run_auto_assign(
-    event: Event, context: RequestContext, uow_factory: UnitOfWorkFactory | None = None
+    event: Event,
+    context: RequestContext,
+    uow_factory: UnitOfWorkFactory | None = None,
+    workflow: Workflow | None = None,
 ) -> dict[str, Any]:
+    """The assignment rules are the workflow's (services.assignments); None: nobody had capacity."""
     data = _BatchInput.model_validate(event)
-    # The assignment rules live in the workflow's service (cradlepose.services.assignments);
-    # imported when the step runs, so this module loads without it.
-    assignments = importlib.import_module("cradlepose.services.assignments")
-    with _uow(uow_factory)(SYSTEM, context) as uow:
-        result = assignments.auto_assign_batch(uow, data.batch_id)
-    return {"batch_id": data.batch_id, "result": jsonable(_plain(result))}
-
-
-def _plain(value: Any) -> Any:
-    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    factory = _uow(uow_factory)
+    with factory(SYSTEM, context) as uow:
+        assignment = assignments.auto_assign_batch(uow, data.batch_id)
+    bus = MessageBus()
+    pipeline_waits.subscribe(bus, factory, workflow or StepFunctionsWorkflow())
+    bus.publish(uow.committed_events)
+    return {"batch_id": data.batch_id, "assignment_id": assignment.id if assignment else None}
 
 
 def run_await_stage(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
+import datetime as dt
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -11,8 +11,10 @@ from cradlepose import metric_names
 from cradlepose.db.engine import default_session_factory
 from cradlepose.db.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 from cradlepose.domain.actor import RequestContext
-from cradlepose.domain.audit import jsonable
+from cradlepose.domain.enums import PeriodType
+from cradlepose.services import metrics as performance
 from cradlepose.services import overdue
+from cradlepose.services.system import SYSTEM
 from triggers.observability import logger, metrics
 from triggers.steps import Event, step
 
@@ -49,14 +51,21 @@ def run_overdue_sweep(
 
 
 def run_metrics_rollup(
-    event: Event, context: RequestContext, uow_factory: UnitOfWorkFactory | None = None
+    event: Event,
+    context: RequestContext,
+    uow_factory: UnitOfWorkFactory | None = None,
+    today: dt.date | None = None,
 ) -> dict[str, Any]:
-    """PerformanceMetrics per user and period: the work is `cradlepose.services.metrics.rollup`."""
+    """Nightly: every period (day, week, month, quarter) containing the day that just ended, each
+    rewritten whole by `services.metrics.rollup` in its own transaction (so a rerun is harmless)."""
     factory = uow_factory or unit_of_work_factory(default_session_factory())
-    # Imported when the job runs: the metrics service belongs to the workflow work.
-    service = importlib.import_module("cradlepose.services.metrics")
-    result = service.rollup(factory, context)
-    return {"result": jsonable(result.model_dump(mode="json") if hasattr(result, "model_dump") else result)}
+    day = (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=1)
+    done = []
+    for period in PeriodType:
+        with factory(SYSTEM, context) as uow:
+            done.append(performance.rollup(uow, period, day).model_dump(mode="json"))
+    logger.info("metrics rolled up", extra={"day": day.isoformat(), "periods": len(done)})
+    return {"day": day.isoformat(), "rollups": done}
 
 
 overdue_sweep = step("overdue_sweep", run_overdue_sweep, endpoint="schedule", kind="SCHEDULE")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-import sys
-import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,13 +18,15 @@ from cradlepose.adapters import inference
 from cradlepose.adapters.storage import S3Storage
 from cradlepose.db import migrate as migrations
 from cradlepose.db.engine import reset_default_engine
+from cradlepose.db.models import BatchAssignment, ImageBatch
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.devstack.apigw import LambdaContext
-from cradlepose.domain.enums import BatchStatus
+from cradlepose.domain.enums import BatchStatus, Role
 from cradlepose.domain.inference import ChunkManifest
+from cradlepose.services.system import step_context
 from cradlepose.settings import get_settings
 from tests.pipeline_support import RecordingWorkflow, execution_id, make_batch, request_run, write_results
-from tests.support import Persona
+from tests.support import Persona, make_user
 from triggers import deploy, pipeline, scheduled
 from triggers.steps import TransientError, transient_errors
 
@@ -60,7 +61,7 @@ class _WritingRunner:
         return f"local:{task.batch_id}/{task.chunk_index}"
 
 
-def test_the_steps_take_a_batch_to_annotation_through_their_lambda_entry_points(
+def test_the_steps_take_a_batch_to_an_annotator_through_their_lambda_entry_points(
     lambda_env: None,
     uow_factory: UnitOfWorkFactory,
     session_factory: sessionmaker[Session],
@@ -69,7 +70,8 @@ def test_the_steps_take_a_batch_to_annotation_through_their_lambda_entry_points(
 ) -> None:
     # Given a batch of three images with a requested run, and a local runner standing in for the GPU task
     assert admin.user_id is not None
-    batch_id, _ = make_batch(session_factory, admin.user_id, 3)
+    annotator = make_user(session_factory, Role.ANNOTATOR, name="ready-annotator")
+    batch_id, _ = make_batch(session_factory, admin.user_id, 3, upload_metadata={"auto_assign": True})
     _, name = request_run(uow_factory, batch_id)
     runner = _WritingRunner(storage)
     inference.install_local_runner(runner)
@@ -86,6 +88,7 @@ def test_the_steps_take_a_batch_to_annotation_through_their_lambda_entry_points(
             ingested.append(pipeline.ingest_chunk({k: map_state[k] for k in
                             ("batch_id", "chunk_index", "results_bucket", "results_key")}, CONTEXT))  # fmt: skip
         summary = pipeline.summarize({"batch_id": batch_id}, CONTEXT)
+        assigned = pipeline.auto_assign({"batch_id": batch_id}, CONTEXT)
     finally:
         inference.install_local_runner(None)
 
@@ -99,7 +102,14 @@ def test_the_steps_take_a_batch_to_annotation_through_their_lambda_entry_points(
         f"s3://cradle-results/{i['manifest_key']}" for i in plan["chunks"]
     ]
     assert ingested == [{"loaded": 2, "failed": 0}, {"loaded": 1, "failed": 0}]
-    assert summary == {"auto_assign": False, "status": "READY_FOR_ANNOTATION"}
+    assert summary == {"auto_assign": True, "status": "READY_FOR_ANNOTATION"}
+    # And the workflow's auto-assign policy gave it to the one annotator with capacity
+    assert assigned["assignment_id"] is not None
+    with session_factory() as session:
+        assignment = session.get(BatchAssignment, assigned["assignment_id"])
+        assert assignment is not None
+        assert assignment.annotator_id == annotator.user_id
+        assert session.get(ImageBatch, batch_id).status is BatchStatus.ASSIGNED  # type: ignore[union-attr]
 
 
 def test_a_step_with_no_runner_or_a_lost_database_fails_as_the_state_machine_expects(
@@ -157,39 +167,27 @@ def test_the_ecs_runner_passes_the_manifest_and_token_and_retries_when_no_task_s
             runner.start(task)
 
 
-def test_auto_assign_calls_the_workflow_service(
-    lambda_env: None, monkeypatch: pytest.MonkeyPatch, session_factory: sessionmaker[Session], admin: Persona
+def test_metrics_rollup_rolls_up_every_period_of_the_day_that_ended(
+    lambda_env: None, uow_factory: UnitOfWorkFactory, admin: Persona, engine: sa.Engine
 ) -> None:
-    calls: list[int] = []
-    fake = types.ModuleType("cradlepose.services.assignments")
+    ctx = step_context("schedule:metrics_rollup", kind="SCHEDULE")
+    first = scheduled.run_metrics_rollup({}, ctx, uow_factory, today=dt.date(2026, 11, 23))
+    again = scheduled.run_metrics_rollup({}, ctx, uow_factory, today=dt.date(2026, 11, 23))
 
-    def auto_assign_batch(uow: Any, batch_id: int) -> dict[str, Any]:
-        calls.append(batch_id)
-        return {"assigned_to": None}
-
-    fake.auto_assign_batch = auto_assign_batch  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "cradlepose.services.assignments", fake)
-
-    assert pipeline.auto_assign({"batch_id": 41}, CONTEXT) == {
-        "batch_id": 41,
-        "result": {"assigned_to": None},
-    }
-    assert calls == [41]
-
-
-def test_metrics_rollup_calls_the_metrics_service(lambda_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[Any] = []
-    fake = types.ModuleType("cradlepose.services.metrics")
-
-    def rollup(uow_factory: Any, context: Any) -> dict[str, int]:
-        calls.append(context)
-        return {"periods": 3}
-
-    fake.rollup = rollup  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "cradlepose.services.metrics", fake)
-
-    assert scheduled.metrics_rollup({}, CONTEXT) == {"result": {"periods": 3}}
-    assert calls[0].endpoint == "schedule:metrics_rollup"
+    assert first["day"] == "2026-11-22"
+    assert [r["period_type"] for r in first["rollups"]] == ["DAILY", "WEEKLY", "MONTHLY", "QUARTERLY"]
+    assert [r["period_start"][:10] for r in first["rollups"]] == [
+        "2026-11-22",
+        "2026-11-16",
+        "2026-11-01",
+        "2026-10-01",
+    ]
+    assert again == first
+    with engine.connect() as conn:
+        rows = conn.scalar(
+            sa.text("SELECT count(*) FROM performance_metrics WHERE user_id = :u"), {"u": admin.user_id}
+        )
+    assert rows == 4  # one per period for the admin, rewritten (not added) by the second run
 
 
 def test_await_stage_and_overdue_handlers(
@@ -223,8 +221,6 @@ def test_await_stage_and_overdue_handlers(
 
 
 def _ctx() -> Any:
-    from cradlepose.services.system import step_context  # noqa: PLC0415
-
     return step_context("states:WaitForPeople")
 
 

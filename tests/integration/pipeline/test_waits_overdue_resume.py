@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from cradlepose.db.models import BatchAssignment, ImageBatch, PipelineRun, PipelineWait
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.enums import AssignmentStatus, BatchStatus, PipelineRunStatus, Role
+from cradlepose.domain.events import BatchStatusChanged
 from cradlepose.services import overdue, pipeline_resume, pipeline_waits, preannotation
+from cradlepose.services.bus import MessageBus
 from cradlepose.services.system import step_context
 from tests.pipeline_support import RecordingWorkflow, execution_id, make_batch, request_run
 from tests.support import Persona, make_user
@@ -199,3 +201,22 @@ def test_open_runs_whose_execution_is_gone_are_started_again_under_their_name(
     assert _run(session_factory, requested).status is PipelineRunStatus.REQUESTED
     with engine.connect() as conn:
         assert conn.scalar(sa.text("SELECT count(*) FROM audit_logs WHERE action = 'PIPELINE_RESUMED'")) == 2
+
+
+def test_a_committed_status_change_on_the_bus_releases_the_batchs_token(
+    uow_factory: UnitOfWorkFactory, session_factory: sessionmaker[Session], admin: Persona
+) -> None:
+    assert admin.user_id is not None
+    batch_id = _ready_batch(uow_factory, session_factory, admin.user_id)
+    other_id = _ready_batch(uow_factory, session_factory, admin.user_id)
+    workflow = RecordingWorkflow()
+    pipeline_waits.await_stage(uow_factory, workflow, batch_id, "mine", CTX)
+    pipeline_waits.await_stage(uow_factory, workflow, other_id, "other", CTX)
+    bus = MessageBus()
+    pipeline_waits.subscribe(bus, uow_factory, workflow)
+    _set_status(session_factory, batch_id, BatchStatus.ASSIGNED)
+    _set_status(session_factory, other_id, BatchStatus.ASSIGNED)
+
+    bus.publish([BatchStatusChanged(batch_id, BatchStatus.ASSIGNED)])
+
+    assert workflow.succeeded == [("mine", {"status": "ASSIGNED", "completed": False})]

@@ -4,8 +4,9 @@
 execution last knew: the status it was last answered with, or READY_FOR_ANNOTATION the first
 time. `release_waits` answers every parked token of a batch whose status now differs with
 `{"status": <status>, "completed": <status is COMPLETED or ARCHIVED>}` and marks it released;
-the execution loops back to wait again until `completed`. The workflow services call
-`release_waits` after every change of a batch's status (after their commit).
+the execution loops back to wait again until `completed`. It runs after every committed change
+of a batch's status: `subscribe` puts it on a message bus for the BatchStatusChanged events the
+workflow services emit.
 
 No wake-up is lost: `await_stage` takes the batch's row lock (as status changes do) and releases
 at once when the status already differs; it also waits for a release of the same run that is
@@ -26,7 +27,9 @@ from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, BatchStatus, PipelineRunStatus
+from cradlepose.domain.events import BatchStatusChanged, Event
 from cradlepose.domain.pipeline import StageReport
+from cradlepose.services.bus import MessageBus
 from cradlepose.services.preannotation import NotThisRun
 from cradlepose.services.system import SYSTEM, step_context
 
@@ -138,6 +141,16 @@ def release_waits(
                 _finish_run(uow, batch, wait.run_id)
         uow.commit()
         return answered
+
+
+def subscribe(bus: MessageBus, uow_factory: UnitOfWorkFactory, workflow: Workflow) -> None:
+    """Release the batch's parked tokens after each committed BatchStatusChanged on `bus`."""
+
+    def release(event: Event) -> None:
+        if isinstance(event, BatchStatusChanged):
+            release_waits(uow_factory, workflow, event.batch_id)
+
+    bus.subscribe(BatchStatusChanged, release)
 
 
 def _finish_run(uow: UnitOfWork, batch: ImageBatch, run_id: int) -> None:

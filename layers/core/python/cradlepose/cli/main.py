@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cradlepose.cli import admin, db, demo
+from cradlepose.cli import admin, db, demo, dev
 
 app = typer.Typer(
     name="cradle",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(admin.app, name="admin")
 app.command("demo")(demo.run)
+app.command("dev")(dev.run)
 
 
 if __name__ == "__main__":

@@ -100,6 +100,7 @@ class LocalStackConfig:
     admin_email: str = "admin@example.org"
     pipeline_chunk_size: int | None = None
     heartbeat_every_s: float = 60.0
+    chunk_stop_timeout_s: float = 5.0  # how long a running chunk may finish when the stack stops
     log_level: str = "WARNING"  # the handlers' Powertools loggers
 
 
@@ -145,7 +146,8 @@ class LocalStack:
         self.pollers: list[QueuePoller] = []
         self.scheduler: Scheduler | None = None
         self.identity: LocalIdentityProvider | None = None
-        self.admin_credentials: Path | None = None
+        self.admin_username: str | None = None
+        self.admin_credentials: Path | None = None  # set when this start created the administrator
         self.restored_objects = 0
         self.resumed_runs: list[int] = []
 
@@ -283,7 +285,7 @@ class LocalStack:
             chunk_runner, S3Storage(), StepFunctionsWorkflow(), heartbeat_every_s=config.heartbeat_every_s
         ).start_threads()
         inference.install_local_runner(self.runner)
-        self._exit.callback(self.runner.close)
+        self._exit.callback(self.runner.close, config.chunk_stop_timeout_s)
         self._exit.callback(inference.install_local_runner, None)
 
     def _start_pollers(self) -> None:
@@ -308,13 +310,15 @@ class LocalStack:
 
     def _ensure_admin(self, state: Path) -> None:
         session_factory = default_session_factory()
-        if any_admin(session_factory) is not None:
+        self.admin_username = any_admin(session_factory)
+        if self.admin_username is not None:
             return
         assert self.identity is not None
         command = users.NewAdmin(username=self.config.admin_username, email=self.config.admin_email)
-        _, self.admin_credentials = create_local_admin(
+        admin, self.admin_credentials = create_local_admin(
             session_factory, LocalIdentityAdapter(self.identity), state, command, STACK_CONTEXT
         )
+        self.admin_username = admin.username
 
     def _resume(self) -> list[int]:
         sfn = self.aws.client("stepfunctions")

@@ -91,22 +91,20 @@ def test_uploaded_images_are_pre_annotated_and_the_execution_waits_for_people(
     # And the execution parked its token; each later stage answers it, COMPLETED ends the run
     execution = ready["pipeline_run"]["execution_arn"]
     sfn = stack.aws.client("stepfunctions")
-    wait_for(lambda: _scalar(db, "SELECT count(*) FROM pipeline_waits WHERE batch_id = :b", b=batch_id) == 1)
     uow_factory = unit_of_work_factory(default_session_factory())
-    for step, status in enumerate(("IN_PROGRESS", "COMPLETED"), start=2):
-        with (
-            db.begin() as conn
-        ):  # what the workflow services do (audited, through the table); here only the result
+
+    def parked_tokens(count: int) -> bool:
+        return _scalar(db, "SELECT count(*) FROM pipeline_waits WHERE batch_id = :b", b=batch_id) == count
+
+    wait_for(lambda: parked_tokens(1))
+    for status, tokens_after in (("IN_PROGRESS", 2), ("COMPLETED", 2)):
+        # What the workflow services do (audited, through the transition table); here only the result counts.
+        with db.begin() as conn:
             conn.execute(
                 sa.text("UPDATE image_batches SET status = :s WHERE id = :b"), {"s": status, "b": batch_id}
             )
         assert pipeline_waits.release_waits(uow_factory, StepFunctionsWorkflow(sfn), batch_id) == 1
-        if status != "COMPLETED":
-            wait_for(
-                lambda n=step: (
-                    _scalar(db, "SELECT count(*) FROM pipeline_waits WHERE batch_id = :b", b=batch_id) == n
-                )
-            )
+        wait_for(lambda n=tokens_after: parked_tokens(n))  # type: ignore[misc]
     finished = wait_for(
         lambda: (d := sfn.describe_execution(executionArn=execution))["status"] != "RUNNING" and d
     )

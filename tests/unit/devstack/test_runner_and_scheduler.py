@@ -19,7 +19,7 @@ pytestmark = pytest.mark.unit
 
 
 class DictStorage:
-    """Just enough Storage for the runner: objects in a dict."""
+    """Objects in a dict: what the runner reads manifests from."""
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], bytes] = {}

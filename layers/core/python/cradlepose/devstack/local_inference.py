@@ -16,16 +16,23 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from cradlepose.adapters.inference import InferenceTask
-from cradlepose.adapters.storage import Storage
 from cradlepose.adapters.workflow import Workflow
 from cradlepose.domain.inference import ChunkManifest
 
 log = logging.getLogger(__name__)
 
 ChunkRunner = Callable[[ChunkManifest], dict[str, Any]]
+
+
+class ObjectReader(Protocol):
+    """Where manifests are read from (the Storage adapter is one)."""
+
+    def get(self, bucket: str, key: str) -> bytes: ...
+
+
 _STOP = None
 
 
@@ -33,7 +40,7 @@ class LocalInferenceRunner:
     def __init__(
         self,
         chunk_runner: ChunkRunner,
-        storage: Storage,
+        storage: ObjectReader,
         workflow: Workflow,
         *,
         heartbeat_every_s: float = 60.0,

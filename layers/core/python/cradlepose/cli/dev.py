@@ -14,6 +14,7 @@ from cradlepose.devstack.identity_provider import CLIENT_ID, POOL_ID
 from cradlepose.devstack.stack import LocalStack, LocalStackConfig
 
 READY = "Cradle is running"
+STOP_HINT = "Ctrl-C stops it."  # the last line of the summary
 
 
 def run(
@@ -76,4 +77,4 @@ def _summary(stack: LocalStack) -> None:
     if stack.restored_objects or stack.resumed_runs:
         restored, resumed = stack.restored_objects, len(stack.resumed_runs)
         console.print(f"  restored {restored} stored objects; resumed {resumed} pipeline runs")
-    console.print("Ctrl-C stops it.")
+    console.print(STOP_HINT)

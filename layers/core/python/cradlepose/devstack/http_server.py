@@ -30,6 +30,7 @@ class HttpServer:
         self._target = _Deferred()
         self._server: BaseWSGIServer = make_server(HOST, port, self._target, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="cradle-gateway", daemon=True)
+        self._closed = False
 
     @property
     def base_url(self) -> str:
@@ -41,7 +42,10 @@ class HttpServer:
         return self
 
     def stop(self) -> None:
+        """Stop serving and release the port; safe to call more than once."""
         if self._thread.is_alive():
             self._server.shutdown()
             self._thread.join(10)
-        self._server.server_close()
+        if not self._closed:
+            self._server.server_close()
+            self._closed = True

@@ -232,6 +232,7 @@ class LocalStack:
         if config.create_admin:
             self._ensure_admin(state)
         self.resumed_runs = self._resume()
+        self._exit.callback(server.stop)  # registered last: on the way out, requests stop first
 
     def _database(self, state: Path) -> str:
         if self.config.database_url is not None:

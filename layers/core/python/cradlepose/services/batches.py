@@ -129,6 +129,7 @@ class BatchCreated(BaseModel):
 
 class UploadState(BaseModel):
     filename: str
+    slot: str = Field(description="the upload's slot: the folder of its key, incoming/<batch>/<slot>/<name>")
     state: str = Field(description="registered | rejected")
     image_id: int | None = None
     reason: str | None = None
@@ -275,14 +276,22 @@ def upload_report(uow: UnitOfWork, batch_id: int) -> UploadReport:
     access.require_admin(uow.actor)
     batch = uow.batches.require(batch_id)
     images = uow.session.execute(
-        sa.select(Image.id, Image.original_filename).where(Image.batch_id == batch.id).order_by(Image.id)
+        sa.select(Image.id, Image.original_filename, Image.storage_path)
+        .where(Image.batch_id == batch.id)
+        .order_by(Image.id)
     ).all()
     rejections = uow.session.scalars(
         sa.select(UploadRejection).where(UploadRejection.batch_id == batch.id).order_by(UploadRejection.id)
     ).all()
-    files = [UploadState(filename=name, state="registered", image_id=image_id) for image_id, name in images]
+    files = [
+        UploadState(filename=name, slot=path.rsplit("/", 1)[-1], state="registered", image_id=image_id)
+        for image_id, name, path in images
+    ]
     files += [
-        UploadState(filename=r.original_filename, state="rejected", reason=r.reason) for r in rejections
+        UploadState(
+            filename=r.original_filename, slot=r.upload_key.split("/")[2], state="rejected", reason=r.reason
+        )
+        for r in rejections
     ]
     return UploadReport(
         batch_id=batch.id,

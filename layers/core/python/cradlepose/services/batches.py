@@ -13,7 +13,6 @@ from cradlepose.db.models import BatchAssignment, Image, ImageBatch, KeypointSch
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
 from cradlepose.domain.actor import Actor
-from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, BatchStatus, ImageStatus, Role
 from cradlepose.domain.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME
@@ -23,6 +22,7 @@ from cradlepose.services import pipeline
 from cradlepose.services.common import (
     DecimalNumber,
     Page,
+    audit,
     check_limit,
     decode_cursor,
     encode_cursor,
@@ -414,24 +414,5 @@ def _assigned_batch_ids(actor: Actor) -> sa.Select[Any]:
     return sa.select(BatchAssignment.batch_id).where(BatchAssignment.annotator_id == actor.user_id)
 
 
-def _audit(
-    uow: UnitOfWork,
-    batch: ImageBatch,
-    action: str,
-    *,
-    old: dict[str, Any] | None = None,
-    new: dict[str, Any] | None = None,
-    summary: str | None = None,
-) -> None:
-    uow.audit(
-        AuditEntry(
-            action=action,
-            category=AuditCategory.IMAGE_PROCESSING,
-            resource_type="ImageBatch",
-            resource_id=batch.id,
-            resource_name=batch.batch_name,
-            old_values=old,
-            new_values=new,
-            summary=summary,
-        )
-    )
+def _audit(uow: UnitOfWork, batch: ImageBatch, action: str, **details: Any) -> None:
+    audit(uow, action, AuditCategory.IMAGE_PROCESSING, "ImageBatch", batch.id, batch.batch_name, **details)

@@ -3,6 +3,7 @@ and starts again on the state it left."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -16,8 +17,10 @@ from pathlib import Path
 
 import pytest
 import requests
+from typer.testing import CliRunner
 
 from cradlepose.cli.dev import STOP_HINT
+from cradlepose.cli.main import app
 from cradlepose.devstack.postgres import EmbeddedPostgres
 from tests.stack_support import stack_database
 from tests.support import ROOT
@@ -26,7 +29,7 @@ pytestmark = pytest.mark.e2e
 
 
 class DevProcess:
-    def __init__(self, state_dir: Path, database_url: str) -> None:
+    def __init__(self, state_dir: Path, database_url: str, config_dir: Path) -> None:
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join(
@@ -35,7 +38,8 @@ class DevProcess:
             "COLUMNS": "200",  # one line per item of the summary
         }
         command = [sys.executable, "-m", "cradlepose.cli.main", "dev", "--state-dir", str(state_dir),
-                   "--port", "0", "--aws-port", "0", "--database-url", database_url]  # fmt: skip
+                   "--port", "0", "--aws-port", "0", "--database-url", database_url,
+                   "--config-dir", str(config_dir)]  # fmt: skip
         self.process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT
         )
@@ -82,12 +86,13 @@ class DevProcess:
 @pytest.fixture
 def dev(postgres: EmbeddedPostgres, migrated_template: str, tmp_path: Path) -> Iterator[tuple[Path, str]]:
     with stack_database(postgres, migrated_template) as url:
-        yield tmp_path / "state", url
+        yield tmp_path, url
 
 
 def test_cradle_dev_serves_until_ctrl_c_and_starts_again_on_its_state(dev: tuple[Path, str]) -> None:
-    state_dir, url = dev
-    first = DevProcess(state_dir, url)
+    root, url = dev
+    state_dir, config_dir = root / "state", root / "config"
+    first = DevProcess(state_dir, url, config_dir)
     try:
         first.wait_for_line(STOP_HINT)
         api = first.value("API")
@@ -97,11 +102,19 @@ def test_cradle_dev_serves_until_ctrl_c_and_starts_again_on_its_state(dev: tuple
         credentials = Path(created.rsplit(" ", 1)[1])
         assert credentials.is_file()
         assert credentials.stat().st_mode & 0o777 == 0o600
+        # The remote commands reach it through the `local` profile it wrote
+        password = json.loads(credentials.read_text())["password"]
+        cli = CliRunner()
+        login = ["login", "-u", "admin", "--password", password, "--config-dir", str(config_dir)]
+        assert cli.invoke(app, login).exit_code == 0
+        whoami = cli.invoke(app, ["whoami", "--config-dir", str(config_dir)])
+        assert whoami.exit_code == 0, whoami.output
+        assert "admin (ADMIN, approved)" in whoami.output
         assert first.stop(signal.SIGINT) == 0
     finally:
         first.kill()
 
-    second = DevProcess(state_dir, url)
+    second = DevProcess(state_dir, url, config_dir)
     try:
         second.wait_for_line(STOP_HINT)
         assert any("administrator admin: credentials under" in line for line in second.lines)

@@ -10,6 +10,8 @@ from types import FrameType
 import typer
 
 from cradlepose.cli.common import StateDir, console, state_dir
+from cradlepose.cli.profiles import LOCAL, Profile, ProfileStore
+from cradlepose.cli.remote import ConfigDir
 from cradlepose.devstack.identity_provider import CLIENT_ID, POOL_ID
 from cradlepose.devstack.stack import LocalStack, LocalStackConfig
 
@@ -26,6 +28,7 @@ def run(
         None, help="use this PostgreSQL instead of the embedded one under <state-dir>/pgdata"
     ),
     verbose: bool = typer.Option(False, "--verbose", help="the handlers' INFO logs too"),
+    config_dir: Path | None = ConfigDir,
 ) -> None:
     """Start the local stack and keep it running until Ctrl-C (or SIGTERM), then stop it cleanly."""
     config = LocalStackConfig(
@@ -45,6 +48,9 @@ def run(
     console.print(f"starting Cradle in {config.state_dir.resolve()} …")
     try:
         with LocalStack(config) as stack:
+            # The `local` profile of the remote commands (`cradle login`, `cradle upload`, …) points here.
+            store = ProfileStore(config_dir) if config_dir else ProfileStore()
+            store.save(Profile(LOCAL, stack.api_url, stack.identity_url, CLIENT_ID, "us-east-1"))
             _summary(stack)
             try:
                 while not stop.wait(0.5):
@@ -68,6 +74,7 @@ def _summary(stack: LocalStack) -> None:
     )
     console.print(f"  AWS (moto)    {stack.aws.endpoint}")
     console.print(f"  state         {stack.config.state_dir.resolve()}")
+    console.print(f"  CLI profile   {LOCAL} (cradle login --profile {LOCAL} -u <user>)")
     if stack.admin_credentials is not None:
         console.print(
             f"  administrator {stack.admin_username} created: credentials in {stack.admin_credentials}"

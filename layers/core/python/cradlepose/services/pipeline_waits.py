@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -25,11 +26,11 @@ from cradlepose.adapters.workflow import Workflow
 from cradlepose.db.models import ImageBatch, PipelineWait
 from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
-from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, BatchStatus, PipelineRunStatus
 from cradlepose.domain.events import BatchStatusChanged, Event
 from cradlepose.domain.pipeline import StageReport
 from cradlepose.services.bus import MessageBus
+from cradlepose.services.common import audit
 from cradlepose.services.preannotation import NotThisRun
 from cradlepose.services.system import SYSTEM, step_context
 
@@ -164,15 +165,15 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _audit(uow: UnitOfWork, batch: ImageBatch, action: str, new: dict[str, object]) -> None:
-    uow.audit(
-        AuditEntry(
-            action=action,
-            category=AuditCategory.SYSTEM,
-            resource_type="ImageBatch",
-            resource_id=batch.id,
-            resource_name=batch.batch_name,
-            new_values=new,
-            batch_context={"batch_id": batch.id, "batch_name": batch.batch_name},
-        )
+def _audit(uow: UnitOfWork, batch: ImageBatch, action: str, new: dict[str, Any]) -> None:
+    context = {"batch_id": batch.id, "batch_name": batch.batch_name}
+    audit(
+        uow,
+        action,
+        AuditCategory.SYSTEM,
+        "ImageBatch",
+        batch.id,
+        batch.batch_name,
+        new=new,
+        batch_context=context,
     )

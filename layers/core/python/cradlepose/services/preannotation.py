@@ -43,6 +43,7 @@ from cradlepose.domain.pipeline import (
     results_key,
 )
 from cradlepose.domain.transitions import transition
+from cradlepose.services.common import audit
 from cradlepose.services.pipeline import OPEN
 from cradlepose.services.pipeline_models import spec_for_batch
 from cradlepose.services.system import SYSTEM
@@ -319,13 +320,18 @@ def record_failure(
         step = failed_step(uow, batch, run, error)
         run.status, run.finished_at = PipelineRunStatus.FAILED, _now()
         run.failed_step, run.error = step, message
-        _audit(
-            uow,
-            batch,
-            "PIPELINE_FAILED",
-            new={"attempt": run.attempt, "failed_step": step},
-            status=AuditStatus.FAILED,
-            error=message,
+        uow.audit(
+            AuditEntry(
+                action="PIPELINE_FAILED",
+                category=AuditCategory.IMAGE_PROCESSING,
+                resource_type="ImageBatch",
+                resource_id=batch.id,
+                resource_name=batch.batch_name,
+                new_values={"attempt": run.attempt, "failed_step": step},
+                status=AuditStatus.FAILED,
+                error_message=message,
+                batch_context={"batch_id": batch.id, "batch_name": batch.batch_name},
+            )
         )
         for wait in uow.pipeline_waits.parked(batch.id, for_update=True):
             if wait.run_id == run.id:  # its execution is over: nobody will answer the token
@@ -387,21 +393,7 @@ def _audit(
     old: dict[str, Any] | None = None,
     new: dict[str, Any] | None = None,
     summary: str | None = None,
-    status: AuditStatus = AuditStatus.SUCCESS,
-    error: str | None = None,
 ) -> None:
-    uow.audit(
-        AuditEntry(
-            action=action,
-            category=AuditCategory.IMAGE_PROCESSING,
-            resource_type="ImageBatch",
-            resource_id=batch.id,
-            resource_name=batch.batch_name,
-            old_values=old,
-            new_values=new,
-            summary=summary,
-            status=status,
-            error_message=error,
-            batch_context={"batch_id": batch.id, "batch_name": batch.batch_name},
-        )
-    )
+    context = {"batch_id": batch.id, "batch_name": batch.batch_name}
+    audit(uow, action, AuditCategory.IMAGE_PROCESSING, "ImageBatch", batch.id, batch.batch_name,
+          old=old, new=new, summary=summary, batch_context=context)  # fmt: skip

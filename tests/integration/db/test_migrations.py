@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 # Cradle's additions beyond the seed (see docs/data-model.md).
 EXTRA_TABLES = {
-    "upload_rejections", "pipeline_runs",
+    "upload_rejections", "pipeline_runs", "pipeline_chunks", "pipeline_waits",
     # datasets, exports and models (seeds 001 and 002; migration 0005)
     "datasets", "dataset_images", "vocabulary_terms", "dataset_terms", "collections", "collection_items",
     "dataset_imports", "training_jobs", "inference_jobs", "model_metrics", "model_deployments",

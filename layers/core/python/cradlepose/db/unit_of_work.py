@@ -51,6 +51,8 @@ class UnitOfWork:
     training_jobs: repos.TrainingJobRepository
     inference_jobs: repos.InferenceJobRepository
     sigma_calibrations: repos.SigmaCalibrationRepository
+    pipeline_chunks: repos.PipelineChunkRepository
+    pipeline_waits: repos.PipelineWaitRepository
 
     def __init__(
         self,
@@ -90,6 +92,8 @@ class UnitOfWork:
         self.training_jobs = repos.TrainingJobRepository(s)
         self.inference_jobs = repos.InferenceJobRepository(s)
         self.sigma_calibrations = repos.SigmaCalibrationRepository(s)
+        self.pipeline_chunks = repos.PipelineChunkRepository(s)
+        self.pipeline_waits = repos.PipelineWaitRepository(s)
         return self
 
     def __exit__(

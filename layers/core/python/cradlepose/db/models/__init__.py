@@ -14,7 +14,9 @@ from cradlepose.db.models.model_config import MLModelConfig
 from cradlepose.db.models.model_deployment import ModelDeployment
 from cradlepose.db.models.model_metric import ModelMetric
 from cradlepose.db.models.performance import PerformanceMetrics
+from cradlepose.db.models.pipeline_chunk import PipelineChunk
 from cradlepose.db.models.pipeline_run import PipelineRun
+from cradlepose.db.models.pipeline_wait import PipelineWait
 from cradlepose.db.models.sigma_calibration import SigmaCalibration
 from cradlepose.db.models.upload_rejection import UploadRejection
 from cradlepose.db.models.user import User
@@ -38,7 +40,9 @@ __all__ = [
     "ModelDeployment",
     "ModelMetric",
     "PerformanceMetrics",
+    "PipelineChunk",
     "PipelineRun",
+    "PipelineWait",
     "SigmaCalibration",
     "TrainingJob",
     "UploadRejection",

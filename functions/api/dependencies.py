@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from cradlepose.adapters.identity import CognitoIdentityProvider, IdentityProvider
-from cradlepose.adapters.storage import S3Storage, Storage
+from cradlepose.adapters.storage import S3Storage, Storage, StreamingStorage
 from cradlepose.adapters.workflow import StepFunctionsWorkflow, Workflow
 from cradlepose.db.engine import default_session_factory
 from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory, unit_of_work_factory
@@ -60,6 +60,11 @@ def message_bus() -> MessageBus:
 
 
 def storage() -> Storage:
+    return S3Storage()
+
+
+def streaming_storage() -> StreamingStorage:
+    """Storage that also reads and writes objects as streams (archives of any size)."""
     return S3Storage()
 
 

@@ -171,6 +171,9 @@ def _audit_failure(problem: problems.Problem) -> None:
 _RESOURCE_TYPES = {
     "users": "User", "schemas": "KeypointSchema", "models": "MLModelConfig", "batches": "ImageBatch",
     "images": "Image", "annotations": "Annotation", "assignments": "BatchAssignment",
+    "datasets": "Dataset", "collections": "Collection", "dataset-imports": "DatasetImport",
+    "training-jobs": "TrainingJob", "inference-jobs": "InferenceJob",
+    "sigma-calibrations": "SigmaCalibration", "vocabulary-terms": "VocabularyTerm",
 }  # fmt: skip
 
 

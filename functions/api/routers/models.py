@@ -1,4 +1,5 @@
-"""Pose model configurations (MLModelConfig): registered by admins, one default per schema."""
+"""Pose model configurations (MLModelConfig): registered by admins, one default per schema; their
+evaluation metrics and their promotions DEVELOPMENT → TESTING → PRODUCTION."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from api.dependencies import Caller, caller
 from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
-from cradlepose.domain.enums import DeploymentStatus
-from cradlepose.services import model_configs
+from cradlepose.domain.enums import DatasetSplit, DeploymentStatus
+from cradlepose.services import model_configs, model_metrics, promotions
 from cradlepose.services.common import DEFAULT_LIMIT, Page
 
 router = Router()
@@ -98,3 +99,55 @@ def retire_model(me: CallerDep, model_id: ResourceId) -> Response[None]:
 def make_default(me: CallerDep, model_id: ResourceId) -> model_configs.ModelConfigOut:
     with me.uow() as uow:
         return model_configs.make_default(uow, model_id)
+
+
+@router.get(
+    "/models/<model_id>/metrics",
+    tags=TAGS,
+    summary="What evaluations measured: COCO keypoint AP/AR, pixel error, PCK per split (researchers)",
+    responses=documented(200, 401, 403, 404, 422),
+)
+def list_metrics(
+    me: CallerDep,
+    model_id: ResourceId,
+    dataset_id: IdFilter = None,
+    split: Annotated[DatasetSplit | None, Query()] = None,
+    metric_type: Annotated[str | None, Query(max_length=30, description="AP, AP50, PCK, …")] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[model_metrics.MetricOut]:
+    with me.uow() as uow:
+        return model_metrics.list_metrics(
+            uow,
+            model_id,
+            dataset_id=dataset_id,
+            split=split,
+            metric_type=metric_type,
+            cursor=cursor,
+            limit=limit,
+        )
+
+
+@router.post(
+    "/models/<model_id>/promotions",
+    tags=TAGS,
+    status_code=201,
+    summary="Promote a model DEVELOPMENT → TESTING → PRODUCTION, optionally gated on AP (admin)",
+    responses=documented(201, 401, 403, 404, 409, 422),
+)
+def promote(
+    me: CallerDep, model_id: ResourceId, body: Annotated[promotions.PromotionIn, Body()]
+) -> promotions.DeploymentOut:
+    with me.uow() as uow:
+        return promotions.promote(uow, model_id, body)
+
+
+@router.get(
+    "/models/<model_id>/deployments",
+    tags=TAGS,
+    summary="Every change of a model's deployment status, with the evidence of gated promotions",
+    responses=documented(200, 401, 403, 404),
+)
+def deployments(me: CallerDep, model_id: ResourceId) -> list[promotions.DeploymentOut]:
+    with me.uow() as uow:
+        return promotions.history(uow, model_id)

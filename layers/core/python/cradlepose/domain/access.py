@@ -59,6 +59,24 @@ def require_admin(actor: Actor | None) -> Actor:
     return require_role(actor, Role.ADMIN)
 
 
+# Who works with the verified data: builds datasets and collections, exports, trains and evaluates
+# models. Annotators produce the data and do not take it out.
+RESEARCHER_ROLES = (Role.ADMIN, Role.VERIFIER)
+
+
+def require_researcher(actor: Actor | None) -> Actor:
+    return require_role(actor, *RESEARCHER_ROLES)
+
+
+def is_admin(actor: Actor) -> bool:
+    return actor.is_system or actor.role is Role.ADMIN
+
+
+def owns_or_admin(actor: Actor, owner_id: int | None) -> bool:
+    """Whether the actor may act on something a user created: their own, or anything as an admin."""
+    return is_admin(actor) or (actor.user_id is not None and actor.user_id == owner_id)
+
+
 def can_read_batch(actor: Actor, status: BatchStatus, *, is_assigned: bool) -> bool:
     if actor.is_system or actor.role is Role.ADMIN:
         return True

@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from cradlepose.db.models import Dataset, DatasetTerm, VocabularyTerm
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
-from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, DatasetOrigin, VocabularyKind
 from cradlepose.domain.errors import Conflict, FieldProblem, ValidationFailed
+from cradlepose.services.common import audit, commit_or_conflict
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 
@@ -75,7 +75,7 @@ _FIELD_KIND = {
 
 
 def list_terms(uow: UnitOfWork, kind: VocabularyKind | None) -> list[TermOut]:
-    access.require_worker(uow.actor)
+    access.require_researcher(uow.actor)
     query = sa.select(VocabularyTerm).order_by(VocabularyTerm.kind, VocabularyTerm.code)
     if kind is not None:
         query = query.where(VocabularyTerm.kind == kind)
@@ -94,17 +94,16 @@ def create_term(uow: UnitOfWork, command: TermIn) -> TermOut:
     term = VocabularyTerm(**command.model_dump())
     uow.session.add(term)
     uow.flush()
-    uow.audit(
-        AuditEntry(
-            action="VOCABULARY_TERM_CREATED",
-            category=AuditCategory.SYSTEM,
-            resource_type="VocabularyTerm",
-            resource_id=term.id,
-            resource_name=f"{term.kind.value}:{term.code}",
-            new_values=command.model_dump(mode="json"),
-        )
+    audit(
+        uow,
+        "VOCABULARY_TERM_CREATED",
+        AuditCategory.SYSTEM,
+        "VocabularyTerm",
+        term.id,
+        f"{term.kind.value}:{term.code}",
+        new=command.model_dump(mode="json"),
     )
-    uow.commit()
+    commit_or_conflict(uow, f"the {command.kind.value} vocabulary got {command.code!r} at the same time")
     return TermOut.model_validate(term)
 
 

@@ -23,19 +23,17 @@ from typing import IO, Any, cast
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from cradlepose.adapters.storage import StreamingStorage
+from cradlepose.adapters.storage import Storage, StreamingStorage
 from cradlepose.db.models import Collection, CollectionItem, Dataset, DatasetImage, Image
 from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from cradlepose.domain import access
-from cradlepose.domain.actor import SYSTEM_USERNAME, Actor, RequestContext
-from cradlepose.domain.audit import AuditEntry
+from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.enums import (
     AuditCategory,
     AuditStatus,
     CollectionStatus,
     DatasetSplit,
     ExportFormat,
-    Role,
     SplitGrouping,
 )
 from cradlepose.domain.errors import Conflict, NotFound, ValidationFailed
@@ -43,7 +41,8 @@ from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.lifecycles import COLLECTION
 from cradlepose.domain.splits import SplitCandidate, SplitFractions, assign_splits, group_key
 from cradlepose.services import archive_writer, catalogue
-from cradlepose.services.common import Page, id_desc_page
+from cradlepose.services.common import Page, audit, id_desc_page
+from cradlepose.services.system import SYSTEM
 from cradlepose.services.verified_images import ImageFilters, verified_query
 from cradlepose.settings import get_settings
 
@@ -52,7 +51,6 @@ log = logging.getLogger(__name__)
 INSERT_CHUNK = 5000
 MAX_ATTEMPTS = 3
 LEASE = dt.timedelta(minutes=20)  # longer than a packing function may run (15 minutes)
-SYSTEM = Actor(user_id=None, username=SYSTEM_USERNAME, role=Role.ADMIN)
 WORKER_CONTEXT = RequestContext(user_agent="cradle-collections-worker", endpoint="schedule", method="EVENT")
 
 
@@ -125,7 +123,7 @@ class CollectionOut(BaseModel):
 
 
 def create_collection(uow: UnitOfWork, command: CollectionIn) -> CollectionOut:
-    actor = access.require_admin(uow.actor)
+    actor = access.require_researcher(uow.actor)
     uow.schemas.require(command.keypoint_schema_id)
     query = verified_query(command.keypoint_schema_id, command.query.filters)
     if command.query.names_datasets:
@@ -175,7 +173,7 @@ def create_collection(uow: UnitOfWork, command: CollectionIn) -> CollectionOut:
 
 
 def export_dataset(uow: UnitOfWork, dataset_id: int, command: ExportIn) -> CollectionOut:
-    access.require_admin(uow.actor)
+    access.require_researcher(uow.actor)
     collection = start_export(uow, dataset_id, command.format)
     uow.commit()
     return out(collection)
@@ -227,8 +225,11 @@ def list_collections(
     cursor: str | None,
     limit: int,
 ) -> Page[CollectionOut]:
-    access.require_admin(uow.actor)
+    """Newest first: a researcher's own collections, every collection for an admin."""
+    actor = access.require_researcher(uow.actor)
     query = sa.select(Collection)
+    if not access.is_admin(actor):
+        query = query.where(Collection.user_id == actor.user_id)
     if dataset_id is not None:
         query = query.where(Collection.dataset_id == dataset_id)
     if status is not None:
@@ -237,10 +238,11 @@ def list_collections(
     return Page[CollectionOut](items=[out(r) for r in rows], next_cursor=next_cursor)
 
 
-def get_collection(uow: UnitOfWork, storage: StreamingStorage, collection_id: int) -> CollectionOut:
-    access.require_admin(uow.actor)
+def get_collection(uow: UnitOfWork, storage: Storage, collection_id: int) -> CollectionOut:
+    """The collection; while READY, with a short-lived download link. Others' collections are not found."""
+    actor = access.require_researcher(uow.actor)
     collection = uow.collections.get(collection_id)
-    if collection is None:
+    if collection is None or not access.owns_or_admin(actor, collection.user_id):
         raise NotFound("Collection", collection_id)
     result = out(collection)
     if collection.status is CollectionStatus.READY and collection.archive_path:
@@ -267,9 +269,14 @@ def out(collection: Collection) -> CollectionOut:
 # ------------------------------------------------------------------ packing (the worker)
 
 
-def pack_pending(uow_factory: UnitOfWorkFactory, storage: StreamingStorage, limit: int = 5) -> list[int]:
+def pack_pending(
+    uow_factory: UnitOfWorkFactory,
+    storage: StreamingStorage,
+    limit: int = 5,
+    context: RequestContext = WORKER_CONTEXT,
+) -> list[int]:
     """Pack up to `limit` pending collections, oldest first; returns the ids it finished (either way)."""
-    with uow_factory(SYSTEM, WORKER_CONTEXT) as uow:
+    with uow_factory(SYSTEM, context) as uow:
         ids = list(
             uow.session.scalars(
                 sa.select(Collection.id)
@@ -278,22 +285,25 @@ def pack_pending(uow_factory: UnitOfWorkFactory, storage: StreamingStorage, limi
                 .limit(limit)
             )
         )
-    return [collection_id for collection_id in ids if pack(uow_factory, storage, collection_id) is not None]
+    return [c for c in ids if pack(uow_factory, storage, c, context) is not None]
 
 
 def pack(
-    uow_factory: UnitOfWorkFactory, storage: StreamingStorage, collection_id: int
+    uow_factory: UnitOfWorkFactory,
+    storage: StreamingStorage,
+    collection_id: int,
+    context: RequestContext = WORKER_CONTEXT,
 ) -> CollectionStatus | None:
     """Pack one collection; None when another worker holds it or it is no longer pending."""
-    claim = _claim(uow_factory, collection_id)
+    claim = _claim(uow_factory, collection_id, context)
     if claim is None:
         return None
     if isinstance(claim, str):
-        return _finish(uow_factory, collection_id, error=claim)
+        return _finish(uow_factory, collection_id, context, error=claim)
     settings = get_settings()
     key = f"collections/{collection_id}/{_slug(claim['name'])}-{collection_id}.zip"
     try:
-        with uow_factory(SYSTEM, WORKER_CONTEXT) as uow:
+        with uow_factory(SYSTEM, context) as uow:
             schema = SchemaDefinition.model_validate(
                 uow.schemas.require(claim["schema_id"]).schema_definition
             )
@@ -310,13 +320,15 @@ def pack(
             size = sink.bytes_written
     except Exception as error:
         log.exception("packing collection %s failed", collection_id)
-        return _finish(uow_factory, collection_id, error=f"{type(error).__name__}: {error}")
-    return _finish(uow_factory, collection_id, key=key, size=size)
+        return _finish(uow_factory, collection_id, context, error=f"{type(error).__name__}: {error}")
+    return _finish(uow_factory, collection_id, context, key=key, size=size)
 
 
-def _claim(uow_factory: UnitOfWorkFactory, collection_id: int) -> dict[str, Any] | str | None:
+def _claim(
+    uow_factory: UnitOfWorkFactory, collection_id: int, context: RequestContext
+) -> dict[str, Any] | str | None:
     """Take the collection for this worker (a lease), or say why it cannot be packed."""
-    with uow_factory(SYSTEM, WORKER_CONTEXT) as uow:
+    with uow_factory(SYSTEM, context) as uow:
         collection = uow.session.scalar(
             sa.select(Collection).where(Collection.id == collection_id).with_for_update(skip_locked=True)
         )
@@ -351,6 +363,7 @@ def _claim(uow_factory: UnitOfWorkFactory, collection_id: int) -> dict[str, Any]
 def _finish(
     uow_factory: UnitOfWorkFactory,
     collection_id: int,
+    context: RequestContext,
     *,
     key: str | None = None,
     size: int | None = None,
@@ -358,7 +371,7 @@ def _finish(
 ) -> CollectionStatus:
     now = dt.datetime.now(dt.UTC)
     retention = dt.timedelta(days=get_settings().collection_retention_days)
-    with uow_factory(SYSTEM, WORKER_CONTEXT) as uow:
+    with uow_factory(SYSTEM, context) as uow:
         collection = uow.collections.require(collection_id, for_update=True)
         target = CollectionStatus.FAILED if error is not None else CollectionStatus.READY
         collection.status = COLLECTION.apply(collection.status, target)
@@ -383,12 +396,15 @@ def _finish(
 
 
 def expire_due(
-    uow_factory: UnitOfWorkFactory, storage: StreamingStorage, now: dt.datetime | None = None
+    uow_factory: UnitOfWorkFactory,
+    storage: Storage,
+    now: dt.datetime | None = None,
+    context: RequestContext = WORKER_CONTEXT,
 ) -> list[int]:
     """Delete the archives of collections past their retention and mark them EXPIRED."""
     moment = now or dt.datetime.now(dt.UTC)
     settings = get_settings()
-    with uow_factory(SYSTEM, WORKER_CONTEXT) as uow:
+    with uow_factory(SYSTEM, context) as uow:
         due = list(
             uow.session.scalars(
                 sa.select(Collection.id).where(
@@ -399,7 +415,7 @@ def expire_due(
         )
     expired = []
     for collection_id in due:
-        with uow_factory(SYSTEM, WORKER_CONTEXT) as uow:
+        with uow_factory(SYSTEM, context) as uow:
             collection = uow.session.scalar(
                 sa.select(Collection).where(Collection.id == collection_id).with_for_update(skip_locked=True)
             )
@@ -485,15 +501,14 @@ def _audit(
     status: AuditStatus = AuditStatus.SUCCESS,
     error: str | None = None,
 ) -> None:
-    uow.audit(
-        AuditEntry(
-            action=action,
-            category=AuditCategory.SYSTEM,
-            resource_type="Collection",
-            resource_id=collection.id,
-            resource_name=collection.name,
-            new_values=new,
-            status=status,
-            error_message=error,
-        )
+    audit(
+        uow,
+        action,
+        AuditCategory.SYSTEM,
+        "Collection",
+        collection.id,
+        collection.name,
+        new=new,
+        status=status,
+        error=error,
     )

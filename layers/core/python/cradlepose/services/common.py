@@ -16,7 +16,7 @@ from cradlepose.db.base import Base
 from cradlepose.db.errors import UNIQUE_VIOLATION, sqlstate
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain.audit import AuditEntry, jsonable
-from cradlepose.domain.enums import AuditCategory
+from cradlepose.domain.enums import AuditCategory, AuditStatus
 from cradlepose.domain.errors import Conflict, ValidationFailed
 
 T = TypeVar("T")
@@ -103,8 +103,10 @@ def audit(
     summary: str | None = None,
     batch_context: dict[str, Any] | None = None,
     annotation_context: dict[str, Any] | None = None,
+    status: AuditStatus = AuditStatus.SUCCESS,
+    error: str | None = None,
 ) -> None:
-    """Add the audit row of one change to the unit of work's transaction."""
+    """Add the audit row of one change (or one failure) to the unit of work's transaction."""
     uow.audit(
         AuditEntry(
             action=action,
@@ -117,6 +119,8 @@ def audit(
             summary=summary,
             batch_context=batch_context,
             annotation_context=annotation_context,
+            status=status,
+            error_message=error,
         )
     )
 

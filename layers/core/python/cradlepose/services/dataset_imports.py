@@ -36,10 +36,9 @@ from cradlepose.adapters.storage import ObjectMissing, StreamingStorage
 from cradlepose.db.models import DatasetImport, Image, ImageBatch
 from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from cradlepose.domain import access
-from cradlepose.domain.actor import SYSTEM_USERNAME, Actor, RequestContext
-from cradlepose.domain.audit import AuditEntry
+from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.coco_keypoints import ImportedImage, parse_document
-from cradlepose.domain.enums import AuditCategory, AuditStatus, BatchStatus, ImageStatus, ImportStatus, Role
+from cradlepose.domain.enums import AuditCategory, AuditStatus, BatchStatus, ImageStatus, ImportStatus
 from cradlepose.domain.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME, SchemaDefinition
 from cradlepose.domain.lifecycles import IMPORT
@@ -48,6 +47,8 @@ from cradlepose.imaging import measure, metadata
 from cradlepose.imaging.sniff import sniff
 from cradlepose.services import datasets
 from cradlepose.services.batches import UploadForm
+from cradlepose.services.common import audit
+from cradlepose.services.system import SYSTEM
 from cradlepose.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 MODEL_VERSION = "coco-import"  # images.yolo_model_version of an imported pre-annotation
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 MAX_JSON_BYTES = 1024 * 1024 * 1024
-SYSTEM = Actor(user_id=None, username=SYSTEM_USERNAME, role=Role.ADMIN)
 WORKER_CONTEXT = RequestContext(user_agent="cradle-import-worker", endpoint="schedule", method="EVENT")
 
 
@@ -253,8 +253,14 @@ class _Prepared:
     quality_issues: list[str]
 
 
-def process_pending(uow_factory: UnitOfWorkFactory, storage: StreamingStorage, limit: int = 3) -> list[int]:
-    with uow_factory(SYSTEM, WORKER_CONTEXT) as uow:
+def process_pending(
+    uow_factory: UnitOfWorkFactory,
+    storage: StreamingStorage,
+    limit: int = 3,
+    context: RequestContext = WORKER_CONTEXT,
+) -> list[int]:
+    """Import up to `limit` PENDING archives, oldest first; returns the ids it finished (either way)."""
+    with uow_factory(SYSTEM, context) as uow:
         ids = list(
             uow.session.scalars(
                 sa.select(DatasetImport.id)
@@ -263,13 +269,18 @@ def process_pending(uow_factory: UnitOfWorkFactory, storage: StreamingStorage, l
                 .limit(limit)
             )
         )
-    return [i for i in ids if process(uow_factory, storage, i) is not None]
+    return [i for i in ids if process(uow_factory, storage, i, context) is not None]
 
 
-def process(uow_factory: UnitOfWorkFactory, storage: StreamingStorage, import_id: int) -> ImportStatus | None:
+def process(
+    uow_factory: UnitOfWorkFactory,
+    storage: StreamingStorage,
+    import_id: int,
+    context: RequestContext = WORKER_CONTEXT,
+) -> ImportStatus | None:
     """Import one PENDING archive; None when it is not (or no longer) pending."""
     settings = get_settings()
-    with uow_factory(SYSTEM, WORKER_CONTEXT) as uow:
+    with uow_factory(SYSTEM, context) as uow:
         row = uow.dataset_imports.get(import_id)
         if row is None or row.status is not ImportStatus.PENDING:
             return None
@@ -284,13 +295,13 @@ def process(uow_factory: UnitOfWorkFactory, storage: StreamingStorage, import_id
                 _store(storage, import_id, n, item, _prepare(archive.read(item.member), item), written)
                 for n, item in enumerate(planned)
             ]
-        status = _commit_import(uow_factory, import_id, stored)
+        status = _commit_import(uow_factory, import_id, stored, context)
     except Exception as error:
         _compensate(storage, written)
         message = error.detail if isinstance(error, ValidationFailed) else f"{type(error).__name__}: {error}"
         if not isinstance(error, ValidationFailed):
             log.exception("import %s failed", import_id)
-        status = _fail(uow_factory, import_id, message)
+        status = _fail(uow_factory, import_id, message, context)
     storage.delete(settings.uploads_bucket, key)
     return status
 
@@ -374,9 +385,11 @@ def _store(
     )
 
 
-def _commit_import(uow_factory: UnitOfWorkFactory, import_id: int, stored: list[_Stored]) -> ImportStatus:
+def _commit_import(
+    uow_factory: UnitOfWorkFactory, import_id: int, stored: list[_Stored], context: RequestContext
+) -> ImportStatus:
     now = dt.datetime.now(dt.UTC)
-    with uow_factory(SYSTEM, WORKER_CONTEXT) as uow:
+    with uow_factory(SYSTEM, context) as uow:
         row = uow.dataset_imports.require(import_id, for_update=True)
         if row.status is not ImportStatus.PENDING:
             raise Conflict(f"import {import_id} is {row.status.value}: another worker finished it")
@@ -447,22 +460,23 @@ def _commit_import(uow_factory: UnitOfWorkFactory, import_id: int, stored: list[
                 "annotations": row.annotations_imported,
             },
         )
-        uow.audit(
-            AuditEntry(
-                action="BATCH_IMPORTED",
-                category=AuditCategory.IMAGE_PROCESSING,
-                resource_type="ImageBatch",
-                resource_id=batch.id,
-                resource_name=batch.batch_name,
-                new_values={"status": batch.status, "total_images": batch.total_images, "import_id": row.id},
-            )
+        audit(
+            uow,
+            "BATCH_IMPORTED",
+            AuditCategory.IMAGE_PROCESSING,
+            "ImageBatch",
+            batch.id,
+            batch.batch_name,
+            new={"status": batch.status, "total_images": batch.total_images, "import_id": row.id},
         )
         uow.commit()
         return row.status
 
 
-def _fail(uow_factory: UnitOfWorkFactory, import_id: int, message: str) -> ImportStatus:
-    with uow_factory(SYSTEM, WORKER_CONTEXT) as uow:
+def _fail(
+    uow_factory: UnitOfWorkFactory, import_id: int, message: str, context: RequestContext
+) -> ImportStatus:
+    with uow_factory(SYSTEM, context) as uow:
         row = uow.dataset_imports.require(import_id, for_update=True)
         if row.status is not ImportStatus.PENDING:
             return row.status
@@ -510,14 +524,6 @@ def _audit(
     new: dict[str, Any],
     status: AuditStatus = AuditStatus.SUCCESS,
 ) -> None:
-    uow.audit(
-        AuditEntry(
-            action=action,
-            category=AuditCategory.IMAGE_PROCESSING,
-            resource_type="DatasetImport",
-            resource_id=row.id,
-            resource_name=row.name,
-            new_values=new,
-            status=status,
-        )
+    audit(
+        uow, action, AuditCategory.IMAGE_PROCESSING, "DatasetImport", row.id, row.name, new=new, status=status
     )

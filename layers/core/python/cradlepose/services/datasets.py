@@ -16,17 +16,23 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from cradlepose.db.errors import UNIQUE_VIOLATION, sqlstate
 from cradlepose.db.models import Dataset, DatasetImage, Image
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
-from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, DatasetOrigin, DatasetSplit, SplitGrouping
 from cradlepose.domain.errors import Conflict, NotFound, ValidationFailed
 from cradlepose.domain.splits import SplitCandidate, SplitFractions, assign_splits, counts, group_key
 from cradlepose.services import catalogue
 from cradlepose.services.catalogue import CatalogueTerms
-from cradlepose.services.common import Page, check_limit, decode_cursor, encode_cursor, id_desc_page
+from cradlepose.services.common import (
+    Page,
+    audit,
+    check_limit,
+    commit_or_conflict,
+    decode_cursor,
+    encode_cursor,
+    id_desc_page,
+)
 from cradlepose.services.verified_images import ImageFilters, verified_query
 
 INSERT_CHUNK = 5000
@@ -102,7 +108,7 @@ class DatasetImageOut(BaseModel):
 
 
 def create_dataset(uow: UnitOfWork, command: DatasetIn) -> DatasetOut:
-    actor = access.require_admin(uow.actor)
+    actor = access.require_researcher(uow.actor)
     uow.schemas.require(command.keypoint_schema_id)
     if uow.datasets.by_name(command.name) is not None:
         raise Conflict(f"a dataset named {command.name!r} already exists")
@@ -203,7 +209,7 @@ def edit_dataset(uow: UnitOfWork, dataset_id: int, command: DatasetEdit) -> Data
 
 
 def get_dataset(uow: UnitOfWork, dataset_id: int) -> DatasetOut:
-    access.require_worker(uow.actor)
+    access.require_researcher(uow.actor)
     return out(uow, uow.datasets.require(dataset_id))
 
 
@@ -211,7 +217,7 @@ def list_datasets(
     uow: UnitOfWork, query: catalogue.CatalogueQuery, cursor: str | None, limit: int
 ) -> Page[DatasetOut]:
     """The catalogue, newest first."""
-    access.require_worker(uow.actor)
+    access.require_researcher(uow.actor)
     statement = sa.select(Dataset).where(Dataset.id.in_(catalogue.matching(query)))
     rows, next_cursor = id_desc_page(uow.session, statement, Dataset.id, cursor, limit)
     terms = catalogue.terms_of(uow, [r.id for r in rows])
@@ -222,7 +228,7 @@ def list_images(
     uow: UnitOfWork, dataset_id: int, split: DatasetSplit | None, cursor: str | None, limit: int
 ) -> Page[DatasetImageOut]:
     """A dataset's images with their split, in image order."""
-    access.require_admin(uow.actor)
+    access.require_researcher(uow.actor)
     uow.datasets.require(dataset_id)
     query = (
         sa.select(DatasetImage, Image.batch_id, Image.width, Image.height)
@@ -345,12 +351,7 @@ def _summary(dataset: Dataset) -> dict[str, Any]:
 
 
 def _commit(uow: UnitOfWork, name: str) -> None:
-    try:
-        uow.commit()
-    except Exception as error:
-        if sqlstate(error) == UNIQUE_VIOLATION:
-            raise Conflict(f"a dataset named {name!r} was created at the same time") from None
-        raise
+    commit_or_conflict(uow, f"a dataset named {name!r} was created at the same time")
 
 
 def _audit(
@@ -361,14 +362,4 @@ def _audit(
     old: dict[str, Any] | None = None,
     new: dict[str, Any] | None = None,
 ) -> None:
-    uow.audit(
-        AuditEntry(
-            action=action,
-            category=AuditCategory.SYSTEM,
-            resource_type="Dataset",
-            resource_id=dataset.id,
-            resource_name=dataset.name,
-            old_values=old,
-            new_values=new,
-        )
-    )
+    audit(uow, action, AuditCategory.SYSTEM, "Dataset", dataset.id, dataset.name, old=old, new=new)

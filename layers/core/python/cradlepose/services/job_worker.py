@@ -36,9 +36,8 @@ from cradlepose.db.models import (
     TrainingJob,
 )
 from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from cradlepose.domain.actor import SYSTEM_USERNAME, Actor, RequestContext
-from cradlepose.domain.audit import AuditEntry
-from cradlepose.domain.enums import AuditCategory, AuditStatus, CollectionStatus, JobStatus, Role
+from cradlepose.domain.actor import RequestContext
+from cradlepose.domain.enums import AuditCategory, AuditStatus, CollectionStatus, JobStatus
 from cradlepose.domain.inference import ChunkImage
 from cradlepose.domain.jobs import (
     EvaluationSpec,
@@ -52,12 +51,13 @@ from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.keypoints import KeypointSet
 from cradlepose.domain.lifecycles import JOB
 from cradlepose.services import model_configs, model_metrics
+from cradlepose.services.common import audit
 from cradlepose.services.pipeline_models import spec_from_config
+from cradlepose.services.system import SYSTEM
 from cradlepose.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-SYSTEM = Actor(user_id=None, username=SYSTEM_USERNAME, role=Role.ADMIN)
 WORKER_CONTEXT = RequestContext(user_agent="cradle-jobs-worker", endpoint="schedule", method="EVENT")
 Kind = Literal["training", "inference"]
 TERMINAL = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED)
@@ -78,14 +78,22 @@ def s3_uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
-def run(uow_factory: UnitOfWorkFactory, storage: Storage, runner: JobRunner, limit: int = 10) -> WorkerRun:
+def run(
+    uow_factory: UnitOfWorkFactory,
+    storage: Storage,
+    runner: JobRunner,
+    limit: int = 10,
+    context: RequestContext = WORKER_CONTEXT,
+) -> WorkerRun:
+    """One pass: start what can start, follow what runs (each job in its own transaction)."""
     result = WorkerRun()
-    for kind in ("training", "inference"):
-        for job_id in _ids(uow_factory, kind, JobStatus.QUEUED, limit):
-            if _dispatch(uow_factory, storage, runner, kind, job_id):
+    kinds: tuple[Kind, ...] = ("training", "inference")
+    for kind in kinds:
+        for job_id in _ids(uow_factory, kind, JobStatus.QUEUED, limit, context):
+            if _dispatch(uow_factory, storage, runner, kind, job_id, context):
                 result.started.append(f"{kind}-{job_id}")
-        for job_id in _ids(uow_factory, kind, JobStatus.RUNNING, limit):
-            outcome = _follow(uow_factory, storage, kind, job_id)
+        for job_id in _ids(uow_factory, kind, JobStatus.RUNNING, limit, context):
+            outcome = _follow(uow_factory, storage, kind, job_id, context)
             if outcome == "finished":
                 result.finished.append(f"{kind}-{job_id}")
             elif outcome == "updated":
@@ -93,9 +101,11 @@ def run(uow_factory: UnitOfWorkFactory, storage: Storage, runner: JobRunner, lim
     return result
 
 
-def _ids(uow_factory: UnitOfWorkFactory, kind: Kind, status: JobStatus, limit: int) -> list[int]:
+def _ids(
+    uow_factory: UnitOfWorkFactory, kind: Kind, status: JobStatus, limit: int, context: RequestContext
+) -> list[int]:
     model = TrainingJob if kind == "training" else InferenceJob
-    with uow_factory(SYSTEM, WORKER_CONTEXT) as uow:
+    with uow_factory(SYSTEM, context) as uow:
         return list(
             uow.session.scalars(
                 sa.select(model.id).where(model.status == status).order_by(model.id).limit(limit)
@@ -107,15 +117,20 @@ def _ids(uow_factory: UnitOfWorkFactory, kind: Kind, status: JobStatus, limit: i
 
 
 def _dispatch(
-    uow_factory: UnitOfWorkFactory, storage: Storage, runner: JobRunner, kind: Kind, job_id: int
+    uow_factory: UnitOfWorkFactory,
+    storage: Storage,
+    runner: JobRunner,
+    kind: Kind,
+    job_id: int,
+    context: RequestContext,
 ) -> bool:
     settings = get_settings()
-    with uow_factory(SYSTEM, WORKER_CONTEXT) as uow:
+    with uow_factory(SYSTEM, context) as uow:
         job = _locked(uow, kind, job_id)
         if job is None or job.status is not JobStatus.QUEUED:
             return False
         if isinstance(job, TrainingJob):
-            spec: TrainingSpec | InferenceJobSpec | str | None = _training_spec(uow, job)
+            spec: TrainingSpec | InferenceJobSpec | str | None = _training_spec(uow, storage, job)
         else:
             spec = _inference_spec(uow, job)
         if spec is None:
@@ -144,7 +159,15 @@ def _dispatch(
         return True
 
 
-def _training_spec(uow: UnitOfWork, job: TrainingJob) -> TrainingSpec | str | None:
+def _missing(storage: Storage, bucket: str, key: str) -> str | None:
+    try:
+        storage.head(bucket, key)
+    except ObjectMissing:
+        return f"s3://{bucket}/{key}"
+    return None
+
+
+def _training_spec(uow: UnitOfWork, storage: Storage, job: TrainingJob) -> TrainingSpec | str | None:
     settings = get_settings()
     export = uow.session.get(Collection, job.export_id)
     assert export is not None
@@ -156,6 +179,14 @@ def _training_spec(uow: UnitOfWork, job: TrainingJob) -> TrainingSpec | str | No
     base = uow.model_configs.require(job.base_model_id)
     if not base.model_path:
         return f"model {base.id} has no weights"
+    # What the GPU task will read must be there before one is started for it.
+    missing = _missing(storage, settings.exports_bucket, export.archive_path)
+    if missing:
+        return f"the dataset's YOLO pose export {export.id} is gone from S3 ({missing}); export it again"
+    if base.model_path.startswith(f"s3://{settings.models_bucket}/"):
+        missing = _missing(storage, settings.models_bucket, base.model_path.split("/", 3)[3])
+        if missing:
+            return f"the weights of model {base.id} are missing ({missing})"
     return TrainingSpec(
         job_id=job.id,
         base_weights=base.model_path,
@@ -241,10 +272,12 @@ def _evaluation_spec(uow: UnitOfWork, job: InferenceJob) -> EvaluationSpec:
 # ------------------------------------------------------------------ following
 
 
-def _follow(uow_factory: UnitOfWorkFactory, storage: Storage, kind: Kind, job_id: int) -> str | None:
+def _follow(
+    uow_factory: UnitOfWorkFactory, storage: Storage, kind: Kind, job_id: int, context: RequestContext
+) -> str | None:
     settings = get_settings()
     now = dt.datetime.now(dt.UTC)
-    with uow_factory(SYSTEM, WORKER_CONTEXT) as uow:
+    with uow_factory(SYSTEM, context) as uow:
         job = _locked(uow, kind, job_id)
         if job is None or job.status is not JobStatus.RUNNING:
             return None
@@ -406,14 +439,13 @@ def _audit(
     failed: bool = False,
     error: str | None = None,
 ) -> None:
-    uow.audit(
-        AuditEntry(
-            action=action,
-            category=AuditCategory.SYSTEM,
-            resource_type=type(job).__name__,
-            resource_id=job.id,
-            new_values=new,
-            status=AuditStatus.FAILED if failed else AuditStatus.SUCCESS,
-            error_message=error,
-        )
+    audit(
+        uow,
+        action,
+        AuditCategory.SYSTEM,
+        type(job).__name__,
+        job.id,
+        new=new,
+        status=AuditStatus.FAILED if failed else AuditStatus.SUCCESS,
+        error=error,
     )

@@ -20,14 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cradlepose.db.models import DatasetImage, Image, InferenceJob, MLModelConfig, TrainingJob
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
-from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, DatasetSplit, ExportFormat, JobStatus
-from cradlepose.domain.errors import Conflict, FieldProblem, NotFound, ValidationFailed
+from cradlepose.domain.errors import Conflict, FieldProblem, NotFound, PermissionDenied, ValidationFailed
 from cradlepose.domain.jobs import TrainingHyperparameters
 from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.lifecycles import JOB
 from cradlepose.services import collections
-from cradlepose.services.common import DecimalNumber, Page, id_desc_page
+from cradlepose.services.common import DecimalNumber, Page, audit, id_desc_page
 
 MAX_TARGET_IMAGES = 100_000
 Kind = Literal["training", "inference"]
@@ -120,7 +119,7 @@ class InferenceJobOut(_JobOut):
 
 
 def create_training_job(uow: UnitOfWork, command: TrainingJobIn) -> TrainingJobOut:
-    actor = access.require_admin(uow.actor)
+    actor = access.require_researcher(uow.actor)
     base = uow.model_configs.get(command.base_model_id)
     if base is None or not base.is_active:
         raise ValidationFailed.single("base_model_id", f"no active model {command.base_model_id}")
@@ -162,7 +161,7 @@ def create_training_job(uow: UnitOfWork, command: TrainingJobIn) -> TrainingJobO
 
 
 def create_inference_job(uow: UnitOfWork, command: InferenceJobIn) -> InferenceJobOut:
-    actor = access.require_admin(uow.actor)
+    actor = access.require_researcher(uow.actor)
     model = uow.model_configs.get(command.model_id)
     if model is None or not model.is_active:
         raise ValidationFailed.single("model_id", f"no active model {command.model_id}")
@@ -209,8 +208,11 @@ def create_inference_job(uow: UnitOfWork, command: InferenceJobIn) -> InferenceJ
 
 
 def cancel(uow: UnitOfWork, kind: Kind, job_id: int) -> TrainingJobOut | InferenceJobOut:
-    access.require_admin(uow.actor)
+    """Whoever asked for the job, or an admin."""
+    actor = access.require_researcher(uow.actor)
     job = _require(uow, kind, job_id, for_update=True)
+    if not access.owns_or_admin(actor, job.created_by):
+        raise PermissionDenied(f"only whoever asked for {kind} job {job.id}, or an admin, may cancel it")
     if job.status is JobStatus.QUEUED:
         job.status = JOB.apply(job.status, JobStatus.CANCELLED)
         job.end_time = dt.datetime.now(dt.UTC)
@@ -231,7 +233,7 @@ def cancel(uow: UnitOfWork, kind: Kind, job_id: int) -> TrainingJobOut | Inferen
 
 
 def get_job(uow: UnitOfWork, kind: Kind, job_id: int) -> TrainingJobOut | InferenceJobOut:
-    access.require_admin(uow.actor)
+    access.require_researcher(uow.actor)
     job = uow.training_jobs.get(job_id) if kind == "training" else uow.inference_jobs.get(job_id)
     if job is None:
         raise NotFound(_resource(kind), job_id)
@@ -241,7 +243,7 @@ def get_job(uow: UnitOfWork, kind: Kind, job_id: int) -> TrainingJobOut | Infere
 def list_training_jobs(
     uow: UnitOfWork, status: JobStatus | None, cursor: str | None, limit: int
 ) -> Page[TrainingJobOut]:
-    access.require_admin(uow.actor)
+    access.require_researcher(uow.actor)
     query = sa.select(TrainingJob)
     if status is not None:
         query = query.where(TrainingJob.status == status)
@@ -254,7 +256,7 @@ def list_training_jobs(
 def list_inference_jobs(
     uow: UnitOfWork, status: JobStatus | None, model_id: int | None, cursor: str | None, limit: int
 ) -> Page[InferenceJobOut]:
-    access.require_admin(uow.actor)
+    access.require_researcher(uow.actor)
     query = sa.select(InferenceJob)
     if status is not None:
         query = query.where(InferenceJob.status == status)
@@ -321,12 +323,4 @@ def _check_name_free(uow: UnitOfWork, name: str, version: str) -> None:
 
 
 def _audit(uow: UnitOfWork, resource: str, resource_id: int, action: str, *, new: dict[str, Any]) -> None:
-    uow.audit(
-        AuditEntry(
-            action=action,
-            category=AuditCategory.SYSTEM,
-            resource_type=resource,
-            resource_id=resource_id,
-            new_values=new,
-        )
-    )
+    audit(uow, action, AuditCategory.SYSTEM, resource, resource_id, new=new)

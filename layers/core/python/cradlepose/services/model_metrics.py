@@ -53,7 +53,7 @@ def list_metrics(
     cursor: str | None,
     limit: int,
 ) -> Page[MetricOut]:
-    access.require_worker(uow.actor)
+    access.require_researcher(uow.actor)
     uow.model_configs.require(model_id)
     query = sa.select(ModelMetric).where(ModelMetric.model_id == model_id)
     if dataset_id is not None:

@@ -19,12 +19,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from cradlepose.db.models import MLModelConfig, ModelDeployment
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
-from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, DatasetSplit, DeploymentStatus
 from cradlepose.domain.errors import Conflict
 from cradlepose.domain.lifecycles import DEPLOYMENT
 from cradlepose.domain.promotion import GateEvidence, check_gate
 from cradlepose.services import model_configs, model_metrics
+from cradlepose.services.common import audit
 
 
 class Gate(BaseModel):
@@ -78,17 +78,16 @@ def promote(uow: UnitOfWork, model_id: int, command: PromotionIn) -> DeploymentO
         old = row.deployment_status
         row.deployment_status = command.target
         model_configs.record_deployment(uow, row, old, reason=command.reason)
-        uow.audit(
-            AuditEntry(
-                action="MODEL_PROMOTED",
-                category=AuditCategory.SYSTEM,
-                resource_type="MLModelConfig",
-                resource_id=row.id,
-                resource_name=f"{row.model_name} {row.version}",
-                old_values={"deployment_status": old.value},
-                new_values={"deployment_status": command.target.value},
-                summary=command.reason,
-            )
+        audit(
+            uow,
+            "MODEL_PROMOTED",
+            AuditCategory.SYSTEM,
+            "MLModelConfig",
+            row.id,
+            f"{row.model_name} {row.version}",
+            old={"deployment_status": old.value},
+            new={"deployment_status": command.target.value},
+            summary=command.reason,
         )
     uow.flush()
     deployment = uow.session.scalar(
@@ -103,7 +102,7 @@ def promote(uow: UnitOfWork, model_id: int, command: PromotionIn) -> DeploymentO
 
 
 def history(uow: UnitOfWork, model_id: int) -> list[DeploymentOut]:
-    access.require_worker(uow.actor)
+    access.require_researcher(uow.actor)
     uow.model_configs.require(model_id)
     rows = uow.session.scalars(
         sa.select(ModelDeployment).where(ModelDeployment.model_id == model_id).order_by(ModelDeployment.id)

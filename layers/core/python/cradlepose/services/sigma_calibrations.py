@@ -29,7 +29,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from cradlepose.db.models import Annotation, Image, ImageBatch, SigmaCalibration
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
-from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, ImageStatus
 from cradlepose.domain.errors import Conflict, NotFound, ValidationFailed
 from cradlepose.domain.keypoint_schema import COCO17_NAMES, COCO17_SIGMAS, SchemaDefinition
@@ -43,6 +42,7 @@ from cradlepose.domain.sigma_calibration import (
     labelled_points,
 )
 from cradlepose.services import schemas
+from cradlepose.services.common import audit
 from cradlepose.services.verified_images import final_annotations
 
 METHOD = "against-verified-result"
@@ -89,7 +89,7 @@ class AdoptIn(BaseModel):
 
 
 def calibrate(uow: UnitOfWork, schema_id: int, command: CalibrationIn) -> CalibrationOut:
-    actor = access.require_admin(uow.actor)
+    actor = access.require_researcher(uow.actor)
     schema_row = uow.schemas.require(schema_id)
     schema = SchemaDefinition.model_validate(schema_row.schema_definition)
     images, annotation_count = _repeated_annotations(uow, schema_id)
@@ -116,7 +116,7 @@ def calibrate(uow: UnitOfWork, schema_id: int, command: CalibrationIn) -> Calibr
 
 
 def get_calibration(uow: UnitOfWork, calibration_id: int) -> CalibrationOut:
-    access.require_admin(uow.actor)
+    access.require_researcher(uow.actor)
     row = uow.sigma_calibrations.get(calibration_id)
     if row is None:
         raise NotFound("SigmaCalibration", calibration_id)
@@ -219,12 +219,4 @@ def _rows(schema: SchemaDefinition, estimates: list[SigmaEstimate], min_samples:
 
 
 def _audit(uow: UnitOfWork, row: SigmaCalibration, action: str, *, new: dict[str, Any]) -> None:
-    uow.audit(
-        AuditEntry(
-            action=action,
-            category=AuditCategory.SYSTEM,
-            resource_type="SigmaCalibration",
-            resource_id=row.id,
-            new_values=new,
-        )
-    )
+    audit(uow, action, AuditCategory.SYSTEM, "SigmaCalibration", row.id, new=new)

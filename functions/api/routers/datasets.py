@@ -1,0 +1,126 @@
+"""Datasets: verified images with fixed train/validation/test splits, the catalogue, and exports.
+
+Researchers (ADMIN or VERIFIER) make, find and export datasets; only an admin edits a dataset's
+catalogue description.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
+from api.dependencies import Caller, caller
+from api.params import Cursor, IdFilter, Limit, ResourceId
+from api.problems import documented
+from cradlepose.domain.enums import DatasetOrigin, DatasetSplit
+from cradlepose.services import collections, datasets
+from cradlepose.services.catalogue import CatalogueQuery
+from cradlepose.services.common import DEFAULT_LIMIT, Page
+
+router = Router()
+TAGS = ["datasets"]
+CallerDep = Annotated[Caller, Depends(caller)]
+Term = Annotated[str | None, Query(max_length=50, description="a vocabulary term's code")]
+
+
+@router.post(
+    "/datasets",
+    tags=TAGS,
+    status_code=201,
+    summary="Make a dataset of verified images with seeded splits that never split an infant (researchers)",
+    responses=documented(201, 401, 403, 404, 409, 422),
+)
+def create_dataset(me: CallerDep, body: Annotated[datasets.DatasetIn, Body()]) -> datasets.DatasetOut:
+    with me.uow() as uow:
+        return datasets.create_dataset(uow, body)
+
+
+@router.get(
+    "/datasets",
+    tags=TAGS,
+    summary="Search the catalogue of datasets, newest first (researchers)",
+    responses=documented(200, 401, 403, 422),
+)
+def list_datasets(
+    me: CallerDep,
+    text: Annotated[str | None, Query(max_length=200, description="free text over the catalogue")] = None,
+    anatomical_area: Term = None,
+    modality: Term = None,
+    task_type: Term = None,
+    tag: Term = None,
+    origin: Annotated[DatasetOrigin | None, Query()] = None,
+    schema_id: IdFilter = None,
+    include_inactive: Annotated[bool, Query()] = False,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[datasets.DatasetOut]:
+    query = CatalogueQuery(
+        text=text,
+        anatomical_area=anatomical_area,
+        modality=modality,
+        task_type=task_type,
+        tag=tag,
+        origin=origin,
+        schema_id=schema_id,
+        include_inactive=include_inactive,
+    )
+    with me.uow() as uow:
+        return datasets.list_datasets(uow, query, cursor, limit)
+
+
+@router.get(
+    "/datasets/<dataset_id>",
+    tags=TAGS,
+    summary="One dataset with its split counts and catalogue terms (researchers)",
+    responses=documented(200, 401, 403, 404),
+)
+def get_dataset(me: CallerDep, dataset_id: ResourceId) -> datasets.DatasetOut:
+    with me.uow() as uow:
+        return datasets.get_dataset(uow, dataset_id)
+
+
+@router.patch(
+    "/datasets/<dataset_id>",
+    tags=TAGS,
+    summary="Change a dataset's catalogue description (admin; its images and splits never change)",
+    responses=documented(200, 401, 403, 404, 422),
+)
+def edit_dataset(
+    me: CallerDep, dataset_id: ResourceId, body: Annotated[datasets.DatasetEdit, Body()]
+) -> datasets.DatasetOut:
+    with me.uow() as uow:
+        return datasets.edit_dataset(uow, dataset_id, body)
+
+
+@router.get(
+    "/datasets/<dataset_id>/images",
+    tags=TAGS,
+    summary="A dataset's images with their split (researchers)",
+    responses=documented(200, 401, 403, 404, 422),
+)
+def list_images(
+    me: CallerDep,
+    dataset_id: ResourceId,
+    split: Annotated[DatasetSplit | None, Query()] = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[datasets.DatasetImageOut]:
+    with me.uow() as uow:
+        return datasets.list_images(uow, dataset_id, split, cursor, limit)
+
+
+@router.post(
+    "/datasets/<dataset_id>/exports",
+    tags=TAGS,
+    status_code=202,
+    summary="Export a dataset as COCO keypoints or YOLO pose: a collection packed in the background",
+    responses=documented(202, 401, 403, 404, 409, 422),
+)
+def export_dataset(
+    me: CallerDep, dataset_id: ResourceId, body: Annotated[collections.ExportIn, Body()]
+) -> collections.CollectionOut:
+    with me.uow() as uow:
+        return collections.export_dataset(uow, dataset_id, body)

@@ -1,0 +1,77 @@
+"""Inference jobs (seed 001): run a model over chosen images, or evaluate it on a dataset split."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
+from api.dependencies import Caller, caller
+from api.params import Cursor, IdFilter, Limit, ResourceId
+from api.problems import documented
+from cradlepose.domain.enums import JobStatus
+from cradlepose.services import ml_jobs
+from cradlepose.services.common import DEFAULT_LIMIT, Page
+
+router = Router()
+TAGS = ["models"]
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+@router.post(
+    "/inference-jobs",
+    tags=TAGS,
+    status_code=202,
+    summary="Queue a model run over images, or an evaluation on a dataset split (researchers)",
+    responses=documented(202, 401, 403, 404, 409, 422),
+)
+def create_inference_job(
+    me: CallerDep, body: Annotated[ml_jobs.InferenceJobIn, Body()]
+) -> ml_jobs.InferenceJobOut:
+    with me.uow() as uow:
+        return ml_jobs.create_inference_job(uow, body)
+
+
+@router.get(
+    "/inference-jobs",
+    tags=TAGS,
+    summary="Inference jobs, newest first (researchers)",
+    responses=documented(200, 401, 403, 422),
+)
+def list_inference_jobs(
+    me: CallerDep,
+    status: Annotated[JobStatus | None, Query()] = None,
+    model_id: IdFilter = None,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+) -> Page[ml_jobs.InferenceJobOut]:
+    with me.uow() as uow:
+        return ml_jobs.list_inference_jobs(uow, status, model_id, cursor, limit)
+
+
+@router.get(
+    "/inference-jobs/<job_id>",
+    tags=TAGS,
+    summary="An inference job: status, progress, results and (for an evaluation) its metrics (researchers)",
+    responses=documented(200, 401, 403, 404),
+)
+def get_inference_job(me: CallerDep, job_id: ResourceId) -> ml_jobs.InferenceJobOut:
+    with me.uow() as uow:
+        job = ml_jobs.get_job(uow, "inference", job_id)
+    assert isinstance(job, ml_jobs.InferenceJobOut)
+    return job
+
+
+@router.post(
+    "/inference-jobs/<job_id>/cancel",
+    tags=TAGS,
+    summary="Cancel a queued job, or ask a running one to stop (whoever asked for it, or an admin)",
+    responses=documented(200, 401, 403, 404, 409),
+)
+def cancel_inference_job(me: CallerDep, job_id: ResourceId) -> ml_jobs.InferenceJobOut:
+    with me.uow() as uow:
+        job = ml_jobs.cancel(uow, "inference", job_id)
+    assert isinstance(job, ml_jobs.InferenceJobOut)
+    return job

@@ -1,0 +1,43 @@
+"""The catalogue's vocabularies (seed 002): anatomical areas, modalities, task types, tags."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+
+from api.dependencies import Caller, caller
+from api.problems import documented
+from cradlepose.domain.enums import VocabularyKind
+from cradlepose.services import catalogue
+
+router = Router()
+TAGS = ["datasets"]
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+@router.get(
+    "/vocabulary-terms",
+    tags=TAGS,
+    summary="The catalogue's vocabulary terms (researchers)",
+    responses=documented(200, 401, 403, 422),
+)
+def list_terms(
+    me: CallerDep, kind: Annotated[VocabularyKind | None, Query()] = None
+) -> list[catalogue.TermOut]:
+    with me.uow() as uow:
+        return catalogue.list_terms(uow, kind)
+
+
+@router.post(
+    "/vocabulary-terms",
+    tags=TAGS,
+    status_code=201,
+    summary="Add a vocabulary term (admin)",
+    responses=documented(201, 401, 403, 409, 422),
+)
+def create_term(me: CallerDep, body: Annotated[catalogue.TermIn, Body()]) -> catalogue.TermOut:
+    with me.uow() as uow:
+        return catalogue.create_term(uow, body)

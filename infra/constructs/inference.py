@@ -193,15 +193,18 @@ class Inference(Construct):
             "manifest, "
             "and writes its results (results); keys are per batch and chunk, known only at run time, so "
             "object "
-            "actions cover each of those three buckets' keys, nothing else.",
+            "actions cover each of those three buckets' keys, nothing else. Training jobs (the same image) "
+            "also read a dataset's YOLO pose export (exports) and write the trained weights (models).",
             *(
                 f"AwsSolutions-IAM5[Resource::<{logical_id(buckets[b].bucket)}.Arn>/*]"
-                for b in ("uploads", "models", "results")
+                for b in ("uploads", "models", "results", "exports")
             ),
         )
         for statement in (
             *s3_statements(buckets["uploads"], "read"),
             *s3_statements(buckets["models"], "read"),
+            *s3_statements(buckets["models"], "write"),
+            *s3_statements(buckets["exports"], "read"),
             *s3_statements(buckets["results"], "read"),
             *s3_statements(buckets["results"], "write"),
             iam.PolicyStatement(actions=CALLBACK_ACTIONS, resources=[state_machine_arn]),

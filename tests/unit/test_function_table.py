@@ -36,7 +36,7 @@ def test_state_machine_substitutions_match_the_definitions() -> None:
 
 
 def test_grants_are_ones_the_cdk_app_understands() -> None:
-    buckets = {"uploads", "derived", "results", "exports"}
+    buckets = {"uploads", "derived", "results", "exports", "models"}  # infra/constructs/storage.py
     for spec in function_table.load().functions:
         for grant in spec.grants:
             parts = grant.split(":")

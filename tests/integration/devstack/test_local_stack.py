@@ -159,6 +159,10 @@ def test_the_stack_is_made_from_the_function_table(stack: LocalStack) -> None:
     assert {job.name: job.every_s for job in stack.scheduler.jobs} == {
         "overdue_sweep": 60,
         "metrics_rollup": 300,
+        "collections_pack": 5,
+        "collections_expire": 300,
+        "dataset_imports": 5,
+        "ml_jobs": 3,
     }
     assert stack.functions.invoke("overdue_sweep", {})["overdue"] == []
     assert Path(stack.config.state_dir, "s3").is_dir()

@@ -11,7 +11,8 @@ What runs, and what stands in for AWS (docs/local.md has the whole picture):
 - Every function of `infra/functions.toml`, registered in moto's Lambda and run in this process
   (InProcessLambdas); the batch pipeline state machine from its ASL file with their ARNs.
 - S3 Object Created under `incoming/` → EventBridge rule → SQS → the upload trigger (QueuePoller).
-- The inference of each chunk on the CPU in a background thread (LocalInferenceRunner).
+- The inference of each chunk on the CPU in a background thread (LocalInferenceRunner), and
+  training and inference jobs in threads of their own (LocalJobRunner), as the GPU task runs them.
 - The scheduled jobs on timers (Scheduler).
 - The gateway over HTTP on 127.0.0.1: `/api` (the API Lambda behind the authorizer's checks),
   `/idp` (the local identity provider), `/` (the web UI's files).
@@ -41,6 +42,8 @@ from pydantic import SecretStr
 from cradlepose import function_table
 from cradlepose.adapters import aws as aws_clients
 from cradlepose.adapters import inference
+from cradlepose.adapters.job_runner import JobRunner
+from cradlepose.adapters.job_runner import install_local_runner as install_job_runner
 from cradlepose.adapters.storage import S3Storage
 from cradlepose.adapters.workflow import StepFunctionsWorkflow
 from cradlepose.db import migrate
@@ -63,6 +66,7 @@ from cradlepose.devstack.identity_provider import (
     LocalIdentityProvider,
 )
 from cradlepose.devstack.local_inference import ChunkRunner, LocalInferenceRunner
+from cradlepose.devstack.local_jobs import LocalJobRunner
 from cradlepose.devstack.moto_lambda import InProcessLambdas
 from cradlepose.devstack.s3_mirror import S3Mirror
 from cradlepose.devstack.scheduler import Job, Scheduler
@@ -94,6 +98,7 @@ class LocalStackConfig:
     database_url: str | None = None  # None: the embedded PostgreSQL under <state-dir>/pgdata
     web_root: Path | None = field(default_factory=default_web_root)
     chunk_runner: ChunkRunner | None = None  # None: the inference engine on the CPU
+    job_runner: JobRunner | None = None  # None: training and inference jobs in threads here
     schedules: bool = True
     create_admin: bool = True
     admin_username: str = "admin"
@@ -143,6 +148,7 @@ class LocalStack:
         self.base_url = ""
         self.resources: resources.CradleResources | None = None
         self.runner: LocalInferenceRunner | None = None
+        self.job_runner: JobRunner | None = None
         self.pollers: list[QueuePoller] = []
         self.scheduler: Scheduler | None = None
         self.identity: LocalIdentityProvider | None = None
@@ -252,6 +258,8 @@ class LocalStack:
             "CRADLE_DATABASE_URL": self.database_url,
             "CRADLE_DB_POOL_SIZE": "8",
             "CRADLE_AWS_ENDPOINT_URL": self.aws.endpoint,
+            # The container's code (jobs, weights from s3://) makes its own boto3 clients.
+            "AWS_ENDPOINT_URL_S3": self.aws.endpoint,
             "CRADLE_AWS_REGION": REGION,
             "CRADLE_INFERENCE_RUNNER": "local",
             "CRADLE_LOCAL_STATE_DIR": str(state),
@@ -288,6 +296,9 @@ class LocalStack:
         inference.install_local_runner(self.runner)
         self._exit.callback(self.runner.close, config.chunk_stop_timeout_s)
         self._exit.callback(inference.install_local_runner, None)
+        self.job_runner = config.job_runner or LocalJobRunner()
+        install_job_runner(self.job_runner)
+        self._exit.callback(install_job_runner, None)
 
     def _start_pollers(self) -> None:
         assert self.resources is not None

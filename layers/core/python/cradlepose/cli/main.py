@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cradlepose.cli import admin, db, demo, dev, remote
+from cradlepose.cli import admin, datasets, db, demo, dev, remote
 
 app = typer.Typer(
     name="cradle",
@@ -29,6 +29,13 @@ for command in (
 ):
     app.command()(command)
 app.command("auto-assign")(remote.auto_assign)
+app.add_typer(datasets.datasets_app, name="datasets")
+app.add_typer(datasets.collections_app, name="collections")
+app.add_typer(datasets.models_app, name="models")
+app.add_typer(datasets.jobs_app, name="jobs")
+app.command("export")(datasets.export)
+app.command("import")(datasets.import_coco)
+app.command("evaluate")(datasets.evaluate)
 admin.app.command("approve")(remote.approve)
 
 

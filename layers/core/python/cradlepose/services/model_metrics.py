@@ -9,7 +9,6 @@ the keypoint). Figures pycocotools reports as -1 (no object of that size) are no
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -123,7 +122,8 @@ def latest_ap(
         ModelMetric.class_name.is_(None),
     )
     if sigmas is not None:
-        query = query.where(ModelMetric.metric_metadata["sigmas"] == sa.cast(json.dumps(sigmas), JSONB))
+        # The list itself as a JSONB parameter (a cast of its JSON text would bind a JSON string).
+        query = query.where(ModelMetric.metric_metadata["sigmas"] == sa.type_coerce(sigmas, JSONB))
     return uow.session.scalar(
         query.order_by(ModelMetric.evaluation_timestamp.desc(), ModelMetric.id.desc()).limit(1)
     )

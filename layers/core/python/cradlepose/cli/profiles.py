@@ -97,4 +97,5 @@ class ProfileStore:
         if not self.config_path.exists():
             return {}
         raw: dict[str, Any] = tomllib.loads(self.config_path.read_text()).get("profiles", {})
-        return {name: Profile(name=name, **values) for name, values in raw.items()}
+        # TOML has no null: a profile saved without an identity URL (AWS's Cognito) has no such key.
+        return {name: Profile(name=name, **{"identity_url": None, **values}) for name, values in raw.items()}

@@ -8,6 +8,7 @@ so their existence does not leak. Each row runs on a fresh database, admin last.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -54,6 +55,12 @@ OWNER_200 = (401, 403, 403, 403, 200, 404, 200, 200)  # annotators see only thei
 # Annotators' own work: others' assignments and images do not exist for them; other roles may not.
 ANNOTATOR_ONLY_200 = (401, 403, 403, 403, 200, 404, 403, 403)
 ANNOTATOR_ONLY_409 = (401, 403, 403, 403, 409, 404, 403, 403)
+ADMIN_ONLY_409 = (401, 403, 403, 403, 403, 403, 403, 409)
+# Researchers (verifiers and admins) work with the verified data; annotators produce it.
+RESEARCHERS_200 = (401, 403, 403, 403, 403, 403, 200, 200)
+RESEARCHERS_201 = (401, 403, 403, 403, 403, 403, 201, 201)
+RESEARCHERS_202 = (401, 403, 403, 403, 403, 403, 202, 202)
+_names = itertools.count()
 
 _SCHEMA_BODY = {
     "name": "tiny",
@@ -135,6 +142,47 @@ ROWS = [
     Row("POST", "/metrics/rollup", lambda w: "/metrics/rollup", ADMIN_ONLY_200),
     Row("PUT", "/batches/{id}/images/{id}/gold", lambda w: f"/batches/{w.ready_batch_id}/images/{w.ready_image_id}/gold",
         ADMIN_ONLY_200, lambda w: {"keypoints": {"keypoints": [{"id": 0, "x": 10, "y": 10}]}}),
+    # --- datasets, exports, imports, models
+    Row("POST", "/datasets", lambda w: "/datasets", RESEARCHERS_201,
+        lambda w: {"name": f"d{next(_names)}", "keypoint_schema_id": w.schema_id}),
+    Row("GET", "/datasets", lambda w: "/datasets", RESEARCHERS_200),
+    Row("GET", "/datasets/{id}", lambda w: f"/datasets/{w.dataset_id}", RESEARCHERS_200),
+    Row("PATCH", "/datasets/{id}", lambda w: f"/datasets/{w.dataset_id}", ADMIN_ONLY_200, lambda w: {"description": "x"}),
+    Row("GET", "/datasets/{id}/images", lambda w: f"/datasets/{w.dataset_id}/images", RESEARCHERS_200),
+    Row("POST", "/datasets/{id}/exports", lambda w: f"/datasets/{w.dataset_id}/exports", RESEARCHERS_202,
+        lambda w: {"format": "COCO_KEYPOINTS"}),
+    Row("GET", "/vocabulary-terms", lambda w: "/vocabulary-terms", RESEARCHERS_200),
+    Row("POST", "/vocabulary-terms", lambda w: "/vocabulary-terms", ADMIN_ONLY_201,
+        lambda w: {"kind": "TAG", "code": "prone", "name": "Prone"}),
+    Row("POST", "/collections", lambda w: "/collections", RESEARCHERS_202,
+        lambda w: {"name": "c", "keypoint_schema_id": w.schema_id}),
+    Row("GET", "/collections", lambda w: "/collections", RESEARCHERS_200),
+    # The admin's collection does not exist for another researcher.
+    Row("GET", "/collections/{id}", lambda w: f"/collections/{w.collection_id}", (401, 403, 403, 403, 403, 403, 404, 200)),
+    Row("POST", "/dataset-imports", lambda w: "/dataset-imports", ADMIN_ONLY_201, lambda w: {"name": "coco"}),
+    Row("GET", "/dataset-imports/{id}", lambda w: f"/dataset-imports/{w.import_id}", ADMIN_ONLY_200),
+    # The admin gets past the door and meets the state rule: nothing was uploaded yet.
+    Row("POST", "/dataset-imports/{id}/start", lambda w: f"/dataset-imports/{w.import_id}/start", ADMIN_ONLY_409),
+    Row("POST", "/training-jobs", lambda w: "/training-jobs", RESEARCHERS_202,
+        lambda w: {"base_model_id": w.model_id, "dataset_id": w.dataset_id}),
+    Row("GET", "/training-jobs", lambda w: "/training-jobs", RESEARCHERS_200),
+    Row("GET", "/training-jobs/{id}", lambda w: f"/training-jobs/{w.training_job_id}", RESEARCHERS_200),
+    # Whoever asked for a job (here the admin), or an admin, cancels it.
+    Row("POST", "/training-jobs/{id}/cancel", lambda w: f"/training-jobs/{w.training_job_id}/cancel", ADMIN_ONLY_200),
+    Row("POST", "/inference-jobs", lambda w: "/inference-jobs", RESEARCHERS_202,
+        lambda w: {"model_id": w.model_id, "image_ids": [w.ready_image_id]}),
+    Row("GET", "/inference-jobs", lambda w: "/inference-jobs", RESEARCHERS_200),
+    Row("GET", "/inference-jobs/{id}", lambda w: f"/inference-jobs/{w.inference_job_id}", RESEARCHERS_200),
+    Row("POST", "/inference-jobs/{id}/cancel", lambda w: f"/inference-jobs/{w.inference_job_id}/cancel", ADMIN_ONLY_200),
+    Row("GET", "/models/{id}/metrics", lambda w: f"/models/{w.model_id}/metrics", RESEARCHERS_200),
+    Row("POST", "/models/{id}/promotions", lambda w: f"/models/{w.model_id}/promotions", ADMIN_ONLY_201,
+        lambda w: {"target": "TESTING"}),
+    Row("GET", "/models/{id}/deployments", lambda w: f"/models/{w.model_id}/deployments", RESEARCHERS_200),
+    Row("POST", "/schemas/{id}/sigma-calibrations", lambda w: f"/schemas/{w.schema_id}/sigma-calibrations",
+        RESEARCHERS_201, lambda w: {"min_samples": 1}),
+    Row("GET", "/sigma-calibrations/{id}", lambda w: f"/sigma-calibrations/{w.calibration_id}", RESEARCHERS_200),
+    Row("POST", "/sigma-calibrations/{id}/adopt", lambda w: f"/sigma-calibrations/{w.calibration_id}/adopt",
+        ADMIN_ONLY_201, lambda w: {"version": "v9"}),
 ]  # fmt: skip
 
 

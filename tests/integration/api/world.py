@@ -4,16 +4,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from cradlepose.db.models import Annotation, BatchAssignment, Image, ImageBatch, KeypointSchema, MLModelConfig
+from cradlepose.db.models import (
+    Annotation,
+    BatchAssignment,
+    Collection,
+    CollectionItem,
+    Dataset,
+    DatasetImage,
+    DatasetImport,
+    Image,
+    ImageBatch,
+    InferenceJob,
+    KeypointSchema,
+    MLModelConfig,
+    SigmaCalibration,
+    TrainingJob,
+)
 from cradlepose.domain.enums import (
     AnnotationStatus,
     AssignmentStatus,
     BatchStatus,
+    DatasetOrigin,
+    DatasetSplit,
+    ExportFormat,
     ImageStatus,
     ModelType,
     Role,
+    SplitGrouping,
 )
 from cradlepose.domain.keypoint_schema import infant_pose_17
 from tests.support import Persona, make_user, unregistered
@@ -34,6 +54,13 @@ class World:
     ready_image_id: int  # in the ready batch, YOLO_PROCESSED
     assignment_id: int  # annotator_owner's, IN_PROGRESS
     annotation_id: int  # annotator_owner's SUBMITTED annotation of the submitted image
+    # datasets, exports and models
+    dataset_id: int  # one verified image (APPROVED, annotated twice), in the train split
+    collection_id: int  # the admin's: an export of the dataset, PENDING
+    import_id: int  # AWAITING_UPLOAD, no archive yet
+    training_job_id: int  # the admin's, QUEUED
+    inference_job_id: int  # the admin's, QUEUED
+    calibration_id: int  # of the default schema, every estimate adoptable
 
 
 def _image(batch_id: int, n: int, status: ImageStatus) -> Image:
@@ -106,6 +133,9 @@ def build(session_factory: sessionmaker[Session]) -> World:
             time_spent_seconds=30, status=AnnotationStatus.SUBMITTED,
         )  # fmt: skip
         session.add(annotation)
+        datasets = _datasets(
+            session, admin_id, default.id, people["annotator_owner"].user_id, model.id, ready_image.id
+        )
         session.commit()
         assert pending.user_id is not None
         return World(
@@ -122,4 +152,87 @@ def build(session_factory: sessionmaker[Session]) -> World:
             ready_image_id=ready_image.id,
             assignment_id=assignment.id,
             annotation_id=annotation.id,
+            **datasets,
         )
+
+
+def _datasets(
+    session: Session,
+    admin_id: int | None,
+    schema_id: int,
+    annotator_id: int | None,
+    model_id: int,
+    image_id: int,
+) -> dict[str, int]:
+    """A verified image, its dataset and export, an import, two queued jobs, a calibration."""
+    assert admin_id is not None
+    assert annotator_id is not None
+    batch = ImageBatch(batch_name="verified", keypoint_schema_id=schema_id, total_images=1, uploaded_by=admin_id,
+                       status=BatchStatus.COMPLETED)  # fmt: skip
+    session.add(batch)
+    session.flush()
+    image = _image(batch.id, 1, ImageStatus.APPROVED)
+    image.infant_metadata = {"subject_id": "s-1", "age_months": 3}
+    assignment = BatchAssignment(batch_id=batch.id, annotator_id=annotator_id, assigned_by=admin_id, images_total=1,
+                                 images_completed=1, status=AssignmentStatus.COMPLETED)  # fmt: skip
+    session.add_all([image, assignment])
+    session.flush()
+    keypoints = {
+        "keypoints": [{"id": i, "x": 200 + 5 * i, "y": 100 + 10 * i, "visible": 2} for i in range(17)]
+    }
+    moved = {"keypoints": [{**k, "x": k["x"] + 3} for k in keypoints["keypoints"]]}
+    first = Annotation(
+        image_id=image.id,
+        batch_assignment_id=assignment.id,
+        refined_keypoints=moved,
+        version=1,
+        time_spent_seconds=30,
+        status=AnnotationStatus.REVISION_REQUESTED,
+        submitted_at=sa.func.now(),
+    )
+    final = Annotation(
+        image_id=image.id,
+        batch_assignment_id=assignment.id,
+        refined_keypoints=keypoints,
+        version=2,
+        time_spent_seconds=30,
+        status=AnnotationStatus.APPROVED,
+        submitted_at=sa.func.now(),
+    )
+    dataset = Dataset(name="world", origin=DatasetOrigin.CURATED, keypoint_schema_id=schema_id, filters={},
+                      split_seed=0, split_fractions={"train": 1, "validation": 0, "test": 0},
+                      group_by=SplitGrouping.SUBJECT, train_count=1, created_by=admin_id)  # fmt: skip
+    session.add_all([first, final, dataset])
+    session.flush()
+    session.add(
+        DatasetImage(
+            dataset_id=dataset.id, image_id=image.id, split=DatasetSplit.TRAIN, annotation_id=final.id
+        )
+    )
+    collection = Collection(user_id=admin_id, name="world export", filter_snapshot={"dataset_id": dataset.id},
+                            format=ExportFormat.YOLO_POSE, keypoint_schema_id=schema_id, dataset_id=dataset.id,
+                            num_images=1)  # fmt: skip
+    imported = DatasetImport(name="incoming", keypoint_schema_id=schema_id, archive_key="imports/world/archive.zip",
+                             created_by=admin_id)  # fmt: skip
+    session.add_all([collection, imported])
+    session.flush()
+    session.add(CollectionItem(collection_id=collection.id, image_id=image.id, split=DatasetSplit.TRAIN,
+                               annotation_id=final.id))  # fmt: skip
+    training = TrainingJob(base_model_id=model_id, dataset_id=dataset.id, export_id=collection.id,
+                           hyperparameters={"epochs": 1}, result_model_name="world-ft", result_model_version="w1",
+                           created_by=admin_id)  # fmt: skip
+    inference = InferenceJob(model_id=model_id, target_images=[image_id], created_by=admin_id)
+    estimates = [{"keypoint_id": i, "name": f"k{i}", "sigma": 0.05, "samples": 50, "current_sigma": 0.08,
+                  "coco_sigma": 0.08, "adoptable": True} for i in range(17)]  # fmt: skip
+    calibration = SigmaCalibration(keypoint_schema_id=schema_id, method="against-verified-result", estimates=estimates,
+                                   images=50, annotations=100, min_samples=30, created_by=admin_id)  # fmt: skip
+    session.add_all([training, inference, calibration])
+    session.flush()
+    return {
+        "dataset_id": dataset.id,
+        "collection_id": collection.id,
+        "import_id": imported.id,
+        "training_job_id": training.id,
+        "inference_job_id": inference.id,
+        "calibration_id": calibration.id,
+    }

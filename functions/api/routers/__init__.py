@@ -1,6 +1,7 @@
 """One router per resource; each route is a thin call into cradlepose.services."""
 
 from api.routers import (
+    analyses,
     annotations,
     assignments,
     audit,
@@ -25,5 +26,6 @@ ALL = (
     annotations,
     verifications,
     metrics,
+    analyses,
     audit,
 )

@@ -54,6 +54,8 @@ OWNER_200 = (401, 403, 403, 403, 200, 404, 200, 200)  # annotators see only thei
 # Annotators' own work: others' assignments and images do not exist for them; other roles may not.
 ANNOTATOR_ONLY_200 = (401, 403, 403, 403, 200, 404, 403, 403)
 ANNOTATOR_ONLY_409 = (401, 403, 403, 403, 409, 404, 403, 403)
+READERS_200 = (401, 403, 403, 403, 403, 403, 200, 200)  # admins and verifiers
+READERS_409 = (401, 403, 403, 403, 403, 403, 409, 409)
 
 _SCHEMA_BODY = {
     "name": "tiny",
@@ -135,6 +137,12 @@ ROWS = [
     Row("POST", "/metrics/rollup", lambda w: "/metrics/rollup", ADMIN_ONLY_200),
     Row("PUT", "/batches/{id}/images/{id}/gold", lambda w: f"/batches/{w.ready_batch_id}/images/{w.ready_image_id}/gold",
         ADMIN_ONLY_200, lambda w: {"keypoints": {"keypoints": [{"id": 0, "x": 10, "y": 10}]}}),
+    # --- analysis reports: admins and verifiers; a verifier's job is theirs. The submitted image has no
+    # keypoints yet and the job has not run: past the door, the state rule answers 409.
+    Row("POST", "/analyses", lambda w: "/analyses", READERS_409, lambda w: {"image_id": w.submitted_image_id}),
+    Row("GET", "/analyses", lambda w: "/analyses", READERS_200),
+    Row("GET", "/analyses/{id}", lambda w: f"/analyses/{w.analysis_job_id}", READERS_200),
+    Row("GET", "/analyses/{id}/report", lambda w: f"/analyses/{w.analysis_job_id}/report", READERS_409),
 ]  # fmt: skip
 
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from cradlepose.db.models import Annotation, BatchAssignment, Image, ImageBatch, KeypointSchema, MLModelConfig
+from cradlepose.db.models import (
+    AnalysisJob,
+    Annotation,
+    BatchAssignment,
+    Image,
+    ImageBatch,
+    KeypointSchema,
+    MLModelConfig,
+)
 from cradlepose.domain.enums import (
     AnnotationStatus,
     AssignmentStatus,
@@ -34,6 +43,7 @@ class World:
     ready_image_id: int  # in the ready batch, YOLO_PROCESSED
     assignment_id: int  # annotator_owner's, IN_PROGRESS
     annotation_id: int  # annotator_owner's SUBMITTED annotation of the submitted image
+    analysis_job_id: uuid.UUID  # the verifier's analysis of the submitted image, not started
 
 
 def _image(batch_id: int, n: int, status: ImageStatus) -> Image:
@@ -106,6 +116,11 @@ def build(session_factory: sessionmaker[Session]) -> World:
             time_spent_seconds=30, status=AnnotationStatus.SUBMITTED,
         )  # fmt: skip
         session.add(annotation)
+        job = AnalysisJob(
+            job_id=uuid.uuid4(), user_id=people["verifier"].user_id, image_id=submitted.id,
+            original_image_key=submitted.storage_path,
+        )  # fmt: skip
+        session.add(job)
         session.commit()
         assert pending.user_id is not None
         return World(
@@ -122,4 +137,5 @@ def build(session_factory: sessionmaker[Session]) -> World:
             ready_image_id=ready_image.id,
             assignment_id=assignment.id,
             annotation_id=annotation.id,
+            analysis_job_id=job.job_id,
         )

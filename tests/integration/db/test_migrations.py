@@ -17,7 +17,10 @@ from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME, infant_pose_1
 pytestmark = pytest.mark.integration
 
 # Cradle's additions beyond the seed (see docs/data-model.md).
-EXTRA_TABLES = {"upload_rejections", "pipeline_runs", "pipeline_chunks", "pipeline_waits"}
+EXTRA_TABLES = {
+    "upload_rejections", "pipeline_runs", "pipeline_chunks", "pipeline_waits",
+    "analysis_jobs", "analysis_results", "reference_passages",
+}  # fmt: skip
 
 SEED_TABLES = {
     "users", "keypoint_schemas", "image_batches", "images", "batch_assignments", "annotations",
@@ -54,6 +57,9 @@ SEED_INDEXES = {
         "idx_performance_user_date", "idx_performance_period", "idx_performance_accuracy",
         "idx_performance_unique",
     },
+    # seed 003
+    "analysis_jobs": {"idx_analysis_jobs_user_id", "idx_analysis_jobs_status", "idx_analysis_jobs_created_at"},
+    "analysis_results": {"idx_analysis_results_job_id", "idx_analysis_results_created_at"},
 }  # fmt: skip
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cradlepose.cli import admin, db, demo, dev, remote
+from cradlepose.cli import admin, analyses, db, demo, dev, remote
 
 app = typer.Typer(
     name="cradle",
@@ -29,6 +29,8 @@ for command in (
 ):
     app.command()(command)
 app.command("auto-assign")(remote.auto_assign)
+app.command()(analyses.analyse)
+app.command()(analyses.report)
 admin.app.command("approve")(remote.approve)
 
 

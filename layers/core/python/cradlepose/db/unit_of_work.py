@@ -47,6 +47,7 @@ class UnitOfWork:
     pipeline_runs: repos.PipelineRunRepository
     pipeline_chunks: repos.PipelineChunkRepository
     pipeline_waits: repos.PipelineWaitRepository
+    analysis_jobs: repos.AnalysisJobRepository
 
     def __init__(
         self,
@@ -82,6 +83,7 @@ class UnitOfWork:
         self.pipeline_runs = repos.PipelineRunRepository(s)
         self.pipeline_chunks = repos.PipelineChunkRepository(s)
         self.pipeline_waits = repos.PipelineWaitRepository(s)
+        self.analysis_jobs = repos.AnalysisJobRepository(s)
         return self
 
     def __exit__(

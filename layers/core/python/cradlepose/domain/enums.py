@@ -156,3 +156,14 @@ class PipelineRunStatus(StrEnum):
     RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+
+
+class AnalysisStatus(StrEnum):
+    """Seed 003's job statuses, in its own lower-case spelling."""
+
+    UPLOADED = "uploaded"
+    SEGMENTING = "segmenting"
+    CONVERTING = "converting"
+    ENHANCING = "enhancing"
+    COMPLETED = "completed"
+    FAILED = "failed"

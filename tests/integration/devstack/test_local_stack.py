@@ -4,17 +4,24 @@ here (tests/e2e runs the real one)."""
 
 from __future__ import annotations
 
+import json
+import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
 from cradlepose import function_table
 from cradlepose.adapters.workflow import StepFunctionsWorkflow
+from cradlepose.cli.main import app
+from cradlepose.cli.profiles import LOCAL, Profile, ProfileStore
 from cradlepose.db.engine import default_session_factory
 from cradlepose.db.unit_of_work import unit_of_work_factory
 from cradlepose.devstack.functions import function_name
+from cradlepose.devstack.identity_provider import CLIENT_ID
 from cradlepose.devstack.postgres import EmbeddedPostgres
 from cradlepose.devstack.stack import LocalStack, LocalStackConfig
 from cradlepose.services import pipeline_waits
@@ -227,3 +234,44 @@ def _execution_of(db: sa.Engine, job: dict[str, object]) -> str:
             sa.text("SELECT execution_arn FROM analysis_jobs WHERE job_id = :j"), {"j": job["job_id"]}
         )
     return str(arn)
+
+
+def test_cradle_analyse_and_report_from_the_command_line(
+    stack: LocalStack, api: ApiSession, db: sa.Engine, tmp_path: Path
+) -> None:
+    # Given one pre-annotated image and the CLI signed in to the stack as its admin
+    created = api.create_batch(["cli.jpg"])
+    upload(created["uploads"][0], jpeg_with_metadata(seed=7), "cli.jpg")
+    api.wait_for_status(created["batch"]["id"], "READY_FOR_ANNOTATION")
+    with db.connect() as conn:
+        image_id = conn.scalar(
+            sa.text("SELECT id FROM images WHERE batch_id = :b"), {"b": created["batch"]["id"]}
+        )
+    config = str(tmp_path / "config")
+    ProfileStore(Path(config)).save(Profile(LOCAL, stack.api_url, stack.identity_url, CLIENT_ID))
+    assert stack.admin_username is not None
+    password = json.loads((stack.credentials_dir / f"{stack.admin_username}.json").read_text())["password"]
+    cli = CliRunner()
+    signed_in = cli.invoke(
+        app, ["login", "-u", stack.admin_username, "--password", password, "--config-dir", config]
+    )
+    assert signed_in.exit_code == 0, signed_in.output
+
+    # When they ask for an analysis, the command follows it to the end and says how to read it
+    asked = cli.invoke(app, ["analyse", str(image_id), "--config-dir", config], env={"COLUMNS": "200"})
+    assert asked.exit_code == 0, asked.output
+    assert "completed" in asked.output
+    match = re.search(r"cradle report (\S+)", asked.output)
+    assert match is not None, asked.output
+
+    # Then the report downloads as one HTML page, and a job that does not exist is a clear error
+    page = tmp_path / "report.html"
+    fetched = cli.invoke(
+        app, ["report", match.group(1), "-f", "html", "-o", str(page), "--config-dir", config]
+    )
+    assert fetched.exit_code == 0, fetched.output
+    assert page.read_text().lstrip().lower().startswith("<!doctype html>")
+    assert "data:image/png;base64," in page.read_text()
+    missing = cli.invoke(app, ["report", str(uuid.uuid4()), "--config-dir", config])
+    assert missing.exit_code == 1
+    assert "404" in missing.output or "not found" in missing.output.lower()

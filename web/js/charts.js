@@ -20,10 +20,14 @@ function timeAxis(svg, dates, x, height, width) {
   const ticks = Math.min(dates.length, Math.max(2, Math.floor((width - M.left - M.right) / 70)));
   const step = Math.max(1, Math.ceil(dates.length / ticks));
   const g = s("g", { class: "axis" });
-  dates.forEach((d, i) => {
-    if (i % step && i !== dates.length - 1) return;
-    g.append(s("text", { x: x(i), y: height - 8, "text-anchor": "middle" }, dayFormat.format(new Date(d))));
-  });
+  const shown = dates.map((_, i) => i).filter((i) => i % step === 0);
+  const last = dates.length - 1;
+  // The last date always shows; the regular tick before it gives way when they would overlap.
+  if (shown[shown.length - 1] !== last) {
+    if (shown.length > 1 && x(last) - x(shown[shown.length - 1]) < 48) shown.pop();
+    shown.push(last);
+  }
+  for (const i of shown) g.append(s("text", { x: x(i), y: height - 8, "text-anchor": "middle" }, dayFormat.format(new Date(dates[i]))));
   svg.append(g);
 }
 

@@ -204,16 +204,16 @@ export class KeypointCanvas {
       const g = this.toScreen(k);
       const p = points.get(k.id);
       const moved = p && p.visible !== ABSENT && Math.hypot(p.x - k.x, p.y - k.y) > 0.5;
+      const major = majors.has(k.id);
       if (links && moved) {
-        const major = majors.has(k.id);
-        ctx.strokeStyle = major ? "rgba(240,180,76,0.95)" : "rgba(255,255,255,0.6)";
-        ctx.lineWidth = major ? 2.2 : 1.2;
-        ctx.setLineDash([4, 3]);
+        ctx.strokeStyle = major ? "rgba(240,180,76,0.95)" : "rgba(255,255,255,0.7)";
+        ctx.lineWidth = major ? 2.5 : 1.3;
+        ctx.setLineDash(major ? [] : [4, 3]);
         line(ctx, g, this.toScreen(p));
         ctx.setLineDash([]);
       }
       ctx.globalAlpha = 0.9;
-      ctx.strokeStyle = "rgba(255,255,255,0.85)";
+      ctx.strokeStyle = major ? "rgba(240,180,76,1)" : "rgba(255,255,255,0.85)";
       ctx.lineWidth = 1.3;
       ctx.setLineDash([2, 2]);
       circle(ctx, g, 6);

@@ -144,7 +144,7 @@ export function mountVerify(root, ctx, route) {
         height: item.height,
         editable: true,
         label: "Annotation under review",
-        onSelect: (id) => select(id),
+        onSelect: (id) => select(id, "canvas"),
         onDragStart: () => st.doc.checkpoint(),
         onDrag: (id, x, y) => st.doc.moveTo(id, x, y),
         onDragEnd: (id, moved) => {
@@ -174,7 +174,7 @@ export function mountVerify(root, ctx, route) {
     canvas.set({ doc: st.doc, ghost: item.yolo_keypoints, links: true, majors, reference: item.annotation.refined_keypoints });
     buildSide(item, schema, picture.info, majors);
     const firstMajor = item.displacement.find((d) => d.major);
-    select(firstMajor ? firstMajor.id : schema.keypoints[0].id, false);
+    select(firstMajor ? firstMajor.id : schema.keypoints[0].id, "canvas");
   }
 
   function buildSide(item, schema, info, majors) {
@@ -189,7 +189,7 @@ export function mountVerify(root, ctx, route) {
           type: "number",
           min: 1,
           max: 10,
-          placeholder: "1–10",
+          placeholder: "–",
           title: `Accuracy of ${def.name} (1–10)`,
           "aria-label": `Accuracy of ${def.name}, 1 to 10`,
           dataset: { kpScore: String(def.id) },
@@ -239,17 +239,10 @@ export function mountVerify(root, ctx, route) {
       h("div", { class: "side-head" },
         h("div", {},
           h("h2", { text: `Review · ${info.original_filename}` }),
-          h("div", { class: "muted", style: { fontSize: "12.5px" }, text: `Image ${item.image_id} · annotation v${a.version}${a.is_revision ? " (revision)" : ""} · batch ${item.batch_id}` })),
-        queuePicker()),
+          h("div", { class: "muted", style: { fontSize: "12.5px" }, text: `Image ${item.image_id} · annotation v${a.version}${a.is_revision ? " (revision)" : ""} · batch ${item.batch_id}` }))),
+      h("div", { class: "queue-row" }, h("span", { class: "muted", text: "Queue" }), queuePicker()),
       h("div", { class: "side-scroll" },
         earlier,
-        h("section", { class: "side-section" },
-          h("h3", { text: "Keypoints · displacement from YOLO" }),
-          h("p", { class: "muted", style: { margin: 0, fontSize: "12.5px" } },
-            `Major above ${item.major_threshold_px} px: `, h("strong", { text: String(majors.size) }), ` of ${schema.keypoints.length}. `,
-            `${a.total_keypoints_modified} moved by the annotator.`),
-          list.el),
-        notes,
         h("section", { class: "side-section", "aria-label": "Decision" },
           h("h3", { text: "Decision" }),
           h("div", { class: "decisions", role: "group", "aria-label": "Decision" }, ui.decisionButtons),
@@ -258,7 +251,14 @@ export function mountVerify(root, ctx, route) {
           ui.certainty.el,
           ui.fields,
           ui.flags,
-          ui.more)),
+          ui.more),
+        h("section", { class: "side-section" },
+          h("h3", { text: "Keypoints · displacement from YOLO" }),
+          h("p", { class: "muted", style: { margin: 0, fontSize: "12.5px" } },
+            `Major above ${item.major_threshold_px} px: `, h("strong", { text: String(majors.size) }), ` of ${schema.keypoints.length}. `,
+            `${a.total_keypoints_modified} moved by the annotator. Accuracy 1–10 and ⚑ per keypoint.`),
+          list.el),
+        notes),
       h("div", { class: "side-footer" },
         h("button", { type: "button", class: "btn", title: "Give this annotation back to the queue", onclick: guarded(async () => { await release(); await claimNext(); }, "Release") }, "Release"),
         ui.record),
@@ -268,7 +268,7 @@ export function mountVerify(root, ctx, route) {
   }
 
   function queuePicker() {
-    return h("div", { class: "segmented", role: "group", "aria-label": "Queue", style: { marginLeft: "auto" } },
+    return h("div", { class: "segmented", role: "group", "aria-label": "Queue" },
       QUEUES.filter((q) => !q.admin || isAdmin).map((q) =>
         h("button", {
           type: "button",
@@ -309,9 +309,9 @@ export function mountVerify(root, ctx, route) {
       completeness_score: scorePicker({ label: "Completeness", name: "completeness_score" }),
       complexity_rating: scorePicker({ label: "Complexity of the image (1–5)", name: "complexity_rating", max: 5 }),
     };
-    const select = (name, values) => h("select", { name }, h("option", { value: "", text: "—" }), values.map((v) => h("option", { value: v, text: humanize(v) })));
-    ui.clinical = select("clinical_relevance", ["HIGH", "MEDIUM", "LOW"]);
-    ui.diagnostic = select("diagnostic_quality", ["EXCELLENT", "GOOD", "ADEQUATE", "POOR"]);
+    const choice = (name, values) => h("select", { name }, h("option", { value: "", text: "—" }), values.map((v) => h("option", { value: v, text: humanize(v) })));
+    ui.clinical = choice("clinical_relevance", ["HIGH", "MEDIUM", "LOW"]);
+    ui.diagnostic = choice("diagnostic_quality", ["EXCELLENT", "GOOD", "ADEQUATE", "POOR"]);
     ui.research = h("input", { type: "checkbox", checked: true });
     ui.detailed = h("textarea", { rows: 2, maxlength: 10000, placeholder: "Detailed feedback (kept with the verification)" });
     ui.internal = h("textarea", { rows: 2, maxlength: 10000, placeholder: "Internal notes (admins and researchers only)" });
@@ -406,13 +406,14 @@ export function mountVerify(root, ctx, route) {
     toolbar.update({ scale: canvas.scale, showGhost: st.showGhost, showSkeleton: st.showSkeleton, canUndo: st.doc.canUndo, canRedo: st.doc.canRedo });
   }
 
-  function select(id, reveal = true) {
+  /** Select a keypoint; `from` says who asked: the keyboard scrolls the list and the canvas to it. */
+  function select(id, from = "list") {
     if (!st.schema?.byId.has(id)) return;
     st.selected = id;
     st.zoomedFrom = null;
     refresh();
-    list.scrollTo(id);
-    if (reveal) canvas.reveal(st.doc.get(id));
+    if (from === "keyboard") list.scrollTo(id);
+    if (from !== "canvas") canvas.reveal(st.doc.get(id));
   }
 
   function choose(code) {
@@ -548,7 +549,7 @@ export function mountVerify(root, ctx, route) {
     if (key === "Tab") {
       const ids = st.schema.keypoints.map((k) => k.id);
       const i = ids.indexOf(st.selected);
-      select(ids[(i + (event.shiftKey ? -1 : 1) + ids.length) % ids.length]);
+      select(ids[(i + (event.shiftKey ? -1 : 1) + ids.length) % ids.length], "keyboard");
       return true;
     }
     if (/^[1-5]$/.test(key)) {

@@ -146,20 +146,27 @@ export function mountWorkbench(root, ctx, route) {
       st.active = false;
       return finished(st.assignment);
     }
-    const [schema, picture] = await Promise.all([getSchema(api, item.schema_id), getPicture(api, item.image_id)]);
+    const [schema, picture, previous] = await Promise.all([getSchema(api, item.schema_id), getPicture(api, item.image_id), previousVersion(item)]);
     if (st.destroyed) return;
     st.remaining = item.remaining;
-    show(item, schema, picture);
+    show(item, schema, picture, previous);
+  }
+
+  /** On a revision with no draft yet, the version the verifier sent back is where work resumes. */
+  async function previousVersion(item) {
+    if (item.annotation || !item.revision) return null;
+    const versions = await api.get(`/images/${item.image_id}/annotations`);
+    return versions.find((v) => v.id === item.revision.previous_annotation_id)?.refined_keypoints || null;
   }
 
   // ------------------------------------------------------------------ one image
-  function show(item, schema, picture) {
+  function show(item, schema, picture, previous = null) {
     st.item = item;
     st.info = picture.info;
     st.schema = schema;
     st.prefetch = null;
     const draft = item.annotation;
-    const start = draft ? draft.refined_keypoints : item.yolo_keypoints || { keypoints: [] };
+    const start = draft ? draft.refined_keypoints : previous || item.yolo_keypoints || { keypoints: [] };
     st.doc = new KeypointDoc(schema, start, item.width, item.height, onDocChange);
     st.notes = { ...(draft?.keypoint_notes || {}) };
     st.meta = {
@@ -185,7 +192,7 @@ export function mountWorkbench(root, ctx, route) {
     buildCanvas(item, schema, picture.image);
     buildSide(item, schema, picture.info, problems);
     st.selected = null;
-    select(problems.size ? [...problems][0] : schema.keypoints[0].id, false);
+    select(problems.size ? [...problems][0] : schema.keypoints[0].id, "canvas");
     setSaveState(draft ? "saved" : "unsaved");
     refresh();
     prefetchNext().catch(() => {});
@@ -199,7 +206,7 @@ export function mountWorkbench(root, ctx, route) {
         height: item.height,
         editable: true,
         label: "Image to annotate",
-        onSelect: (id) => select(id),
+        onSelect: (id) => select(id, "canvas"),
         onDragStart: () => st.doc.checkpoint(),
         onDrag: (id, x, y) => st.doc.moveTo(id, x, y),
         onDragEnd: (id, moved) => {
@@ -256,16 +263,16 @@ export function mountWorkbench(root, ctx, route) {
     const revision = item.revision
       ? h(
           "section",
-          { class: "feedback-box", dataset: { testid: "revision-feedback" } },
-          h("h3", { text: `Revision requested — ${humanize(item.revision.decision)}` }),
-          h("p", { text: item.revision.feedback_to_annotator || "(no feedback given)" }),
+          { class: "feedback-box feedback-pinned", dataset: { testid: "revision-feedback" } },
+          h("h3", { text: item.revision.decision === "MAJOR_REVISION_NEEDED" ? "Major revision requested" : "Revision requested" }),
           problems.size
-            ? h("div", { class: "chips", style: { marginTop: ".45rem" } },
+            ? h("div", { class: "chips", style: { margin: ".1rem 0 .4rem" } },
                 [...problems].map((id) => {
                   const def = schema.byId.get(id);
-                  return h("button", { type: "button", class: "chip", onclick: () => select(id) }, h("span", { class: "dot", style: { background: def?.color } }), def ? def.name.replaceAll("_", " ") : `#${id}`);
+                  return h("button", { type: "button", class: "chip", title: "Select it", onclick: () => select(id) }, h("span", { class: "dot", style: { background: def?.color } }), def ? def.name.replaceAll("_", " ") : `#${id}`);
                 }))
             : null,
+          h("p", { text: item.revision.feedback_to_annotator || "(no feedback given)" }),
         )
       : null;
 
@@ -313,8 +320,8 @@ export function mountWorkbench(root, ctx, route) {
           h("h2", { text: info.original_filename }),
           h("div", { class: "muted", style: { fontSize: "12.5px" } }, `Image ${item.image_id} · batch ${item.batch_id} · `, ui.remaining)),
         saveState),
+      revision,
       h("div", { class: "side-scroll" },
-        revision,
         h("section", { class: "side-section", "aria-label": "Selected keypoint" },
           h("div", { class: "row gap" }, h("h3", { text: "Selected" }), ui.selectedName),
           ui.visibility,
@@ -372,14 +379,18 @@ export function mountWorkbench(root, ctx, route) {
 
   function refreshList() {
     const problems = new Set(st.item.revision?.problematic_keypoints || []);
-    const changed = st.item.yolo_keypoints ? st.doc.differencesFrom(st.item.yolo_keypoints) : new Set();
-    list.update((id) => ({
-      selected: id === st.selected,
-      visible: st.doc.get(id).visible,
-      note: Boolean(st.notes[String(id)]),
-      problem: problems.has(id),
-      metaText: changed.has(id) ? "moved" : "",
-    }));
+    const yolo = new Map((st.item.yolo_keypoints?.keypoints || []).map((k) => [k.id, k]));
+    list.update((id) => {
+      const p = st.doc.get(id), y = yolo.get(id);
+      const distance = y && p.visible && y.visible ? Math.hypot(p.x - y.x, p.y - y.y) : 0;
+      return {
+        selected: id === st.selected,
+        visible: p.visible,
+        note: Boolean(st.notes[String(id)]),
+        problem: problems.has(id),
+        metaText: distance > 0.5 ? `${distance.toFixed(1)} px` : "",
+      };
+    });
   }
 
   function refreshToolbar() {
@@ -393,19 +404,20 @@ export function mountWorkbench(root, ctx, route) {
     ui.saveState.textContent = { saved: "saved", unsaved: "unsaved", saving: "saving…", conflict: "conflict", error: "not saved" }[state];
   }
 
-  function select(id, reveal = true) {
+  /** Select a keypoint; `from` says who asked: the keyboard scrolls the list and the canvas to it. */
+  function select(id, from = "list") {
     if (!st.schema?.byId.has(id)) return;
     st.selected = id;
     st.zoomedFrom = null;
     refresh();
-    list.scrollTo(id);
-    if (reveal) canvas.reveal(st.doc.get(id));
+    if (from === "keyboard") list.scrollTo(id);
+    if (from !== "canvas") canvas.reveal(st.doc.get(id));
   }
 
   function selectStep(step) {
     const ids = st.schema.keypoints.map((k) => k.id);
     const i = ids.indexOf(st.selected);
-    select(ids[(i + step + ids.length) % ids.length]);
+    select(ids[(i + step + ids.length) % ids.length], "keyboard");
   }
 
   function setVisibility(v) {
@@ -499,7 +511,7 @@ export function mountWorkbench(root, ctx, route) {
           ? `Required keypoints are absent: ${names}.`
           : `${check.missing} keypoints are absent; the schema allows ${st.schema.maxMissing}.`,
       );
-      if (check.missingRequired.length) select(check.missingRequired[0].id);
+      if (check.missingRequired.length) select(check.missingRequired[0].id, "keyboard");
       return;
     }
     st.submitting = true;
@@ -512,7 +524,7 @@ export function mountWorkbench(root, ctx, route) {
       st.remaining = Math.max(0, st.remaining - 1);
       const next = st.prefetch;
       if (next && next.item.assignment_id === st.assignment.id) {
-        show(next.item, next.schema, next.picture);
+        show(next.item, next.schema, next.picture, next.previous);
         st.remaining = Math.max(1, st.remaining);
         refresh();
       } else {
@@ -543,8 +555,8 @@ export function mountWorkbench(root, ctx, route) {
     for (const candidate of listed.slice(0, 3)) {
       const item = await api.get(`/images/${candidate.id}/work`);
       if (item.assignment_id !== st.assignment.id) continue;
-      const [schema, picture] = await Promise.all([getSchema(api, item.schema_id), getPicture(api, item.image_id)]);
-      if (st.item === current && !st.destroyed) st.prefetch = { item, schema, picture };
+      const [schema, picture, previous] = await Promise.all([getSchema(api, item.schema_id), getPicture(api, item.image_id), previousVersion(item)]);
+      if (st.item === current && !st.destroyed) st.prefetch = { item, schema, picture, previous };
       return;
     }
   }
@@ -645,7 +657,7 @@ export function mountWorkbench(root, ctx, route) {
     }
     const number = selectByNumber(key, st.schema.keypoints.length);
     if (number !== null) {
-      select(st.schema.keypoints[number - 1].id);
+      select(st.schema.keypoints[number - 1].id, "keyboard");
       return true;
     }
     const step = event.shiftKey ? 10 : 1;
@@ -669,7 +681,7 @@ export function mountWorkbench(root, ctx, route) {
       case "s": return run(() => st.saver.save());
       case "p": return run(pause);
       case "n": ui.note.focus(); return true;
-      case "escape": select(st.selected); return true;
+      case "escape": select(st.selected, "canvas"); return true;
       default: return false;
     }
   }

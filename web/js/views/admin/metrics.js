@@ -59,13 +59,17 @@ export function mountMetrics(root, ctx) {
     const totalImages = annotatorRows.reduce((a, r) => a + r.images_annotated, 0);
     const verified = verifierRows.reduce((a, r) => a + r.annotations_verified, 0);
     const approved = verifierRows.reduce((a, r) => a + r.annotations_approved, 0);
-    const meanAccuracy = annotators.length ? annotators.reduce((a, u) => a + Number(u.accuracy_score), 0) / annotators.length : null;
+    // Each annotator's accuracy in the latest period shown that has any of their work.
+    const latest = accuracy
+      .map((se) => [...se.values].filter(([, v]) => v !== null).sort(([a], [b]) => a.localeCompare(b)).pop())
+      .filter(Boolean);
+    const meanAccuracy = latest.length ? latest.reduce((sum, [, v]) => sum + v, 0) / latest.length : null;
 
     const card = (title, subtitle, chart, key = null) => h("section", { class: "card", dataset: { chart: key } }, h("h2", {}, title, h("span", { class: "muted", text: subtitle })), chart);
     replace(body,
       h("div", { class: "kpis" },
         kpi(String(totalImages), `images annotated (${dates.length} ${humanize(period.value)} periods)`),
-        kpi(meanAccuracy === null ? "—" : fmtPercent(meanAccuracy, 1), "mean accuracy of annotators now"),
+        kpi(meanAccuracy === null ? "—" : fmtPercent(meanAccuracy, 1), "mean accuracy of annotators, latest period"),
         kpi(verified ? fmtPercent(approved / verified, 0) : "—", `approval rate of ${verified} decisions`),
         kpi(String(annotators.length + verifiers.length), `people with figures (${annotators.length} annotators, ${verifiers.length} verifiers)`)),
       h("div", { class: "cards cards-2" },

@@ -16,7 +16,7 @@ const PALETTE = ["#FF0000", "#00C853", "#FF6D00", "#00BFA5", "#FFAB00", "#2962FF
 
 // Where COCO's keypoints sit on a figure facing the viewer (their left on the right), 0..1.
 const TEMPLATE = {
-  nose: [0.5, 0.12], left_eye: [0.54, 0.09], right_eye: [0.46, 0.09], left_ear: [0.59, 0.11], right_ear: [0.41, 0.11],
+  nose: [0.5, 0.15], left_eye: [0.57, 0.08], right_eye: [0.43, 0.08], left_ear: [0.66, 0.13], right_ear: [0.34, 0.13],
   left_shoulder: [0.64, 0.27], right_shoulder: [0.36, 0.27], left_elbow: [0.76, 0.41], right_elbow: [0.24, 0.41],
   left_wrist: [0.83, 0.55], right_wrist: [0.17, 0.55], left_hip: [0.58, 0.56], right_hip: [0.42, 0.56],
   left_knee: [0.62, 0.73], right_knee: [0.38, 0.73], left_ankle: [0.64, 0.9], right_ankle: [0.36, 0.9],

@@ -127,7 +127,8 @@ def _annotate(
 def _decide(stack: RunningStack, who: Person, image_id: int, decision: str, **extra: Any) -> None:
     with stack.uow_factory(who.actor) as uow:
         item = verifications.claim_next(uow, verifications.Queue.SUBMITTED)
-    assert item is not None and item.image_id == image_id, (item, image_id)
+    assert item is not None
+    assert item.image_id == image_id, (item.image_id, image_id)
     with stack.uow_factory(who.actor) as uow:
         verifications.decide(
             uow, item.annotation.id, verifications.VerificationIn(decision=decision, **SCORES, **extra)

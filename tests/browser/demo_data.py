@@ -20,7 +20,8 @@ from cradlepose.db.models import PerformanceMetrics
 from cradlepose.domain.actor import Claims
 from cradlepose.domain.enums import PeriodType, Role
 from cradlepose.domain.keypoint_schema import COCO17_NAMES
-from cradlepose.services import annotations, assignments, users, verifications
+from cradlepose.services import annotations as annotation_service
+from cradlepose.services import assignments, users, verifications
 from tests.browser import scene
 from tests.browser.stack import Person, RunningStack
 
@@ -49,7 +50,7 @@ def build(stack: RunningStack) -> Demo:
             users.register(
                 uow,
                 Claims(subject, name, f"{name}@example.org"),
-                users.Registration(role=role),  # type: ignore[arg-type]
+                users.Registration(role=role),
             )
 
     # ward A: ben annotated every image, most approved → the batch is well on its way
@@ -110,16 +111,16 @@ def _annotate(
                 for k in yolo["keypoints"]
             ]
         }
-        body = annotations.AnnotationIn(
+        body = annotation_service.AnnotationIn(
             keypoints=keypoints,
             time_spent_seconds=random.Random(image_id).randint(90, 260),
-            difficulty_rating="MEDIUM",  # type: ignore[arg-type]
+            difficulty_rating="MEDIUM",
             annotation_quality_score=0.8,
         )
         with stack.uow_factory(who.actor) as uow:
-            draft = annotations.save_draft(uow, image_id, body, None)
+            draft = annotation_service.save_draft(uow, image_id, body, None)
         with stack.uow_factory(who.actor) as uow:
-            annotations.submit(uow, image_id, draft.row_version)
+            annotation_service.submit(uow, image_id, draft.row_version)
         done.append(image_id)
     return done
 

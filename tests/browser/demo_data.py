@@ -55,16 +55,16 @@ def build(stack: RunningStack) -> Demo:
 
     # ward A: ben annotated every image, most approved → the batch is well on its way
     ward_a = stack.ready_batch(admin, n=6, name="ward-a-2026-02", priority=6)
-    _assign(stack, admin, ward_a, ben)
-    a_images = _annotate(stack, ben, ward_a, correct=True)
+    assign(stack, admin, ward_a, ben)
+    a_images = annotate(stack, ben, ward_a, correct=True)
     for image_id in a_images[:4]:
-        _decide(stack, victor, image_id, "APPROVED")
+        decide(stack, victor, image_id, "APPROVED")
 
     # ward B: anna's work; one image goes back to her with feedback, one waits for review
     ward_b = stack.ready_batch(admin, n=4, name="ward-b-2026-03", priority=7)
-    _assign(stack, admin, ward_b, anna)
-    b_images = _annotate(stack, anna, ward_b, correct=True, only=2)
-    _decide(
+    assign(stack, admin, ward_b, anna)
+    b_images = annotate(stack, anna, ward_b, correct=True, only=2)
+    decide(
         stack,
         victor,
         b_images[0],
@@ -78,7 +78,7 @@ def build(stack: RunningStack) -> Demo:
     # ward C: ready, nobody on it yet; clinic D: chloe has started
     stack.ready_batch(admin, n=5, name="ward-c-2026-03", priority=5)
     clinic_d = stack.ready_batch(admin, n=3, name="clinic-d-followup", priority=4)
-    _assign(stack, admin, clinic_d, chloe)
+    assign(stack, admin, clinic_d, chloe)
 
     _history(stack, [anna, ben, chloe], [victor, vera])
     return Demo(
@@ -86,7 +86,7 @@ def build(stack: RunningStack) -> Demo:
     )
 
 
-def _assign(stack: RunningStack, admin: Person, batch_id: int, who: Person) -> int:
+def assign(stack: RunningStack, admin: Person, batch_id: int, who: Person) -> int:
     with stack.uow_factory(admin.actor) as uow:
         made = assignments.assign_batch(
             uow, batch_id, assignments.AssignmentIn(annotator_id=who.user_id or 0)
@@ -96,7 +96,7 @@ def _assign(stack: RunningStack, admin: Person, batch_id: int, who: Person) -> i
     return made.id
 
 
-def _annotate(
+def annotate(
     stack: RunningStack, who: Person, batch_id: int, *, correct: bool, only: int | None = None
 ) -> list[int]:
     """Submit the batch's images: YOLO's keypoints moved to the truth of the picture (when `correct`)."""
@@ -125,7 +125,7 @@ def _annotate(
     return done
 
 
-def _decide(stack: RunningStack, who: Person, image_id: int, decision: str, **extra: Any) -> None:
+def decide(stack: RunningStack, who: Person, image_id: int, decision: str, **extra: Any) -> None:
     with stack.uow_factory(who.actor) as uow:
         item = verifications.claim_next(uow, verifications.Queue.SUBMITTED)
     assert item is not None

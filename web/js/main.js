@@ -44,6 +44,10 @@ async function boot() {
       else render(route);
     },
     signOut() {
+      // The view says goodbye first (saves a draft, pauses the clock, releases a claim) while the
+      // token is still there; then the session goes.
+      view?.unmount?.();
+      view = null;
       session.signOut();
     },
   };

@@ -2,6 +2,9 @@
 // SignUp, InitiateAuth (USER_PASSWORD_AUTH, REFRESH_TOKEN_AUTH) and RespondToAuthChallenge
 // (NEW_PASSWORD_REQUIRED, SOFTWARE_TOKEN_MFA, MFA_SETUP). The API wants the ID token.
 //
+// In the cloud the page can also send people to Cognito's Hosted UI (HostedUi below): OAuth 2.0
+// authorization code with PKCE, back to the site's root, where the code becomes tokens.
+//
 // Tokens live in memory and in this tab's sessionStorage (so a reload keeps you signed in, and
 // closing the tab signs you out). They never go into a URL and are never logged.
 
@@ -96,6 +99,96 @@ export class Cognito {
   }
 }
 
+const OAUTH_KEY = "cradle.oauth";
+
+function base64url(bytes) {
+  let text = "";
+  for (const byte of new Uint8Array(bytes)) text += String.fromCharCode(byte);
+  return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function randomText(size) {
+  return base64url(crypto.getRandomValues(new Uint8Array(size)));
+}
+
+/** Cognito's Hosted UI: authorization code with PKCE (RFC 7636). A public client: no secret. */
+export class HostedUi {
+  constructor({ domain, redirectUri, scopes, clientId }) {
+    this.domain = String(domain).replace(/\/+$/, "");
+    this.redirectUri = redirectUri;
+    this.scopes = scopes || "openid email profile";
+    this.clientId = clientId;
+  }
+
+  /** Leave for the Hosted UI; the verifier and state wait in this tab's sessionStorage. */
+  async begin() {
+    const verifier = randomText(48);
+    const state = randomText(24);
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
+    sessionStorage.setItem(OAUTH_KEY, JSON.stringify({ verifier, state }));
+    const url = new URL(`${this.domain}/oauth2/authorize`);
+    url.search = new URLSearchParams({
+      response_type: "code",
+      client_id: this.clientId,
+      redirect_uri: this.redirectUri,
+      scope: this.scopes,
+      state,
+      code_challenge: base64url(digest),
+      code_challenge_method: "S256",
+    }).toString();
+    location.assign(url.href);
+  }
+
+  /** Is this page load the Hosted UI sending the browser back? */
+  static isCallback(search = location.search) {
+    const params = new URLSearchParams(search);
+    return params.has("state") && (params.has("code") || params.has("error"));
+  }
+
+  /** The callback's code → tokens in the shape InitiateAuth returns them. */
+  async complete(search = location.search) {
+    const params = new URLSearchParams(search);
+    const saved = JSON.parse(sessionStorage.getItem(OAUTH_KEY) || "null");
+    sessionStorage.removeItem(OAUTH_KEY);
+    if (params.has("error")) {
+      throw new AuthError(params.get("error"), params.get("error_description") || "Sign-in was not completed.");
+    }
+    if (!saved || saved.state !== params.get("state")) {
+      throw new AuthError("InvalidState", "This sign-in did not start in this tab; please sign in again.");
+    }
+    let response;
+    try {
+      response = await fetch(`${this.domain}/oauth2/token`, {
+        method: "POST",
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({
+          grant_type: "authorization_code",
+          client_id: this.clientId,
+          code: params.get("code"),
+          redirect_uri: this.redirectUri,
+          code_verifier: saved.verifier,
+        }).toString(),
+        cache: "no-store",
+        credentials: "omit",
+      });
+    } catch {
+      throw new AuthError("NetworkError", "The sign-in service cannot be reached.");
+    }
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok || !data.id_token) {
+      throw new AuthError(data.error || "Error", data.error_description || "Sign-in failed; please try again.");
+    }
+    return { IdToken: data.id_token, RefreshToken: data.refresh_token, ExpiresIn: data.expires_in };
+  }
+
+  /** Where to go after signing out, so the Hosted UI forgets its own session too. */
+  logoutUrl() {
+    const url = new URL(`${this.domain}/logout`);
+    url.search = new URLSearchParams({ client_id: this.clientId, logout_uri: this.redirectUri }).toString();
+    return url.href;
+  }
+}
+
 /** Decode a JWT's claims (no verification: the API verifies; the page only reads its own name). */
 export function claimsOf(token) {
   try {
@@ -114,6 +207,7 @@ export class Session {
     this.idToken = null;
     this.refreshToken = null;
     this.expiresAt = 0;
+    this.hosted = false; // signed in through the Hosted UI (signing out visits its /logout too)
     this.listeners = new Set();
     this.refreshing = null;
     this.timer = null;
@@ -140,6 +234,7 @@ export class Session {
           idToken: saved.idToken,
           refreshToken: saved.refreshToken,
           expiresAt: saved.expiresAt,
+          hosted: Boolean(saved.hosted),
         });
         this.#schedule();
       }
@@ -149,13 +244,19 @@ export class Session {
     return this.signedIn;
   }
 
-  accept(tokens) {
+  accept(tokens, { hosted = this.hosted } = {}) {
     this.idToken = tokens.IdToken;
     if (tokens.RefreshToken) this.refreshToken = tokens.RefreshToken;
     this.expiresAt = Date.now() + (tokens.ExpiresIn || 3600) * 1000;
+    this.hosted = hosted;
     sessionStorage.setItem(
       STORAGE_KEY,
-      JSON.stringify({ idToken: this.idToken, refreshToken: this.refreshToken, expiresAt: this.expiresAt }),
+      JSON.stringify({
+        idToken: this.idToken,
+        refreshToken: this.refreshToken,
+        expiresAt: this.expiresAt,
+        hosted: this.hosted,
+      }),
     );
     this.#schedule();
     this.#notify();
@@ -193,6 +294,7 @@ export class Session {
     this.idToken = null;
     this.refreshToken = null;
     this.expiresAt = 0;
+    this.hosted = false;
     clearTimeout(this.timer);
     sessionStorage.removeItem(STORAGE_KEY);
     this.#notify();

@@ -7,6 +7,7 @@ const DEFAULTS = {
   cognitoEndpoint: "/idp/",
   clientId: "cradle-local-client",
   selfSignUp: false,
+  hostedUi: null, // {domain, redirectUri, scopes}: Cognito's Hosted UI, in the cloud
   stage: "local",
 };
 

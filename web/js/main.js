@@ -1,7 +1,7 @@
 // Cradle's web UI: configuration, the session, the top bar, and which view a route shows.
 
 import { loadConfig } from "./config.js";
-import { Cognito, Session } from "./auth.js";
+import { Cognito, HostedUi, Session } from "./auth.js";
 import { ApiError, createApi } from "./api.js";
 import { h, replace } from "./dom.js";
 import { go, onRoute, parseHash } from "./router.js";
@@ -28,11 +28,23 @@ async function boot() {
   const config = await loadConfig();
   const cognito = new Cognito({ endpoint: new URL(config.cognitoEndpoint, document.baseURI).href, clientId: config.clientId });
   const session = new Session(cognito);
+  const hostedUi = config.hostedUi ? new HostedUi({ ...config.hostedUi, clientId: config.clientId }) : null;
   session.restore();
+  let callbackError = null;
+  if (hostedUi && HostedUi.isCallback()) {
+    try {
+      session.accept(await hostedUi.complete(), { hosted: true });
+    } catch (error) {
+      callbackError = error;
+    }
+    // The code is single-use: take it out of the address bar and the history.
+    history.replaceState(null, "", new URL(hostedUi.redirectUri).pathname + location.hash);
+  }
   const api = createApi({ base: config.apiBase, session, onSignedOut: () => session.signOut() });
   ctx = {
     config,
     cognito,
+    hostedUi,
     session,
     api,
     me: null,
@@ -48,7 +60,9 @@ async function boot() {
       // token is still there; then the session goes.
       view?.unmount?.();
       view = null;
+      const hosted = session.hosted;
       session.signOut();
+      if (hosted && hostedUi) location.assign(hostedUi.logoutUrl());
     },
   };
   session.onChange(() => {
@@ -67,6 +81,7 @@ async function boot() {
     }
   }
   render(parseHash());
+  if (callbackError) notifyError(callbackError, "Sign-in did not complete");
 }
 
 async function loadMe() {

@@ -48,7 +48,7 @@ export function mountSignIn(root, ctx) {
       field("User name or e-mail", username),
       field("Password", password),
       error,
-      h("button", { class: "btn btn-primary btn-block", type: "submit", text: "Sign in" }),
+      h("button", { class: ["btn", ctx.hostedUi ? null : "btn-primary", "btn-block"], type: "submit", text: "Sign in" }),
     );
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -61,11 +61,30 @@ export function mountSignIn(root, ctx) {
         password.select();
       }
     });
+    // In the cloud the Hosted UI is offered first (it also walks people through MFA set-up).
+    const hosted = [];
+    if (ctx.hostedUi) {
+      const button = h("button", {
+        class: "btn btn-primary btn-block",
+        type: "button",
+        text: "Sign in with your Cradle account",
+        "data-testid": "hosted-sign-in",
+      });
+      button.addEventListener("click", () => {
+        button.disabled = true;
+        ctx.hostedUi.begin().catch((e) => {
+          button.disabled = false;
+          showError(error, e);
+        });
+      });
+      hosted.push(button, h("p", { class: "muted center divider", text: "or with your user name and password" }));
+    }
     replace(
       wrapper,
       card(
         "Sign in",
         "Infant keypoint annotation and verification.",
+        ...hosted,
         form,
         ctx.config.selfSignUp
           ? h("p", { class: "muted center" }, "New here? ", h("a", { href: "#/signup", text: "Create an account" }))

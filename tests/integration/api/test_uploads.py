@@ -131,7 +131,13 @@ def test_a_renamed_pdf_is_rejected_quarantined_and_reported(
     assert report["registered"] == 0
     assert report["rejected"] == 1
     assert report["files"] == [
-        {"filename": "scan.jpg", "state": "rejected", "image_id": None, "reason": result["reason"]}
+        {
+            "filename": "scan.jpg",
+            "slot": form["key"].split("/")[2],
+            "state": "rejected",
+            "image_id": None,
+            "reason": result["reason"],
+        }
     ]
     s3 = boto3.client("s3", region_name="us-east-1")
     quarantined = s3.list_objects_v2(Bucket="cradle-derived", Prefix="quarantine/")

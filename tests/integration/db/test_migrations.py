@@ -17,7 +17,7 @@ from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME, infant_pose_1
 pytestmark = pytest.mark.integration
 
 # Cradle's additions beyond the seed (see docs/data-model.md).
-EXTRA_TABLES = {"upload_rejections", "pipeline_runs"}
+EXTRA_TABLES = {"upload_rejections", "pipeline_runs", "pipeline_chunks", "pipeline_waits"}
 
 SEED_TABLES = {
     "users", "keypoint_schemas", "image_batches", "images", "batch_assignments", "annotations",

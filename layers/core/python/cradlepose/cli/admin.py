@@ -7,18 +7,15 @@ from pathlib import Path
 import typer
 
 from cradlepose.cli.common import StateDir, console, local_database, reported_errors, state_dir
-from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.devstack import local_identity
-from cradlepose.devstack.identity_provider import generate_password
-from cradlepose.domain.actor import SYSTEM_USERNAME, Actor, RequestContext
-from cradlepose.domain.enums import Role
+from cradlepose.devstack.admins import create_local_admin
+from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.validation import parse
 from cradlepose.services import users
 
 app = typer.Typer(help="Administrators.", no_args_is_help=True)
 
 CLI_CONTEXT = RequestContext(user_agent="cradle-cli", endpoint="cli:admin create", method="CLI")
-SYSTEM = Actor(user_id=None, username=SYSTEM_USERNAME, role=Role.ADMIN)
 
 
 @app.command()
@@ -32,11 +29,8 @@ def create(
     root = state_dir(directory)
     with local_database(root) as database, reported_errors():
         command = parse(users.NewAdmin, {"username": username, "email": email})
-        identity = local_identity.adapter(root)
-        with UnitOfWork(database.session_factory, SYSTEM, CLI_CONTEXT) as uow:
-            admin = users.bootstrap_admin(uow, identity, command)
-        password = generate_password()
-        identity.set_password(admin.username, password)
-        path = local_identity.write_credentials(root, admin.username, password, Role.ADMIN.value)
+        admin, path = create_local_admin(
+            database.session_factory, local_identity.adapter(root), root, command, CLI_CONTEXT
+        )
     console.print(f"created administrator [bold]{admin.username}[/] (id {admin.id})")
     console.print(f"credentials: {path} (mode 0600)")

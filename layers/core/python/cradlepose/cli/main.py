@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cradlepose.cli import admin, db, demo
+from cradlepose.cli import admin, db, demo, dev, remote
 
 app = typer.Typer(
     name="cradle",
@@ -15,6 +15,21 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(admin.app, name="admin")
 app.command("demo")(demo.run)
+app.command("dev")(dev.run)
+for command in (
+    remote.configure,
+    remote.login,
+    remote.logout,
+    remote.whoami,
+    remote.upload,
+    remote.batches,
+    remote.status,
+    remote.assign,
+    remote.metrics,
+):
+    app.command()(command)
+app.command("auto-assign")(remote.auto_assign)
+admin.app.command("approve")(remote.approve)
 
 
 if __name__ == "__main__":

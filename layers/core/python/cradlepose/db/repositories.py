@@ -21,11 +21,14 @@ from cradlepose.db.models import (
     KeypointSchema,
     MLModelConfig,
     PerformanceMetrics,
+    PipelineChunk,
     PipelineRun,
+    PipelineWait,
     UploadRejection,
     User,
     Verification,
 )
+from cradlepose.domain.enums import PipelineRunStatus
 from cradlepose.domain.errors import NotFound
 
 M = TypeVar("M", bound=Base)
@@ -133,10 +136,63 @@ class UploadRejectionRepository(Repository[UploadRejection]):
 class PipelineRunRepository(Repository[PipelineRun]):
     model, label = PipelineRun, "PipelineRun"
 
+    def by_execution_name(self, name: str, *, for_update: bool = False) -> PipelineRun | None:
+        query = sa.select(PipelineRun).where(PipelineRun.execution_name == name)
+        return self.session.scalar(query.with_for_update() if for_update else query)
+
+    def open_for(self, batch_id: int, *, for_update: bool = False) -> PipelineRun | None:
+        """The batch's REQUESTED or RUNNING run (there is at most one)."""
+        query = sa.select(PipelineRun).where(
+            PipelineRun.batch_id == batch_id,
+            PipelineRun.status.in_((PipelineRunStatus.REQUESTED, PipelineRunStatus.RUNNING)),
+        )
+        return self.session.scalar(query.with_for_update() if for_update else query)
+
     def latest(self, batch_id: int) -> PipelineRun | None:
         return self.session.scalar(
             sa.select(PipelineRun)
             .where(PipelineRun.batch_id == batch_id)
             .order_by(PipelineRun.attempt.desc())
+            .limit(1)
+        )
+
+
+class PipelineChunkRepository(Repository[PipelineChunk]):
+    model, label = PipelineChunk, "PipelineChunk"
+
+    def of_run(self, run_id: int) -> list[PipelineChunk]:
+        return list(
+            self.session.scalars(
+                sa.select(PipelineChunk)
+                .where(PipelineChunk.run_id == run_id)
+                .order_by(PipelineChunk.chunk_index)
+            )
+        )
+
+    def by_results_key(self, results_key: str, *, for_update: bool = False) -> PipelineChunk | None:
+        query = sa.select(PipelineChunk).where(PipelineChunk.results_key == results_key)
+        return self.session.scalar(query.with_for_update() if for_update else query)
+
+
+class PipelineWaitRepository(Repository[PipelineWait]):
+    model, label = PipelineWait, "PipelineWait"
+
+    def by_token(self, task_token: str) -> PipelineWait | None:
+        return self.session.scalar(sa.select(PipelineWait).where(PipelineWait.task_token == task_token))
+
+    def parked(self, batch_id: int, *, for_update: bool = False) -> list[PipelineWait]:
+        """The batch's tokens not yet answered, oldest first."""
+        query = (
+            sa.select(PipelineWait)
+            .where(PipelineWait.batch_id == batch_id, PipelineWait.released_at.is_(None))
+            .order_by(PipelineWait.id)
+        )
+        return list(self.session.scalars(query.with_for_update(skip_locked=True) if for_update else query))
+
+    def last_released(self, run_id: int) -> PipelineWait | None:
+        return self.session.scalar(
+            sa.select(PipelineWait)
+            .where(PipelineWait.run_id == run_id, PipelineWait.released_at.is_not(None))
+            .order_by(PipelineWait.id.desc())
             .limit(1)
         )

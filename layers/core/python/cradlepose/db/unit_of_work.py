@@ -45,6 +45,8 @@ class UnitOfWork:
     performance: repos.PerformanceMetricsRepository
     upload_rejections: repos.UploadRejectionRepository
     pipeline_runs: repos.PipelineRunRepository
+    pipeline_chunks: repos.PipelineChunkRepository
+    pipeline_waits: repos.PipelineWaitRepository
 
     def __init__(
         self,
@@ -78,6 +80,8 @@ class UnitOfWork:
         self.performance = repos.PerformanceMetricsRepository(s)
         self.upload_rejections = repos.UploadRejectionRepository(s)
         self.pipeline_runs = repos.PipelineRunRepository(s)
+        self.pipeline_chunks = repos.PipelineChunkRepository(s)
+        self.pipeline_waits = repos.PipelineWaitRepository(s)
         return self
 
     def __exit__(

@@ -22,7 +22,6 @@ from sqlalchemy.orm.exc import StaleDataError
 from cradlepose.db.models import Annotation, BatchAssignment, Image, KeypointSchema, Verification
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access, keypoint_math
-from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import (
     AnnotationStatus,
     AssignmentStatus,
@@ -37,7 +36,7 @@ from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.keypoints import KeypointSet, completeness_problems, validate_keypoints
 from cradlepose.domain.transitions import transition
 from cradlepose.services import assignments as assignment_service
-from cradlepose.services.common import DecimalNumber
+from cradlepose.services.common import DecimalNumber, audit
 
 WORKABLE = (
     ImageStatus.ASSIGNED,
@@ -425,16 +424,17 @@ def _schema_of(uow: UnitOfWork, image: Image) -> SchemaDefinition:
 
 
 def _audit(uow: UnitOfWork, annotation: Annotation, action: str, *, new: dict[str, Any]) -> None:
-    uow.audit(
-        AuditEntry(
-            action=action,
-            category=AuditCategory.ANNOTATION,
-            resource_type="Annotation",
-            resource_id=annotation.id,
-            new_values=new,
-            annotation_context={
-                "image_id": annotation.image_id,
-                "assignment_id": annotation.batch_assignment_id,
-            },
-        )
+    context = {
+        "image_id": annotation.image_id,
+        "version": annotation.version,
+        "assignment_id": annotation.batch_assignment_id,
+    }
+    audit(
+        uow,
+        action,
+        AuditCategory.ANNOTATION,
+        "Annotation",
+        annotation.id,
+        new=new,
+        annotation_context=context,
     )

@@ -19,7 +19,6 @@ from cradlepose.db.models import BatchAssignment, Image, ImageBatch, User
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access, assignment_policy
 from cradlepose.domain.actor import Actor
-from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import (
     AssignmentStatus,
     AssignmentType,
@@ -31,7 +30,7 @@ from cradlepose.domain.enums import (
 from cradlepose.domain.errors import Conflict, NotFound, ValidationFailed
 from cradlepose.domain.events import BatchStatusChanged
 from cradlepose.domain.transitions import transition
-from cradlepose.services.common import DecimalNumber, Page, id_desc_page
+from cradlepose.services.common import DecimalNumber, Page, audit, id_desc_page
 
 OPEN = (
     AssignmentStatus.ASSIGNED,
@@ -410,28 +409,8 @@ def mark_batch_in_progress(uow: UnitOfWork, batch: ImageBatch) -> None:
         uow.emit(BatchStatusChanged(batch.id, batch.status))
 
 
-def batch_audit(
-    uow: UnitOfWork,
-    batch: ImageBatch,
-    action: str,
-    *,
-    old: dict[str, Any] | None = None,
-    new: dict[str, Any] | None = None,
-) -> None:
-    uow.audit(
-        AuditEntry(
-            action=action,
-            category=AuditCategory.ANNOTATION,
-            resource_type="ImageBatch",
-            resource_id=batch.id,
-            resource_name=batch.batch_name,
-            old_values=old,
-            new_values=new,
-        )
-    )
-
-
-# ------------------------------------------------------------------ helpers
+def batch_audit(uow: UnitOfWork, batch: ImageBatch, action: str, **details: Any) -> None:
+    audit(uow, action, AuditCategory.ANNOTATION, "ImageBatch", batch.id, batch.batch_name, **details)
 
 
 def _assign(
@@ -542,23 +521,6 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _audit(
-    uow: UnitOfWork,
-    assignment: BatchAssignment,
-    action: str,
-    *,
-    old: dict[str, Any] | None = None,
-    new: dict[str, Any] | None = None,
-    batch_context: dict[str, Any] | None = None,
-) -> None:
-    uow.audit(
-        AuditEntry(
-            action=action,
-            category=AuditCategory.ANNOTATION,
-            resource_type="BatchAssignment",
-            resource_id=assignment.id,
-            old_values=old,
-            new_values=new,
-            batch_context=batch_context or {"batch_id": assignment.batch_id},
-        )
-    )
+def _audit(uow: UnitOfWork, assignment: BatchAssignment, action: str, **details: Any) -> None:
+    details.setdefault("batch_context", {"batch_id": assignment.batch_id})
+    audit(uow, action, AuditCategory.ANNOTATION, "BatchAssignment", assignment.id, **details)

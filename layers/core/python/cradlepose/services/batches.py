@@ -13,7 +13,6 @@ from cradlepose.db.models import BatchAssignment, Image, ImageBatch, KeypointSch
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
 from cradlepose.domain.actor import Actor
-from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, BatchStatus, ImageStatus, Role
 from cradlepose.domain.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME
@@ -23,6 +22,7 @@ from cradlepose.services import pipeline
 from cradlepose.services.common import (
     DecimalNumber,
     Page,
+    audit,
     check_limit,
     decode_cursor,
     encode_cursor,
@@ -129,6 +129,7 @@ class BatchCreated(BaseModel):
 
 class UploadState(BaseModel):
     filename: str
+    slot: str = Field(description="the upload's slot: the folder of its key, incoming/<batch>/<slot>/<name>")
     state: str = Field(description="registered | rejected")
     image_id: int | None = None
     reason: str | None = None
@@ -275,14 +276,22 @@ def upload_report(uow: UnitOfWork, batch_id: int) -> UploadReport:
     access.require_admin(uow.actor)
     batch = uow.batches.require(batch_id)
     images = uow.session.execute(
-        sa.select(Image.id, Image.original_filename).where(Image.batch_id == batch.id).order_by(Image.id)
+        sa.select(Image.id, Image.original_filename, Image.storage_path)
+        .where(Image.batch_id == batch.id)
+        .order_by(Image.id)
     ).all()
     rejections = uow.session.scalars(
         sa.select(UploadRejection).where(UploadRejection.batch_id == batch.id).order_by(UploadRejection.id)
     ).all()
-    files = [UploadState(filename=name, state="registered", image_id=image_id) for image_id, name in images]
+    files = [
+        UploadState(filename=name, slot=path.rsplit("/", 1)[-1], state="registered", image_id=image_id)
+        for image_id, name, path in images
+    ]
     files += [
-        UploadState(filename=r.original_filename, state="rejected", reason=r.reason) for r in rejections
+        UploadState(
+            filename=r.original_filename, slot=r.upload_key.split("/")[2], state="rejected", reason=r.reason
+        )
+        for r in rejections
     ]
     return UploadReport(
         batch_id=batch.id,
@@ -405,24 +414,5 @@ def _assigned_batch_ids(actor: Actor) -> sa.Select[Any]:
     return sa.select(BatchAssignment.batch_id).where(BatchAssignment.annotator_id == actor.user_id)
 
 
-def _audit(
-    uow: UnitOfWork,
-    batch: ImageBatch,
-    action: str,
-    *,
-    old: dict[str, Any] | None = None,
-    new: dict[str, Any] | None = None,
-    summary: str | None = None,
-) -> None:
-    uow.audit(
-        AuditEntry(
-            action=action,
-            category=AuditCategory.IMAGE_PROCESSING,
-            resource_type="ImageBatch",
-            resource_id=batch.id,
-            resource_name=batch.batch_name,
-            old_values=old,
-            new_values=new,
-            summary=summary,
-        )
-    )
+def _audit(uow: UnitOfWork, batch: ImageBatch, action: str, **details: Any) -> None:
+    audit(uow, action, AuditCategory.IMAGE_PROCESSING, "ImageBatch", batch.id, batch.batch_name, **details)

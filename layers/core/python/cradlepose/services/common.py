@@ -13,8 +13,11 @@ import sqlalchemy as sa
 from pydantic import BaseModel, PlainSerializer, WithJsonSchema
 
 from cradlepose.db.base import Base
-from cradlepose.domain.audit import jsonable
-from cradlepose.domain.errors import ValidationFailed
+from cradlepose.db.errors import UNIQUE_VIOLATION, sqlstate
+from cradlepose.db.unit_of_work import UnitOfWork
+from cradlepose.domain.audit import AuditEntry, jsonable
+from cradlepose.domain.enums import AuditCategory
+from cradlepose.domain.errors import Conflict, ValidationFailed
 
 T = TypeVar("T")
 
@@ -85,3 +88,44 @@ def id_desc_page(
 def snapshot(entity: Base, fields: Sequence[str]) -> dict[str, Any]:
     """The named column values of an entity, JSON-ready, for old/new values in the audit log."""
     return {name: jsonable(getattr(entity, name)) for name in fields}
+
+
+def audit(
+    uow: UnitOfWork,
+    action: str,
+    category: AuditCategory,
+    resource_type: str,
+    resource_id: int,
+    resource_name: str | None = None,
+    *,
+    old: dict[str, Any] | None = None,
+    new: dict[str, Any] | None = None,
+    summary: str | None = None,
+    batch_context: dict[str, Any] | None = None,
+    annotation_context: dict[str, Any] | None = None,
+) -> None:
+    """Add the audit row of one change to the unit of work's transaction."""
+    uow.audit(
+        AuditEntry(
+            action=action,
+            category=category,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            resource_name=resource_name,
+            old_values=old,
+            new_values=new,
+            summary=summary,
+            batch_context=batch_context,
+            annotation_context=annotation_context,
+        )
+    )
+
+
+def commit_or_conflict(uow: UnitOfWork, clash: str) -> None:
+    """Commit; if a unique index refused the change (a concurrent twin), raise Conflict(clash)."""
+    try:
+        uow.commit()
+    except Exception as error:
+        if sqlstate(error) == UNIQUE_VIOLATION:
+            raise Conflict(clash) from None
+        raise

@@ -12,14 +12,13 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from cradlepose.db.errors import UNIQUE_VIOLATION, sqlstate
 from cradlepose.db.models import MLModelConfig
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
-from cradlepose.domain.audit import AuditEntry, changes
+from cradlepose.domain.audit import changes
 from cradlepose.domain.enums import AuditCategory, DeploymentStatus, ModelType
 from cradlepose.domain.errors import Conflict, ValidationFailed
-from cradlepose.services.common import DecimalNumber, Page, id_desc_page, snapshot
+from cradlepose.services.common import DecimalNumber, Page, audit, commit_or_conflict, id_desc_page, snapshot
 
 
 class InputResolution(BaseModel):
@@ -225,34 +224,18 @@ def default_for_schema(uow: UnitOfWork, schema_id: int) -> MLModelConfig | None:
 
 
 def _commit(uow: UnitOfWork, name: str, version: str) -> None:
-    try:
-        uow.commit()
-    except Exception as error:
-        if sqlstate(error) == UNIQUE_VIOLATION:
-            raise Conflict(
-                f"model {name} {version} already exists, or another default was set at the same time"
-            ) from None
-        raise
+    commit_or_conflict(
+        uow, f"model {name} {version} already exists, or another default was set at the same time"
+    )
 
 
-def _audit(
-    uow: UnitOfWork,
-    row: MLModelConfig,
-    action: str,
-    *,
-    old: dict[str, Any] | None = None,
-    new: dict[str, Any] | None = None,
-    summary: str | None = None,
-) -> None:
-    uow.audit(
-        AuditEntry(
-            action=action,
-            category=AuditCategory.SYSTEM,
-            resource_type="MLModelConfig",
-            resource_id=row.id,
-            resource_name=f"{row.model_name} {row.version}",
-            old_values=old,
-            new_values=new,
-            summary=summary,
-        )
+def _audit(uow: UnitOfWork, row: MLModelConfig, action: str, **details: Any) -> None:
+    audit(
+        uow,
+        action,
+        AuditCategory.SYSTEM,
+        "MLModelConfig",
+        row.id,
+        f"{row.model_name} {row.version}",
+        **details,
     )

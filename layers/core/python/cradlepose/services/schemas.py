@@ -13,15 +13,21 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from cradlepose.db.errors import UNIQUE_VIOLATION, sqlstate
 from cradlepose.db.models import ImageBatch, KeypointSchema
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
-from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory
 from cradlepose.domain.errors import Conflict
 from cradlepose.domain.keypoint_schema import KeypointSchemaSpec, SchemaDefinition, parse_spec
-from cradlepose.services.common import DecimalNumber, Page, id_desc_page, snapshot, tenths
+from cradlepose.services.common import (
+    DecimalNumber,
+    Page,
+    audit,
+    commit_or_conflict,
+    id_desc_page,
+    snapshot,
+    tenths,
+)
 
 
 class SchemaOut(BaseModel):
@@ -247,34 +253,8 @@ def _out(row: KeypointSchema, in_use: bool) -> SchemaOut:
 
 
 def _commit(uow: UnitOfWork, spec: KeypointSchemaSpec) -> None:
-    try:
-        uow.commit()
-    except Exception as error:
-        if sqlstate(error) == UNIQUE_VIOLATION:
-            raise Conflict(
-                f"schema {spec.name} {spec.version} clashes with one created at the same time"
-            ) from None
-        raise
+    commit_or_conflict(uow, f"schema {spec.name} {spec.version} clashes with one created at the same time")
 
 
-def _audit(
-    uow: UnitOfWork,
-    row: KeypointSchema,
-    action: str,
-    *,
-    old: dict[str, Any] | None = None,
-    new: dict[str, Any] | None = None,
-    summary: str | None = None,
-) -> None:
-    uow.audit(
-        AuditEntry(
-            action=action,
-            category=AuditCategory.SYSTEM,
-            resource_type="KeypointSchema",
-            resource_id=row.id,
-            resource_name=f"{row.name} {row.version}",
-            old_values=old,
-            new_values=new,
-            summary=summary,
-        )
-    )
+def _audit(uow: UnitOfWork, row: KeypointSchema, action: str, **details: Any) -> None:
+    audit(uow, action, AuditCategory.SYSTEM, "KeypointSchema", row.id, f"{row.name} {row.version}", **details)

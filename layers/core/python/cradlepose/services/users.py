@@ -7,7 +7,7 @@ of truth for role, approval and activity, and the provider's groups mirror the r
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -17,10 +17,10 @@ from cradlepose.db.models import User
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
 from cradlepose.domain.actor import Actor, Claims
-from cradlepose.domain.audit import AuditEntry, changes
+from cradlepose.domain.audit import changes
 from cradlepose.domain.enums import AuditCategory, Role
 from cradlepose.domain.errors import Conflict, NotFound, ValidationFailed
-from cradlepose.services.common import DecimalNumber, Page, id_desc_page, snapshot
+from cradlepose.services.common import DecimalNumber, Page, audit, id_desc_page, snapshot
 
 
 class UserOut(BaseModel):
@@ -326,24 +326,5 @@ def _change(
     return UserOut.model_validate(user)
 
 
-def _audit(
-    uow: UnitOfWork,
-    user: User,
-    action: str,
-    *,
-    old: dict[str, object] | None = None,
-    new: dict[str, object] | None = None,
-    summary: str | None = None,
-) -> None:
-    uow.audit(
-        AuditEntry(
-            action=action,
-            category=AuditCategory.USER_MANAGEMENT,
-            resource_type="User",
-            resource_id=user.id,
-            resource_name=user.username,
-            old_values=old,
-            new_values=new,
-            summary=summary,
-        )
-    )
+def _audit(uow: UnitOfWork, user: User, action: str, **details: Any) -> None:
+    audit(uow, action, AuditCategory.USER_MANAGEMENT, "User", user.id, user.username, **details)

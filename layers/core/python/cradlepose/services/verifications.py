@@ -37,7 +37,6 @@ from cradlepose.db.models import Annotation, BatchAssignment, Image, ImageBatch,
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access, assignment_policy, keypoint_math
 from cradlepose.domain.actor import Actor
-from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import (
     AnnotationStatus,
     AssignmentStatus,
@@ -59,6 +58,7 @@ from cradlepose.domain.transitions import transition
 from cradlepose.services import assignments as assignment_service
 from cradlepose.services import metrics
 from cradlepose.services.annotations import AnnotationOut
+from cradlepose.services.common import audit
 
 D = VerificationDecision
 REVISIONS = (D.MINOR_REVISION_NEEDED, D.MAJOR_REVISION_NEEDED)
@@ -620,13 +620,17 @@ def _check_keypoint_ids(command: VerificationIn, schema: SchemaDefinition) -> No
 
 
 def _audit(uow: UnitOfWork, annotation: Annotation, action: str, *, new: dict[str, Any]) -> None:
-    uow.audit(
-        AuditEntry(
-            action=action,
-            category=AuditCategory.VERIFICATION,
-            resource_type="Annotation",
-            resource_id=annotation.id,
-            new_values=new,
-            annotation_context={"image_id": annotation.image_id, "version": annotation.version},
-        )
+    context = {
+        "image_id": annotation.image_id,
+        "version": annotation.version,
+        "assignment_id": annotation.batch_assignment_id,
+    }
+    audit(
+        uow,
+        action,
+        AuditCategory.VERIFICATION,
+        "Annotation",
+        annotation.id,
+        new=new,
+        annotation_context=context,
     )

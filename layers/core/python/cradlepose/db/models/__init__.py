@@ -8,7 +8,9 @@ from cradlepose.db.models.image import Image
 from cradlepose.db.models.keypoint_schema import KeypointSchema
 from cradlepose.db.models.model_config import MLModelConfig
 from cradlepose.db.models.performance import PerformanceMetrics
+from cradlepose.db.models.pipeline_chunk import PipelineChunk
 from cradlepose.db.models.pipeline_run import PipelineRun
+from cradlepose.db.models.pipeline_wait import PipelineWait
 from cradlepose.db.models.upload_rejection import UploadRejection
 from cradlepose.db.models.user import User
 from cradlepose.db.models.verification import Verification
@@ -22,7 +24,9 @@ __all__ = [
     "KeypointSchema",
     "MLModelConfig",
     "PerformanceMetrics",
+    "PipelineChunk",
     "PipelineRun",
+    "PipelineWait",
     "UploadRejection",
     "User",
     "Verification",

@@ -45,6 +45,9 @@ class Image(Base):
     yolo_confidence: Mapped[Decimal | None] = mapped_column(numeric(3, 2))
     yolo_processing_time_ms: Mapped[int | None]
     yolo_model_version: Mapped[str | None] = mapped_column(sa.String(20))
+    # Why pre-annotation failed for this image (unreadable, model output unusable); None when it
+    # did not fail. Beyond seed 000: the batch's failed_yolo_count says how many, this says which.
+    yolo_error: Mapped[str | None] = mapped_column(sa.Text)
 
     image_quality_score: Mapped[Decimal | None] = mapped_column(sa.Numeric(3, 1))
     has_quality_issues: Mapped[bool] = mapped_column(server_default=sa.false(), default=False)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -36,6 +37,9 @@ class PipelineRun(Base):
     finished_at: Mapped[dt.datetime | None]
     failed_step: Mapped[str | None] = mapped_column(sa.String(100))
     error: Mapped[str | None] = mapped_column(sa.Text)
+    # The model this run pre-annotates with (the inference contract's ModelSpec), fixed when the
+    # run starts processing, so every chunk of the run, planned or re-planned, names the same one.
+    model_spec: Mapped[dict[str, Any] | None]
 
     __table_args__ = (
         sa.UniqueConstraint("batch_id", "attempt", name="uq_pipeline_run_batch_attempt"),

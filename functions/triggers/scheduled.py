@@ -1,0 +1,72 @@
+"""Scheduled jobs (EventBridge Scheduler in the cloud, timers in the local stack)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from cradlepose import metric_names
+from cradlepose.db.engine import default_session_factory
+from cradlepose.db.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
+from cradlepose.domain.actor import RequestContext
+from cradlepose.domain.enums import PeriodType
+from cradlepose.services import metrics as performance
+from cradlepose.services import overdue
+from cradlepose.services.system import SYSTEM
+from triggers.observability import logger, metrics
+from triggers.steps import Event, step
+
+
+def run_overdue_sweep(
+    event: Event, context: RequestContext, uow_factory: UnitOfWorkFactory | None = None
+) -> dict[str, Any]:
+    """Late assignments of every batch become OVERDUE; the dashboard's gauges are emitted."""
+    factory = uow_factory or unit_of_work_factory(default_session_factory())
+    marked = overdue.mark_overdue(factory, context)
+    gauges = overdue.gauges(factory, context)
+    for status, count in gauges.batches_in_status.items():
+        # One metric per status, each with its own `status` dimension (the dashboard reads them so).
+        with single_metric(
+            name=metric_names.BATCHES_IN_STATUS,
+            unit=MetricUnit.Count,
+            value=count,
+            namespace=metric_names.NAMESPACE,
+        ) as metric:
+            metric.add_dimension(name="service", value=metric_names.TRIGGERS)
+            metric.add_dimension(name=metric_names.STATUS_DIMENSION, value=status.value)
+    metrics.add_metric(
+        name=metric_names.IMAGES_AWAITING_ANNOTATION,
+        unit=MetricUnit.Count,
+        value=gauges.images_awaiting_annotation,
+    )
+    metrics.add_metric(
+        name=metric_names.IMAGES_AWAITING_VERIFICATION,
+        unit=MetricUnit.Count,
+        value=gauges.images_awaiting_verification,
+    )
+    logger.info("overdue sweep", extra={"overdue": len(marked)})
+    return {"overdue": marked, **gauges.model_dump(mode="json")}
+
+
+def run_metrics_rollup(
+    event: Event,
+    context: RequestContext,
+    uow_factory: UnitOfWorkFactory | None = None,
+    today: dt.date | None = None,
+) -> dict[str, Any]:
+    """Nightly: every period (day, week, month, quarter) containing the day that just ended, each
+    rewritten whole by `services.metrics.rollup` in its own transaction (so a rerun is harmless)."""
+    factory = uow_factory or unit_of_work_factory(default_session_factory())
+    day = (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=1)
+    done = []
+    for period in PeriodType:
+        with factory(SYSTEM, context) as uow:
+            done.append(performance.rollup(uow, period, day).model_dump(mode="json"))
+    logger.info("metrics rolled up", extra={"day": day.isoformat(), "periods": len(done)})
+    return {"day": day.isoformat(), "rollups": done}
+
+
+overdue_sweep = step("overdue_sweep", run_overdue_sweep, endpoint="schedule", kind="SCHEDULE")
+metrics_rollup = step("metrics_rollup", run_metrics_rollup, endpoint="schedule", kind="SCHEDULE")

@@ -1,0 +1,137 @@
+"""Starting the inference task of one chunk: an ECS task on a GPU in the cloud, the CPU engine locally.
+
+The dispatcher hands the runner the chunk's manifest and the Step Functions task token; the
+runner returns as soon as the work is started. Whoever runs the chunk reports back with the
+token (SendTaskSuccess with the chunk's summary, SendTaskFailure, SendTaskHeartbeat).
+
+The ECS task's container is told where its work is through environment variables:
+
+    CRADLE_MANIFEST     s3://<results bucket>/manifests/<batch>/run-<n>/chunk-<i>.json
+    CRADLE_TASK_TOKEN   the Step Functions task token to answer
+
+The local runner lives in `cradlepose.devstack.local_inference`; the local stack installs it
+here with `install_local_runner`, so the dispatcher's import path never loads torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cradlepose.adapters.aws import client
+from cradlepose.settings import Settings, get_settings
+
+MANIFEST_ENV = "CRADLE_MANIFEST"
+TASK_TOKEN_ENV = "CRADLE_TASK_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+STARTED_BY = "cradle-pipeline"
+
+
+@dataclass(frozen=True)
+class InferenceTask:
+    batch_id: int
+    chunk_index: int
+    manifest_uri: str  # s3://bucket/key of the ChunkManifest
+    task_token: str
+
+    @property
+    def idempotency_token(self) -> str:
+        """The same for every dispatch of the same task (ECS's clientToken takes at most 64 characters)."""
+        return hashlib.sha256(self.task_token.encode()).hexdigest()[:64]
+
+
+class InferenceRunner(Protocol):
+    def start(self, task: InferenceTask) -> str:
+        """Start the task (idempotently) and return at once; the result is what identifies the run."""
+        ...
+
+
+class InferenceNotStarted(Exception):
+    """ECS could not place the task (no capacity yet, an agent busy): worth retrying."""
+
+
+class InferenceUnavailable(RuntimeError):
+    """No runner is configured for this process."""
+
+
+class EcsInferenceRunner:
+    """`ecs:RunTask` on the GPU capacity provider. No tags: the dispatcher's role has no ecs:TagResource."""
+
+    def __init__(self, ecs: Any | None = None, settings: Settings | None = None) -> None:
+        self._ecs = ecs
+        self.settings = settings or get_settings()
+
+    @property
+    def ecs(self) -> Any:
+        if self._ecs is None:
+            self._ecs = client("ecs")
+        return self._ecs
+
+    def start(self, task: InferenceTask) -> str:
+        s = self.settings
+        if not (
+            s.inference_cluster_arn and s.inference_task_definition_arn and s.inference_capacity_provider
+        ):
+            raise InferenceUnavailable(
+                "CRADLE_INFERENCE_CLUSTER_ARN, _TASK_DEFINITION_ARN and _CAPACITY_PROVIDER must be set"
+            )
+        response = self.ecs.run_task(
+            cluster=s.inference_cluster_arn,
+            taskDefinition=s.inference_task_definition_arn,
+            capacityProviderStrategy=[{"capacityProvider": s.inference_capacity_provider, "weight": 1}],
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": s.inference_subnet_ids,
+                    "securityGroups": s.inference_security_group_ids,
+                    "assignPublicIp": "DISABLED",
+                }
+            },
+            overrides={
+                "containerOverrides": [
+                    {
+                        "name": s.inference_container_name,
+                        "environment": [
+                            {"name": MANIFEST_ENV, "value": task.manifest_uri},
+                            {"name": TASK_TOKEN_ENV, "value": task.task_token},
+                        ],
+                    }
+                ]
+            },
+            count=1,
+            startedBy=STARTED_BY,
+            clientToken=task.idempotency_token,
+        )
+        tasks = response.get("tasks") or []
+        if not tasks:
+            reasons = "; ".join(
+                f"{f.get('arn', '')}: {f.get('reason', 'unknown')}" for f in response.get("failures") or []
+            )
+            raise InferenceNotStarted(
+                f"ECS started no task for chunk {task.chunk_index}: {reasons or 'no reason'}"
+            )
+        return str(tasks[0]["taskArn"])
+
+
+_local_lock = threading.Lock()
+_local_runner: InferenceRunner | None = None
+
+
+def install_local_runner(runner: InferenceRunner | None) -> None:
+    """The local stack's runner for `inference_runner=local` (None removes it)."""
+    global _local_runner  # noqa: PLW0603 - one local stack per process
+    with _local_lock:
+        _local_runner = runner
+
+
+def runner_from_settings(settings: Settings | None = None) -> InferenceRunner:
+    settings = settings or get_settings()
+    if settings.inference_runner == "ecs":
+        return EcsInferenceRunner(settings=settings)
+    with _local_lock:
+        runner = _local_runner
+    if runner is None:
+        raise InferenceUnavailable(
+            "CRADLE_INFERENCE_RUNNER=local, but no local stack runs in this process (start `cradle dev`)"
+        )
+    return runner

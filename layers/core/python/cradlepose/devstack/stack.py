@@ -1,0 +1,370 @@
+"""The local stack: all of Cradle on one machine, as a context manager.
+
+    with LocalStack(LocalStackConfig(state_dir=Path(".cradle"))) as stack:
+        print(stack.api_url)
+
+What runs, and what stands in for AWS (docs/local.md has the whole picture):
+
+- PostgreSQL: the embedded server under `<state-dir>/pgdata` (or a given URL), migrated to head.
+- moto's server (LocalAws): S3, Step Functions with its ASL interpreter, Lambda, SQS,
+  EventBridge, IAM. S3 objects are mirrored under `<state-dir>/s3` (S3Mirror).
+- Every function of `infra/functions.toml`, registered in moto's Lambda and run in this process
+  (InProcessLambdas); the batch pipeline state machine from its ASL file with their ARNs.
+- S3 Object Created under `incoming/` → EventBridge rule → SQS → the upload trigger (QueuePoller).
+- The inference of each chunk on the CPU in a background thread (LocalInferenceRunner).
+- The scheduled jobs on timers (Scheduler).
+- The gateway over HTTP on 127.0.0.1: `/api` (the API Lambda behind the authorizer's checks),
+  `/idp` (the local identity provider), `/` (the web UI's files).
+
+Handlers read their settings from the environment, as in Lambda: the stack sets CRADLE_* (and
+MOTO_PORT, AWS_*) for its own process and puts everything back when it stops. On start it
+creates a local administrator if there is none, and starts again every pipeline run whose
+execution is gone (moto forgets executions when the stack stops; the database remembers runs).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Mapping
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+
+import sqlalchemy as sa
+from botocore.exceptions import ClientError
+from pydantic import SecretStr
+
+from cradlepose import function_table
+from cradlepose.adapters import aws as aws_clients
+from cradlepose.adapters import inference
+from cradlepose.adapters.storage import S3Storage
+from cradlepose.adapters.workflow import StepFunctionsWorkflow
+from cradlepose.db import migrate
+from cradlepose.db.engine import create_engine, default_session_factory, reset_default_engine
+from cradlepose.db.models import PipelineWait
+from cradlepose.db.unit_of_work import unit_of_work_factory
+from cradlepose.devstack import local_identity, resources
+from cradlepose.devstack.admins import any_admin, create_local_admin
+from cradlepose.devstack.authorizer import TokenVerifier
+from cradlepose.devstack.aws import LocalAws
+from cradlepose.devstack.database import LocalDatabase
+from cradlepose.devstack.event_queues import QueuePoller
+from cradlepose.devstack.functions import InProcessFunctions, function_name
+from cradlepose.devstack.gateway import LocalGateway
+from cradlepose.devstack.http_server import HttpServer
+from cradlepose.devstack.identity_provider import (
+    CLIENT_ID,
+    POOL_ID,
+    LocalIdentityAdapter,
+    LocalIdentityProvider,
+)
+from cradlepose.devstack.local_inference import ChunkRunner, LocalInferenceRunner
+from cradlepose.devstack.moto_lambda import InProcessLambdas
+from cradlepose.devstack.s3_mirror import S3Mirror
+from cradlepose.devstack.scheduler import Job, Scheduler
+from cradlepose.domain.actor import RequestContext
+from cradlepose.services import pipeline_resume, users
+from cradlepose.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+REPO = function_table.DEFAULT_PATH.parents[1]
+STACK_CONTEXT = RequestContext(user_agent="cradle-dev", endpoint="cli:dev", method="CLI")
+STOPPED_ERROR = "CradleLocalStackStopped"
+REGION = "us-east-1"
+
+
+def default_web_root() -> Path | None:
+    for candidate in (REPO / "web" / "dist", REPO / "web"):
+        if (candidate / "index.html").is_file():
+            return candidate
+    return None
+
+
+@dataclass
+class LocalStackConfig:
+    state_dir: Path
+    port: int = 0  # the gateway: API, identity provider, web UI (0: any free port)
+    aws_port: int = 0  # moto's server
+    fresh: bool = False  # wipe the state directory's data first
+    database_url: str | None = None  # None: the embedded PostgreSQL under <state-dir>/pgdata
+    web_root: Path | None = field(default_factory=default_web_root)
+    chunk_runner: ChunkRunner | None = None  # None: the inference engine on the CPU
+    schedules: bool = True
+    create_admin: bool = True
+    admin_username: str = "admin"
+    admin_email: str = "admin@example.org"
+    pipeline_chunk_size: int | None = None
+    heartbeat_every_s: float = 60.0
+    chunk_stop_timeout_s: float = 5.0  # how long a running chunk may finish when the stack stops
+    log_level: str = "WARNING"  # the handlers' Powertools loggers
+
+
+class _Environment:
+    """Set variables for this process and put the previous values back afterwards."""
+
+    def __init__(self) -> None:
+        self._saved: dict[str, str | None] = {}
+
+    def set(self, values: Mapping[str, str]) -> None:
+        for name, value in values.items():
+            self._saved.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+        _forget_settings()
+
+    def restore(self) -> None:
+        for name, value in self._saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        self._saved.clear()
+        _forget_settings()
+
+
+def _forget_settings() -> None:
+    get_settings.cache_clear()
+    aws_clients.reset_clients()
+    reset_default_engine()
+
+
+class LocalStack:
+    def __init__(self, config: LocalStackConfig) -> None:
+        self.config = config
+        self._exit = ExitStack()
+        self._env = _Environment()
+        self.aws = LocalAws(config.aws_port, REGION)
+        self.functions = InProcessFunctions(region=REGION)
+        self.database_url = ""
+        self.base_url = ""
+        self.resources: resources.CradleResources | None = None
+        self.runner: LocalInferenceRunner | None = None
+        self.pollers: list[QueuePoller] = []
+        self.scheduler: Scheduler | None = None
+        self.identity: LocalIdentityProvider | None = None
+        self.admin_username: str | None = None
+        self.admin_credentials: Path | None = None  # set when this start created the administrator
+        self.restored_objects = 0
+        self.resumed_runs: list[int] = []
+
+    # ------------------------------------------------------------------ URLs
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api"
+
+    @property
+    def swagger_url(self) -> str:
+        return f"{self.api_url}/swagger"
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.base_url}/idp/{POOL_ID}"
+
+    @property
+    def identity_url(self) -> str:
+        return f"{self.base_url}/idp"
+
+    @property
+    def state_machine_arn(self) -> str:
+        assert self.resources is not None
+        return self.resources.batch_pipeline_arn
+
+    @property
+    def credentials_dir(self) -> Path:
+        return local_identity.credentials_dir(self.config.state_dir)
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self) -> LocalStack:
+        try:
+            self._start()
+        except BaseException:
+            self._exit.close()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._exit.close()
+
+    def stop(self) -> None:
+        self._exit.close()
+
+    def _start(self) -> None:
+        config = self.config
+        state = config.state_dir.resolve()
+        state.mkdir(parents=True, exist_ok=True)
+        if config.fresh:
+            for part in ("s3", "identity", "credentials"):
+                shutil.rmtree(state / part, ignore_errors=True)
+        self.database_url = self._database(state)
+        server = HttpServer(config.port)
+        self._exit.callback(server.stop)
+        self.base_url = server.base_url
+        self.aws.start()
+        self._exit.callback(self.aws.stop)
+        self._exit.callback(self._env.restore)
+        self._env.set(self._environment(state))
+        settings = get_settings()
+
+        names = [spec.name for spec in self.functions.table.functions]
+        self._exit.enter_context(
+            InProcessLambdas({function_name(n): partial(self.functions.invoke, n) for n in names})
+        )
+        mirror = self._exit.enter_context(
+            S3Mirror(state / "s3", set(resources.bucket_names(settings).values()))
+        )
+        self.resources = resources.create(self.aws, self.functions, settings, web_origin=self.base_url)
+        self._env.set({"CRADLE_STATE_MACHINE_ARN": self.resources.batch_pipeline_arn})
+        self._exit.callback(self._end_executions)
+
+        self._serve(server, state)
+        self._start_inference(config)
+        # After the rule and queue exist: restored uploads under incoming/ are announced again.
+        self.restored_objects = mirror.restore(self.aws.client("s3"))
+        self._start_pollers()
+        if config.schedules:
+            self._start_schedules()
+        if config.create_admin:
+            self._ensure_admin(state)
+        self.resumed_runs = self._resume()
+        self._exit.callback(server.stop)  # registered last: on the way out, requests stop first
+
+    def _database(self, state: Path) -> str:
+        if self.config.database_url is not None:
+            engine = create_engine(Settings(database_url=SecretStr(self.config.database_url), db_pool_size=1))
+            try:
+                migrate.upgrade(engine)
+            finally:
+                engine.dispose()
+            return self.config.database_url
+        database = LocalDatabase.open(state, fresh=self.config.fresh, pool_size=1)
+        self._exit.callback(database.close)
+        return database.url
+
+    def _environment(self, state: Path) -> dict[str, str]:
+        values = {
+            "CRADLE_STAGE": "local",
+            "CRADLE_DATABASE_URL": self.database_url,
+            "CRADLE_DB_POOL_SIZE": "8",
+            "CRADLE_AWS_ENDPOINT_URL": self.aws.endpoint,
+            "CRADLE_AWS_REGION": REGION,
+            "CRADLE_INFERENCE_RUNNER": "local",
+            "CRADLE_LOCAL_STATE_DIR": str(state),
+            "CRADLE_JWT_ISSUER": self.issuer,
+            "CRADLE_JWT_AUDIENCE": CLIENT_ID,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION,
+            # moto's ASL interpreter calls task Lambdas at localhost:$MOTO_PORT.
+            "MOTO_PORT": str(self.aws.port),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": self.config.log_level,
+        }
+        if self.config.pipeline_chunk_size is not None:
+            values["CRADLE_PIPELINE_CHUNK_SIZE"] = str(self.config.pipeline_chunk_size)
+        return values
+
+    def _serve(self, server: HttpServer, state: Path) -> None:
+        self.identity = LocalIdentityProvider(local_identity.identity_dir(state), self.issuer)
+        verifier = TokenVerifier(self.issuer, CLIENT_ID, self.identity.jwks)
+        gateway = LocalGateway(self.functions.handler("api"), verifier, self.identity, self.config.web_root)
+        server.serve(gateway)
+
+    def _start_inference(self, config: LocalStackConfig) -> None:
+        chunk_runner = config.chunk_runner
+        if chunk_runner is None:
+            from cradlepose.devstack.cpu_inference import engine_chunk_runner  # noqa: PLC0415
+
+            chunk_runner = engine_chunk_runner()
+        self.runner = LocalInferenceRunner(
+            chunk_runner, S3Storage(), StepFunctionsWorkflow(), heartbeat_every_s=config.heartbeat_every_s
+        ).start_threads()
+        inference.install_local_runner(self.runner)
+        self._exit.callback(self.runner.close, config.chunk_stop_timeout_s)
+        self._exit.callback(inference.install_local_runner, None)
+
+    def _start_pollers(self) -> None:
+        assert self.resources is not None
+        sqs = self.aws.client("sqs")
+        for queue in self.resources.event_queues:
+            poller = QueuePoller(
+                sqs, queue.queue_url, partial(self.functions.invoke, queue.function), name=queue.function
+            )
+            self.pollers.append(poller.start())
+            self._exit.callback(poller.stop)
+
+    def _start_schedules(self) -> None:
+        jobs = [
+            Job(spec.name, event.local_every_s, partial(self.functions.invoke, spec.name, {}))
+            for spec in self.functions.table.with_event(function_table.Schedule)
+            for event in spec.events_of(function_table.Schedule)
+            if isinstance(event, function_table.Schedule)
+        ]
+        self.scheduler = Scheduler(jobs).start()
+        self._exit.callback(self.scheduler.stop)
+
+    def _ensure_admin(self, state: Path) -> None:
+        session_factory = default_session_factory()
+        self.admin_username = any_admin(session_factory)
+        if self.admin_username is not None:
+            return
+        assert self.identity is not None
+        command = users.NewAdmin(username=self.config.admin_username, email=self.config.admin_email)
+        admin, self.admin_credentials = create_local_admin(
+            session_factory, LocalIdentityAdapter(self.identity), state, command, STACK_CONTEXT
+        )
+        self.admin_username = admin.username
+
+    def _resume(self) -> list[int]:
+        sfn = self.aws.client("stepfunctions")
+
+        def exists(arn: str) -> bool:
+            try:
+                sfn.describe_execution(executionArn=arn)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") == "ExecutionDoesNotExist":
+                    return False
+                raise
+            return True
+
+        return pipeline_resume.resume_interrupted(
+            unit_of_work_factory(default_session_factory()),
+            StepFunctionsWorkflow(sfn),
+            self.state_machine_arn,
+            exists,
+            STACK_CONTEXT,
+        )
+
+    def _end_executions(self) -> None:
+        """Stop moto's running executions and answer their open tokens, so their threads end.
+
+        A stopped execution does not run its Catch: the database keeps the run open, and the next
+        start of the stack resumes it.
+        """
+        if self.resources is None:
+            return
+        sfn = self.aws.client("stepfunctions")
+        try:
+            for machine in self.resources.state_machines.values():
+                running = sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]
+                for execution in running:
+                    sfn.stop_execution(
+                        executionArn=execution["executionArn"], cause="the local stack stopped"
+                    )
+            tokens = list(self.runner.open_tokens if self.runner else [])
+            with default_session_factory()() as session:
+                tokens += session.scalars(
+                    sa.select(PipelineWait.task_token).where(PipelineWait.released_at.is_(None))
+                )
+        except Exception:
+            log.warning("could not stop the running executions", exc_info=True)
+            return
+        for token in tokens:
+            with suppress(ClientError):  # the execution had already let go of it
+                sfn.send_task_failure(taskToken=token, error=STOPPED_ERROR, cause="the local stack stopped")

@@ -1,0 +1,128 @@
+"""Cradle end to end on this machine: the local stack over HTTP with the real pose engine on the CPU.
+
+Sign in with the local identity provider, create a batch through the API, upload through the
+presigned forms to moto's S3, let the S3 event reach the upload trigger, and the batch pipeline
+run in moto's ASL interpreter with in-process Lambdas and CPU inference, until the batch is ready
+for annotation: keypoints for every good image, the broken one recorded.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from PIL import Image
+
+from cradlepose.devstack.postgres import EmbeddedPostgres
+from cradlepose.devstack.stack import LocalStack, LocalStackConfig
+from tests.images import photo
+from tests.stack_support import ApiSession, stack_database, upload
+
+pytestmark = pytest.mark.e2e
+log = logging.getLogger(__name__)
+
+SIZE = (640, 480)
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def _sample(name: str) -> bytes:
+    """One of Ultralytics' sample photographs (people in them), cropped to 4:3 and scaled to 640×480."""
+    from ultralytics.utils import ASSETS  # noqa: PLC0415 - the e2e test only
+
+    with Image.open(Path(ASSETS) / name) as image:
+        width, height = image.size
+        crop_height = min(height, width * 3 // 4)
+        crop_width = crop_height * 4 // 3
+        left, top = (width - crop_width) // 2, (height - crop_height) // 2
+        return _jpeg(image.crop((left, top, left + crop_width, top + crop_height)).resize(SIZE))
+
+
+def _damaged(data: bytes) -> bytes:
+    """A JPEG whose compressed data is broken: readable enough to be uploaded, not to be pre-annotated."""
+    broken = bytearray(data)
+    scan = broken.index(b"\xff\xda") + 2000
+    for offset in range(0, 400, 40):
+        broken[scan + offset : scan + offset + 2] = b"\xff\x01"
+    return bytes(broken)
+
+
+@pytest.fixture(scope="module")
+def stack(
+    postgres: EmbeddedPostgres, migrated_template: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalStack]:
+    import cradle_inference  # noqa: F401, PLC0415 - makes Ultralytics offline before anything imports it
+
+    with stack_database(postgres, migrated_template) as url:
+        config = LocalStackConfig(
+            state_dir=tmp_path_factory.mktemp("e2e"), database_url=url, pipeline_chunk_size=2, web_root=None
+        )
+        with LocalStack(config) as running:
+            yield running
+
+
+def test_a_batch_is_uploaded_and_pre_annotated_on_the_cpu(stack: LocalStack) -> None:
+    started = time.monotonic()
+    files = {
+        "bus.jpg": _sample("bus.jpg"),
+        "zidane.jpg": _sample("zidane.jpg"),
+        "astronaut.jpg": _jpeg(photo(SIZE)),
+        "damaged.jpg": _damaged(_jpeg(photo(SIZE, seed=3))),
+    }
+
+    # Given an administrator signed in with the local identity provider
+    api = ApiSession.sign_in(stack)
+
+    # When they create a batch of four and upload each file through its presigned form
+    created = api.create_batch(list(files))
+    for form in created["uploads"]:
+        upload(form, files[form["filename"]], form["filename"])
+
+    # Then the pipeline pre-annotates it and opens it for annotation
+    batch_id = created["batch"]["id"]
+    ready = api.wait_for_status(batch_id, "READY_FOR_ANNOTATION", timeout_s=120)
+    assert ready["images_registered"] == 4
+    assert ready["failed_yolo_count"] == 1
+    assert ready["yolo_model_version"] == "yolo11n-pose@8.4"
+    assert ready["pipeline_run"]["status"] == "RUNNING"  # it waits for the people now
+
+    db = sa.create_engine(stack.database_url, poolclass=sa.NullPool)
+    with db.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT original_filename, status, yolo_keypoints, yolo_confidence, yolo_error, yolo_processing_time_ms "
+                "FROM images WHERE batch_id = :b ORDER BY original_filename"
+            ),
+            {"b": batch_id},
+        ).all()
+    db.dispose()
+    images = {row[0]: row for row in rows}
+    for name in ("astronaut.jpg", "bus.jpg", "zidane.jpg"):
+        _, status, keypoints, confidence, error, time_ms = images[name]
+        assert status == "YOLO_PROCESSED", name
+        assert error is None
+        assert [k["name"] for k in keypoints["keypoints"]][:3] == ["nose", "left_eye", "right_eye"], name
+        assert len(keypoints["keypoints"]) == 17
+        assert all(
+            0 <= k["x"] <= SIZE[0] and 0 <= k["y"] <= SIZE[1] for k in keypoints["keypoints"] if k["visible"]
+        )
+        assert confidence is not None
+        assert float(confidence) > 0.3, name
+        assert time_ms is not None
+        assert time_ms > 0
+    _, status, keypoints, _, error, _ = images["damaged.jpg"]
+    assert status == "UPLOADED"
+    assert keypoints is None
+    assert "corrupt compressed data" in error
+    elapsed = time.monotonic() - started
+    log.info("uploaded to ready for annotation in %.1f s", elapsed)
+    assert elapsed < 120  # about 9 s on a 2-core laptop

@@ -1,44 +1,37 @@
-"""The whole local stack the browser drives, on 127.0.0.1 only (test-only code).
+"""The local stack the browser drives: `cradle dev`'s own LocalStack, plus what a test seeds (test-only).
 
-- a database (a copy of the migrated template in the session's embedded PostgreSQL);
-- moto's S3 as a real HTTP server (ThreadedMotoServer), so presigned image URLs work in a browser;
-- the local identity provider, speaking Cognito's JSON protocol at /idp/;
-- the API Lambda's real entry point behind the LocalGateway at /api/, with the web UI's static
-  files at /, all served by one werkzeug server in a thread.
+The stack is the one `cradle dev` runs (cradlepose.devstack.stack): moto's server on 127.0.0.1
+(S3 over HTTP, so presigned image URLs work in a browser), the local identity provider at /idp/,
+the API Lambda's entry point behind the gateway at /api/, and the web UI's files at /. The browser
+tests run it on a database of their own, without schedules (nothing assigns or sweeps behind a
+test's back), without an administrator of its own (each test makes its people), and without
+inference: batches are seeded as YOLO left them.
 
-`RunningStack` also seeds what a test needs through the services (people) or the tables
-(a batch YOLO already pre-annotated, with synthetic pictures in moto's uploads bucket).
-When `cradlepose.devstack.stack.LocalStack` lands in main this module can shrink to a wrapper.
+`RunningStack` seeds what a test needs through the services (people) or the tables (a batch YOLO
+already pre-annotated, with synthetic pictures in the uploads bucket).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import logging
-import os
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import boto3
 import sqlalchemy as sa
-from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
-from werkzeug.serving import make_server
 
-from cradlepose.adapters.aws import reset_clients
 from cradlepose.db.engine import create_engine, make_session_factory
 from cradlepose.db.models import Image, ImageBatch
 from cradlepose.db.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
-from cradlepose.devstack.authorizer import TokenVerifier
-from cradlepose.devstack.gateway import LocalGateway
-from cradlepose.devstack.identity_provider import CLIENT_ID, POOL_ID, LocalIdentityProvider
+from cradlepose.devstack.identity_provider import CLIENT_ID, LocalIdentityProvider
+from cradlepose.devstack.stack import LocalStack, LocalStackConfig
 from cradlepose.domain.actor import Actor, Claims
 from cradlepose.domain.enums import BatchStatus, ImageStatus, Role
+from cradlepose.domain.inference import ChunkManifest
 from cradlepose.services import users
 from cradlepose.settings import Settings, get_settings
 from tests.browser import scene
@@ -63,13 +56,20 @@ class Person:
 
 @dataclass
 class RunningStack:
-    base_url: str
-    idp: LocalIdentityProvider
+    local: LocalStack
     uow_factory: UnitOfWorkFactory
     session_factory: sessionmaker[Session]
     engine: sa.Engine
-    s3_endpoint: str
     people: dict[str, Person] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return self.local.base_url
+
+    @property
+    def idp(self) -> LocalIdentityProvider:
+        assert self.local.identity is not None
+        return self.local.identity
 
     # ------------------------------------------------------------------ people
     def sign_up(self, username: str, password: str = PASSWORD) -> str:
@@ -152,7 +152,7 @@ class RunningStack:
             return batch.id
 
     def s3(self) -> Any:
-        return boto3.client("s3", endpoint_url=self.s3_endpoint, region_name="us-east-1")
+        return self.local.aws.client("s3")
 
     def scalar(self, sql: str, **params: Any) -> Any:
         with self.engine.connect() as conn:
@@ -163,77 +163,27 @@ class RunningStack:
             return list(conn.execute(sa.text(sql), params).all())
 
 
-def _locked(
-    handler: Callable[[dict[str, Any], Any], dict[str, Any]],
-) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
-    """One request at a time through the API, as one Lambda execution environment does.
-
-    Powertools' resolver keeps the current event on the app object, so a threaded server must
-    not run it concurrently; a browser does send requests in parallel.
-    """
-    lock = threading.Lock()
-
-    def call(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        with lock:
-            return handler(event, context)
-
-    return call
+def _no_inference(manifest: ChunkManifest) -> dict[str, Any]:
+    raise AssertionError(
+        f"the browser tests seed batches as YOLO left them; nothing should run inference "
+        f"(batch {manifest.batch_id}, chunk {manifest.chunk_index})"
+    )
 
 
 @contextlib.contextmanager
 def running_stack(database_url: str, state_dir: Path, web_root: Path = WEB_ROOT) -> Iterator[RunningStack]:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    host, port = moto.get_host_and_port()
-    s3_endpoint = f"http://{host}:{port}"
-    saved = {name: os.environ.get(name) for name in ("CRADLE_AWS_ENDPOINT_URL", "CRADLE_STAGE")}
-    os.environ["CRADLE_AWS_ENDPOINT_URL"] = s3_endpoint
-    os.environ["CRADLE_STAGE"] = "test"
-    get_settings.cache_clear()
-    reset_clients()
-    engine = create_engine(Settings(database_url=SecretStr(database_url), db_pool_size=8, stage="test"))
-    session_factory = make_session_factory(engine)
-    factory = unit_of_work_factory(session_factory)
-
-    from api import dependencies, handler  # noqa: PLC0415 - after the environment is set
-
-    handler.app.dependency_overrides[dependencies.uow_factory] = lambda: factory
-    holder: dict[str, LocalGateway] = {}
-
-    def app(environ: dict[str, Any], start_response: Any) -> Any:
-        # The gateway is built once the server knows its port: the issuer URL contains it.
-        return holder["gateway"](environ, start_response)
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base_url = f"http://127.0.0.1:{server.server_port}"
-    idp = LocalIdentityProvider(state_dir / "identity", f"{base_url}/idp/{POOL_ID}")
-    holder["gateway"] = LocalGateway(
-        _locked(handler.lambda_handler), TokenVerifier(idp.issuer, CLIENT_ID, idp.jwks), idp, web_root
+    config = LocalStackConfig(
+        state_dir=state_dir,
+        database_url=database_url,
+        web_root=web_root,
+        chunk_runner=_no_inference,
+        schedules=False,
+        create_admin=False,
     )
-    thread = threading.Thread(target=server.serve_forever, name="cradle-browser-gateway", daemon=True)
-    thread.start()
-    try:
-        s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
-        settings = get_settings()
-        for bucket in (
-            settings.uploads_bucket,
-            settings.derived_bucket,
-            settings.results_bucket,
-            settings.exports_bucket,
-        ):
-            s3.create_bucket(Bucket=bucket)
-        yield RunningStack(base_url, idp, factory, session_factory, engine, s3_endpoint)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        handler.app.dependency_overrides.clear()
-        engine.dispose()
-        moto.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        get_settings.cache_clear()
-        reset_clients()
+    with LocalStack(config) as local:
+        engine = create_engine(Settings(database_url=SecretStr(database_url), db_pool_size=8, stage="test"))
+        session_factory = make_session_factory(engine)
+        try:
+            yield RunningStack(local, unit_of_work_factory(session_factory), session_factory, engine)
+        finally:
+            engine.dispose()

@@ -2,7 +2,7 @@
 
 import { h, replace, fmtDateTime, humanize } from "../../dom.js";
 import { guarded, notifyError } from "../../ui/notices.js";
-import { dataTable, pageHead, pager, statusPill } from "./common.js";
+import { dataTable, latestOnly, pageHead, pager, statusPill } from "./common.js";
 
 const CATEGORIES = ["USER_MANAGEMENT", "IMAGE_PROCESSING", "ANNOTATION", "VERIFICATION", "SYSTEM"];
 const RESOURCES = ["User", "KeypointSchema", "MLModelConfig", "ImageBatch", "Image", "Annotation", "BatchAssignment", "PerformanceMetrics"];
@@ -42,12 +42,15 @@ export function mountAudit(root, ctx) {
   const more = h("div", {});
   root.append(pageHead("Audit log", "Every change and every refused attempt, append-only."), form, list, more);
 
+  const begin = latestOnly();
   const load = guarded(async (reset = true) => {
+    const fresh = begin();
     if (reset) {
       items = [];
       cursor = null;
     }
     const page = await api.get("/audit-logs", { query: { ...query, cursor, limit: 50 } });
+    if (!fresh()) return;
     items.push(...page.items);
     cursor = page.next_cursor;
     draw();

@@ -3,7 +3,7 @@
 import { h, replace, fmtDateTime, humanize, fmtPercent } from "../../dom.js";
 import { openDialog } from "../../ui/dialog.js";
 import { guarded, notify } from "../../ui/notices.js";
-import { IMAGE_STATUS_COLOURS, dataTable, pageHead, pager, statusPill } from "./common.js";
+import { IMAGE_STATUS_COLOURS, dataTable, latestOnly, pageHead, pager, statusPill } from "./common.js";
 
 const ORDER = ["APPROVED", "REJECTED", "UNDER_REVIEW", "SUBMITTED", "REQUIRES_REVISION", "ANNOTATED", "IN_PROGRESS", "ASSIGNED", "YOLO_PROCESSED", "UPLOADED"];
 
@@ -39,15 +39,19 @@ export function mountBatches(root, ctx) {
     more,
   );
 
+  const begin = latestOnly();
   const load = guarded(async (reset = true) => {
+    const fresh = begin();
     if (reset) {
       items = [];
       cursor = null;
     }
     const page = await api.get("/batches", { query: { status: status.value, cursor, limit: 25 } });
+    if (!fresh()) return;
     items.push(...page.items);
     cursor = page.next_cursor;
     await Promise.all(page.items.map(async (b) => details.set(b.id, await api.get(`/batches/${b.id}`))));
+    if (!fresh()) return;
     draw();
     replace(more, cursor ? pager(async () => { await load(false); return Boolean(cursor); }) : null);
   }, "Batches");

@@ -28,6 +28,19 @@ export function statusPill(status, text = null) {
   return h("span", { class: ["status-pill", kind], dataset: { status }, text: text || humanize(status) });
 }
 
+/**
+ * For a loader that may be called again before its answer is back (a filter applied while the
+ * page's first load is in flight): `const fresh = begin()` at the start of each call, and after
+ * each await `if (!fresh()) return;`, so an older answer never overwrites a newer one.
+ */
+export function latestOnly() {
+  let calls = 0;
+  return () => {
+    const mine = ++calls;
+    return () => mine === calls;
+  };
+}
+
 /** A "Load more" button that calls `more()` and hides itself when it returns false. */
 export function pager(more) {
   const button = h("button", {

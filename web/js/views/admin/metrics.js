@@ -4,7 +4,7 @@
 import { h, replace, fmtPercent, humanize } from "../../dom.js";
 import { horizontalBars, legend, lineChart, stackedBars } from "../../charts.js";
 import { guarded, notify } from "../../ui/notices.js";
-import { USER_COLOURS, pageHead } from "./common.js";
+import { USER_COLOURS, latestOnly, pageHead } from "./common.js";
 
 const PERIODS = ["DAILY", "WEEKLY", "MONTHLY", "QUARTERLY"];
 const MAX_PEOPLE = 10;
@@ -31,7 +31,9 @@ export function mountMetrics(root, ctx) {
     await load();
   }
 
+  const begin = latestOnly();
   const load = guarded(async () => {
+    const fresh = begin();
     const people = (await api.all("/users", { is_active: true }, 600)).filter((u) => u.is_approved);
     const annotators = people.filter((u) => u.role === "ANNOTATOR").slice(0, MAX_PEOPLE);
     const verifiers = people.filter((u) => u.role === "VERIFIER").slice(0, MAX_PEOPLE);
@@ -39,6 +41,7 @@ export function mountMetrics(root, ctx) {
     await Promise.all([...annotators, ...verifiers].map(async (u) => {
       rows.set(u.id, await api.get(`/users/${u.id}/metrics`, { query: { period: period.value, limit: 60 } }));
     }));
+    if (!fresh()) return; // the period or span changed meanwhile: the newer load draws
     const allDates = [...new Set([...rows.values()].flat().map((r) => r.metrics_date))].sort();
     const dates = allDates.slice(-Number(span.value));
     const shown = new Set(dates);

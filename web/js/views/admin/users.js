@@ -3,7 +3,7 @@
 import { h, replace, fmtDateTime, fmtPercent, humanize } from "../../dom.js";
 import { confirmDialog } from "../../ui/dialog.js";
 import { guarded, notify } from "../../ui/notices.js";
-import { dataTable, pageHead, pager, statusPill } from "./common.js";
+import { dataTable, latestOnly, pageHead, pager, statusPill } from "./common.js";
 
 export function mountUsers(root, ctx) {
   const api = ctx.api;
@@ -27,12 +27,15 @@ export function mountUsers(root, ctx) {
   });
   root.append(pageHead("Users and roles", "Role changes and deactivation take effect on the person's next request."), form, list, more);
 
+  const begin = latestOnly();
   const load = guarded(async (reset = true) => {
+    const fresh = begin();
     if (reset) {
       items = [];
       cursor = null;
     }
     const page = await api.get("/users", { query: { ...filters, cursor, limit: 50 } });
+    if (!fresh()) return;
     items.push(...page.items);
     cursor = page.next_cursor;
     draw();

@@ -53,7 +53,7 @@ from cradlepose.devstack.authorizer import TokenVerifier
 from cradlepose.devstack.aws import LocalAws
 from cradlepose.devstack.database import LocalDatabase
 from cradlepose.devstack.event_queues import QueuePoller
-from cradlepose.devstack.functions import InProcessFunctions, function_name
+from cradlepose.devstack.functions import InProcessFunctions, function_name, one_at_a_time
 from cradlepose.devstack.gateway import LocalGateway
 from cradlepose.devstack.http_server import HttpServer
 from cradlepose.devstack.identity_provider import (
@@ -281,7 +281,8 @@ class LocalStack:
     def _serve(self, server: HttpServer, state: Path) -> None:
         self.identity = LocalIdentityProvider(local_identity.identity_dir(state), self.issuer)
         verifier = TokenVerifier(self.issuer, CLIENT_ID, self.identity.jwks)
-        gateway = LocalGateway(self.functions.handler("api"), verifier, self.identity, self.config.web_root)
+        api = one_at_a_time(self.functions.handler("api"))
+        gateway = LocalGateway(api, verifier, self.identity, self.config.web_root)
         server.serve(gateway)
 
     def _start_inference(self, config: LocalStackConfig) -> None:

@@ -48,8 +48,11 @@ sam: $(SAM_STAMP)  ## install the SAM CLI into .venv/sam (pinned, about 1.5 minu
 demo: $(STAMP)  ## run Cradle's main job end to end on this machine
 	$(BIN)/cradle demo
 
+# Two workers: each has its own embedded PostgreSQL; the suite takes about half the time.
+PYTEST_WORKERS ?= 2
+
 test: $(STAMP) $(SAM_STAMP) chromium lint  ## lint, type-check and run the whole test suite
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 unit: $(STAMP)  ## only the unit tests
 	$(BIN)/pytest -m unit

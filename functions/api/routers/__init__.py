@@ -1,6 +1,7 @@
 """One router per resource; each route is a thin call into cradlepose.services."""
 
 from api.routers import (
+    analyses,
     annotations,
     assignments,
     audit,
@@ -39,5 +40,6 @@ ALL = (
     vocabulary,
     collections,
     dataset_imports,
+    analyses,
     audit,
 )

@@ -61,6 +61,8 @@ RESEARCHERS_200 = (401, 403, 403, 403, 403, 403, 200, 200)
 RESEARCHERS_201 = (401, 403, 403, 403, 403, 403, 201, 201)
 RESEARCHERS_202 = (401, 403, 403, 403, 403, 403, 202, 202)
 _names = itertools.count()
+READERS_200 = (401, 403, 403, 403, 403, 403, 200, 200)  # admins and verifiers
+READERS_409 = (401, 403, 403, 403, 403, 403, 409, 409)
 
 _SCHEMA_BODY = {
     "name": "tiny",
@@ -183,6 +185,12 @@ ROWS = [
     Row("GET", "/sigma-calibrations/{id}", lambda w: f"/sigma-calibrations/{w.calibration_id}", RESEARCHERS_200),
     Row("POST", "/sigma-calibrations/{id}/adopt", lambda w: f"/sigma-calibrations/{w.calibration_id}/adopt",
         ADMIN_ONLY_201, lambda w: {"version": "v9"}),
+    # --- analysis reports: admins and verifiers; a verifier's job is theirs. The submitted image has no
+    # keypoints yet and the job has not run: past the door, the state rule answers 409.
+    Row("POST", "/analyses", lambda w: "/analyses", READERS_409, lambda w: {"image_id": w.submitted_image_id}),
+    Row("GET", "/analyses", lambda w: "/analyses", READERS_200),
+    Row("GET", "/analyses/{id}", lambda w: f"/analyses/{w.analysis_job_id}", READERS_200),
+    Row("GET", "/analyses/{id}/report", lambda w: f"/analyses/{w.analysis_job_id}/report", READERS_409),
 ]  # fmt: skip
 
 

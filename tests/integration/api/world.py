@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from cradlepose.db.models import (
+    AnalysisJob,
     Annotation,
     BatchAssignment,
     Collection,
@@ -61,6 +63,7 @@ class World:
     training_job_id: int  # the admin's, QUEUED
     inference_job_id: int  # the admin's, QUEUED
     calibration_id: int  # of the default schema, every estimate adoptable
+    analysis_job_id: uuid.UUID  # the verifier's analysis of the submitted image, not started
 
 
 def _image(batch_id: int, n: int, status: ImageStatus) -> Image:
@@ -136,6 +139,11 @@ def build(session_factory: sessionmaker[Session]) -> World:
         datasets = _datasets(
             session, admin_id, default.id, people["annotator_owner"].user_id, model.id, ready_image.id
         )
+        job = AnalysisJob(
+            job_id=uuid.uuid4(), user_id=people["verifier"].user_id, image_id=submitted.id,
+            original_image_key=submitted.storage_path,
+        )  # fmt: skip
+        session.add(job)
         session.commit()
         assert pending.user_id is not None
         return World(
@@ -153,6 +161,7 @@ def build(session_factory: sessionmaker[Session]) -> World:
             assignment_id=assignment.id,
             annotation_id=annotation.id,
             **datasets,
+            analysis_job_id=job.job_id,
         )
 
 

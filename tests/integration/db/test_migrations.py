@@ -23,6 +23,7 @@ EXTRA_TABLES = {
     "datasets", "dataset_images", "vocabulary_terms", "dataset_terms", "collections", "collection_items",
     "dataset_imports", "training_jobs", "inference_jobs", "model_metrics", "model_deployments",
     "sigma_calibrations",
+    "analysis_jobs", "analysis_results", "reference_passages",
 }  # fmt: skip
 
 SEED_TABLES = {
@@ -60,6 +61,9 @@ SEED_INDEXES = {
         "idx_performance_user_date", "idx_performance_period", "idx_performance_accuracy",
         "idx_performance_unique",
     },
+    # seed 003
+    "analysis_jobs": {"idx_analysis_jobs_user_id", "idx_analysis_jobs_status", "idx_analysis_jobs_created_at"},
+    "analysis_results": {"idx_analysis_results_job_id", "idx_analysis_results_created_at"},
 }  # fmt: skip
 
 

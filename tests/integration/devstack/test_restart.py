@@ -47,7 +47,7 @@ def test_a_batch_interrupted_by_a_restart_resumes_without_losing_or_repeating_an
             batch_id = created["batch"]["id"]
             for seed, form in enumerate(created["uploads"]):
                 upload(form, jpeg_with_metadata(seed=seed), form["filename"])
-            assert first_engine.holding.wait(60)
+            assert first_engine.holding.wait(180)
             wait_for(
                 lambda: (
                     _rows(
@@ -56,7 +56,8 @@ def test_a_batch_interrupted_by_a_restart_resumes_without_losing_or_repeating_an
                         b=batch_id,
                     )
                     == [(1,)]
-                )
+                ),
+                timeout_s=180,  # generous: two cores shared with the rest of the suite
             )
             waiting = api.create_batch(["late.jpg", "later.jpg"])
             for poller in first.pollers:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cradlepose.cli import admin, datasets, db, demo, dev, remote
+from cradlepose.cli import admin, analyses, datasets, db, demo, dev, remote
 
 app = typer.Typer(
     name="cradle",
@@ -36,6 +36,8 @@ app.add_typer(datasets.jobs_app, name="jobs")
 app.command("export")(datasets.export)
 app.command("import")(datasets.import_coco)
 app.command("evaluate")(datasets.evaluate)
+app.command()(analyses.analyse)
+app.command()(analyses.report)
 admin.app.command("approve")(remote.approve)
 
 

@@ -53,6 +53,7 @@ class UnitOfWork:
     sigma_calibrations: repos.SigmaCalibrationRepository
     pipeline_chunks: repos.PipelineChunkRepository
     pipeline_waits: repos.PipelineWaitRepository
+    analysis_jobs: repos.AnalysisJobRepository
 
     def __init__(
         self,
@@ -94,6 +95,7 @@ class UnitOfWork:
         self.sigma_calibrations = repos.SigmaCalibrationRepository(s)
         self.pipeline_chunks = repos.PipelineChunkRepository(s)
         self.pipeline_waits = repos.PipelineWaitRepository(s)
+        self.analysis_jobs = repos.AnalysisJobRepository(s)
         return self
 
     def __exit__(

@@ -227,3 +227,14 @@ class JobStatus(StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+
+
+class AnalysisStatus(StrEnum):
+    """Seed 003's job statuses, in its own lower-case spelling."""
+
+    UPLOADED = "uploaded"
+    SEGMENTING = "segmenting"
+    CONVERTING = "converting"
+    ENHANCING = "enhancing"
+    COMPLETED = "completed"
+    FAILED = "failed"

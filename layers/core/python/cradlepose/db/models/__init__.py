@@ -1,5 +1,6 @@
 """The ten entities of seed 000 and Cradle's own additions; importing this package registers them all."""
 
+from cradlepose.db.models.analysis import AnalysisJob, AnalysisResult, ReferencePassage
 from cradlepose.db.models.annotation import Annotation
 from cradlepose.db.models.assignment import BatchAssignment
 from cradlepose.db.models.audit import AuditLog
@@ -23,6 +24,8 @@ from cradlepose.db.models.user import User
 from cradlepose.db.models.verification import Verification
 
 __all__ = [
+    "AnalysisJob",
+    "AnalysisResult",
     "Annotation",
     "AuditLog",
     "BatchAssignment",
@@ -43,6 +46,7 @@ __all__ = [
     "PipelineChunk",
     "PipelineRun",
     "PipelineWait",
+    "ReferencePassage",
     "SigmaCalibration",
     "TrainingJob",
     "UploadRejection",

@@ -156,3 +156,12 @@ class PipelineRunStatus(StrEnum):
     RUNNING = "RUNNING"
     SUCCEEDED = "SUCCEEDED"
     FAILED = "FAILED"
+
+
+class AnomalyTrainingStatus(StrEnum):
+    """A training job of the age-group anomaly models (seed 004's training_jobs.status)."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"

@@ -1,6 +1,14 @@
 """The ten entities of seed 000 and Cradle's own additions; importing this package registers them all."""
 
 from cradlepose.db.models.annotation import Annotation
+from cradlepose.db.models.anomaly import (
+    AgeGroupModel,
+    AnomalyAnalysis,
+    AnomalyTrainingJob,
+    AnomalyTrainingReport,
+    InterpretabilityResult,
+    PoseEmbedding,
+)
 from cradlepose.db.models.assignment import BatchAssignment
 from cradlepose.db.models.audit import AuditLog
 from cradlepose.db.models.batch import ImageBatch
@@ -16,17 +24,23 @@ from cradlepose.db.models.user import User
 from cradlepose.db.models.verification import Verification
 
 __all__ = [
+    "AgeGroupModel",
     "Annotation",
+    "AnomalyAnalysis",
+    "AnomalyTrainingJob",
+    "AnomalyTrainingReport",
     "AuditLog",
     "BatchAssignment",
     "Image",
     "ImageBatch",
+    "InterpretabilityResult",
     "KeypointSchema",
     "MLModelConfig",
     "PerformanceMetrics",
     "PipelineChunk",
     "PipelineRun",
     "PipelineWait",
+    "PoseEmbedding",
     "UploadRejection",
     "User",
     "Verification",

@@ -170,7 +170,7 @@ def _audit_failure(problem: problems.Problem) -> None:
 
 _RESOURCE_TYPES = {
     "users": "User", "schemas": "KeypointSchema", "models": "MLModelConfig", "batches": "ImageBatch",
-    "images": "Image", "annotations": "Annotation", "assignments": "BatchAssignment",
+    "images": "Image", "annotations": "Annotation", "assignments": "BatchAssignment", "anomaly": "Anomaly",
 }  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 from api.routers import (
     annotations,
+    anomaly,
     assignments,
     audit,
     batches,
@@ -26,4 +27,5 @@ ALL = (
     verifications,
     metrics,
     audit,
+    anomaly,
 )

@@ -6,9 +6,22 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from cradlepose.db.models import Annotation, BatchAssignment, Image, ImageBatch, KeypointSchema, MLModelConfig
+from cradlepose.db.models import (
+    AgeGroupModel,
+    Annotation,
+    AnomalyAnalysis,
+    AnomalyTrainingJob,
+    BatchAssignment,
+    Image,
+    ImageBatch,
+    InterpretabilityResult,
+    KeypointSchema,
+    MLModelConfig,
+    PoseEmbedding,
+)
 from cradlepose.domain.enums import (
     AnnotationStatus,
+    AnomalyTrainingStatus,
     AssignmentStatus,
     BatchStatus,
     ImageStatus,
@@ -34,6 +47,8 @@ class World:
     ready_image_id: int  # in the ready batch, YOLO_PROCESSED
     assignment_id: int  # annotator_owner's, IN_PROGRESS
     annotation_id: int  # annotator_owner's SUBMITTED annotation of the submitted image
+    anomaly_job_id: int  # a COMPLETED training job of the age-group models
+    anomaly_analysis_id: int  # an analysis of the annotation (the models' verdicts are not checked here)
 
 
 def _image(batch_id: int, n: int, status: ImageStatus) -> Image:
@@ -106,6 +121,37 @@ def build(session_factory: sessionmaker[Session]) -> World:
             time_spent_seconds=30, status=AnnotationStatus.SUBMITTED,
         )  # fmt: skip
         session.add(annotation)
+        session.flush()
+        job = AnomalyTrainingJob(job_name="trained", config={}, status=AnomalyTrainingStatus.COMPLETED)
+        session.add(job)
+        session.flush()
+        band = AgeGroupModel(
+            training_job_id=job.id, keypoint_schema_id=default.id, age_min_months=0, age_max_months=3,
+            model_type="robust_gaussian_ledoit_wolf", embedding_model="pose-geometry", embedding_version="1",
+            parameters={}, sample_count=100, threshold=1.5, threshold_percentile=95,
+        )  # fmt: skip
+        embedding = PoseEmbedding(
+            annotation_id=annotation.id, image_id=submitted.id, embedding_model="pose-geometry",
+            embedding_version="1", dimension=67, vector=[0.0] * 67,
+        )  # fmt: skip
+        session.add_all([band, embedding])
+        session.flush()
+        analysis = AnomalyAnalysis(
+            annotation_id=annotation.id, image_id=submitted.id, batch_id=batches["assigned"].id,
+            age_group_model_id=band.id, embedding_id=embedding.id, age_months=2, anomaly_score=0.1,
+            mahalanobis_sq=30.0, observed_features=32, normalized_score=0.5, is_anomaly=False, confidence=0.6,
+        )  # fmt: skip
+        session.add(analysis)
+        session.flush()
+        session.add(
+            InterpretabilityResult(
+                analysis_id=analysis.id,
+                joint_importances={"left_knee": 1.0},
+                top_joints=["left_knee"],
+                explanation_text="Research aid, not a diagnosis.",
+                overlay_image_path="anomaly/overlays/x.png",
+            )
+        )
         session.commit()
         assert pending.user_id is not None
         return World(
@@ -122,4 +168,6 @@ def build(session_factory: sessionmaker[Session]) -> World:
             ready_image_id=ready_image.id,
             assignment_id=assignment.id,
             annotation_id=annotation.id,
+            anomaly_job_id=job.id,
+            anomaly_analysis_id=analysis.id,
         )

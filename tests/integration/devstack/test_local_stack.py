@@ -159,6 +159,7 @@ def test_the_stack_is_made_from_the_function_table(stack: LocalStack) -> None:
     assert {job.name: job.every_s for job in stack.scheduler.jobs} == {
         "overdue_sweep": 60,
         "metrics_rollup": 300,
+        "anomaly_training": 15,
     }
     assert stack.functions.invoke("overdue_sweep", {})["overdue"] == []
     assert Path(stack.config.state_dir, "s3").is_dir()

@@ -63,7 +63,7 @@ def test_the_embedding_ignores_position_size_rotation_and_viewpoint() -> None:
     theta = math.radians(73)
 
     def moved(x: float, y: float) -> tuple[float, float]:
-        x, y = -x, y  # mirrored
+        x = -x  # mirrored
         return (
             2.5 * (x * math.cos(theta) - y * math.sin(theta)) + 400,
             2.5 * (x * math.sin(theta) + y * math.cos(theta)) - 90,
@@ -119,7 +119,14 @@ def test_missing_keypoints_are_explicit_and_never_scored_as_zeros() -> None:
     # Then presence says so, and every feature resting on them is missing (written 0, read as NaN)
     assert vector[names.index("left_wrist_present")] == 0
     assert vector[names.index("right_wrist_present")] == 1
-    expected = {"left_wrist_x", "left_wrist_y", "left_ear_x", "left_ear_y", "left_elbow_angle", "left_forearm_length"}
+    expected = {
+        "left_wrist_x",
+        "left_wrist_y",
+        "left_ear_x",
+        "left_ear_y",
+        "left_elbow_angle",
+        "left_forearm_length",
+    }
     assert {names[i] for i in np.flatnonzero(missing)} == expected
     assert all(vector[names.index(n)] == 0 for n in expected)
     view = pose_embedding.model_view(vector)[0]

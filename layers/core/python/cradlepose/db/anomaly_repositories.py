@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -65,29 +66,35 @@ class PoseEmbeddingRepository(Repository[PoseEmbedding]):
             found.update((annotation_id, embedding_id) for annotation_id, embedding_id in rows_found)
         return found
 
-    def nearest(
-        self, vector: Sequence[float], recipe: str, version: str, dimension: int, limit: int, ef_search: int
-    ) -> list[tuple[PoseEmbedding, float]]:
-        """The `limit` stored embeddings nearest to `vector` (L2), through the recipe's HNSW index.
+    @staticmethod
+    def nearest_statement(
+        vector: Sequence[float], recipe: str, version: str, dimension: int, limit: int
+    ) -> sa.Select[Any]:
+        """The `limit` embeddings nearest to `vector` (L2), in the shape the recipe's HNSW index serves.
 
         The recipe's predicate is written as literals, as the partial index's WHERE is, so the
-        planner can match the index whatever the driver does with parameters.
+        planner can match the index whatever the driver does with parameters; the ordering is the
+        index's expression (the vector cast to the recipe's dimension) against the query vector.
         """
-        import re  # noqa: PLC0415
-
         if not (re.match(_RECIPE_PART, recipe) and re.match(_RECIPE_PART, version)):
             raise ValueError(f"not a recipe name/version: {recipe!r} {version!r}")
-        self.session.execute(sa.text(f"SET LOCAL hnsw.ef_search = {int(ef_search)}"))
         query_vector = sa.cast(
             sa.bindparam("query_vector", list(vector), type_=Vector(dimension)), Vector(dimension)
         )
         distance = sa.cast(PoseEmbedding.vector, Vector(dimension)).l2_distance(query_vector)
-        statement = (
+        return (
             sa.select(PoseEmbedding, distance.label("distance"))
             .where(sa.text(f"embedding_model = '{recipe}' AND embedding_version = '{version}'"))
             .order_by(distance)
             .limit(limit)
         )
+
+    def nearest(
+        self, vector: Sequence[float], recipe: str, version: str, dimension: int, limit: int, ef_search: int
+    ) -> list[tuple[PoseEmbedding, float]]:
+        """Nearest embeddings; `ef_search` is HNSW's candidate list (recall against speed)."""
+        self.session.execute(sa.text(f"SET LOCAL hnsw.ef_search = {int(ef_search)}"))
+        statement = self.nearest_statement(vector, recipe, version, dimension, limit)
         return [(row, float(d)) for row, d in self.session.execute(statement)]
 
 

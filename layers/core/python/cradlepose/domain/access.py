@@ -59,6 +59,11 @@ def require_admin(actor: Actor | None) -> Actor:
     return require_role(actor, Role.ADMIN)
 
 
+def require_researcher(actor: Actor | None) -> Actor:
+    """Research tools (pose anomaly screening): administrators and verifiers."""
+    return require_role(actor, Role.ADMIN, Role.VERIFIER)
+
+
 def can_read_batch(actor: Actor, status: BatchStatus, *, is_assigned: bool) -> bool:
     if actor.is_system or actor.role is Role.ADMIN:
         return True

@@ -4,6 +4,7 @@ here (tests/e2e runs the real one)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,6 +111,9 @@ def test_uploaded_images_are_pre_annotated_and_the_execution_waits_for_people(
     )
     assert finished["status"] == "SUCCEEDED"
     assert api.batch(batch_id)["pipeline_run"]["status"] == "SUCCEEDED"
+    # The last step, pose anomaly analysis, had nothing verified to score: it said so and let the run end.
+    analysis = json.loads(finished["output"])["pose_analysis"]["result"]
+    assert "no verified poses" in analysis["skipped"]
 
 
 def test_a_failed_chunk_is_recorded_and_completing_the_batch_again_resumes_it(

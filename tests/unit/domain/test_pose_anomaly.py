@@ -22,7 +22,7 @@ from cradlepose.domain import (
 )
 from cradlepose.domain.enums import Visibility
 from cradlepose.domain.keypoints import Keypoint
-from cradlepose.imaging import overlay
+from cradlepose.imaging import joint_overlay as overlay
 
 pytestmark = pytest.mark.unit
 

@@ -34,7 +34,7 @@ from cradlepose.domain.anomaly_text import RESEARCH_NOTICE, AngleContext
 from cradlepose.domain.enums import AuditCategory
 from cradlepose.domain.errors import Conflict, ValidationFailed
 from cradlepose.domain.keypoint_schema import COCO17_NAMES, COCO17_SKELETON
-from cradlepose.imaging import overlay
+from cradlepose.imaging import joint_overlay as overlay
 from cradlepose.services import pose_embeddings
 from cradlepose.services.common import Page, audit, check_limit, decode_cursor, encode_cursor
 from cradlepose.services.pose_embeddings import VerifiedPose

@@ -16,7 +16,7 @@ SRC_DIRS := layers/core/python/cradlepose functions containers infra tests bench
 # only the folders that hold Python (mypy refuses an empty one)
 SRC = $(foreach d,$(SRC_DIRS),$(if $(shell find $(d) -name '*.py' -print -quit 2>/dev/null),$(d)))
 
-.PHONY: help install demo test lint format typecheck unit integration e2e clean lock openapi fuzz
+.PHONY: help install demo test lint format typecheck unit integration e2e clean lock openapi fuzz chromium browser screenshots
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -48,7 +48,7 @@ sam: $(SAM_STAMP)  ## install the SAM CLI into .venv/sam (pinned, about 1.5 minu
 demo: $(STAMP)  ## run Cradle's main job end to end on this machine
 	$(BIN)/cradle demo
 
-test: $(STAMP) $(SAM_STAMP) lint  ## lint, type-check and run the whole test suite
+test: $(STAMP) $(SAM_STAMP) chromium lint  ## lint, type-check and run the whole test suite
 	$(BIN)/pytest
 
 unit: $(STAMP)  ## only the unit tests
@@ -56,6 +56,29 @@ unit: $(STAMP)  ## only the unit tests
 
 integration: $(STAMP)  ## only the integration tests
 	$(BIN)/pytest -m integration
+
+# The browser tests drive Debian's Chromium through Playwright (which never downloads a browser
+# here). When it is missing it is installed with apt-get if this user may (root, or sudo without
+# a password); otherwise, or if apt-get fails, the browser tests skip and say why.
+chromium:  ## install Debian's chromium for the browser tests, when missing and possible
+	@if [ -n "$${CRADLE_CHROMIUM:-}" ] || command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then \
+	  exit 0; \
+	fi; \
+	skip="the browser tests will be skipped"; \
+	if ! command -v apt-get >/dev/null; then echo "chromium: no apt-get here; $$skip"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "chromium: not root and no password-less sudo; $$skip (sudo apt-get install chromium)"; exit 0; fi; \
+	echo "installing Debian's chromium for the browser tests (apt-get) …"; \
+	install="$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium"; \
+	$$install >/dev/null || { $$sudo apt-get update -qq && $$install >/dev/null; } \
+	  || echo "chromium: apt-get could not install it; $$skip"
+
+browser: $(STAMP) chromium  ## only the browser tests (Playwright + Chromium over the local stack)
+	$(BIN)/pytest -m browser tests/browser
+
+screenshots: $(STAMP) chromium  ## re-take the web UI screenshots in docs/screenshots (1280×800)
+	$(PY) -m tests.browser.screenshots --out docs/screenshots
 
 infra: $(STAMP) $(SAM_STAMP)  ## only the infra tests (synth, cdk-nag, cfn-lint, sam validate, assertions)
 	$(BIN)/pytest -m infra tests/infra

@@ -59,6 +59,8 @@ def fill(engine: sa.Engine, images: int) -> dict[str, Any]:
     """Users, batches of 1,000 images across statuses, one audit row per image; then ANALYZE."""
     batches = max(1, images // IMAGES_PER_BATCH)
     with engine.begin() as conn:
+        # Filling a million rows takes longer than a request may (the engine's statement timeout).
+        conn.execute(sa.text("SET LOCAL statement_timeout = 0"))
         admin_id = conn.scalar(
             sa.text(
                 "INSERT INTO users (username, email, role, is_approved, identity_subject) "

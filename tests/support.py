@@ -113,16 +113,18 @@ def create_buckets(region: str = "us-east-1") -> None:
         s3.create_bucket(Bucket=bucket)
 
 
-def create_state_machine(region: str = "us-east-1") -> str:
-    """The batch pipeline definition in moto, its placeholders filled with dummy function ARNs."""
+def create_state_machine(
+    region: str = "us-east-1", definition: str = "batch_pipeline", name: str = "cradle-batch-pipeline"
+) -> str:
+    """A state machine of infra/statemachines in moto, its placeholders filled with dummy function ARNs."""
     import re  # noqa: PLC0415
 
-    text = (ROOT / "infra" / "statemachines" / "batch_pipeline.asl.json").read_text()
-    definition = re.sub(
+    text = (ROOT / "infra" / "statemachines" / f"{definition}.asl.json").read_text()
+    filled = re.sub(
         r"\$\{(\w+)\}", lambda m: f"arn:aws:lambda:{region}:000000000000:function:{m.group(1)}", text
     )
     sfn = boto3.client("stepfunctions", region_name=region)
     arn: str = sfn.create_state_machine(
-        name="cradle-batch-pipeline", definition=definition, roleArn="arn:aws:iam::000000000000:role/sfn"
+        name=name, definition=filled, roleArn="arn:aws:iam::000000000000:role/sfn"
     )["stateMachineArn"]
     return arn

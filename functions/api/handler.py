@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sqlalchemy.exc import DBAPIError
 
@@ -187,7 +188,8 @@ def _resource_of(route_args: dict[str, Any], path: str) -> tuple[str, int]:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
-@metrics.log_metrics(capture_cold_start_metric=True)
+# Powertools prints the cold-start metric even with metrics disabled (as the local stack has them).
+@metrics.log_metrics(capture_cold_start_metric=not is_metrics_disabled())
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     refusal = _refuse_before_parsing(event)

@@ -9,12 +9,11 @@ import sqlalchemy as sa
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cradlepose.adapters.identity import CognitoIdentityProvider, IdentityProvider
-from cradlepose.db import migrate as migrations
 from cradlepose.db.engine import create_engine, default_session_factory
 from cradlepose.db.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.validation import parse
-from cradlepose.services import users
+from cradlepose.services import database, users
 from cradlepose.services.system import SYSTEM
 from cradlepose.settings import get_settings
 from triggers.observability import logger, metrics, tracer
@@ -35,7 +34,8 @@ def run_migrate(event: dict[str, Any], engine: sa.Engine | None = None) -> dict[
     """Answer CDK's custom-resource Provider: upgrade on Create/Update, nothing on Delete.
 
     Returning is success (the framework answers CloudFormation); raising fails the deploy with
-    the exception's message. `alembic upgrade head` is idempotent, so a repeated request is harmless.
+    the exception's message. The migration and the reference-library sync are both idempotent,
+    so a repeated request is harmless.
     """
     request = event.get("RequestType")
     physical_id = event.get("PhysicalResourceId") or MIGRATIONS_RESOURCE_ID
@@ -46,13 +46,15 @@ def run_migrate(event: dict[str, Any], engine: sa.Engine | None = None) -> dict[
     owned = engine is None
     engine = engine or create_engine(pool_size=1)
     try:
-        before = migrations.current_revision(engine)
-        migrations.upgrade(engine)
-        after = migrations.current_revision(engine)
+        upgraded = database.upgrade(engine)
     finally:
         if owned:
             engine.dispose()
-    logger.info("migrated", extra={"from_revision": before, "to_revision": after})
+    before, after = upgraded.previous_revision, upgraded.revision
+    logger.info(
+        "migrated",
+        extra={"from_revision": before, "to_revision": after, "reference_library": upgraded.library.revision},
+    )
     return {"PhysicalResourceId": physical_id, "Data": {"Revision": after or "", "Previous": before or ""}}
 
 

@@ -29,7 +29,9 @@ Handler = Callable[[Event, LambdaContext], dict[str, Any]]
 
 RETRYABLE_AWS_CODES = frozenset(
     {"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded",
-     "ServiceUnavailable", "ServiceUnavailableException", "InternalError", "InternalFailure", "SlowDown"}
+     "ServiceUnavailable", "ServiceUnavailableException", "InternalError", "InternalFailure", "SlowDown",
+     # Bedrock: the model was busy or still loading
+     "ModelTimeoutException", "ModelNotReadyException"}
 )  # fmt: skip
 
 

@@ -271,6 +271,8 @@ class Functions(Construct):
             env[f"CRADLE_{bucket.upper()}_BUCKET"] = self._targets.buckets[bucket].bucket.bucket_name
         if {"states:start", "states:callback"} & set(spec.grants):
             env["CRADLE_STATE_MACHINE_ARN"] = self._targets.state_machine_arn
+        if "states:start_analysis" in spec.grants:
+            env["CRADLE_ANALYSIS_STATE_MACHINE_ARN"] = self._targets.analysis_state_machine_arn
         if "ecs:run_inference" in spec.grants:
             inference = self._inference
             env |= {

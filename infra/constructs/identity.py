@@ -3,6 +3,10 @@
 No self sign-up: administrators create users (AdminCreateUser e-mails a temporary password). Strong
 passwords, TOTP MFA (optional in dev, required in prod), threat protection in enforcement mode (the
 Plus feature plan), token revocation, no user-existence leaks.
+
+The web UI signs in two ways: the Hosted UI (authorization code with PKCE; its domain is
+`<prefix>-<account>.auth.<region>.amazoncognito.com`, and the only callback and sign-out URL is the
+site's origin), or its own form over Cognito's JSON API (USER_PASSWORD_AUTH, as the CLI does).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ GROUPS = ("ADMIN", "ANNOTATOR", "VERIFIER")
 
 
 class Identity(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, web_origin: str) -> None:
         super().__init__(scope, construct_id)
         self.user_pool = cognito.UserPool(
             self,
@@ -71,11 +75,27 @@ class Identity(Construct):
                 group_name=group,
                 description=f"Cradle role {group}",
             )
+        # Domain prefixes are global per region: the account number keeps two accounts' stages apart.
+        self.domain = self.user_pool.add_domain(
+            "HostedUi",
+            cognito_domain=cognito.CognitoDomainOptions(domain_prefix=f"{config.prefix}-{config.account}"),
+        )
+        # The Hosted UI sends the browser back to the site's root with ?code=…&state=… (web/js/auth.js).
+        self.redirect_uri = f"{web_origin}/"
         self.client = self.user_pool.add_client(
             "WebClient",
             user_pool_client_name=f"{config.prefix}-web",
             generate_secret=False,
-            auth_flows=cognito.AuthFlow(user_srp=True),
+            # SRP for SDKs; USER_PASSWORD_AUTH (over TLS) for the CLI and the web UI's own sign-in
+            # form, which speak Cognito's JSON protocol without an SRP library (docs/web.md).
+            auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
+                callback_urls=[self.redirect_uri],
+                logout_urls=[self.redirect_uri],
+            ),
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
             prevent_user_existence_errors=True,
             enable_token_revocation=True,
             id_token_validity=Duration.minutes(60),

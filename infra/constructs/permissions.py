@@ -21,6 +21,7 @@ No statement has a `*` action, and no data statement has a `*` resource.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aws_cdk import Stack
@@ -58,6 +59,7 @@ class GrantTargets:
     buckets: dict[str, Bucket]
     database: Database
     state_machine_arn: str
+    analysis_state_machine_arn: str
     inference: InferenceTarget
     user_pool: cognito.IUserPool
     bedrock_model_id: str
@@ -94,21 +96,34 @@ def grant_statements(grant: str, targets: GrantTargets) -> list[iam.PolicyStatem
         if parts[1] not in targets.buckets:
             raise ValueError(f"grant {grant!r}: no bucket {parts[1]!r}")
         return s3_statements(targets.buckets[parts[1]], parts[2])
-    if grant == "states:start":
-        return [iam.PolicyStatement(actions=["states:StartExecution"], resources=[targets.state_machine_arn])]
-    if grant == "states:callback":
-        return [iam.PolicyStatement(actions=CALLBACK_ACTIONS, resources=[targets.state_machine_arn])]
-    if grant == "ecs:run_inference":
-        return run_inference_statements(targets.inference)
-    if grant == "cognito:admin":
-        return [
-            iam.PolicyStatement(actions=COGNITO_ADMIN_ACTIONS, resources=[targets.user_pool.user_pool_arn])
-        ]
-    if grant == "bedrock:invoke":
-        stack = Stack.of(targets.user_pool)
-        model = f"arn:{stack.partition}:bedrock:{stack.region}::foundation-model/{targets.bedrock_model_id}"
-        return [iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[model])]
-    raise ValueError(f"unknown grant {grant!r} (see infra/functions.toml)")
+    statements = _NAMED_GRANTS.get(grant)
+    if statements is None:
+        raise ValueError(f"unknown grant {grant!r} (see infra/functions.toml)")
+    return statements(targets)
+
+
+def _start(arn: str) -> list[iam.PolicyStatement]:
+    return [iam.PolicyStatement(actions=["states:StartExecution"], resources=[arn])]
+
+
+def _bedrock(targets: GrantTargets) -> list[iam.PolicyStatement]:
+    stack = Stack.of(targets.user_pool)
+    model = f"arn:{stack.partition}:bedrock:{stack.region}::foundation-model/{targets.bedrock_model_id}"
+    return [iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[model])]
+
+
+_NAMED_GRANTS: dict[str, Callable[[GrantTargets], list[iam.PolicyStatement]]] = {
+    "states:start": lambda t: _start(t.state_machine_arn),
+    "states:start_analysis": lambda t: _start(t.analysis_state_machine_arn),
+    "states:callback": lambda t: [
+        iam.PolicyStatement(actions=CALLBACK_ACTIONS, resources=[t.state_machine_arn])
+    ],
+    "ecs:run_inference": lambda t: run_inference_statements(t.inference),
+    "cognito:admin": lambda t: [
+        iam.PolicyStatement(actions=COGNITO_ADMIN_ACTIONS, resources=[t.user_pool.user_pool_arn])
+    ],
+    "bedrock:invoke": _bedrock,
+}
 
 
 def run_inference_statements(target: InferenceTarget) -> list[iam.PolicyStatement]:

@@ -1,6 +1,7 @@
-"""The batch pipeline and the events around it.
+"""The state machines and the events around them.
 
-- The state machine from `infra/statemachines/batch_pipeline.asl.json`, unchanged: its `${...}`
+- Each state machine from `infra/statemachines/*.asl.json` (the batch pipeline, the analysis
+  report), unchanged: its `${...}`
   placeholders get the ARNs of the functions whose `state_machine` event names them. Logging (ALL
   events, no execution data: the payloads name patients' images) and X-Ray tracing on.
 - An EventBridge rule: S3 Object Created under `incoming/` in the uploads bucket → the upload trigger.
@@ -29,6 +30,7 @@ from infra.constructs.storage import INCOMING_PREFIX, Bucket
 
 STATE_MACHINES = ROOT / "infra" / "statemachines"
 BATCH_PIPELINE = "batch_pipeline"
+ANALYSIS_REPORT = "analysis_report"
 
 
 def state_machine_name(config: StageConfig, machine: str) -> str:

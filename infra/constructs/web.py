@@ -2,15 +2,22 @@
 
 A private bucket (KMS, TLS only, versioned, access logs) read by CloudFront through Origin Access
 Control; HTTPS only, HTTP/2 and 3, security headers (HSTS, CSP, frame and content-type options,
-referrer policy), standard logs, SPA routing (403/404 → /index.html). The built app (the folder
-`web_dir` of the stage config, `web/dist` or `web/`) is deployed when it has an `index.html`;
-until the web UI exists, the distribution serves nothing. `origin` (https://<distribution domain>)
+referrer policy), standard logs, SPA routing (403/404 → /index.html). The app (the folder
+`web_dir` of the stage config, `web/dist` or `web/`) is deployed when it has an `index.html`
+(without one the distribution serves nothing). `origin` (https://<distribution domain>)
 is what CORS on the API and the upload bucket allow and what CRADLE_WEB_ORIGIN says.
+
+The page reads its runtime configuration from `config.json` next to `index.html`: the API's URL,
+the Cognito endpoint and app client, and the Hosted UI's domain and callback URL. The stack knows
+them only once the API and the user pool exist, so `deploy()` is called last and writes that file
+in the same deployment as the app (the local `web/config.json` is left out of the upload).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudfront as cloudfront
@@ -159,37 +166,77 @@ class WebHosting(Construct):
             "AwsSolutions-CFR1",
         )
         self.origin = f"https://{self.distribution.distribution_domain_name}"
+        self._config = config
+        self._logs_key = logs_key
+        self._build_dir = build_dir
+        self._removal = removal
+        self.deployment: s3deploy.BucketDeployment | None = None
 
-        if build_dir is not None:
-            deployment = s3deploy.BucketDeployment(
+    def deploy(self, runtime: RuntimeConfig) -> s3deploy.BucketDeployment | None:
+        """Upload the app and its config.json (deploy-time values), then invalidate the distribution."""
+        if self._build_dir is None:
+            return None
+        deployment = s3deploy.BucketDeployment(
+            self,
+            "Deploy",
+            sources=[
+                s3deploy.Source.asset(str(self._build_dir), exclude=[RUNTIME_CONFIG]),
+                s3deploy.Source.json_data(RUNTIME_CONFIG, runtime.as_json()),
+            ],
+            destination_bucket=self.bucket,
+            distribution=self.distribution,
+            distribution_paths=["/*"],
+            log_group=logs.LogGroup(
                 self,
-                "Deploy",
-                sources=[s3deploy.Source.asset(str(build_dir))],
-                destination_bucket=self.bucket,
-                distribution=self.distribution,
-                distribution_paths=["/*"],
-                log_group=logs.LogGroup(
-                    self,
-                    "DeployLogs",
-                    encryption_key=logs_key,
-                    retention=config.log_retention,
-                    removal_policy=removal,
-                ),
-                memory_limit=512,
-            )
-            acknowledge(
-                deployment,
-                "CDK's BucketDeployment custom resource: a CDK-maintained function that copies the built "
-                "web app "
-                "into its bucket and invalidates the distribution once per deploy. It handles no patient "
-                "data, "
-                "runs synchronously for CloudFormation, and needs the public CloudFront API (no VPC endpoint "
-                "exists for it), so it stays outside the VPC.",
-                "AwsSolutions-L1",
-                "HIPAA.Security-LambdaConcurrency",
-                "HIPAA.Security-LambdaDLQ",
-                "HIPAA.Security-LambdaInsideVPC",
-            )
-            self.deployment: s3deploy.BucketDeployment | None = deployment
-        else:
-            self.deployment = None
+                "DeployLogs",
+                encryption_key=self._logs_key,
+                retention=self._config.log_retention,
+                removal_policy=self._removal,
+            ),
+            memory_limit=512,
+        )
+        acknowledge(
+            deployment,
+            "CDK's BucketDeployment custom resource: a CDK-maintained function that copies the built "
+            "web app "
+            "into its bucket and invalidates the distribution once per deploy. It handles no patient "
+            "data, "
+            "runs synchronously for CloudFormation, and needs the public CloudFront API (no VPC endpoint "
+            "exists for it), so it stays outside the VPC.",
+            "AwsSolutions-L1",
+            "HIPAA.Security-LambdaConcurrency",
+            "HIPAA.Security-LambdaDLQ",
+            "HIPAA.Security-LambdaInsideVPC",
+        )
+        self.deployment = deployment
+        return deployment
+
+
+RUNTIME_CONFIG = "config.json"
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """What the page needs to know about its deployment (web/js/config.js reads it)."""
+
+    api_base: str
+    cognito_endpoint: str
+    client_id: str
+    hosted_ui: str  # https://<domain>.auth.<region>.amazoncognito.com
+    redirect_uri: str  # one of the app client's callback URLs: the site's root
+    stage: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "apiBase": self.api_base,
+            "cognitoEndpoint": self.cognito_endpoint,
+            "clientId": self.client_id,
+            "hostedUi": {
+                "domain": self.hosted_ui,
+                "redirectUri": self.redirect_uri,
+                "scopes": "openid email profile",
+            },
+            # Administrators create accounts in the cloud (the user pool has no self sign-up).
+            "selfSignUp": False,
+            "stage": self.stage,
+        }

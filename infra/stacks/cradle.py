@@ -26,9 +26,9 @@ from infra.constructs.monitoring import Monitoring
 from infra.constructs.nag import acknowledge, logical_id
 from infra.constructs.network import Network
 from infra.constructs.permissions import GrantTargets, InferenceTarget
-from infra.constructs.pipeline import BATCH_PIPELINE, Pipeline, state_machine_arn
+from infra.constructs.pipeline import ANALYSIS_REPORT, BATCH_PIPELINE, Pipeline, state_machine_arn
 from infra.constructs.storage import Storage, access_log_bucket
-from infra.constructs.web import WebHosting, web_build_dir
+from infra.constructs.web import RuntimeConfig, WebHosting, web_build_dir
 
 ASSET_QUALIFIER = DefaultStackSynthesizer.DEFAULT_QUALIFIER
 
@@ -69,7 +69,7 @@ class CradleStack(Stack):
         )
         storage = Storage(self, "Storage", config=config, access_logs=access_logs, web_origins=[web.origin])
         database = Database(self, "Database", config=config, network=network, logs_key=key)
-        identity = Identity(self, "Identity", config=config)
+        identity = Identity(self, "Identity", config=config, web_origin=web.origin)
         pipeline_arn = state_machine_arn(self, config, BATCH_PIPELINE)
         inference = Inference(
             self,
@@ -91,6 +91,7 @@ class CradleStack(Stack):
                 buckets=storage.buckets,
                 database=database,
                 state_machine_arn=pipeline_arn,
+                analysis_state_machine_arn=state_machine_arn(self, config, ANALYSIS_REPORT),
                 inference=InferenceTarget(
                     cluster=inference.cluster, task_definition=inference.task_definition
                 ),
@@ -123,6 +124,16 @@ class CradleStack(Stack):
             user_pool=identity.user_pool,
             logs_key=key,
             web_origin=web.origin,
+        )
+        web.deploy(
+            RuntimeConfig(
+                api_base=api.rest_api.url,
+                cognito_endpoint=f"https://cognito-idp.{self.region}.amazonaws.com/",
+                client_id=identity.client.user_pool_client_id,
+                hosted_ui=identity.domain.base_url(),
+                redirect_uri=identity.redirect_uri,
+                stage=config.name,
+            )
         )
         Migrations(self, "Migrations", config=config, functions=functions, database=database, logs_key=key)
         DatabaseBackup(self, "Backup", config=config, cluster=database.cluster)
@@ -173,6 +184,7 @@ class CradleStack(Stack):
         outputs = {
             "ApiUrl": api.rest_api.url,
             "WebUrl": web.origin,
+            "HostedUiUrl": identity.domain.base_url(),
             "UserPoolId": identity.user_pool.user_pool_id,
             "UserPoolClientId": identity.client.user_pool_client_id,
             "InferenceRepositoryUri": inference.repository.repository_uri,

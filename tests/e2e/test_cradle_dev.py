@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from cradlepose.cli.dev import STOP_HINT
 from cradlepose.cli.main import app
+from cradlepose.devstack.identity_provider import CLIENT_ID
 from cradlepose.devstack.postgres import EmbeddedPostgres
 from tests.stack_support import stack_database
 from tests.support import ROOT
@@ -98,6 +99,15 @@ def test_cradle_dev_serves_until_ctrl_c_and_starts_again_on_its_state(dev: tuple
         api = first.value("API")
         assert requests.get(f"{api}/health", timeout=10).status_code == 200
         assert requests.get(first.value("Swagger UI"), timeout=10).status_code == 200
+        # The web UI is served at / with the config.json that points it at this gateway
+        web = first.value("web UI")
+        page = requests.get(web, timeout=10)
+        assert page.status_code == 200
+        assert '<script type="module" src="js/main.js">' in page.text
+        config = requests.get(f"{web}config.json", timeout=10).json()
+        assert config["apiBase"] == "/api"
+        assert config["cognitoEndpoint"] == "/idp/"
+        assert config["clientId"] == CLIENT_ID
         created = next(line for line in first.lines if "administrator admin created" in line)
         credentials = Path(created.rsplit(" ", 1)[1])
         assert credentials.is_file()

@@ -126,3 +126,41 @@ def test_a_batch_is_uploaded_and_pre_annotated_on_the_cpu(stack: LocalStack) -> 
     elapsed = time.monotonic() - started
     log.info("uploaded to ready for annotation in %.1f s", elapsed)
     assert elapsed < 120  # about 9 s on a 2-core laptop
+
+
+def test_the_demo_story_runs_from_upload_to_verified_and_reported(stack: LocalStack, tmp_path: Path) -> None:
+    from cradlepose.demo import story  # noqa: PLC0415 - the demo's own code, as `cradle demo` runs it
+
+    summary = story.run(stack, tmp_path, log.info)
+
+    assert summary.batch_status == "COMPLETED"
+    assert summary.uploads["scan-notes.jpg"].startswith("rejected")
+    assert sum(v.startswith("registered") for v in summary.uploads.values()) == 4
+    assert all(found >= 5 for found in summary.keypoints_found.values()), summary.keypoints_found
+    decisions = [decision for _, decision in summary.decisions]
+    assert decisions.count("MINOR_REVISION_NEEDED") == 1
+    assert decisions.count("APPROVED") + decisions.count("APPROVED_WITH_CORRECTIONS") == 4
+    revised = next(image for image, decision in summary.decisions if decision == "MINOR_REVISION_NEEDED")
+    assert summary.decisions[-1] == (revised, "APPROVED")  # the revision came back and passed
+    assert summary.annotator_metrics["images_annotated"] == 4
+    assert summary.verifier_metrics["annotations_verified"] == 5
+    assert summary.report_path is not None
+    assert "not a diagnosis" in summary.report_path.read_text().lower()
+    assert len(summary.pictures) == 4
+    with Image.open(summary.pictures[0]) as picture:
+        assert picture.width > picture.height  # YOLO's and the verified skeleton side by side
+    db = sa.create_engine(stack.database_url, poolclass=sa.NullPool)
+    with db.connect() as conn:
+        versions = conn.execute(
+            sa.text(
+                "SELECT i.original_filename, a.version, a.status FROM annotations a JOIN images i ON i.id = a.image_id "
+                "WHERE i.batch_id = :b ORDER BY 1, 2"
+            ),
+            {"b": summary.batch_id},
+        ).all()
+    db.dispose()
+    by_image: dict[str, list[tuple[int, str]]] = {}
+    for name, version, status in versions:
+        by_image.setdefault(name, []).append((version, status))
+    assert by_image[revised][-1] == (2, "APPROVED")
+    assert all(history[-1][1] == "APPROVED" for history in by_image.values())

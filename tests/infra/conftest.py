@@ -40,6 +40,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
     web = base / "web"
     web.mkdir()
     (web / "index.html").write_text("<!doctype html><title>Cradle</title>\n")
+    (web / "config.json").write_text('{"stage": "local"}\n')  # the local stack's; never uploaded
     outdir = base / "cdk.out"
     context = cdk_json_context()
     context.update(

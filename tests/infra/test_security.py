@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from cradlepose import function_table
-from infra.config import stage_config
+from infra.config import ROOT, stage_config
 from infra.constructs.api import PUBLIC_PATHS
 from tests.infra.support import ACCOUNT, REGION, STAGES, Synth
 
@@ -228,7 +228,8 @@ def test_each_function_role_holds_exactly_its_grants(synth: Synth, stage: str) -
         ]
         actions = {a for statements in docs for s in statements for a in _as_list(s["Action"])}
         assert ("rds-db:connect" in actions) == ("db" in spec.grants), spec.name
-        assert ("states:StartExecution" in actions) == ("states:start" in spec.grants), spec.name
+        starts = {"states:start", "states:start_analysis"} & set(spec.grants)
+        assert ("states:StartExecution" in actions) == bool(starts), spec.name
         assert ("states:SendTaskSuccess" in actions) == ("states:callback" in spec.grants), spec.name
         assert ("ecs:RunTask" in actions) == ("ecs:run_inference" in spec.grants), spec.name
         assert ("s3:DeleteObject" in actions) == any(g.endswith(":delete") for g in spec.grants), spec.name
@@ -274,21 +275,42 @@ def test_functions_come_from_the_table_and_only_from_it(synth: Synth, stage: str
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_state_machine_is_the_file_with_its_substitutions_logged_and_traced(synth: Synth, stage: str) -> None:
-    (machine,) = synth.resources(stage, "AWS::StepFunctions::StateMachine").values()
-    props = machine["Properties"]
-    assert props["TracingConfiguration"] == {"Enabled": True}
-    assert props["LoggingConfiguration"]["Level"] == "ALL"
-    assert props["LoggingConfiguration"]["IncludeExecutionData"] is False
-    substitutions = props["DefinitionSubstitutions"]
+def test_state_machines_are_the_files_with_their_substitutions_logged_and_traced(
+    synth: Synth, stage: str
+) -> None:
+    machines = synth.resources(stage, "AWS::StepFunctions::StateMachine")
     table = function_table.load()
-    expected = {
-        e.substitution
-        for s in table.functions
-        for e in s.events
-        if isinstance(e, function_table.StateMachineTask)
+    files = sorted(
+        p.name.removesuffix(".asl.json") for p in (ROOT / "infra" / "statemachines").glob("*.asl.json")
+    )
+    assert len(machines) == len(files) == 2, files
+    for machine in files:
+        (props,) = [
+            m["Properties"] for m in machines.values() if m["Properties"]["StateMachineName"].endswith(
+                machine.replace("_", "-"))
+        ]  # fmt: skip
+        assert props["TracingConfiguration"] == {"Enabled": True}
+        assert props["LoggingConfiguration"]["Level"] == "ALL"
+        assert props["LoggingConfiguration"]["IncludeExecutionData"] is False
+        expected = {
+            e.substitution
+            for s in table.functions
+            for e in s.events
+            if isinstance(e, function_table.StateMachineTask) and e.machine == machine
+        }
+        assert set(props["DefinitionSubstitutions"]) == expected, machine
+
+
+def test_the_api_may_start_both_machines_and_nothing_else_may_start_the_analysis(synth: Synth) -> None:
+    env_of = {
+        logical_id: f["Properties"].get("Environment", {}).get("Variables", {})
+        for logical_id, f in synth.resources("dev", "AWS::Lambda::Function").items()
     }
-    assert set(substitutions) == expected
+    (api,) = [env for logical_id, env in env_of.items() if logical_id.startswith("FunctionsApi")]
+    assert "CRADLE_STATE_MACHINE_ARN" in api
+    assert "CRADLE_ANALYSIS_STATE_MACHINE_ARN" in api
+    holders = [logical_id for logical_id, env in env_of.items() if "CRADLE_ANALYSIS_STATE_MACHINE_ARN" in env]
+    assert len(holders) == 1, holders
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -17,11 +17,16 @@ from tests.support import ApiClient, Persona, create_buckets, create_state_machi
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """moto's S3 (four buckets) and Step Functions (the batch pipeline); yields the machine's ARN."""
+    """moto's S3 (four buckets) and Step Functions (the batch pipeline and the analysis reports, both
+    recorded but not interpreted); yields the batch pipeline's ARN."""
     with mock_aws():
         create_buckets()
         arn = create_state_machine()
         monkeypatch.setenv("CRADLE_STATE_MACHINE_ARN", arn)
+        monkeypatch.setenv(
+            "CRADLE_ANALYSIS_STATE_MACHINE_ARN",
+            create_state_machine(definition="analysis_report", name="cradle-analysis-report"),
+        )
         monkeypatch.setenv("CRADLE_STAGE", "test")
         get_settings.cache_clear()
         reset_clients()

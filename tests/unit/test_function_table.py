@@ -47,6 +47,7 @@ def test_grants_are_ones_the_cdk_app_understands() -> None:
                 assert grant in {
                     "db",
                     "states:start",
+                    "states:start_analysis",
                     "states:callback",
                     "ecs:run_inference",
                     "cognito:admin",

@@ -1,6 +1,7 @@
 """One router per resource; each route is a thin call into cradlepose.services."""
 
 from api.routers import (
+    analyses,
     annotations,
     anomaly,
     assignments,
@@ -26,6 +27,7 @@ ALL = (
     annotations,
     verifications,
     metrics,
+    analyses,
     audit,
     anomaly,
 )

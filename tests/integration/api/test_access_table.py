@@ -54,10 +54,8 @@ OWNER_200 = (401, 403, 403, 403, 200, 404, 200, 200)  # annotators see only thei
 # Annotators' own work: others' assignments and images do not exist for them; other roles may not.
 ANNOTATOR_ONLY_200 = (401, 403, 403, 403, 200, 404, 403, 403)
 ANNOTATOR_ONLY_409 = (401, 403, 403, 403, 409, 404, 403, 403)
-# Research tools (pose anomaly screening): administrators and verifiers.
-RESEARCHERS_200 = (401, 403, 403, 403, 403, 403, 200, 200)
-# Researchers get past the door and meet the rule (409): the annotation is not verified yet.
-RESEARCHERS_409 = (401, 403, 403, 403, 403, 403, 409, 409)
+READERS_200 = (401, 403, 403, 403, 403, 403, 200, 200)  # admins and verifiers
+READERS_409 = (401, 403, 403, 403, 403, 403, 409, 409)
 
 _SCHEMA_BODY = {
     "name": "tiny",
@@ -141,15 +139,21 @@ ROWS = [
         ADMIN_ONLY_200, lambda w: {"keypoints": {"keypoints": [{"id": 0, "x": 10, "y": 10}]}}),
     # --- pose anomaly screening
     Row("POST", "/anomaly/training-jobs", lambda w: "/anomaly/training-jobs", ADMIN_ONLY_201, lambda w: {}),
-    Row("GET", "/anomaly/training-jobs", lambda w: "/anomaly/training-jobs", RESEARCHERS_200),
-    Row("GET", "/anomaly/training-jobs/{id}", lambda w: f"/anomaly/training-jobs/{w.anomaly_job_id}", RESEARCHERS_200),
-    Row("GET", "/anomaly/models", lambda w: "/anomaly/models", RESEARCHERS_200),
-    Row("POST", "/anomaly/analyses", lambda w: "/anomaly/analyses", RESEARCHERS_409, lambda w: {"annotation_id": w.annotation_id}),
-    Row("POST", "/anomaly/batch-analyses", lambda w: "/anomaly/batch-analyses", RESEARCHERS_409,
+    Row("GET", "/anomaly/training-jobs", lambda w: "/anomaly/training-jobs", READERS_200),
+    Row("GET", "/anomaly/training-jobs/{id}", lambda w: f"/anomaly/training-jobs/{w.anomaly_job_id}", READERS_200),
+    Row("GET", "/anomaly/models", lambda w: "/anomaly/models", READERS_200),
+    Row("POST", "/anomaly/analyses", lambda w: "/anomaly/analyses", READERS_409, lambda w: {"annotation_id": w.annotation_id}),
+    Row("POST", "/anomaly/batch-analyses", lambda w: "/anomaly/batch-analyses", READERS_409,
         lambda w: {"batch_id": w.assigned_batch_id}),
-    Row("GET", "/anomaly/analyses", lambda w: "/anomaly/analyses", RESEARCHERS_200),
-    Row("GET", "/anomaly/analyses/{id}", lambda w: f"/anomaly/analyses/{w.anomaly_analysis_id}", RESEARCHERS_200),
-    Row("GET", "/anomaly/similar-poses/{id}", lambda w: f"/anomaly/similar-poses/{w.annotation_id}", RESEARCHERS_409),
+    Row("GET", "/anomaly/analyses", lambda w: "/anomaly/analyses", READERS_200),
+    Row("GET", "/anomaly/analyses/{id}", lambda w: f"/anomaly/analyses/{w.anomaly_analysis_id}", READERS_200),
+    Row("GET", "/anomaly/similar-poses/{id}", lambda w: f"/anomaly/similar-poses/{w.annotation_id}", READERS_409),
+    # --- analysis reports: admins and verifiers; a verifier's job is theirs. The submitted image has no
+    # keypoints yet and the job has not run: past the door, the state rule answers 409.
+    Row("POST", "/analyses", lambda w: "/analyses", READERS_409, lambda w: {"image_id": w.submitted_image_id}),
+    Row("GET", "/analyses", lambda w: "/analyses", READERS_200),
+    Row("GET", "/analyses/{id}", lambda w: f"/analyses/{w.analysis_job_id}", READERS_200),
+    Row("GET", "/analyses/{id}/report", lambda w: f"/analyses/{w.analysis_job_id}/report", READERS_409),
 ]  # fmt: skip
 
 

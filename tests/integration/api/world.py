@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from cradlepose.db.models import (
     AgeGroupModel,
+    AnalysisJob,
     Annotation,
     AnomalyAnalysis,
     AnomalyTrainingJob,
@@ -49,6 +51,7 @@ class World:
     annotation_id: int  # annotator_owner's SUBMITTED annotation of the submitted image
     anomaly_job_id: int  # a COMPLETED training job of the age-group models
     anomaly_analysis_id: int  # an analysis of the annotation (the models' verdicts are not checked here)
+    analysis_job_id: uuid.UUID  # the verifier's analysis of the submitted image, not started
 
 
 def _image(batch_id: int, n: int, status: ImageStatus) -> Image:
@@ -122,11 +125,13 @@ def build(session_factory: sessionmaker[Session]) -> World:
         )  # fmt: skip
         session.add(annotation)
         session.flush()
-        job = AnomalyTrainingJob(job_name="trained", config={}, status=AnomalyTrainingStatus.COMPLETED)
-        session.add(job)
+        anomaly_job = AnomalyTrainingJob(
+            job_name="trained", config={}, status=AnomalyTrainingStatus.COMPLETED
+        )
+        session.add(anomaly_job)
         session.flush()
         band = AgeGroupModel(
-            training_job_id=job.id, keypoint_schema_id=default.id, age_min_months=0, age_max_months=3,
+            training_job_id=anomaly_job.id, keypoint_schema_id=default.id, age_min_months=0, age_max_months=3,
             model_type="robust_gaussian_ledoit_wolf", embedding_model="pose-geometry", embedding_version="1",
             parameters={}, sample_count=100, threshold=1.5, threshold_percentile=95,
         )  # fmt: skip
@@ -152,6 +157,11 @@ def build(session_factory: sessionmaker[Session]) -> World:
                 overlay_image_path="anomaly/overlays/x.png",
             )
         )
+        job = AnalysisJob(
+            job_id=uuid.uuid4(), user_id=people["verifier"].user_id, image_id=submitted.id,
+            original_image_key=submitted.storage_path,
+        )  # fmt: skip
+        session.add(job)
         session.commit()
         assert pending.user_id is not None
         return World(
@@ -168,6 +178,7 @@ def build(session_factory: sessionmaker[Session]) -> World:
             ready_image_id=ready_image.id,
             assignment_id=assignment.id,
             annotation_id=annotation.id,
-            anomaly_job_id=job.id,
+            anomaly_job_id=anomaly_job.id,
             anomaly_analysis_id=analysis.id,
+            analysis_job_id=job.job_id,
         )

@@ -17,7 +17,10 @@ from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME, infant_pose_1
 pytestmark = pytest.mark.integration
 
 # Cradle's additions beyond the seed (see docs/data-model.md).
-EXTRA_TABLES = {"upload_rejections", "pipeline_runs", "pipeline_chunks", "pipeline_waits"}
+EXTRA_TABLES = {
+    "upload_rejections", "pipeline_runs", "pipeline_chunks", "pipeline_waits",
+    "analysis_jobs", "analysis_results", "reference_passages",
+}  # fmt: skip
 # Pose anomaly screening (seed 004, docs/anomaly.md).
 ANOMALY_TABLES = {
     "pose_embeddings", "anomaly_training_jobs", "anomaly_training_reports", "age_group_models",
@@ -59,6 +62,9 @@ SEED_INDEXES = {
         "idx_performance_user_date", "idx_performance_period", "idx_performance_accuracy",
         "idx_performance_unique",
     },
+    # seed 003
+    "analysis_jobs": {"idx_analysis_jobs_user_id", "idx_analysis_jobs_status", "idx_analysis_jobs_created_at"},
+    "analysis_results": {"idx_analysis_results_job_id", "idx_analysis_results_created_at"},
 }  # fmt: skip
 
 

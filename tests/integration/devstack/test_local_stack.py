@@ -5,20 +5,27 @@ here (tests/e2e runs the real one)."""
 from __future__ import annotations
 
 import json
+import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
 from cradlepose import function_table
 from cradlepose.adapters.workflow import StepFunctionsWorkflow
+from cradlepose.cli.main import app
+from cradlepose.cli.profiles import LOCAL, Profile, ProfileStore
 from cradlepose.db.engine import default_session_factory
 from cradlepose.db.unit_of_work import unit_of_work_factory
 from cradlepose.devstack.functions import function_name
+from cradlepose.devstack.identity_provider import CLIENT_ID
 from cradlepose.devstack.postgres import EmbeddedPostgres
 from cradlepose.devstack.stack import LocalStack, LocalStackConfig
 from cradlepose.services import pipeline_waits
+from cradlepose.settings import get_settings
 from tests.images import jpeg_with_metadata
 from tests.stack_support import ApiSession, FakeEngine, stack_database, upload, wait_for
 
@@ -167,3 +174,108 @@ def test_the_stack_is_made_from_the_function_table(stack: LocalStack) -> None:
     }
     assert stack.functions.invoke("overdue_sweep", {})["overdue"] == []
     assert Path(stack.config.state_dir, "s3").is_dir()
+
+
+def _analysis(api: ApiSession, job_id: str) -> dict[str, object]:
+    response = api.call("GET", f"/analyses/{job_id}")
+    assert response.status_code == 200, response.text
+    found: dict[str, object] = response.json()
+    return found
+
+
+def _settled(api: ApiSession, job_id: str) -> dict[str, object]:
+    settled: dict[str, object] = wait_for(
+        lambda: (job := _analysis(api, job_id))["status"] in ("completed", "failed") and job
+    )
+    return settled
+
+
+def test_an_analysis_runs_on_its_own_state_machine_to_a_report_or_fails_at_its_stage(
+    stack: LocalStack, api: ApiSession, db: sa.Engine
+) -> None:
+    # Given two pre-annotated images
+    created = api.create_batch(["kept.jpg", "lost.jpg"])
+    batch_id = created["batch"]["id"]
+    for seed, form in enumerate(created["uploads"]):
+        upload(form, jpeg_with_metadata(seed=seed), form["filename"])
+    api.wait_for_status(batch_id, "READY_FOR_ANNOTATION")
+    with db.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT original_filename, id FROM images WHERE batch_id = :b"), {"b": batch_id}
+        ).all()
+    images: dict[str, int] = {str(name): int(image_id) for name, image_id in rows}
+
+    # When a report is asked for the first, the analysis machine runs its three stages
+    asked = api.call("POST", "/analyses", {"image_id": images["kept.jpg"]})
+    assert asked.status_code == 202, asked.text
+    job = _settled(api, asked.json()["job_id"])
+    assert job["status"] == "completed", job
+    result = job["result"]
+    assert isinstance(result, dict)
+    assert set(result["processing_metrics"]) == {"segmenting", "converting", "enhancing"}
+    report = api.call("GET", f"/analyses/{job['job_id']}/report?format=md")
+    assert report.status_code == 200
+    assert "not a diagnosis" in report.text.lower()
+    execution = stack.aws.client("stepfunctions").describe_execution(executionArn=_execution_of(db, job))
+    assert execution["status"] == "SUCCEEDED"
+
+    # And when the second image's pixels are gone, the Catch records the failure at segmenting
+    with db.connect() as conn:
+        path = conn.scalar(
+            sa.text("SELECT storage_path FROM images WHERE id = :i"), {"i": images["lost.jpg"]}
+        )
+    stack.aws.client("s3").delete_object(Bucket=get_settings().uploads_bucket, Key=path)
+    asked = api.call("POST", "/analyses", {"image_id": images["lost.jpg"]})
+    failed = _settled(api, asked.json()["job_id"])
+    assert failed["status"] == "failed"
+    assert failed["failed_stage"] == "segmenting"
+    assert str(failed["error_message"]).startswith("ObjectMissing: s3://")
+
+
+def _execution_of(db: sa.Engine, job: dict[str, object]) -> str:
+    with db.connect() as conn:
+        arn = conn.scalar(
+            sa.text("SELECT execution_arn FROM analysis_jobs WHERE job_id = :j"), {"j": job["job_id"]}
+        )
+    return str(arn)
+
+
+def test_cradle_analyse_and_report_from_the_command_line(
+    stack: LocalStack, api: ApiSession, db: sa.Engine, tmp_path: Path
+) -> None:
+    # Given one pre-annotated image and the CLI signed in to the stack as its admin
+    created = api.create_batch(["cli.jpg"])
+    upload(created["uploads"][0], jpeg_with_metadata(seed=7), "cli.jpg")
+    api.wait_for_status(created["batch"]["id"], "READY_FOR_ANNOTATION")
+    with db.connect() as conn:
+        image_id = conn.scalar(
+            sa.text("SELECT id FROM images WHERE batch_id = :b"), {"b": created["batch"]["id"]}
+        )
+    config = str(tmp_path / "config")
+    ProfileStore(Path(config)).save(Profile(LOCAL, stack.api_url, stack.identity_url, CLIENT_ID))
+    assert stack.admin_username is not None
+    password = json.loads((stack.credentials_dir / f"{stack.admin_username}.json").read_text())["password"]
+    cli = CliRunner()
+    signed_in = cli.invoke(
+        app, ["login", "-u", stack.admin_username, "--password", password, "--config-dir", config]
+    )
+    assert signed_in.exit_code == 0, signed_in.output
+
+    # When they ask for an analysis, the command follows it to the end and says how to read it
+    asked = cli.invoke(app, ["analyse", str(image_id), "--config-dir", config], env={"COLUMNS": "200"})
+    assert asked.exit_code == 0, asked.output
+    assert "completed" in asked.output
+    match = re.search(r"cradle report (\S+)", asked.output)
+    assert match is not None, asked.output
+
+    # Then the report downloads as one HTML page, and a job that does not exist is a clear error
+    page = tmp_path / "report.html"
+    fetched = cli.invoke(
+        app, ["report", match.group(1), "-f", "html", "-o", str(page), "--config-dir", config]
+    )
+    assert fetched.exit_code == 0, fetched.output
+    assert page.read_text().lstrip().lower().startswith("<!doctype html>")
+    assert "data:image/png;base64," in page.read_text()
+    missing = cli.invoke(app, ["report", str(uuid.uuid4()), "--config-dir", config])
+    assert missing.exit_code == 1
+    assert "404" in missing.output or "not found" in missing.output.lower()

@@ -14,6 +14,7 @@ from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.enums import BatchStatus, DeploymentStatus, ImageStatus, ModelType, PipelineRunStatus
 from cradlepose.domain.inference import ChunkManifest
 from cradlepose.domain.pipeline import ChunkItem
+from cradlepose.domain.step_errors import describe_error
 from cradlepose.services import chunk_ingest, preannotation
 from cradlepose.services.chunk_ingest import ChunkRequest
 from cradlepose.services.system import step_context
@@ -318,7 +319,7 @@ def test_a_lambda_error_is_stored_as_its_type_and_message() -> None:
     cause = json.dumps(
         {"errorType": "ResultsUnusable", "errorMessage": "no results at s3://b/k", "stackTrace": []}
     )
-    assert preannotation.describe_error({"Error": "ResultsUnusable", "Cause": cause}) == (
+    assert describe_error({"Error": "ResultsUnusable", "Cause": cause}) == (
         "ResultsUnusable: no results at s3://b/k"
     )
-    assert preannotation.describe_error(None) == "unknown error"
+    assert describe_error(None) == "unknown error"

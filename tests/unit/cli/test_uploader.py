@@ -168,3 +168,26 @@ def test_verdicts_are_matched_by_slot(tmp_path: Path) -> None:
     assert uploader.describe(a) == "registered as image 11"
     assert uploader.describe(b) == "rejected: the file is a PDF document"
     assert state.files["sub/c.jpeg"].state == "sent"
+
+
+def test_every_post_to_s3_says_its_length_since_s3_refuses_chunked_posts(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    state = uploader.scan(folder, None, API, "session")
+    uploader.ensure_batch(FakeApi(), state, folder, {})  # type: ignore[arg-type]
+    seen: list[tuple[str | None, str | None, int]] = []
+
+    def s3(request: httpx.Request) -> httpx.Response:
+        body = request.read()
+        seen.append(
+            (request.headers.get("content-length"), request.headers.get("transfer-encoding"), len(body))
+        )
+        return httpx.Response(204)
+
+    uploader.send_all(
+        folder, state, uploader.Events(), workers=1, s3=httpx.Client(transport=httpx.MockTransport(s3))
+    )
+
+    assert len(seen) == 3
+    for length, encoding, size in seen:
+        assert encoding is None
+        assert length == str(size)

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
         default="cradle-models", description="model weights (s3://<models_bucket>/...), read by the GPU task"
     )
     state_machine_arn: str | None = None
+    analysis_state_machine_arn: str | None = Field(
+        default=None,
+        description="the analysis reports' state machine (infra/statemachines/analysis_report.asl.json)",
+    )
 
     # --- the batch pipeline
     pipeline_chunk_size: int = Field(default=64, ge=1, le=5000, description="images per inference task")

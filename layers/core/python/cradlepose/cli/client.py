@@ -33,6 +33,16 @@ class CradleClient:
         self._http = httpx.Client(base_url=api_url.rstrip("/"), timeout=30.0, transport=transport)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._send(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    def text(self, path: str, **params: Any) -> str:
+        """A document that is not JSON (a report in Markdown or HTML)."""
+        return self._send("GET", path, params={k: v for k, v in params.items() if v is not None}).text
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = dict(kwargs.pop("headers", {}) or {})
         if self._token is not None:
             headers["Authorization"] = f"Bearer {self._token()}"
@@ -45,9 +55,7 @@ class CradleClient:
             raise ApiError(
                 response.status_code, problem if isinstance(problem, dict) else {"detail": str(problem)}
             )
-        if response.status_code == 204 or not response.content:
-            return None
-        return response.json()
+        return response
 
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})

@@ -8,15 +8,19 @@ import typer
 
 from cradlepose.cli.common import StateDir, console, local_database, state_dir
 from cradlepose.db import migrate
+from cradlepose.services import reference_library
 
 app = typer.Typer(help="The local database.", no_args_is_help=True)
 
 
 @app.command()
 def upgrade(directory: Path | None = StateDir) -> None:
-    """Start the embedded PostgreSQL if needed and migrate it to the newest revision."""
+    """Start the embedded PostgreSQL if needed, migrate it to the newest revision and sync the
+    reference notes the analysis reports cite."""
     with local_database(state_dir(directory)) as database:
+        library = reference_library.describe_library_of(database.engine)
         console.print(f"database at revision [bold]{migrate.current_revision(database.engine)}[/]")
+        console.print(f"reference notes: {library.describe()}")
 
 
 @app.command()

@@ -1,64 +1,92 @@
 """`cradle demo` (what `make demo` runs): Cradle's main job end to end on this machine.
 
-Stage one of the story: a fresh embedded PostgreSQL, every migration, the default
-infant-pose-17 schema, an administrator, and a summary of what now exists.
+A fresh local stack (embedded PostgreSQL, moto, the gateway, the state machines with the real
+pose model on the CPU), then the story of cradlepose.demo.story told over HTTP, and a summary.
 """
 
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
-import sqlalchemy as sa
 import typer
 from rich.table import Table
 
-from cradlepose.cli.common import StateDir, console, local_database, state_dir
-from cradlepose.db import migrate
-from cradlepose.db.models import KeypointSchema
-from cradlepose.db.unit_of_work import UnitOfWork
-from cradlepose.domain.actor import SYSTEM_USERNAME, Actor, RequestContext
-from cradlepose.domain.enums import Role
-from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME, SchemaDefinition
-from cradlepose.services import users
-
-DEMO_ADMIN = users.NewAdmin(username="demo-admin", email="demo-admin@example.org")
+from cradlepose.cli.client import ApiError
+from cradlepose.cli.common import StateDir, console, err_console, state_dir
+from cradlepose.demo import story
+from cradlepose.devstack.stack import LocalStack, LocalStackConfig
 
 
-def run(directory: Path | None = StateDir) -> None:
-    """Run the demo on a fresh local database and print what it did."""
+def run(
+    directory: Path | None = StateDir,
+    output: Path = typer.Option(
+        Path("demo-output"), "--output", "-o", help="where the demo writes its results"
+    ),
+) -> None:
+    """Run the whole story on a fresh local stack and print what happened."""
     started = time.perf_counter()
     demo_dir = state_dir(directory) / "demo"
+    output.mkdir(parents=True, exist_ok=True)
     console.rule("[bold]Cradle demo")
-    with local_database(demo_dir, fresh=True) as database:
+    config = LocalStackConfig(state_dir=demo_dir, fresh=True, schedules=False, web_root=None)
+    with ExitStack() as running:
+        with console.status("starting the local stack (embedded PostgreSQL, moto, gateway) …"):
+            stack = running.enter_context(LocalStack(config))
         console.print(
-            f"[green]✓[/] embedded PostgreSQL up, migrated to {migrate.current_revision(database.engine)}"
+            f"[green]✓[/] local stack up in {time.perf_counter() - started:.1f} s: API {stack.api_url}"
         )
-        system = Actor(user_id=None, username=SYSTEM_USERNAME, role=Role.ADMIN)
-        context = RequestContext(user_agent="cradle-demo", endpoint="cli:demo", method="CLI")
-        with UnitOfWork(database.session_factory, system, context) as uow:
-            admin = users.create_admin(uow, DEMO_ADMIN)
-        console.print(f"[green]✓[/] administrator [bold]{admin.username}[/] created (id {admin.id})")
+        try:
+            summary = story.run(stack, output.resolve(), console.print)
+        except (story.StoryFailed, ApiError) as error:
+            message = error.describe() if isinstance(error, ApiError) else str(error)
+            err_console.print(f"[red]demo failed:[/] {message}")
+            raise typer.Exit(1) from None
+    _print(summary)
+    console.print(f"demo finished in {time.perf_counter() - started:.1f} s; results in {output.resolve()}")
 
-        with database.session_factory() as session:
-            schema = session.scalars(
-                sa.select(KeypointSchema).where(KeypointSchema.name == DEFAULT_SCHEMA_NAME)
-            ).one()
-            definition = SchemaDefinition.model_validate(schema.schema_definition)
-            counts = {
-                table: session.scalar(sa.text(f"SELECT count(*) FROM {table}"))  # noqa: S608 - fixed names
-                for table in ("users", "keypoint_schemas", "image_batches", "images", "audit_logs")
-            }
-        console.print(
-            f"[green]✓[/] default schema [bold]{schema.name} {schema.version}[/]: "
-            f"{definition.total_keypoints} keypoints, {len(definition.connections)} connections, "
-            f"body parts {', '.join(definition.body_parts)}"
+
+def _print(summary: story.Summary) -> None:
+    stages = Table(title="time per stage")
+    stages.add_column("stage")
+    stages.add_column("seconds", justify="right")
+    for name, seconds in summary.stage_seconds.items():
+        stages.add_row(name, f"{seconds:.1f}")
+    console.print(stages)
+
+    uploads = Table(title=f"batch {summary.batch_id}: uploads and YOLO's keypoints")
+    for column in ("file", "upload", "keypoints found", "confidence"):
+        uploads.add_column(column)
+    for name, verdict in summary.uploads.items():
+        found = summary.keypoints_found.get(name)
+        confidence = summary.yolo_confidence.get(name)
+        uploads.add_row(
+            name,
+            verdict,
+            f"{found}/17" if found is not None else "—",
+            f"{confidence:.2f}" if confidence is not None else "—",
         )
-        table = Table(title="rows per table")
-        table.add_column("table")
-        table.add_column("rows", justify="right")
-        for name, count in counts.items():
-            table.add_row(name, str(count))
-        console.print(table)
-    console.print(f"demo finished in {time.perf_counter() - started:.1f} s (state in {demo_dir})")
-    raise typer.Exit(0)
+    console.print(uploads)
+
+    decisions = Table(title=f"verification (batch {summary.batch_status})")
+    decisions.add_column("image")
+    decisions.add_column("decision")
+    for image, decision in summary.decisions:
+        decisions.add_row(image, decision)
+    console.print(decisions)
+
+    people = Table(title="today's metrics")
+    for column in ("person", "figure", "value"):
+        people.add_column(column)
+    annotator, verifier = summary.annotator_metrics, summary.verifier_metrics
+    people.add_row("annotator", "images annotated", str(annotator.get("images_annotated")))
+    people.add_row("annotator", "revisions", str(annotator.get("annotations_revised")))
+    people.add_row("annotator", "accuracy (running)", f"{summary.annotator_accuracy:.2f}")
+    people.add_row("verifier", "annotations verified", str(verifier.get("annotations_verified")))
+    people.add_row("verifier", "approved", str(verifier.get("annotations_approved")))
+    console.print(people)
+
+    console.print(f"analysis report: {summary.report_path}")
+    console.print(f"skeletons, YOLO's (left) and verified (right): {len(summary.pictures)} pictures in "
+                  f"{summary.pictures[0].parent if summary.pictures else '—'}")  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cradlepose.cli import admin, anomaly, db, demo, dev, remote
+from cradlepose.cli import admin, analyses, anomaly, db, demo, dev, remote
 
 app = typer.Typer(
     name="cradle",
@@ -30,6 +30,8 @@ for command in (
 ):
     app.command()(command)
 app.command("auto-assign")(remote.auto_assign)
+app.command()(analyses.analyse)
+app.command()(analyses.report)
 admin.app.command("approve")(remote.approve)
 
 

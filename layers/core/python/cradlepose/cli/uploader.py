@@ -231,6 +231,10 @@ class _Counting:
         self._handle = handle
         self._report = report
 
+    def fileno(self) -> int:
+        # httpx sizes the multipart body from the file (S3 refuses a chunked POST: 411).
+        return self._handle.fileno()
+
     def read(self, size: int = -1) -> bytes:
         chunk = self._handle.read(size)
         self._report(len(chunk))

@@ -6,6 +6,7 @@ session, so changes are saved (and audited) when the unit of work commits.
 
 from __future__ import annotations
 
+import uuid
 from typing import Generic, TypeVar
 
 import sqlalchemy as sa
@@ -13,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from cradlepose.db.base import Base
 from cradlepose.db.models import (
+    AnalysisJob,
+    AnalysisResult,
     Annotation,
     AuditLog,
     BatchAssignment,
@@ -41,10 +44,10 @@ class Repository(Generic[M]):
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def get(self, id_: int) -> M | None:
+    def get(self, id_: int | uuid.UUID) -> M | None:
         return self.session.get(self.model, id_)
 
-    def require(self, id_: int, *, for_update: bool = False) -> M:
+    def require(self, id_: int | uuid.UUID, *, for_update: bool = False) -> M:
         """The entity with this id, or NotFound. `for_update` takes a row lock until commit.
 
         A locking read always goes to the database and refreshes the object: one already in the
@@ -196,3 +199,13 @@ class PipelineWaitRepository(Repository[PipelineWait]):
             .order_by(PipelineWait.id.desc())
             .limit(1)
         )
+
+
+class AnalysisJobRepository(Repository[AnalysisJob]):
+    model, label = AnalysisJob, "AnalysisJob"
+
+    def result_of(self, job_id: uuid.UUID, *, for_update: bool = False) -> AnalysisResult | None:
+        query = sa.select(AnalysisResult).where(AnalysisResult.job_id == job_id)
+        if for_update:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        return self.session.scalar(query)

@@ -54,6 +54,7 @@ class UnitOfWork:
     interpretations: anomaly_repos.InterpretabilityRepository
     anomaly_jobs: anomaly_repos.AnomalyTrainingJobRepository
     anomaly_reports: anomaly_repos.AnomalyTrainingReportRepository
+    analysis_jobs: repos.AnalysisJobRepository
 
     def __init__(
         self,
@@ -95,6 +96,7 @@ class UnitOfWork:
         self.interpretations = anomaly_repos.InterpretabilityRepository(s)
         self.anomaly_jobs = anomaly_repos.AnomalyTrainingJobRepository(s)
         self.anomaly_reports = anomaly_repos.AnomalyTrainingReportRepository(s)
+        self.analysis_jobs = repos.AnalysisJobRepository(s)
         return self
 
     def __exit__(

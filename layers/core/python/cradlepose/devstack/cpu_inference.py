@@ -6,12 +6,17 @@ runs, never by a Lambda's import path. Engines are kept per model spec, so the w
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any
 
+from cradlepose import function_table
 from cradlepose.adapters.aws import client
 from cradlepose.devstack.local_inference import ChunkRunner
 from cradlepose.domain.inference import ChunkManifest
+
+# The container's code, as the local stack finds the functions' code: in the checkout.
+CONTAINER_CODE = function_table.DEFAULT_PATH.parents[1] / "containers" / "inference"
 
 
 def engine_chunk_runner(s3: Any | None = None, device: str = "cpu") -> ChunkRunner:
@@ -20,6 +25,8 @@ def engine_chunk_runner(s3: Any | None = None, device: str = "cpu") -> ChunkRunn
 
     def run(manifest: ChunkManifest) -> dict[str, Any]:
         # Imported here, not at the top: this is the one place that loads torch.
+        if str(CONTAINER_CODE) not in sys.path:
+            sys.path.append(str(CONTAINER_CODE))
         from cradle_inference.chunk import run_chunk  # noqa: PLC0415
         from cradle_inference.engine import PoseEngine  # noqa: PLC0415
         from cradle_inference.store import S3ObjectStore  # noqa: PLC0415

@@ -1,4 +1,5 @@
-"""The local stack's database: the embedded PostgreSQL under the state directory, migrated to head."""
+"""The local stack's database: the embedded PostgreSQL under the state directory, migrated to head
+(and holding the reference notes of this release)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
-from cradlepose.db import migrate
 from cradlepose.db.engine import create_engine, make_session_factory
 from cradlepose.devstack.postgres import EmbeddedPostgres
+from cradlepose.services import database
 from cradlepose.settings import Settings
 
 DATABASE_NAME = "cradle"
@@ -34,7 +35,7 @@ class LocalDatabase:
         server = EmbeddedPostgres(data_dir).start()
         url = server.ensure_database(DATABASE_NAME)
         engine = create_engine(Settings(database_url=SecretStr(url), db_pool_size=pool_size))
-        migrate.upgrade(engine)
+        database.upgrade(engine)  # the schema and the reference notes
         return cls(server, url, engine, make_session_factory(engine))
 
     def close(self) -> None:

@@ -23,6 +23,22 @@ ACCOUNT = DEFAULT_ACCOUNT_ID  # the account moto puts every resource in
 Handler = Callable[[Any, Any], Any]
 
 
+def one_at_a_time(handler: Handler) -> Handler:
+    """The handler, called by one thread at a time, as one Lambda execution environment runs it.
+
+    The gateway's HTTP server is threaded and a browser sends requests in parallel, but the API's
+    Powertools resolver keeps the request being handled (its event, hence the caller's claims) on
+    the module-level app object: two requests at once would read each other's.
+    """
+    lock = threading.Lock()
+
+    def call(event: Any, context: Any) -> Any:
+        with lock:
+            return handler(event, context)
+
+    return call
+
+
 def function_name(name: str) -> str:
     """The local Lambda name of a table entry (the cloud's is `cradle-<stage>-<name>`)."""
     return f"cradle-local-{name.replace('_', '-')}"

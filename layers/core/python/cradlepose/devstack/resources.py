@@ -49,6 +49,10 @@ class CradleResources:
     def batch_pipeline_arn(self) -> str:
         return self.state_machines["batch_pipeline"]
 
+    @property
+    def analysis_report_arn(self) -> str:
+        return self.state_machines["analysis_report"]
+
 
 def bucket_names(settings: Settings) -> dict[str, str]:
     return {

@@ -109,6 +109,7 @@ class S3Mirror:
         with _lock:
             if _installed is not None:
                 raise RuntimeError("moto's S3 is already mirrored by another local stack in this process")
+            self.root.mkdir(parents=True, exist_ok=True)  # the state folder's shape, before any object
             backend, key_class = s3_models.S3Backend, s3_models.FakeKey
             self._originals = {
                 "put_object": backend.put_object,

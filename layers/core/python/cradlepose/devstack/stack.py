@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import warnings
 from collections.abc import Mapping
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
@@ -43,7 +44,6 @@ from cradlepose.adapters import aws as aws_clients
 from cradlepose.adapters import inference
 from cradlepose.adapters.storage import S3Storage
 from cradlepose.adapters.workflow import StepFunctionsWorkflow
-from cradlepose.db import migrate
 from cradlepose.db.engine import create_engine, default_session_factory, reset_default_engine
 from cradlepose.db.models import PipelineWait
 from cradlepose.db.unit_of_work import unit_of_work_factory
@@ -53,7 +53,7 @@ from cradlepose.devstack.authorizer import TokenVerifier
 from cradlepose.devstack.aws import LocalAws
 from cradlepose.devstack.database import LocalDatabase
 from cradlepose.devstack.event_queues import QueuePoller
-from cradlepose.devstack.functions import InProcessFunctions, function_name
+from cradlepose.devstack.functions import InProcessFunctions, function_name, one_at_a_time
 from cradlepose.devstack.gateway import LocalGateway
 from cradlepose.devstack.http_server import HttpServer
 from cradlepose.devstack.identity_provider import (
@@ -68,6 +68,7 @@ from cradlepose.devstack.s3_mirror import S3Mirror
 from cradlepose.devstack.scheduler import Job, Scheduler
 from cradlepose.domain.actor import RequestContext
 from cradlepose.services import pipeline_resume, users
+from cradlepose.services.database import upgrade as upgrade_database
 from cradlepose.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -209,6 +210,8 @@ class LocalStack:
         self._exit.callback(self.aws.stop)
         self._exit.callback(self._env.restore)
         self._env.set(self._environment(state))
+        # Metrics are off locally; Powertools still warns at every flush that it has none to send.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         settings = get_settings()
 
         names = [spec.name for spec in self.functions.table.functions]
@@ -219,7 +222,12 @@ class LocalStack:
             S3Mirror(state / "s3", set(resources.bucket_names(settings).values()))
         )
         self.resources = resources.create(self.aws, self.functions, settings, web_origin=self.base_url)
-        self._env.set({"CRADLE_STATE_MACHINE_ARN": self.resources.batch_pipeline_arn})
+        self._env.set(
+            {
+                "CRADLE_STATE_MACHINE_ARN": self.resources.batch_pipeline_arn,
+                "CRADLE_ANALYSIS_STATE_MACHINE_ARN": self.resources.analysis_report_arn,
+            }
+        )
         self._exit.callback(self._end_executions)
 
         self._serve(server, state)
@@ -238,7 +246,7 @@ class LocalStack:
         if self.config.database_url is not None:
             engine = create_engine(Settings(database_url=SecretStr(self.config.database_url), db_pool_size=1))
             try:
-                migrate.upgrade(engine)
+                upgrade_database(engine)
             finally:
                 engine.dispose()
             return self.config.database_url
@@ -273,7 +281,8 @@ class LocalStack:
     def _serve(self, server: HttpServer, state: Path) -> None:
         self.identity = LocalIdentityProvider(local_identity.identity_dir(state), self.issuer)
         verifier = TokenVerifier(self.issuer, CLIENT_ID, self.identity.jwks)
-        gateway = LocalGateway(self.functions.handler("api"), verifier, self.identity, self.config.web_root)
+        api = one_at_a_time(self.functions.handler("api"))
+        gateway = LocalGateway(api, verifier, self.identity, self.config.web_root)
         server.serve(gateway)
 
     def _start_inference(self, config: LocalStackConfig) -> None:

@@ -165,3 +165,14 @@ class AnomalyTrainingStatus(StrEnum):
     RUNNING = "RUNNING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+
+
+class AnalysisStatus(StrEnum):
+    """Seed 003's job statuses, in its own lower-case spelling."""
+
+    UPLOADED = "uploaded"
+    SEGMENTING = "segmenting"
+    CONVERTING = "converting"
+    ENHANCING = "enhancing"
+    COMPLETED = "completed"
+    FAILED = "failed"

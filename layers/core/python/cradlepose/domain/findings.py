@@ -31,6 +31,9 @@ from cradlepose.domain.enums import Visibility
 from cradlepose.domain.keypoint_schema import COCO17_NAMES
 from cradlepose.domain.keypoints import Keypoint
 
+# Bump when a rule or threshold below changes: every report names the version it was computed with.
+FINDINGS_VERSION = "1"
+
 ASYMMETRY_FLAG_DEG = 20.0
 LENGTH_RATIO_FLAG = 0.8
 UPRIGHT_MAX_DEG = 35.0
@@ -87,6 +90,29 @@ class Findings:
     @property
     def flagged(self) -> list[Asymmetry]:
         return [a for a in self.asymmetries if a.flagged]
+
+    def as_document(self) -> dict[str, object]:
+        """JSON-ready, as stored with the analysis result and sent to a text model."""
+        return {
+            "rules_version": FINDINGS_VERSION,
+            "posture": self.posture.value,
+            "posture_confidence": self.posture_confidence,
+            "joint_angles_deg": {a.joint: a.degrees for a in self.angles},
+            "asymmetries": [
+                {
+                    "measure": a.measure,
+                    "left": a.left,
+                    "right": a.right,
+                    "difference": a.difference,
+                    "flagged": a.flagged,
+                }
+                for a in self.asymmetries
+            ],
+            "occluded": list(self.occluded),
+            "missing": list(self.missing),
+            "keypoints_used": self.keypoints_used,
+            "confidence": self.confidence,
+        }
 
     @property
     def confidence(self) -> float:

@@ -1,4 +1,4 @@
-"""Status transition tables of ImageBatch, Image, BatchAssignment and Annotation.
+"""Status transition tables of ImageBatch, Image, BatchAssignment, Annotation and AnalysisJob.
 
 Every status change in Cradle goes through `TransitionTable.apply`, which either returns the
 new status or raises `IllegalTransition` naming the entity, the current and the target status.
@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from cradlepose.domain.enums import AnnotationStatus, AssignmentStatus, BatchStatus, ImageStatus
+from cradlepose.domain.enums import (
+    AnalysisStatus,
+    AnnotationStatus,
+    AssignmentStatus,
+    BatchStatus,
+    ImageStatus,
+)
 from cradlepose.domain.errors import IllegalTransition
 
 S = TypeVar("S", bound=StrEnum)
@@ -118,11 +124,26 @@ ANNOTATION = _table(
     },
 )
 
+Js = AnalysisStatus
+# Seed 003: each stage in turn, or failed at whichever stage was running.
+ANALYSIS = _table(
+    "AnalysisJob",
+    {
+        Js.UPLOADED: {Js.SEGMENTING, Js.FAILED},
+        Js.SEGMENTING: {Js.CONVERTING, Js.FAILED},
+        Js.CONVERTING: {Js.ENHANCING, Js.FAILED},
+        Js.ENHANCING: {Js.COMPLETED, Js.FAILED},
+        Js.COMPLETED: set(),
+        Js.FAILED: set(),
+    },
+)
+
 _TABLE_OF: dict[type[StrEnum], TransitionTable[Any]] = {
     BatchStatus: BATCH,
     ImageStatus: IMAGE,
     AssignmentStatus: ASSIGNMENT,
     AnnotationStatus: ANNOTATION,
+    AnalysisStatus: ANALYSIS,
 }
 
 

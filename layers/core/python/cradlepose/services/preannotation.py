@@ -18,7 +18,6 @@ Each step is one transaction with its audit rows, and each may run twice with th
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +41,7 @@ from cradlepose.domain.pipeline import (
     model_label,
     results_key,
 )
+from cradlepose.domain.step_errors import describe_error
 from cradlepose.domain.transitions import transition
 from cradlepose.services.common import audit
 from cradlepose.services.pipeline import OPEN
@@ -50,7 +50,6 @@ from cradlepose.services.system import SYSTEM
 from cradlepose.settings import get_settings
 
 MANIFEST_CONTENT_TYPE = "application/json"
-ERROR_TEXT_LIMIT = 4000
 
 
 class NotThisRun(Conflict):
@@ -368,21 +367,6 @@ def failed_step(uow: UnitOfWork, batch: ImageBatch, run: PipelineRun, error: Map
     state = "PreAnnotate/RunInference" if str(name).startswith("States.") else "PreAnnotate"
     listed = ", ".join(map(str, unloaded[:10])) + (" …" if len(unloaded) > 10 else "")
     return f"{state} (chunks {listed} not loaded)"[:100]
-
-
-def describe_error(error: Mapping[str, Any] | None) -> str:
-    """`Error: message` from a Catch's error object; a Lambda's cause is its JSON error payload."""
-    if not error:
-        return "unknown error"
-    name, cause = str(error.get("Error") or "Error"), error.get("Cause")
-    message = cause if isinstance(cause, str) else json.dumps(cause)
-    try:
-        payload = json.loads(message) if message else None
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict) and "errorMessage" in payload:
-        message = str(payload["errorMessage"])
-    return f"{name}: {message}"[:ERROR_TEXT_LIMIT] if message else name[:ERROR_TEXT_LIMIT]
 
 
 def _audit(

@@ -129,7 +129,7 @@ def _check_batch_open(uow_factory: UnitOfWorkFactory, batch_id: int) -> None:
 def _prepare(data: bytes, thumbnail_side: int) -> _Prepared:
     detected = sniff(data[:32])
     if detected.image_format is None:
-        raise _Rejected(f"the file is a {detected.name}, not a JPEG or PNG image", detected.mime_type)
+        raise _Rejected(f"not a JPEG or PNG image: the content is {detected.name}", detected.mime_type)
     try:
         width, height = measure.dimensions(data)
         if width * height > MAX_PIXELS:

@@ -1,5 +1,6 @@
 """The ten entities of seed 000 and Cradle's own additions; importing this package registers them all."""
 
+from cradlepose.db.models.analysis import AnalysisJob, AnalysisResult, ReferencePassage
 from cradlepose.db.models.annotation import Annotation
 from cradlepose.db.models.anomaly import (
     AgeGroupModel,
@@ -25,6 +26,8 @@ from cradlepose.db.models.verification import Verification
 
 __all__ = [
     "AgeGroupModel",
+    "AnalysisJob",
+    "AnalysisResult",
     "Annotation",
     "AnomalyAnalysis",
     "AnomalyTrainingJob",
@@ -41,6 +44,7 @@ __all__ = [
     "PipelineRun",
     "PipelineWait",
     "PoseEmbedding",
+    "ReferencePassage",
     "UploadRejection",
     "User",
     "Verification",

@@ -5,7 +5,7 @@ and in the embedded server) holds the embeddings; each embedding recipe has its 
 index on the vector cast to the recipe's dimension (here pose-geometry v1, 67 dimensions, L2).
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006 (0004 on the anomaly branch before main was merged)
 Create Date: 2026-11-23 11:58:35.066679
 """
 
@@ -17,7 +17,7 @@ from pgvector.sqlalchemy import Vector
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0007"
-down_revision: str | None = "0004"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,1 @@
+"""`cradle demo`: Cradle's main job end to end against the local stack, with no human."""

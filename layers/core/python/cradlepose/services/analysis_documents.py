@@ -1,0 +1,91 @@
+"""An analysis report as documents: Markdown (what is stored) and a self-contained HTML page.
+
+The HTML page is the Markdown rendered by markdown-it with raw HTML disabled (a model's text can
+never inject markup), the overlay embedded as a data: URI and the styles inline, so the one file
+opens anywhere, offline, and prints.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+from collections.abc import Sequence
+
+from markdown_it import MarkdownIt
+
+from cradlepose.db.models import AnalysisJob, AnalysisResult
+from cradlepose.domain.analysis import (
+    DISCLAIMER,
+    Provenance,
+    ReportFacts,
+    SourcePassage,
+    WrittenText,
+    render_markdown,
+)
+
+STYLE = """
+body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d2330;
+  max-width:52rem;margin:2rem auto;padding:0 1rem}
+h1{font-size:1.6rem;margin-bottom:.5rem}
+h2{margin-top:2rem;border-bottom:1px solid #dde2ea;padding-bottom:.2rem}
+blockquote{margin:1rem 0;padding:.75rem 1rem;background:#fff4e5;border-left:4px solid #f08c00}
+table{border-collapse:collapse;margin:.5rem 0}
+th,td{border:1px solid #dde2ea;padding:.3rem .6rem;text-align:left}
+figure{margin:1.5rem 0}figure img{max-width:100%;border:1px solid #dde2ea}
+figcaption{color:#5b6475;font-size:.9rem}
+code{font-size:.85em}@media print{body{margin:0}}
+"""
+
+
+def markdown_report(
+    job: AnalysisJob,
+    result: AnalysisResult,
+    *,
+    requested_by: str,
+    body: WrittenText,
+    sources: Sequence[SourcePassage],
+    confidence: dict[str, float],
+    provenance: Provenance,
+    completed_at: dt.datetime,
+) -> str:
+    return render_markdown(
+        ReportFacts(
+            job_id=str(job.job_id),
+            image_label=f"image {job.image_id}",
+            requested_at=job.created_at,
+            requested_by=requested_by,
+            completed_at=completed_at,
+            findings=dict(result.findings or {}),
+            description=result.image_description or "",
+            body=body,
+            sources=sources,
+            confidence=confidence,
+            provenance=provenance,
+        )
+    )
+
+
+_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+def html_page(markdown: str, overlay_png: bytes | None, title: str) -> str:
+    content = _MARKDOWN.render(markdown)
+    figure = ""
+    if overlay_png is not None:
+        data = base64.b64encode(overlay_png).decode("ascii")
+        figure = (
+            f'<figure><img alt="The skeleton drawn over the image" src="data:image/png;base64,{data}">'
+            "<figcaption>Keypoints and skeleton: left side blue, right side orange, midline green; "
+            "rings are occluded keypoints.</figcaption></figure>"
+        )
+    # The figure goes right after the disclaimer block, before the details.
+    marker = "</blockquote>"
+    content = content.replace(marker, marker + figure, 1) if marker in content else figure + content
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{html.escape(title)}</title>"
+        f'<meta name="description" content="{html.escape(DISCLAIMER)}"><style>{STYLE}</style></head>'
+        f"<body>{content}</body></html>\n"
+    )

@@ -1,0 +1,122 @@
+"""Screenshots of the web UI for the README (`make screenshots`): 1280×800, Debian's Chromium.
+
+    python -m tests.browser.screenshots [--out docs/screenshots]
+
+Starts the whole local stack with its own embedded PostgreSQL, fills it with a lived-in project
+(tests/browser/demo_data.py), then signs in as each role and photographs what they see. Fails if a
+page logs an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.browser import demo_data
+from tests.browser.browser import CHROMIUM_ARGS, Watched, find_chromium
+from tests.browser.pages import drag, keypoint, keypoint_on_screen, pick_score, sign_in
+from tests.browser.scene import HEIGHT, WIDTH
+from tests.browser.stack import ROOT, RunningStack
+from tests.browser.standalone import standalone_stack
+
+SIZE = (WIDTH, HEIGHT)
+
+
+def workbench(browser: Browser, stack: RunningStack, demo: demo_data.Demo, out: Path) -> list[str]:
+    watched = Watched.open(browser, stack.base_url)
+    page = watched.page
+    sign_in(page, "anna")
+    expect(page.locator("[data-testid=revision-feedback]")).to_be_visible()
+    sent_back = stack.scalar(
+        "SELECT refined_keypoints FROM annotations WHERE image_id = :i ORDER BY version DESC LIMIT 1",
+        i=demo.revision_image,
+    )
+    knee = keypoint(sent_back, "left_knee")
+    drag(page, keypoint_on_screen(page, SIZE, knee["x"], knee["y"]), -14, -22)
+    expect(page.locator("[data-testid=save-state]")).to_have_attribute("data-state", "saved")
+    page.mouse.move(5, 400)
+    _shoot(page, out / "workbench.png")
+    return _close(watched)
+
+
+def verification(browser: Browser, stack: RunningStack, out: Path) -> list[str]:
+    watched = Watched.open(browser, stack.base_url)
+    page = watched.page
+    sign_in(page, "vera")
+    expect(page.locator(".side-head h2")).to_contain_text("Review")
+    page.keyboard.press("3")
+    page.get_by_placeholder("What should the annotator fix?").fill(
+        "Both ankles are placed on the shin; move them down to the joint."
+    )
+    page.locator("[data-kp-flag='15']").click()
+    page.locator("[data-kp-flag='16']").click()
+    pick_score(page, "overall_quality_score", 7)
+    pick_score(page, "certainty_level", 8)
+    page.locator("[data-kp-score='0']").fill("9")
+    page.locator("[data-kp-score='15']").fill("4")
+    page.locator("[data-kp-score='15']").blur()
+    page.locator(".side-scroll").evaluate("panel => panel.scrollTo(0, 0)")
+    page.mouse.move(5, 400)
+    _shoot(page, out / "verification.png")
+    page.get_by_role("button", name="Release").click()  # leave the queue as it was
+    expect(page.locator(".side-head h2")).to_contain_text("Review")
+    return _close(watched)
+
+
+def admin(browser: Browser, stack: RunningStack, out: Path) -> list[str]:
+    watched = Watched.open(browser, stack.base_url)
+    page = watched.page
+    sign_in(page, "ada")
+    page.goto("/#/admin/metrics")
+    expect(page.locator("[data-chart=accuracy] svg path").first).to_be_visible()
+    _shoot(page, out / "admin-metrics.png")
+    page.goto("/#/admin/batches")
+    expect(page.locator(".batch-progress").first).to_be_visible()
+    _shoot(page, out / "admin-batches.png")
+    page.goto("/#/admin/schemas/1")
+    expect(page.locator(".schema-node").first).to_be_visible()
+    page.locator(".schema-node[data-kp='9']").click()
+    _shoot(page, out / "admin-schema-editor.png")
+    return _close(watched)
+
+
+def _shoot(page: Page, path: Path) -> None:
+    page.wait_for_timeout(400)  # let notices and transitions settle
+    page.screenshot(path=str(path))
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")  # noqa: T201
+
+
+def _close(watched: Watched) -> list[str]:
+    problems = list(watched.problems)
+    watched.close()
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args(argv)
+    chromium = find_chromium()
+    if chromium is None:
+        print("no Chromium: `make chromium` installs Debian's package", file=sys.stderr)  # noqa: T201
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    with standalone_stack() as stack, sync_playwright() as playwright:
+        demo = demo_data.build(stack)
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        problems = workbench(browser, stack, demo, args.out)
+        problems += verification(browser, stack, args.out)
+        problems += admin(browser, stack, args.out)
+        browser.close()
+    for problem in problems:
+        print(problem, file=sys.stderr)  # noqa: T201
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

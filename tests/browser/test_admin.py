@@ -1,0 +1,131 @@
+"""The admin console: refusing a registration, roles, the schema editor, batches, the audit log with
+filters, and the performance charts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from cradlepose.domain.actor import Claims
+from cradlepose.domain.enums import Role
+from cradlepose.services import users
+from tests.browser import demo_data
+from tests.browser.browser import Watched
+from tests.browser.pages import no_horizontal_overflow, sign_in
+from tests.browser.stack import RunningStack
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def project(stack: RunningStack) -> None:
+    admin = stack.admin("ada")
+    bea = stack.worker("bea", Role.ANNOTATOR, admin)
+    victor = stack.worker("victor", Role.VERIFIER, admin)
+    stack.worker("hal", Role.VERIFIER, admin)
+    batch = stack.ready_batch(admin, n=3, name="ward-e-2026-04")
+    demo_data.assign(stack, admin, batch, bea)
+    done = demo_data.annotate(stack, bea, batch, correct=True, only=2)
+    demo_data.decide(stack, victor, done[0], "APPROVED")
+    stack.ready_batch(admin, n=2, name="ward-f-2026-04")
+    subject = stack.sign_up("zed")
+    with stack.uow_factory() as uow:
+        users.register(uow, Claims(subject, "zed", "zed@example.org"), users.Registration(role="VERIFIER"))
+
+
+def _admin(open_page: Callable[[], Watched]) -> Page:
+    page = open_page().page
+    sign_in(page, "ada")
+    return page
+
+
+def test_refuse_a_registration_and_change_a_role(
+    stack: RunningStack, project: None, open_page: Callable[[], Watched]
+) -> None:
+    page = _admin(open_page)
+    expect(page.locator("[data-testid=pending-count]")).to_have_text("1")
+    page.locator("[data-reject=zed]").click()
+    dialog = page.locator("dialog[open]")
+    dialog.get_by_label("Reason").fill("not part of the study team")
+    dialog.get_by_role("button", name="Refuse registration").click()
+    expect(page.get_by_text("No registration is waiting")).to_be_visible()
+    assert stack.scalar("SELECT is_active FROM users WHERE username = 'zed'") is False
+
+    page.keyboard.press("2")  # Users and roles
+    expect(page.locator("[data-page=users] table")).to_be_visible()
+    no_horizontal_overflow(page)
+    page.locator("[data-user-role=hal]").select_option("ANNOTATOR")
+    page.locator("dialog[open]").get_by_role("button", name="Change role").click()
+    expect(page.get_by_text("hal is now annotator")).to_be_visible()
+    assert stack.scalar("SELECT role FROM users WHERE username = 'hal'") == "ANNOTATOR"
+
+    page.get_by_role("link", name="Audit log").click()
+    page.get_by_label("Action").fill("USER_ROLE_CHANGED")
+    page.get_by_role("button", name="Apply").click()
+    rows = page.locator("[data-page=audit] tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("User #")
+    expect(rows.first).to_contain_text("hal")
+    page.get_by_label("Action").fill("")
+    page.get_by_label("Category").select_option("USER_MANAGEMENT")
+    page.get_by_label("Outcome").select_option("SUCCESS")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("[data-page=audit] tbody tr").filter(has_text="USER_REJECTED")).to_have_count(1)
+
+
+def test_the_schema_editor_makes_a_new_schema(
+    stack: RunningStack, project: None, open_page: Callable[[], Watched]
+) -> None:
+    page = _admin(open_page)
+    page.goto("/#/admin/schemas")
+    expect(page.locator("[data-page=schemas] table")).to_contain_text("infant-pose-17 v1.0")
+    page.get_by_role("link", name="New schema").click()
+    expect(page.locator(".schema-node")).to_have_count(17)
+    page.get_by_label("Name", exact=True).fill("infant-pose-18")
+    page.get_by_role("button", name="Add keypoint").click()
+    page.get_by_label("Name of keypoint 17").fill("sternum")
+    page.get_by_label("Name of keypoint 17").press("Tab")
+    page.locator(".schema-node[data-kp='17']").click()
+    page.locator(".schema-node[data-kp='0']").click()
+    expect(page.locator("[data-testid=connections] [data-edge='17-0']")).to_be_visible()
+    page.get_by_label("sternum is required").check()
+    page.get_by_role("button", name="Create schema").click()
+    expect(page.get_by_text("Schema infant-pose-18 v1.0 created")).to_be_visible()
+
+    row = stack.rows(
+        "SELECT schema_definition, required_keypoints, total_keypoints FROM keypoint_schemas "
+        "WHERE name = 'infant-pose-18'"
+    )[0]
+    assert row.total_keypoints == 18
+    assert {
+        "id": 17,
+        "name": "sternum",
+        "color": row.schema_definition["keypoints"][17]["color"],
+        "required": True,
+    } == {k: v for k, v in row.schema_definition["keypoints"][17].items() if k != "sigma"}
+    assert [17, 0] in row.schema_definition["connections"]
+    assert 17 in row.required_keypoints
+
+
+def test_batches_and_performance_charts(
+    stack: RunningStack, project: None, open_page: Callable[[], Watched]
+) -> None:
+    page = _admin(open_page)
+    page.goto("/#/admin/batches")
+    row = page.locator("[data-page=batches] tr", has_text="ward-e-2026-04")
+    expect(row.locator(".batch-progress")).to_contain_text("1 approved")
+    expect(row.locator(".batch-progress")).to_contain_text("1 submitted")
+    row.get_by_role("button", name="Assignments").click()
+    expect(page.locator("dialog[open] table")).to_contain_text("bea")
+    page.keyboard.press("Escape")
+
+    page.goto("/#/admin/metrics")
+    page.get_by_role("button", name="Recompute now").click()
+    expect(page.get_by_text("Recomputed daily figures")).to_be_visible()
+    expect(page.locator("[data-chart=throughput] svg rect").first).to_be_visible()
+    expect(page.locator("[data-chart=approval] svg circle")).to_have_count(1)
+    expect(page.locator("[data-chart=by-person] svg")).to_contain_text("bea")
+    expect(page.locator(".kpi").first).to_contain_text("2")
+    no_horizontal_overflow(page)

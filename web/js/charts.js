@@ -1,0 +1,120 @@
+// Small SVG charts: lines over time, stacked bars over time, horizontal bars, and a legend.
+// They scale with their container (viewBox) and carry a <title> for screen readers.
+
+import { h, s } from "./dom.js";
+
+const M = { top: 14, right: 16, bottom: 28, left: 44 };
+const dayFormat = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
+
+function frame(width, height, title) {
+  return s("svg", { class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": title }, s("title", {}, title));
+}
+
+function niceMax(value) {
+  if (value <= 0) return 1;
+  const p = Math.pow(10, Math.floor(Math.log10(value)));
+  return [1, 2, 2.5, 5, 10].map((m) => m * p).find((m) => m >= value);
+}
+
+function timeAxis(svg, dates, x, height, width) {
+  const ticks = Math.min(dates.length, Math.max(2, Math.floor((width - M.left - M.right) / 70)));
+  const step = Math.max(1, Math.ceil(dates.length / ticks));
+  const g = s("g", { class: "axis" });
+  const shown = dates.map((_, i) => i).filter((i) => i % step === 0);
+  const last = dates.length - 1;
+  // The last date always shows; the regular tick before it gives way when they would overlap.
+  if (shown[shown.length - 1] !== last) {
+    if (shown.length > 1 && x(last) - x(shown[shown.length - 1]) < 48) shown.pop();
+    shown.push(last);
+  }
+  for (const i of shown) g.append(s("text", { x: x(i), y: height - 8, "text-anchor": "middle" }, dayFormat.format(new Date(dates[i]))));
+  svg.append(g);
+}
+
+function valueAxis(svg, max, y, width, format) {
+  const g = s("g", { class: "grid" });
+  for (let i = 0; i <= 4; i += 1) {
+    const v = (max * i) / 4;
+    g.append(s("line", { x1: M.left, x2: width - M.right, y1: y(v), y2: y(v) }));
+    g.append(s("text", { x: M.left - 6, y: y(v) + 3.5, "text-anchor": "end" }, format(v)));
+  }
+  svg.append(g);
+}
+
+/**
+ * series: [{name, color, values: Map(dateIso → number|null)}]; dates: sorted ISO dates.
+ * options: {title, yMax, format, width, height}
+ */
+export function lineChart(series, dates, { title, yMax = null, format = (v) => String(Math.round(v)), width = 560, height = 220 } = {}) {
+  const svg = frame(width, height, title);
+  if (!dates.length) return empty(title);
+  const max = yMax ?? niceMax(Math.max(0, ...series.flatMap((se) => [...se.values.values()].filter((v) => v !== null))));
+  const x = (i) => M.left + (dates.length === 1 ? (width - M.left - M.right) / 2 : (i * (width - M.left - M.right)) / (dates.length - 1));
+  const y = (v) => height - M.bottom - (v / max) * (height - M.top - M.bottom);
+  valueAxis(svg, max, y, width, format);
+  timeAxis(svg, dates, x, height, width);
+  for (const se of series) {
+    const points = dates.map((d, i) => [i, se.values.get(d)]).filter(([, v]) => v !== null && v !== undefined);
+    if (!points.length) continue;
+    const path = points.map(([i, v], k) => `${k ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
+    svg.append(s("path", { d: path, fill: "none", stroke: se.color, "stroke-width": 2.2, "stroke-linejoin": "round", "stroke-linecap": "round" }));
+    for (const [i, v] of points) {
+      svg.append(s("circle", { cx: x(i), cy: y(v), r: 3, fill: se.color }, s("title", {}, `${se.name}, ${dayFormat.format(new Date(dates[i]))}: ${format(v)}`)));
+    }
+  }
+  return svg;
+}
+
+/** Stacked bars per date: series [{name, color, values: Map(dateIso → number)}]. */
+export function stackedBars(series, dates, { title, format = (v) => String(Math.round(v)), width = 560, height = 220 } = {}) {
+  if (!dates.length) return empty(title);
+  const svg = frame(width, height, title);
+  const totals = dates.map((d) => series.reduce((sum, se) => sum + (se.values.get(d) || 0), 0));
+  const max = niceMax(Math.max(1, ...totals));
+  const band = (width - M.left - M.right) / dates.length;
+  const x = (i) => M.left + i * band + band / 2;
+  const y = (v) => height - M.bottom - (v / max) * (height - M.top - M.bottom);
+  valueAxis(svg, max, y, width, format);
+  timeAxis(svg, dates, x, height, width);
+  const barWidth = Math.max(3, Math.min(28, band * 0.7));
+  dates.forEach((d, i) => {
+    let base = 0;
+    for (const se of series) {
+      const v = se.values.get(d) || 0;
+      if (!v) continue;
+      svg.append(s("rect", { x: x(i) - barWidth / 2, y: y(base + v), width: barWidth, height: Math.max(0.5, y(base) - y(base + v)), fill: se.color, rx: 2 },
+        s("title", {}, `${se.name}, ${dayFormat.format(new Date(d))}: ${format(v)}`)));
+      base += v;
+    }
+  });
+  return svg;
+}
+
+/** Horizontal bars: items [{label, value, color, text}] with values in 0..max. */
+export function horizontalBars(items, { title, max = null, format = (v) => String(v), width = 560 } = {}) {
+  if (!items.length) return empty(title);
+  const row = 26;
+  const height = items.length * row + 10;
+  const left = 110;
+  const top = Math.max(1e-9, max ?? Math.max(...items.map((i) => i.value)));
+  const svg = frame(width, height, title);
+  items.forEach((item, i) => {
+    const y = 5 + i * row;
+    const w = ((width - left - 70) * Math.max(0, item.value)) / top;
+    svg.append(
+      s("text", { x: left - 8, y: y + 15, "text-anchor": "end" }, item.label),
+      s("rect", { x: left, y: y + 3, width: width - left - 70, height: 16, rx: 3, fill: "#1c2a37" }),
+      s("rect", { x: left, y: y + 3, width: Math.max(1, w), height: 16, rx: 3, fill: item.color }),
+      s("text", { x: left + Math.max(1, w) + 6, y: y + 15 }, item.text ?? format(item.value)),
+    );
+  });
+  return svg;
+}
+
+export function legend(series) {
+  return h("div", { class: "legend" }, series.map((se) => h("span", {}, h("i", { style: { background: se.color } }), se.name)));
+}
+
+function empty(title) {
+  return h("div", { class: "chart-empty", role: "img", "aria-label": title, text: "No data for this period yet." });
+}

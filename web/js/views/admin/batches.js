@@ -1,0 +1,163 @@
+// Batches: where each one is in the pipeline and the human loop, and assigning them.
+
+import { h, replace, fmtDateTime, humanize, fmtPercent } from "../../dom.js";
+import { openDialog } from "../../ui/dialog.js";
+import { guarded, notify } from "../../ui/notices.js";
+import { IMAGE_STATUS_COLOURS, dataTable, latestOnly, pageHead, pager, statusPill } from "./common.js";
+
+const ORDER = ["APPROVED", "REJECTED", "UNDER_REVIEW", "SUBMITTED", "REQUIRES_REVISION", "ANNOTATED", "IN_PROGRESS", "ASSIGNED", "YOLO_PROCESSED", "UPLOADED"];
+
+export function progressBar(detail) {
+  const counts = new Map((detail.images_by_status || []).map((s) => [s.status, s.count]));
+  const total = Math.max(1, detail.total_images, [...counts.values()].reduce((a, b) => a + b, 0));
+  const present = ORDER.filter((s) => counts.get(s));
+  const done = (counts.get("APPROVED") || 0) + (counts.get("REJECTED") || 0);
+  return h("div", { class: "batch-progress", dataset: { batch: String(detail.id) } },
+    h("div", { class: "progress", role: "img", "aria-label": present.map((s) => `${counts.get(s)} ${humanize(s)}`).join(", ") || "no images yet" },
+      present.map((s) => h("span", { title: `${humanize(s)}: ${counts.get(s)}`, style: { width: `${(100 * counts.get(s)) / total}%`, background: IMAGE_STATUS_COLOURS[s] } }))),
+    h("div", { class: "legend" },
+      h("span", {}, h("strong", { text: fmtPercent(done / total) }), " final"),
+      present.map((s) => h("span", {}, h("i", { style: { background: IMAGE_STATUS_COLOURS[s] } }), `${counts.get(s)} ${humanize(s)}`))));
+}
+
+export function mountBatches(root, ctx) {
+  const api = ctx.api;
+  let items = [];
+  let cursor = null;
+  const details = new Map();
+  const status = h("select", { "aria-label": "Batch status" }, h("option", { value: "", text: "All statuses" }),
+    ["UPLOADED", "YOLO_PROCESSING", "YOLO_COMPLETED", "READY_FOR_ANNOTATION", "ASSIGNED", "IN_PROGRESS", "COMPLETED", "ARCHIVED"].map((s) => h("option", { value: s, text: humanize(s) })));
+  status.addEventListener("change", () => load(true));
+  const list = h("div", {});
+  const more = h("div", {});
+  root.append(
+    pageHead("Batches", "Pipeline progress, the state of every image, and who works on what.",
+      h("label", { class: "field" }, h("span", { class: "field-label", text: "Status" }), status),
+      h("button", { class: "btn", type: "button", text: "Refresh", onclick: () => load(true) }),
+      h("button", { class: "btn btn-primary", type: "button", title: "Every ready batch, highest priority first, to annotators with spare capacity", text: "Auto-assign all ready", onclick: guarded(autoAll, "Auto-assign") })),
+    list,
+    more,
+  );
+
+  const begin = latestOnly();
+  const load = guarded(async (reset = true) => {
+    const fresh = begin();
+    if (reset) {
+      items = [];
+      cursor = null;
+    }
+    const page = await api.get("/batches", { query: { status: status.value, cursor, limit: 25 } });
+    if (!fresh()) return;
+    items.push(...page.items);
+    cursor = page.next_cursor;
+    await Promise.all(page.items.map(async (b) => details.set(b.id, await api.get(`/batches/${b.id}`))));
+    if (!fresh()) return;
+    draw();
+    replace(more, cursor ? pager(async () => { await load(false); return Boolean(cursor); }) : null);
+  }, "Batches");
+
+  function draw() {
+    replace(list, dataTable(
+      [
+        { label: "Batch", render: (b) => h("div", {}, h("strong", { text: b.batch_name }), h("div", { class: "muted", text: `#${b.id} · uploaded ${fmtDateTime(b.uploaded_at)}` })) },
+        { label: "Status", render: (b) => statusPill(b.status) },
+        { label: "Priority", num: true, render: (b) => String(b.processing_priority) },
+        { label: "Images", num: true, render: (b) => String(b.total_images) },
+        { label: "Progress", render: (b) => progressBar(details.get(b.id) || b) },
+        { label: "Pre-annotation", render: (b) => pipeline(details.get(b.id) || b) },
+        {
+          label: "",
+          render: (b) => h("div", { class: "actions" },
+            b.status === "READY_FOR_ANNOTATION"
+              ? h("button", { class: "btn btn-primary btn-small", type: "button", dataset: { assign: String(b.id) }, text: "Assign…", onclick: guarded(() => assign(b), "Assign") })
+              : h("button", { class: "btn btn-small", type: "button", text: "Assignments", onclick: guarded(() => showAssignments(b), "Assignments") })),
+        },
+      ],
+      items,
+      { empty: "No batch yet. Upload one with the CLI or the API.", label: "Batches" },
+    ));
+  }
+
+  function pipeline(b) {
+    const run = b.pipeline_run;
+    const bits = [];
+    if (run) bits.push(statusPill(run.status), h("div", { class: "muted", text: `attempt ${run.attempt}${run.failed_step ? ` · failed at ${run.failed_step}` : ""}` }));
+    if (b.yolo_model_version) bits.push(h("div", { class: "muted", text: `${b.yolo_model_version} · confidence ${b.avg_yolo_confidence ?? "—"}${b.failed_yolo_count ? ` · ${b.failed_yolo_count} failed` : ""}` }));
+    return bits.length ? h("div", {}, bits) : h("span", { class: "muted", text: "—" });
+  }
+
+  async function assign(batch) {
+    const annotators = await api.all("/users", { role: "ANNOTATOR", is_approved: true, is_active: true });
+    const open = await api.all("/assignments", { status: "IN_PROGRESS" }, 1000).catch(() => []);
+    const busy = new Map();
+    for (const a of open) busy.set(a.annotator_id, (busy.get(a.annotator_id) || 0) + 1);
+    const minDate = new Date(Date.now() + 3600e3).toISOString().slice(0, 16);
+    const body = h("div", { class: "stack" },
+      h("p", { class: "muted", text: `${batch.batch_name}: ${batch.total_images} images.` }),
+      h("label", { class: "field" }, h("span", { class: "field-label", text: "Annotator" }),
+        h("select", { name: "annotator_id", required: true },
+          h("option", { value: "", text: annotators.length ? "Choose someone…" : "No approved annotator" }),
+          annotators.map((u) => h("option", { value: String(u.id), text: `${u.username} — accuracy ${fmtPercent(u.accuracy_score)} · ${busy.get(u.id) || 0}/${u.max_concurrent_batches} in progress${u.annotation_specialty ? ` · ${u.annotation_specialty}` : ""}` })))),
+      h("div", { class: "form-grid" },
+        h("label", { class: "field" }, h("span", { class: "field-label", text: "Priority (1–10)" }), h("input", { name: "priority", type: "number", min: 1, max: 10, value: String(batch.processing_priority) })),
+        h("label", { class: "field" }, h("span", { class: "field-label", text: "Due" }), h("input", { name: "due_date", type: "datetime-local", min: minDate }))),
+      h("label", { class: "field" }, h("span", { class: "field-label", text: "Instructions" }), h("textarea", { name: "special_instructions", rows: 2, maxlength: 5000 })));
+    const answer = await openDialog({
+      title: "Assign the batch",
+      body,
+      actions: [
+        { label: "Cancel", value: null },
+        { label: "Let Cradle choose", value: "auto" },
+        { label: "Assign", kind: "primary", submit: true },
+      ],
+    });
+    if (!answer) return;
+    if (answer === "auto") {
+      const { assignment } = await api.post(`/batches/${batch.id}/auto-assign`);
+      if (assignment) notify(`Assigned to annotator #${assignment.annotator_id}`, "success", annotatorName(annotators, assignment.annotator_id));
+      else notify("Nobody has spare capacity", "warning", "Raise someone's maximum of concurrent batches, or approve more annotators.");
+    } else {
+      const payload = { annotator_id: Number(answer.annotator_id), priority: Number(answer.priority) || 5 };
+      if (answer.due_date) payload.due_date = new Date(answer.due_date).toISOString();
+      if (answer.special_instructions.trim()) payload.special_instructions = answer.special_instructions.trim();
+      await api.post(`/batches/${batch.id}/assignments`, { body: payload });
+      notify(`${batch.batch_name} assigned`, "success", annotatorName(annotators, payload.annotator_id));
+    }
+    await load(true);
+  }
+
+  async function autoAll() {
+    const result = await api.post("/auto-assignments");
+    notify(`${result.assigned.length} batch${result.assigned.length === 1 ? "" : "es"} assigned`, result.assigned.length ? "success" : "info",
+      result.waiting_batches.length ? `Still waiting for capacity: ${result.waiting_batches.map((id) => `#${id}`).join(", ")}` : "");
+    await load(true);
+  }
+
+  async function showAssignments(batch) {
+    const [rows, people] = await Promise.all([api.all("/assignments", { batch_id: batch.id }), api.all("/users", { role: "ANNOTATOR" })]);
+    await openDialog({
+      title: `Assignments of ${batch.batch_name}`,
+      className: "dialog-wide",
+      body: dataTable(
+        [
+          { label: "#", render: (a) => String(a.id) },
+          { label: "Annotator", render: (a) => annotatorName(people, a.annotator_id) },
+          { label: "Type", render: (a) => humanize(a.assignment_type) },
+          { label: "Status", render: (a) => statusPill(a.status, a.is_paused ? "paused" : null) },
+          { label: "Done", num: true, render: (a) => `${a.images_completed}/${a.images_total}` },
+          { label: "Time", num: true, render: (a) => `${a.total_time_spent_minutes} min` },
+          { label: "Assigned", render: (a) => fmtDateTime(a.assigned_at) },
+        ],
+        rows,
+        { empty: "No assignment yet." },
+      ),
+    });
+  }
+
+  load(true);
+  return {};
+}
+
+function annotatorName(people, id) {
+  return people.find((u) => u.id === id)?.username || `user #${id}`;
+}

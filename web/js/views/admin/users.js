@@ -1,0 +1,106 @@
+// Everyone: roles, capacity, activity, and the figures that follow each person.
+
+import { h, replace, fmtDateTime, fmtPercent, humanize } from "../../dom.js";
+import { confirmDialog } from "../../ui/dialog.js";
+import { guarded, notify } from "../../ui/notices.js";
+import { dataTable, latestOnly, pageHead, pager, statusPill } from "./common.js";
+
+export function mountUsers(root, ctx) {
+  const api = ctx.api;
+  const filters = { role: "", is_active: "", search: "" };
+  let items = [];
+  let cursor = null;
+  const list = h("div", {});
+  const more = h("div", {});
+  const search = h("input", { type: "search", placeholder: "name or e-mail", "aria-label": "Search users" });
+  const role = h("select", { "aria-label": "Role" }, h("option", { value: "", text: "All roles" }), ["ADMIN", "ANNOTATOR", "VERIFIER"].map((r) => h("option", { value: r, text: humanize(r) })));
+  const active = h("select", { "aria-label": "Activity" }, h("option", { value: "", text: "Active and inactive" }), h("option", { value: "true", text: "Active" }), h("option", { value: "false", text: "Inactive" }));
+  const form = h("form", { class: "filters" },
+    h("label", { class: "field" }, h("span", { class: "field-label", text: "Search" }), search),
+    h("label", { class: "field" }, h("span", { class: "field-label", text: "Role" }), role),
+    h("label", { class: "field" }, h("span", { class: "field-label", text: "Activity" }), active),
+    h("button", { class: "btn", type: "submit", text: "Filter" }));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    Object.assign(filters, { search: search.value.trim(), role: role.value, is_active: active.value });
+    load(true);
+  });
+  root.append(pageHead("Users and roles", "Role changes and deactivation take effect on the person's next request."), form, list, more);
+
+  const begin = latestOnly();
+  const load = guarded(async (reset = true) => {
+    const fresh = begin();
+    if (reset) {
+      items = [];
+      cursor = null;
+    }
+    const page = await api.get("/users", { query: { ...filters, cursor, limit: 50 } });
+    if (!fresh()) return;
+    items.push(...page.items);
+    cursor = page.next_cursor;
+    draw();
+    replace(more, cursor ? pager(async () => { await load(false); return Boolean(cursor); }) : null);
+  }, "Users");
+
+  function draw() {
+    replace(list, dataTable(
+      [
+        { label: "User", render: (u) => h("div", {}, h("strong", { text: u.username }), h("div", { class: "muted", text: u.email })) },
+        {
+          label: "Role",
+          render: (u) => h("select", { "aria-label": `Role of ${u.username}`, dataset: { userRole: u.username }, disabled: u.id === ctx.me.id || null, onchange: guarded((e) => changeRole(u, e.target), "Role") },
+            ["ADMIN", "ANNOTATOR", "VERIFIER"].map((r) => h("option", { value: r, selected: r === u.role, text: humanize(r) }))),
+        },
+        { label: "Status", render: (u) => !u.is_active ? statusPill("FAILED", "inactive") : !u.is_approved ? statusPill("PENDING", "awaiting approval") : statusPill("APPROVED", "active") },
+        {
+          label: "Max batches",
+          num: true,
+          render: (u) => u.role === "ANNOTATOR"
+            ? h("input", { type: "number", min: 0, max: 100, value: String(u.max_concurrent_batches), "aria-label": `Concurrent batches for ${u.username}`, onchange: guarded((e) => capacity(u, e.target), "Capacity") })
+            : "—",
+        },
+        { label: "Accuracy", num: true, render: (u) => (u.role === "ANNOTATOR" ? fmtPercent(u.accuracy_score, 1) : "—") },
+        { label: "Done", num: true, render: (u) => (u.role === "VERIFIER" ? `${u.total_verifications_completed} reviews` : u.role === "ANNOTATOR" ? `${u.total_annotations_completed} images` : "—") },
+        { label: "Last sign-in", render: (u) => fmtDateTime(u.last_login) },
+        {
+          label: "",
+          render: (u) => u.id === ctx.me.id ? h("span", { class: "muted", text: "you" }) : h("div", { class: "actions" },
+            u.is_active
+              ? h("button", { class: "btn btn-small btn-danger", type: "button", text: "Deactivate", onclick: guarded(() => setActive(u, false), "Deactivate") })
+              : h("button", { class: "btn btn-small", type: "button", text: "Reactivate", onclick: guarded(() => setActive(u, true), "Reactivate") })),
+        },
+      ],
+      items,
+      { empty: "No user matches.", label: "Users" },
+    ));
+  }
+
+  async function changeRole(user, select) {
+    const role = select.value;
+    if (!(await confirmDialog("Change the role?", `${user.username} becomes ${humanize(role)}. Their current work stays as it is.`, "Change role"))) {
+      select.value = user.role;
+      return;
+    }
+    const updated = await api.put(`/users/${user.id}/role`, { body: { role } });
+    Object.assign(user, updated);
+    notify(`${user.username} is now ${humanize(role)}`, "success");
+    draw();
+  }
+
+  async function capacity(user, input) {
+    const updated = await api.patch(`/users/${user.id}`, { body: { max_concurrent_batches: Number(input.value) } });
+    Object.assign(user, updated);
+    notify(`${user.username}: up to ${updated.max_concurrent_batches} batches at once`, "success");
+  }
+
+  async function setActive(user, on) {
+    if (!on && !(await confirmDialog(`Deactivate ${user.username}?`, "They can no longer sign in to Cradle's data. Their past work stays.", "Deactivate", "danger"))) return;
+    const updated = await api.post(`/users/${user.id}/${on ? "reactivate" : "deactivate"}`);
+    Object.assign(user, updated);
+    notify(`${user.username} ${on ? "reactivated" : "deactivated"}`, "info");
+    draw();
+  }
+
+  load(true);
+  return {};
+}

@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner, Result
 
-from cradlepose.cli import remote
+from cradlepose.cli import anomaly, remote
 from cradlepose.cli.client import CradleClient
 from cradlepose.cli.main import app
 from cradlepose.cli.profiles import Profile
@@ -58,6 +59,9 @@ class FakeApi:
 def fake(monkeypatch: pytest.MonkeyPatch) -> FakeApi:
     """The real `remote.api` (its error reporting included), with a profile and a transport of our own."""
     server = FakeApi()
+    # Wide consoles of our own: what another test did to the shared ones does not wrap these lines.
+    monkeypatch.setattr(anomaly, "console", Console(width=200))
+    monkeypatch.setattr(remote, "err_console", Console(stderr=True, width=200))
     profile = Profile("local", "http://api.test", None, "client", "us-east-1")
     monkeypatch.setattr(remote, "_store", lambda config_dir: SimpleNamespace(load=lambda name: profile))
     monkeypatch.setattr(

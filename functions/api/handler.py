@@ -171,7 +171,7 @@ def _audit_failure(problem: problems.Problem) -> None:
 
 _RESOURCE_TYPES = {
     "users": "User", "schemas": "KeypointSchema", "models": "MLModelConfig", "batches": "ImageBatch",
-    "images": "Image", "annotations": "Annotation", "assignments": "BatchAssignment",
+    "images": "Image", "annotations": "Annotation", "assignments": "BatchAssignment", "anomaly": "Anomaly",
     "datasets": "Dataset", "collections": "Collection", "dataset-imports": "DatasetImport",
     "training-jobs": "TrainingJob", "inference-jobs": "InferenceJob",
     "sigma-calibrations": "SigmaCalibration", "vocabulary-terms": "VocabularyTerm",

@@ -3,6 +3,7 @@
 from api.routers import (
     analyses,
     annotations,
+    anomaly,
     assignments,
     audit,
     batches,
@@ -42,4 +43,5 @@ ALL = (
     dataset_imports,
     analyses,
     audit,
+    anomaly,
 )

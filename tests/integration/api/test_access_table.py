@@ -185,6 +185,17 @@ ROWS = [
     Row("GET", "/sigma-calibrations/{id}", lambda w: f"/sigma-calibrations/{w.calibration_id}", RESEARCHERS_200),
     Row("POST", "/sigma-calibrations/{id}/adopt", lambda w: f"/sigma-calibrations/{w.calibration_id}/adopt",
         ADMIN_ONLY_201, lambda w: {"version": "v9"}),
+    # --- pose anomaly screening
+    Row("POST", "/anomaly/training-jobs", lambda w: "/anomaly/training-jobs", ADMIN_ONLY_201, lambda w: {}),
+    Row("GET", "/anomaly/training-jobs", lambda w: "/anomaly/training-jobs", READERS_200),
+    Row("GET", "/anomaly/training-jobs/{id}", lambda w: f"/anomaly/training-jobs/{w.anomaly_job_id}", READERS_200),
+    Row("GET", "/anomaly/models", lambda w: "/anomaly/models", READERS_200),
+    Row("POST", "/anomaly/analyses", lambda w: "/anomaly/analyses", READERS_409, lambda w: {"annotation_id": w.annotation_id}),
+    Row("POST", "/anomaly/batch-analyses", lambda w: "/anomaly/batch-analyses", READERS_409,
+        lambda w: {"batch_id": w.assigned_batch_id}),
+    Row("GET", "/anomaly/analyses", lambda w: "/anomaly/analyses", READERS_200),
+    Row("GET", "/anomaly/analyses/{id}", lambda w: f"/anomaly/analyses/{w.anomaly_analysis_id}", READERS_200),
+    Row("GET", "/anomaly/similar-poses/{id}", lambda w: f"/anomaly/similar-poses/{w.annotation_id}", READERS_409),
     # --- analysis reports: admins and verifiers; a verifier's job is theirs. The submitted image has no
     # keypoints yet and the job has not run: past the door, the state rule answers 409.
     Row("POST", "/analyses", lambda w: "/analyses", READERS_409, lambda w: {"image_id": w.submitted_image_id}),

@@ -9,8 +9,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from cradlepose.db.models import (
+    AgeGroupModel,
     AnalysisJob,
     Annotation,
+    AnomalyAnalysis,
+    AnomalyTrainingJob,
     BatchAssignment,
     Collection,
     CollectionItem,
@@ -20,13 +23,16 @@ from cradlepose.db.models import (
     Image,
     ImageBatch,
     InferenceJob,
+    InterpretabilityResult,
     KeypointSchema,
     MLModelConfig,
+    PoseEmbedding,
     SigmaCalibration,
     TrainingJob,
 )
 from cradlepose.domain.enums import (
     AnnotationStatus,
+    AnomalyTrainingStatus,
     AssignmentStatus,
     BatchStatus,
     DatasetOrigin,
@@ -63,6 +69,8 @@ class World:
     training_job_id: int  # the admin's, QUEUED
     inference_job_id: int  # the admin's, QUEUED
     calibration_id: int  # of the default schema, every estimate adoptable
+    anomaly_job_id: int  # a COMPLETED training job of the age-group models
+    anomaly_analysis_id: int  # an analysis of the annotation (the models' verdicts are not checked here)
     analysis_job_id: uuid.UUID  # the verifier's analysis of the submitted image, not started
 
 
@@ -136,6 +144,39 @@ def build(session_factory: sessionmaker[Session]) -> World:
             time_spent_seconds=30, status=AnnotationStatus.SUBMITTED,
         )  # fmt: skip
         session.add(annotation)
+        session.flush()
+        anomaly_job = AnomalyTrainingJob(
+            job_name="trained", config={}, status=AnomalyTrainingStatus.COMPLETED
+        )
+        session.add(anomaly_job)
+        session.flush()
+        band = AgeGroupModel(
+            training_job_id=anomaly_job.id, keypoint_schema_id=default.id, age_min_months=0, age_max_months=3,
+            model_type="robust_gaussian_ledoit_wolf", embedding_model="pose-geometry", embedding_version="1",
+            parameters={}, sample_count=100, threshold=1.5, threshold_percentile=95,
+        )  # fmt: skip
+        embedding = PoseEmbedding(
+            annotation_id=annotation.id, image_id=submitted.id, embedding_model="pose-geometry",
+            embedding_version="1", dimension=67, vector=[0.0] * 67,
+        )  # fmt: skip
+        session.add_all([band, embedding])
+        session.flush()
+        analysis = AnomalyAnalysis(
+            annotation_id=annotation.id, image_id=submitted.id, batch_id=batches["assigned"].id,
+            age_group_model_id=band.id, embedding_id=embedding.id, age_months=2, anomaly_score=0.1,
+            mahalanobis_sq=30.0, observed_features=32, normalized_score=0.5, is_anomaly=False, confidence=0.6,
+        )  # fmt: skip
+        session.add(analysis)
+        session.flush()
+        session.add(
+            InterpretabilityResult(
+                analysis_id=analysis.id,
+                joint_importances={"left_knee": 1.0},
+                top_joints=["left_knee"],
+                explanation_text="Research aid, not a diagnosis.",
+                overlay_image_path="anomaly/overlays/x.png",
+            )
+        )
         datasets = _datasets(
             session, admin_id, default.id, people["annotator_owner"].user_id, model.id, ready_image.id
         )
@@ -161,6 +202,8 @@ def build(session_factory: sessionmaker[Session]) -> World:
             assignment_id=assignment.id,
             annotation_id=annotation.id,
             **datasets,
+            anomaly_job_id=anomaly_job.id,
+            anomaly_analysis_id=analysis.id,
             analysis_job_id=job.job_id,
         )
 

@@ -25,6 +25,11 @@ EXTRA_TABLES = {
     "sigma_calibrations",
     "analysis_jobs", "analysis_results", "reference_passages",
 }  # fmt: skip
+# Pose anomaly screening (seed 004, docs/anomaly.md).
+ANOMALY_TABLES = {
+    "pose_embeddings", "anomaly_training_jobs", "anomaly_training_reports", "age_group_models",
+    "anomaly_analyses", "interpretability_results",
+}  # fmt: skip
 
 SEED_TABLES = {
     "users", "keypoint_schemas", "image_batches", "images", "batch_assignments", "annotations",
@@ -89,7 +94,7 @@ def test_upgrade_downgrade_upgrade_round_trip(empty_engine: sa.Engine) -> None:
 
     # When it is upgraded to head, downgraded to base and upgraded again
     migrate.upgrade(empty_engine)
-    assert _tables(empty_engine) == SEED_TABLES | EXTRA_TABLES
+    assert _tables(empty_engine) == SEED_TABLES | EXTRA_TABLES | ANOMALY_TABLES
     migrate.downgrade(empty_engine, "base")
     after_downgrade_tables, after_downgrade_enums = _tables(empty_engine), _enum_types(empty_engine)
     migrate.upgrade(empty_engine)
@@ -97,7 +102,7 @@ def test_upgrade_downgrade_upgrade_round_trip(empty_engine: sa.Engine) -> None:
     # Then the downgrade left nothing behind and the second upgrade is complete
     assert after_downgrade_tables == set()
     assert after_downgrade_enums == set()
-    assert _tables(empty_engine) == SEED_TABLES | EXTRA_TABLES
+    assert _tables(empty_engine) == SEED_TABLES | EXTRA_TABLES | ANOMALY_TABLES
     assert migrate.current_revision(empty_engine) == migrate.head_revision()
 
 

@@ -123,6 +123,9 @@ def test_uploaded_images_are_pre_annotated_and_the_execution_waits_for_people(
     )
     assert finished["status"] == "SUCCEEDED"
     assert api.batch(batch_id)["pipeline_run"]["status"] == "SUCCEEDED"
+    # The last step, pose anomaly analysis, had nothing verified to score: it said so and let the run end.
+    analysis = json.loads(finished["output"])["pose_analysis"]["result"]
+    assert "no verified poses" in analysis["skipped"]
 
 
 def test_a_failed_chunk_is_recorded_and_completing_the_batch_again_resumes_it(
@@ -176,6 +179,7 @@ def test_the_stack_is_made_from_the_function_table(stack: LocalStack) -> None:
         "collections_expire": 300,
         "dataset_imports": 5,
         "ml_jobs": 3,
+        "anomaly_training": 15,
     }
     assert stack.functions.invoke("overdue_sweep", {})["overdue"] == []
     assert Path(stack.config.state_dir, "s3").is_dir()

@@ -21,6 +21,7 @@ from typing import Any, Self
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from cradlepose.db import anomaly_repositories as anomaly_repos
 from cradlepose.db import repositories as repos
 from cradlepose.db.models import AuditLog, User
 from cradlepose.domain.actor import SYSTEM_CONTEXT, SYSTEM_USERNAME, Actor, RequestContext
@@ -53,6 +54,12 @@ class UnitOfWork:
     sigma_calibrations: repos.SigmaCalibrationRepository
     pipeline_chunks: repos.PipelineChunkRepository
     pipeline_waits: repos.PipelineWaitRepository
+    pose_embeddings: anomaly_repos.PoseEmbeddingRepository
+    age_group_models: anomaly_repos.AgeGroupModelRepository
+    anomaly_analyses: anomaly_repos.AnomalyAnalysisRepository
+    interpretations: anomaly_repos.InterpretabilityRepository
+    anomaly_jobs: anomaly_repos.AnomalyTrainingJobRepository
+    anomaly_reports: anomaly_repos.AnomalyTrainingReportRepository
     analysis_jobs: repos.AnalysisJobRepository
 
     def __init__(
@@ -95,6 +102,12 @@ class UnitOfWork:
         self.sigma_calibrations = repos.SigmaCalibrationRepository(s)
         self.pipeline_chunks = repos.PipelineChunkRepository(s)
         self.pipeline_waits = repos.PipelineWaitRepository(s)
+        self.pose_embeddings = anomaly_repos.PoseEmbeddingRepository(s)
+        self.age_group_models = anomaly_repos.AgeGroupModelRepository(s)
+        self.anomaly_analyses = anomaly_repos.AnomalyAnalysisRepository(s)
+        self.interpretations = anomaly_repos.InterpretabilityRepository(s)
+        self.anomaly_jobs = anomaly_repos.AnomalyTrainingJobRepository(s)
+        self.anomaly_reports = anomaly_repos.AnomalyTrainingReportRepository(s)
         self.analysis_jobs = repos.AnalysisJobRepository(s)
         return self
 

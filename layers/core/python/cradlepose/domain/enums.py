@@ -229,6 +229,15 @@ class JobStatus(StrEnum):
     CANCELLED = "CANCELLED"
 
 
+class AnomalyTrainingStatus(StrEnum):
+    """A training job of the age-group anomaly models (seed 004's training_jobs.status)."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
 class AnalysisStatus(StrEnum):
     """Seed 003's job statuses, in its own lower-case spelling."""
 

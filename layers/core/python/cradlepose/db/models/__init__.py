@@ -2,6 +2,14 @@
 
 from cradlepose.db.models.analysis import AnalysisJob, AnalysisResult, ReferencePassage
 from cradlepose.db.models.annotation import Annotation
+from cradlepose.db.models.anomaly import (
+    AgeGroupModel,
+    AnomalyAnalysis,
+    AnomalyTrainingJob,
+    AnomalyTrainingReport,
+    InterpretabilityResult,
+    PoseEmbedding,
+)
 from cradlepose.db.models.assignment import BatchAssignment
 from cradlepose.db.models.audit import AuditLog
 from cradlepose.db.models.batch import ImageBatch
@@ -24,9 +32,13 @@ from cradlepose.db.models.user import User
 from cradlepose.db.models.verification import Verification
 
 __all__ = [
+    "AgeGroupModel",
     "AnalysisJob",
     "AnalysisResult",
     "Annotation",
+    "AnomalyAnalysis",
+    "AnomalyTrainingJob",
+    "AnomalyTrainingReport",
     "AuditLog",
     "BatchAssignment",
     "Collection",
@@ -38,6 +50,7 @@ __all__ = [
     "Image",
     "ImageBatch",
     "InferenceJob",
+    "InterpretabilityResult",
     "KeypointSchema",
     "MLModelConfig",
     "ModelDeployment",
@@ -46,6 +59,7 @@ __all__ = [
     "PipelineChunk",
     "PipelineRun",
     "PipelineWait",
+    "PoseEmbedding",
     "ReferencePassage",
     "SigmaCalibration",
     "TrainingJob",

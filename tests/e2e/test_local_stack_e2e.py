@@ -144,6 +144,9 @@ def test_the_demo_story_runs_from_upload_to_verified_and_reported(stack: LocalSt
     assert summary.decisions[-1] == (revised, "APPROVED")  # the revision came back and passed
     assert summary.annotator_metrics["images_annotated"] == 4
     assert summary.verifier_metrics["annotations_verified"] == 5
+    assert summary.export_path is not None
+    assert summary.export_path.is_file()
+    assert summary.exported_annotations == 4  # every verified image, keypoints as COCO triplets
     assert summary.report_path is not None
     assert "not a diagnosis" in summary.report_path.read_text().lower()
     assert len(summary.pictures) == 4

@@ -30,7 +30,8 @@ def run(
     demo_dir = state_dir(directory) / "demo"
     output.mkdir(parents=True, exist_ok=True)
     console.rule("[bold]Cradle demo")
-    config = LocalStackConfig(state_dir=demo_dir, fresh=True, schedules=False, web_root=None)
+    # Schedules on: the export is packed by the stack's scheduled job, as in the cloud.
+    config = LocalStackConfig(state_dir=demo_dir, fresh=True, web_root=None)
     with ExitStack() as running:
         with console.status("starting the local stack (embedded PostgreSQL, moto, gateway) …"):
             stack = running.enter_context(LocalStack(config))
@@ -87,6 +88,9 @@ def _print(summary: story.Summary) -> None:
     people.add_row("verifier", "approved", str(verifier.get("annotations_approved")))
     console.print(people)
 
+    console.print(
+        f"COCO keypoints export: {summary.export_path} ({summary.exported_annotations} annotations)"
+    )
     console.print(f"analysis report: {summary.report_path}")
     console.print(f"skeletons, YOLO's (left) and verified (right): {len(summary.pictures)} pictures in "
                   f"{summary.pictures[0].parent if summary.pictures else '—'}")  # fmt: skip

@@ -3,7 +3,8 @@
 An admin and two newcomers (an annotator and a verifier, approved by the admin); a batch uploaded
 through presigned forms by the CLI's own uploader; the batch pipeline pre-annotating it with the
 real yolo11n-pose weights on the CPU; assignment; the annotator's corrections; the verifier's
-decisions, one of them a revision round; metrics; an analysis report; and a folder
+decisions, one of them a revision round; metrics; a dataset exported as COCO keypoints; an
+analysis report; and a folder
 of pictures with YOLO's skeleton and the final one side by side.
 
 The people are scripted: the annotator nudges the keypoints the model was least sure of, the
@@ -13,7 +14,9 @@ verifier follows a fixed plan of decisions. Everything else is the real system.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -107,6 +110,8 @@ def run(stack: LocalStack, workdir: Path, say: Say, inference_timeout_s: float =
             raise StoryFailed(f"every image is decided, but batch {batch_id} is {status}, not COMPLETED")
     with _stage(summary, "metrics", say):
         _metrics(admin, annotator, verifier, summary)
+    with _stage(summary, "dataset and COCO keypoints export", say):
+        _export(admin, batch_id, workdir / "export", summary)
     with _stage(summary, "analysis report", say):
         _report(admin, next(iter(sorted(images))), workdir, summary)
     with _stage(summary, "skeleton pictures", say):
@@ -247,6 +252,36 @@ def _metrics(admin: Member, annotator: Member, verifier: Member, summary: Summar
             raise StoryFailed(f"no metrics were rolled up for {member.username}")
         into.update(rows[0])
     summary.annotator_accuracy = float(admin.api.get(f"/users/{annotator.user_id}")["accuracy_score"])
+
+
+def _export(admin: Member, batch_id: int, folder: Path, summary: Summary) -> None:
+    """A dataset of the batch's verified images (seeded splits), exported as COCO keypoints: a
+    collection the stack's schedule packs into a ZIP in the background."""
+    batch = admin.api.get(f"/batches/{batch_id}")
+    dataset = admin.api.post(
+        "/datasets",
+        {"name": f"demo batch {batch_id}", "keypoint_schema_id": batch["keypoint_schema_id"],
+         "filters": {"batch_ids": [batch_id]}, "group_by": "batch", "seed": 7},
+    )  # fmt: skip
+    collection = admin.api.post(f"/datasets/{dataset['id']}/exports", {"format": "COCO_KEYPOINTS"})
+
+    def packed() -> dict[str, Any] | None:
+        found: dict[str, Any] = admin.api.get(f"/collections/{collection['id']}")
+        if found["status"] == "FAILED":
+            raise StoryFailed(f"the export failed: {found['error_message']}")
+        return found if found["status"] == "READY" else None
+
+    ready = _wait("the export to be packed", packed, timeout_s=120)
+    folder.mkdir(parents=True, exist_ok=True)
+    archive = folder / "coco-keypoints.zip"
+    archive.write_bytes(httpx.get(ready["download_url"], timeout=60).raise_for_status().content)
+    with zipfile.ZipFile(archive) as opened:
+        summary.exported_annotations = sum(
+            len(json.loads(opened.read(name))["annotations"])
+            for name in opened.namelist()
+            if name.startswith("annotations/") and name.endswith(".json")
+        )
+    summary.export_path = archive
 
 
 def _report(admin: Member, image_id: int, workdir: Path, summary: Summary) -> None:

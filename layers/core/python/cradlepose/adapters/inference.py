@@ -20,6 +20,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from cradlepose.adapters import gpu_tasks
 from cradlepose.adapters.aws import client
 from cradlepose.settings import Settings, get_settings
 
@@ -69,48 +70,22 @@ class EcsInferenceRunner:
         return self._ecs
 
     def start(self, task: InferenceTask) -> str:
-        s = self.settings
-        if not (
-            s.inference_cluster_arn and s.inference_task_definition_arn and s.inference_capacity_provider
-        ):
-            raise InferenceUnavailable(
-                "CRADLE_INFERENCE_CLUSTER_ARN, _TASK_DEFINITION_ARN and _CAPACITY_PROVIDER must be set"
-            )
-        response = self.ecs.run_task(
-            cluster=s.inference_cluster_arn,
-            taskDefinition=s.inference_task_definition_arn,
-            capacityProviderStrategy=[{"capacityProvider": s.inference_capacity_provider, "weight": 1}],
-            networkConfiguration={
-                "awsvpcConfiguration": {
-                    "subnets": s.inference_subnet_ids,
-                    "securityGroups": s.inference_security_group_ids,
-                    "assignPublicIp": "DISABLED",
-                }
-            },
-            overrides={
-                "containerOverrides": [
-                    {
-                        "name": s.inference_container_name,
-                        "environment": [
-                            {"name": MANIFEST_ENV, "value": task.manifest_uri},
-                            {"name": TASK_TOKEN_ENV, "value": task.task_token},
-                        ],
-                    }
-                ]
-            },
-            count=1,
-            startedBy=STARTED_BY,
-            clientToken=task.idempotency_token,
+        if not gpu_tasks.configured(self.settings):
+            raise InferenceUnavailable(gpu_tasks.NOT_CONFIGURED)
+        environment = [
+            {"name": MANIFEST_ENV, "value": task.manifest_uri},
+            {"name": TASK_TOKEN_ENV, "value": task.task_token},
+        ]
+        arn, reasons = gpu_tasks.run_task(
+            self.ecs,
+            self.settings,
+            {"environment": environment},
+            started_by=STARTED_BY,
+            client_token=task.idempotency_token,
         )
-        tasks = response.get("tasks") or []
-        if not tasks:
-            reasons = "; ".join(
-                f"{f.get('arn', '')}: {f.get('reason', 'unknown')}" for f in response.get("failures") or []
-            )
-            raise InferenceNotStarted(
-                f"ECS started no task for chunk {task.chunk_index}: {reasons or 'no reason'}"
-            )
-        return str(tasks[0]["taskArn"])
+        if arn is None:
+            raise InferenceNotStarted(f"ECS started no task for chunk {task.chunk_index}: {reasons}")
+        return arn
 
 
 _local_lock = threading.Lock()

@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from cradlepose.adapters import gpu_tasks
 from cradlepose.adapters.aws import client
 from cradlepose.settings import Settings, get_settings
 
@@ -70,40 +71,18 @@ class EcsJobRunner:
         return self._ecs
 
     def start(self, launch: JobLaunch) -> str:
-        s = self.settings
-        if not (
-            s.inference_cluster_arn and s.inference_task_definition_arn and s.inference_capacity_provider
-        ):
-            raise JobRunnerUnavailable(
-                "CRADLE_INFERENCE_CLUSTER_ARN, _TASK_DEFINITION_ARN and _CAPACITY_PROVIDER must be set"
-            )
-        response = self.ecs.run_task(
-            cluster=s.inference_cluster_arn,
-            taskDefinition=s.inference_task_definition_arn,
-            capacityProviderStrategy=[{"capacityProvider": s.inference_capacity_provider, "weight": 1}],
-            networkConfiguration={
-                "awsvpcConfiguration": {
-                    "subnets": s.inference_subnet_ids,
-                    "securityGroups": s.inference_security_group_ids,
-                    "assignPublicIp": "DISABLED",
-                }
-            },
-            overrides={
-                "containerOverrides": [
-                    {"name": s.inference_container_name, "command": ["job", "--spec", launch.spec_uri]}
-                ]
-            },
-            count=1,
-            startedBy=STARTED_BY,
-            clientToken=launch.idempotency_token,
+        if not gpu_tasks.configured(self.settings):
+            raise JobRunnerUnavailable(gpu_tasks.NOT_CONFIGURED)
+        arn, reasons = gpu_tasks.run_task(
+            self.ecs,
+            self.settings,
+            {"command": ["job", "--spec", launch.spec_uri]},
+            started_by=STARTED_BY,
+            client_token=launch.idempotency_token,
         )
-        tasks = response.get("tasks") or []
-        if not tasks:
-            reasons = "; ".join(
-                f"{f.get('arn', '')}: {f.get('reason', 'unknown')}" for f in response.get("failures") or []
-            )
-            raise JobNotStarted(f"ECS started no task for {launch.name}: {reasons or 'no reason'}")
-        return str(tasks[0]["taskArn"])
+        if arn is None:
+            raise JobNotStarted(f"ECS started no task for {launch.name}: {reasons}")
+        return arn
 
 
 _local_lock = threading.Lock()

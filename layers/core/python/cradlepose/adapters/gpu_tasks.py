@@ -6,11 +6,46 @@ task definition with different container overrides; this is the call they share.
 
 from __future__ import annotations
 
-from typing import Any
+import threading
+from typing import Any, Generic, TypeVar
 
-from cradlepose.settings import Settings
+from cradlepose.adapters.aws import client
+from cradlepose.settings import Settings, get_settings
+
+R = TypeVar("R")
 
 NOT_CONFIGURED = "CRADLE_INFERENCE_CLUSTER_ARN, _TASK_DEFINITION_ARN and _CAPACITY_PROVIDER must be set"
+
+
+class EcsTaskStarter:
+    """What both ECS runners hold: their settings, and an ECS client made on first use."""
+
+    def __init__(self, ecs: Any | None = None, settings: Settings | None = None) -> None:
+        self._ecs = ecs
+        self.settings = settings or get_settings()
+
+    @property
+    def ecs(self) -> Any:
+        if self._ecs is None:
+            self._ecs = client("ecs")
+        return self._ecs
+
+
+class LocalRunnerSlot(Generic[R]):
+    """Where the local stack installs its in-process runner for `inference_runner=local`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runner: R | None = None
+
+    def install(self, runner: R | None) -> None:
+        """One local stack per process; None removes its runner."""
+        with self._lock:
+            self._runner = runner
+
+    def get(self) -> R | None:
+        with self._lock:
+            return self._runner
 
 
 def configured(settings: Settings) -> bool:

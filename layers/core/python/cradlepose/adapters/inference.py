@@ -16,12 +16,10 @@ here with `install_local_runner`, so the dispatcher's import path never loads to
 from __future__ import annotations
 
 import hashlib
-import threading
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from cradlepose.adapters import gpu_tasks
-from cradlepose.adapters.aws import client
 from cradlepose.settings import Settings, get_settings
 
 MANIFEST_ENV = "CRADLE_MANIFEST"
@@ -56,18 +54,8 @@ class InferenceUnavailable(RuntimeError):
     """No runner is configured for this process."""
 
 
-class EcsInferenceRunner:
+class EcsInferenceRunner(gpu_tasks.EcsTaskStarter):
     """`ecs:RunTask` on the GPU capacity provider. No tags: the dispatcher's role has no ecs:TagResource."""
-
-    def __init__(self, ecs: Any | None = None, settings: Settings | None = None) -> None:
-        self._ecs = ecs
-        self.settings = settings or get_settings()
-
-    @property
-    def ecs(self) -> Any:
-        if self._ecs is None:
-            self._ecs = client("ecs")
-        return self._ecs
 
     def start(self, task: InferenceTask) -> str:
         if not gpu_tasks.configured(self.settings):
@@ -88,23 +76,16 @@ class EcsInferenceRunner:
         return arn
 
 
-_local_lock = threading.Lock()
-_local_runner: InferenceRunner | None = None
-
-
-def install_local_runner(runner: InferenceRunner | None) -> None:
-    """The local stack's runner for `inference_runner=local` (None removes it)."""
-    global _local_runner  # noqa: PLW0603 - one local stack per process
-    with _local_lock:
-        _local_runner = runner
+_local_runner: gpu_tasks.LocalRunnerSlot[InferenceRunner] = gpu_tasks.LocalRunnerSlot()
+# The local stack's runner for `inference_runner=local` (None removes it).
+install_local_runner = _local_runner.install
 
 
 def runner_from_settings(settings: Settings | None = None) -> InferenceRunner:
     settings = settings or get_settings()
     if settings.inference_runner == "ecs":
         return EcsInferenceRunner(settings=settings)
-    with _local_lock:
-        runner = _local_runner
+    runner = _local_runner.get()
     if runner is None:
         raise InferenceUnavailable(
             "CRADLE_INFERENCE_RUNNER=local, but no local stack runs in this process (start `cradle dev`)"

@@ -14,12 +14,10 @@ it with `install_local_runner`, so the worker's import path never loads torch.
 from __future__ import annotations
 
 import hashlib
-import threading
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 from cradlepose.adapters import gpu_tasks
-from cradlepose.adapters.aws import client
 from cradlepose.settings import Settings, get_settings
 
 STARTED_BY = "cradle-ml-jobs"
@@ -57,18 +55,8 @@ class JobRunnerUnavailable(RuntimeError):
     """No runner is configured for this process."""
 
 
-class EcsJobRunner:
+class EcsJobRunner(gpu_tasks.EcsTaskStarter):
     name = "ecs"
-
-    def __init__(self, ecs: Any | None = None, settings: Settings | None = None) -> None:
-        self._ecs = ecs
-        self.settings = settings or get_settings()
-
-    @property
-    def ecs(self) -> Any:
-        if self._ecs is None:
-            self._ecs = client("ecs")
-        return self._ecs
 
     def start(self, launch: JobLaunch) -> str:
         if not gpu_tasks.configured(self.settings):
@@ -85,23 +73,16 @@ class EcsJobRunner:
         return arn
 
 
-_local_lock = threading.Lock()
-_local_runner: JobRunner | None = None
-
-
-def install_local_runner(runner: JobRunner | None) -> None:
-    """The local stack's runner for `inference_runner=local` (None removes it)."""
-    global _local_runner  # noqa: PLW0603 - one local stack per process
-    with _local_lock:
-        _local_runner = runner
+_local_runner: gpu_tasks.LocalRunnerSlot[JobRunner] = gpu_tasks.LocalRunnerSlot()
+# The local stack's runner for `inference_runner=local` (None removes it).
+install_local_runner = _local_runner.install
 
 
 def runner_from_settings(settings: Settings | None = None) -> JobRunner:
     settings = settings or get_settings()
     if settings.inference_runner == "ecs":
         return EcsJobRunner(settings=settings)
-    with _local_lock:
-        runner = _local_runner
+    runner = _local_runner.get()
     if runner is None:
         raise JobRunnerUnavailable(
             "CRADLE_INFERENCE_RUNNER=local, but no local job runner runs in this process (start `cradle dev`)"

@@ -11,8 +11,10 @@ from rich.table import Table
 
 from cradlepose.cli.common import console, err_console
 from cradlepose.cli.remote import ConfigDir, ProfileOption, api
+from cradlepose.domain.analysis import TERMINAL
 
-SETTLED = ("completed", "failed")
+# Where a job stops: the domain's terminal statuses, as the API spells them.
+SETTLED = frozenset(status.value for status in TERMINAL)
 
 
 def analyse(

@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from cradlepose.cli import uploader
+from cradlepose.cli.analyses import SETTLED
 from cradlepose.demo.people import Member, local_admin, newcomer
 from cradlepose.demo.samples import write_upload_folder
 from cradlepose.devstack.stack import LocalStack
@@ -289,7 +290,7 @@ def _report(admin: Member, image_id: int, workdir: Path, summary: Summary) -> No
 
     def settled() -> dict[str, Any] | None:
         found: dict[str, Any] = admin.api.get(f"/analyses/{job['job_id']}")
-        return found if found["status"] in ("completed", "failed") else None
+        return found if found["status"] in SETTLED else None
 
     done = _wait("the analysis report", settled, timeout_s=120)
     if done["status"] != "completed":

@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler import Request
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
+from cradlepose import bootstrap
 from cradlepose.adapters.identity import CognitoIdentityProvider, IdentityProvider
 from cradlepose.adapters.storage import S3Storage, Storage, StreamingStorage
 from cradlepose.adapters.workflow import StepFunctionsWorkflow, Workflow
@@ -39,13 +40,11 @@ class Caller:
     route: str = ""  # the matched route pattern, e.g. /batches/{batch_id}
     bus: MessageBus = field(default_factory=MessageBus)
 
-    def uow(self) -> UnitOfWork:
-        return self.uow_factory(self.actor, self.context)
-
     @contextmanager
-    def work(self) -> Iterator[UnitOfWork]:
-        """A unit of work whose committed events are published once it is over."""
-        with self.uow() as uow:
+    def uow(self) -> Iterator[UnitOfWork]:
+        """A unit of work whose committed events are published on the bus once it is over, so
+        every route that commits publishes what it committed (nothing, when it rolled back)."""
+        with self.uow_factory(self.actor, self.context) as uow:
             yield uow
         self.bus.publish(uow.committed_events)
 
@@ -54,9 +53,16 @@ def uow_factory() -> UnitOfWorkFactory:
     return unit_of_work_factory(default_session_factory())
 
 
-def message_bus() -> MessageBus:
-    """What follows a commit. (The batch pipeline's task tokens are released here once wired.)"""
-    return MessageBus()
+def workflow() -> Workflow:
+    return StepFunctionsWorkflow()
+
+
+def message_bus(
+    factory: Annotated[UnitOfWorkFactory, Depends(uow_factory)],
+    runs: Annotated[Workflow, Depends(workflow)],
+) -> MessageBus:
+    """What follows a commit: the composition root's bus (it releases the pipeline's waits)."""
+    return bootstrap.message_bus(factory, runs)
 
 
 def storage() -> Storage:
@@ -66,10 +72,6 @@ def storage() -> Storage:
 def streaming_storage() -> StreamingStorage:
     """Storage that also reads and writes objects as streams (archives of any size)."""
     return S3Storage()
-
-
-def workflow() -> Workflow:
-    return StepFunctionsWorkflow()
 
 
 def identity_provider() -> IdentityProvider | None:

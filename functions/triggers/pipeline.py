@@ -15,12 +15,12 @@ from cradlepose import metric_names
 from cradlepose.adapters.inference import InferenceRunner, InferenceTask, runner_from_settings
 from cradlepose.adapters.storage import S3Storage, Storage
 from cradlepose.adapters.workflow import StepFunctionsWorkflow, Workflow
+from cradlepose.bootstrap import bootstrap
 from cradlepose.db.engine import default_session_factory
 from cradlepose.db.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.pipeline import ChunkItem
 from cradlepose.services import assignments, chunk_ingest, overdue, pipeline_waits, preannotation
-from cradlepose.services.bus import MessageBus
 from cradlepose.services.system import SYSTEM
 from triggers.observability import logger, metrics
 from triggers.steps import Event, step
@@ -117,12 +117,10 @@ def run_auto_assign(
 ) -> dict[str, Any]:
     """The assignment rules are the workflow's (services.assignments); None: nobody had capacity."""
     data = _BatchInput.model_validate(event)
-    factory = _uow(uow_factory)
-    with factory(SYSTEM, context) as uow:
+    cradle = bootstrap(uow_factory, workflow)
+    with cradle.uow_factory(SYSTEM, context) as uow:
         assignment = assignments.auto_assign_batch(uow, data.batch_id)
-    bus = MessageBus()
-    pipeline_waits.subscribe(bus, factory, workflow or StepFunctionsWorkflow())
-    bus.publish(uow.committed_events)
+    cradle.bus.publish(uow.committed_events)
     return {"batch_id": data.batch_id, "assignment_id": assignment.id if assignment else None}
 
 

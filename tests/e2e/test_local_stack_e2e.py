@@ -134,6 +134,10 @@ def test_the_demo_story_runs_from_upload_to_verified_and_reported(stack: LocalSt
     summary = story.run(stack, tmp_path, log.info)
 
     assert summary.batch_status == "COMPLETED"
+    # The API's commit of COMPLETED released the execution's wait itself; it ran to its end.
+    assert summary.execution_status == "SUCCEEDED"
+    assert summary.execution_states[:2] == ["BatchCompleted", "AnalysePoses"]
+    assert summary.execution_states[-1] == "Completed"
     assert summary.uploads["scan-notes.jpg"].startswith("rejected")
     assert sum(v.startswith("registered") for v in summary.uploads.values()) == 4
     assert all(found >= 5 for found in summary.keypoints_found.values()), summary.keypoints_found

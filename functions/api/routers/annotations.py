@@ -58,7 +58,7 @@ def save_draft(
     body: Annotated[annotation_service.AnnotationIn, Body()],
     version: IfMatch,
 ) -> Response[annotation_service.AnnotationOut]:
-    with me.work() as uow:
+    with me.uow() as uow:
         return _with_etag(annotation_service.save_draft(uow, image_id, body, version))
 
 
@@ -71,7 +71,7 @@ def save_draft(
 def submit(
     me: CallerDep, image_id: ResourceId, version: IfMatch
 ) -> Response[annotation_service.AnnotationOut]:
-    with me.work() as uow:
+    with me.uow() as uow:
         return _with_etag(annotation_service.submit(uow, image_id, version))
 
 

@@ -31,7 +31,7 @@ CallerDep = Annotated[Caller, Depends(caller)]
 def assign(
     me: CallerDep, batch_id: ResourceId, body: Annotated[assignments.AssignmentIn, Body()]
 ) -> assignments.AssignmentOut:
-    with me.work() as uow:
+    with me.uow() as uow:
         return assignments.assign_batch(uow, batch_id, body)
 
 
@@ -42,7 +42,7 @@ def assign(
     responses=documented(200, 401, 403, 404, 409),
 )
 def auto_assign(me: CallerDep, batch_id: ResourceId) -> assignments.AutoAssigned:
-    with me.work() as uow:
+    with me.uow() as uow:
         return assignments.AutoAssigned(assignment=assignments.auto_assign_batch(uow, batch_id))
 
 
@@ -53,7 +53,7 @@ def auto_assign(me: CallerDep, batch_id: ResourceId) -> assignments.AutoAssigned
     responses=documented(200, 401, 403),
 )
 def auto_assign_all(me: CallerDep) -> assignments.AutoAssignResult:
-    with me.work() as uow:
+    with me.uow() as uow:
         return assignments.auto_assign_all(uow)
 
 
@@ -97,7 +97,7 @@ def get_assignment(me: CallerDep, assignment_id: ResourceId) -> assignments.Assi
     responses=documented(200, 401, 403, 404, 409),
 )
 def acknowledge(me: CallerDep, assignment_id: ResourceId) -> assignments.AssignmentOut:
-    with me.work() as uow:
+    with me.uow() as uow:
         return assignments.acknowledge(uow, assignment_id)
 
 
@@ -108,7 +108,7 @@ def acknowledge(me: CallerDep, assignment_id: ResourceId) -> assignments.Assignm
     responses=documented(200, 401, 403, 404, 409),
 )
 def start(me: CallerDep, assignment_id: ResourceId) -> assignments.AssignmentOut:
-    with me.work() as uow:
+    with me.uow() as uow:
         return assignments.start(uow, assignment_id)
 
 
@@ -119,7 +119,7 @@ def start(me: CallerDep, assignment_id: ResourceId) -> assignments.AssignmentOut
     responses=documented(200, 401, 403, 404, 409),
 )
 def pause(me: CallerDep, assignment_id: ResourceId) -> assignments.AssignmentOut:
-    with me.work() as uow:
+    with me.uow() as uow:
         return assignments.pause(uow, assignment_id)
 
 
@@ -130,7 +130,7 @@ def pause(me: CallerDep, assignment_id: ResourceId) -> assignments.AssignmentOut
     responses=documented(200, 401, 403, 404, 409),
 )
 def resume(me: CallerDep, assignment_id: ResourceId) -> assignments.AssignmentOut:
-    with me.work() as uow:
+    with me.uow() as uow:
         return assignments.resume(uow, assignment_id)
 
 
@@ -143,7 +143,7 @@ def resume(me: CallerDep, assignment_id: ResourceId) -> assignments.AssignmentOu
 def self_assess(
     me: CallerDep, assignment_id: ResourceId, body: Annotated[assignments.Finishing, Body()]
 ) -> assignments.AssignmentOut:
-    with me.work() as uow:
+    with me.uow() as uow:
         return assignments.report(uow, assignment_id, body)
 
 

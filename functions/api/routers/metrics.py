@@ -47,7 +47,7 @@ def rollup(
     period: Annotated[PeriodType, Query()] = PeriodType.DAILY,
     day: Annotated[dt.date | None, Query(description="a day inside the period; default today (UTC)")] = None,
 ) -> metrics.RollupOut:
-    with me.work() as uow:
+    with me.uow() as uow:
         return metrics.rollup(uow, period, day or dt.datetime.now(dt.UTC).date())
 
 
@@ -60,5 +60,5 @@ def rollup(
 def set_gold(
     me: CallerDep, batch_id: ResourceId, image_id: ResourceId, body: Annotated[quality_checks.GoldIn, Body()]
 ) -> quality_checks.GoldOut:
-    with me.work() as uow:
+    with me.uow() as uow:
         return quality_checks.set_gold(uow, batch_id, image_id, body)

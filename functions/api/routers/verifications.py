@@ -28,7 +28,7 @@ CallerDep = Annotated[Caller, Depends(caller)]
 def claim_next(
     me: CallerDep, queue: Annotated[verifications.Queue, Query()] = verifications.Queue.SUBMITTED
 ) -> verifications.NextReview:
-    with me.work() as uow:
+    with me.uow() as uow:
         return verifications.NextReview(item=verifications.claim_next(uow, queue))
 
 
@@ -42,7 +42,7 @@ def claim_next(
 def decide(
     me: CallerDep, annotation_id: ResourceId, body: Annotated[verifications.VerificationIn, Body()]
 ) -> verifications.DecisionOut:
-    with me.work() as uow:
+    with me.uow() as uow:
         return verifications.decide(uow, annotation_id, body)
 
 
@@ -53,7 +53,7 @@ def decide(
     responses=documented(200, 401, 403, 404, 409),
 )
 def release(me: CallerDep, annotation_id: ResourceId) -> annotation_service.AnnotationOut:
-    with me.work() as uow:
+    with me.uow() as uow:
         return verifications.release(uow, annotation_id)
 
 

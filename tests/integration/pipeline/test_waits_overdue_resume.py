@@ -8,12 +8,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from cradlepose import bootstrap
 from cradlepose.db.models import BatchAssignment, ImageBatch, PipelineRun, PipelineWait
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.enums import AssignmentStatus, BatchStatus, PipelineRunStatus, Role
 from cradlepose.domain.events import BatchStatusChanged
 from cradlepose.services import overdue, pipeline_resume, pipeline_waits, preannotation
-from cradlepose.services.bus import MessageBus
 from cradlepose.services.system import step_context
 from tests.pipeline_support import RecordingWorkflow, execution_id, make_batch, request_run
 from tests.support import Persona, make_user
@@ -203,7 +203,7 @@ def test_open_runs_whose_execution_is_gone_are_started_again_under_their_name(
         assert conn.scalar(sa.text("SELECT count(*) FROM audit_logs WHERE action = 'PIPELINE_RESUMED'")) == 2
 
 
-def test_a_committed_status_change_on_the_bus_releases_the_batchs_token(
+def test_a_committed_status_change_on_the_composition_roots_bus_releases_the_batchs_token(
     uow_factory: UnitOfWorkFactory, session_factory: sessionmaker[Session], admin: Persona
 ) -> None:
     assert admin.user_id is not None
@@ -212,8 +212,7 @@ def test_a_committed_status_change_on_the_bus_releases_the_batchs_token(
     workflow = RecordingWorkflow()
     pipeline_waits.await_stage(uow_factory, workflow, batch_id, "mine", CTX)
     pipeline_waits.await_stage(uow_factory, workflow, other_id, "other", CTX)
-    bus = MessageBus()
-    pipeline_waits.subscribe(bus, uow_factory, workflow)
+    bus = bootstrap.bootstrap(uow_factory, workflow).bus  # what every entry point publishes on
     _set_status(session_factory, batch_id, BatchStatus.ASSIGNED)
     _set_status(session_factory, other_id, BatchStatus.ASSIGNED)
 

@@ -108,7 +108,8 @@ def published(api: ApiClient) -> Iterator[list[Event]]:
         def publish(self, batch: Any) -> None:
             events.extend(batch)
 
-    handler.app.dependency_overrides[dependencies.message_bus] = Recorder
+    # Called with the real dependency's own dependencies (the unit-of-work factory, the workflow).
+    handler.app.dependency_overrides[dependencies.message_bus] = lambda **_: Recorder()
     yield events
     handler.app.dependency_overrides.pop(dependencies.message_bus, None)
 

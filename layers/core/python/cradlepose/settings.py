@@ -56,6 +56,12 @@ class Settings(BaseSettings):
 
     # --- the batch pipeline
     pipeline_chunk_size: int = Field(default=64, ge=1, le=5000, description="images per inference task")
+    pipeline_wait_timeout_s: int = Field(
+        default=86400,
+        ge=1,
+        le=31536000,
+        description="how long WaitForPeople waits before MarkOverdue looks for late assignments",
+    )
     # Where inference runs: "ecs" (a GPU task in the cloud) or "local" (the CPU engine in-process).
     inference_runner: Literal["ecs", "local"] = "local"
     inference_cluster_arn: str | None = None

@@ -76,6 +76,10 @@ def _print(summary: story.Summary) -> None:
     for image, decision in summary.decisions:
         decisions.add_row(image, decision)
     console.print(decisions)
+    console.print(
+        f"batch pipeline execution: {summary.execution_status}"
+        f" (after the last wait: {' → '.join(summary.execution_states) or '—'})"
+    )
 
     people = Table(title="today's metrics")
     for column in ("person", "figure", "value"):

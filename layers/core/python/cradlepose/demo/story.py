@@ -58,6 +58,8 @@ class Summary:
     exported_annotations: int = 0
     report_path: Path | None = None
     pictures: list[Path] = field(default_factory=list)
+    execution_status: str = ""  # the batch pipeline's execution, as Step Functions reports it
+    execution_states: list[str] = field(default_factory=list)  # the states it entered after the wait
 
 
 class StoryFailed(RuntimeError):
@@ -109,6 +111,8 @@ def run(stack: LocalStack, workdir: Path, say: Say, inference_timeout_s: float =
         summary.batch_status = status
         if status != "COMPLETED":
             raise StoryFailed(f"every image is decided, but batch {batch_id} is {status}, not COMPLETED")
+    with _stage(summary, "pipeline execution to its end", say):
+        _execution_finished(admin, stack, batch_id, summary)
     with _stage(summary, "metrics", say):
         _metrics(admin, annotator, verifier, summary)
     with _stage(summary, "dataset and COCO keypoints export", say):
@@ -160,6 +164,27 @@ def _pre_annotated(admin: Member, batch_id: int, summary: Summary, timeout_s: fl
         summary.keypoints_found[image["original_filename"]] = sum(1 for k in points if k.get("visible"))
         if image.get("yolo_confidence") is not None:
             summary.yolo_confidence[image["original_filename"]] = float(image["yolo_confidence"])
+
+
+def _execution_finished(admin: Member, stack: LocalStack, batch_id: int, summary: Summary) -> None:
+    """The API's commit of COMPLETED released the execution's wait: it runs AnalysePoses and ends.
+    Read from Step Functions itself, as an operator would in the console."""
+    arn = (admin.api.get(f"/batches/{batch_id}").get("pipeline_run") or {}).get("execution_arn")
+    if not arn:
+        raise StoryFailed(f"batch {batch_id} has no pipeline execution")
+    sfn = stack.aws.client("stepfunctions")
+
+    def ended() -> dict[str, Any] | None:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
+        return None if described["status"] == "RUNNING" else described
+
+    described = _wait("the batch pipeline's execution to end", ended, timeout_s=120)
+    summary.execution_status = described["status"]
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    summary.execution_states = entered[len(entered) - entered[::-1].index("WaitForPeople") :]
+    if summary.execution_status != "SUCCEEDED":
+        raise StoryFailed(f"the batch pipeline's execution ended {summary.execution_status}, not SUCCEEDED")
 
 
 # ------------------------------------------------------------------ annotation and verification

@@ -105,6 +105,7 @@ class LocalStackConfig:
     admin_username: str = "admin"
     admin_email: str = "admin@example.org"
     pipeline_chunk_size: int | None = None
+    pipeline_wait_timeout_s: int | None = None  # WaitForPeople's timeout (None: the settings' day)
     heartbeat_every_s: float = 60.0
     chunk_stop_timeout_s: float = 5.0  # how long a running chunk may finish when the stack stops
     log_level: str = "WARNING"  # the handlers' Powertools loggers
@@ -284,6 +285,8 @@ class LocalStack:
         }
         if self.config.pipeline_chunk_size is not None:
             values["CRADLE_PIPELINE_CHUNK_SIZE"] = str(self.config.pipeline_chunk_size)
+        if self.config.pipeline_wait_timeout_s is not None:
+            values["CRADLE_PIPELINE_WAIT_TIMEOUT_S"] = str(self.config.pipeline_wait_timeout_s)
         return values
 
     def _serve(self, server: HttpServer, state: Path) -> None:

@@ -15,6 +15,7 @@ from cradlepose.domain import access
 from cradlepose.domain.actor import Actor
 from cradlepose.domain.enums import AuditCategory, BatchStatus, ImageStatus, Role
 from cradlepose.domain.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from cradlepose.domain.events import BatchStatusChanged
 from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME
 from cradlepose.domain.transitions import transition
 from cradlepose.domain.uploads import UploadKey, content_type_for
@@ -236,6 +237,7 @@ def archive(uow: UnitOfWork, batch_id: int) -> BatchOut:
     old = batch.status
     batch.status = transition(batch.status, BatchStatus.ARCHIVED)
     _audit(uow, batch, "BATCH_ARCHIVED", old={"status": old}, new={"status": batch.status})
+    uow.emit(BatchStatusChanged(batch.id, batch.status))
     uow.commit()
     return BatchOut.model_validate(batch)
 

@@ -67,6 +67,16 @@ def request_run(uow: UnitOfWork, batch: ImageBatch, reason: str) -> PipelineRun:
     return run
 
 
+def execution_input(run: PipelineRun) -> dict[str, int]:
+    """The input of a run's execution. WaitForPeople's TimeoutSecondsPath reads the wait's length
+    from it, so a deploy (or a test) sets it without changing the state machine."""
+    return {
+        "batch_id": run.batch_id,
+        "attempt": run.attempt,
+        "wait_timeout_seconds": get_settings().pipeline_wait_timeout_s,
+    }
+
+
 def start_run(
     uow_factory: UnitOfWorkFactory, workflow: Workflow, run_id: int, actor: Actor | None = None
 ) -> str | None:
@@ -78,7 +88,7 @@ def start_run(
         run = uow.pipeline_runs.require(run_id)
         if run.status is not PipelineRunStatus.REQUESTED:
             return run.execution_arn
-        payload = {"batch_id": run.batch_id, "attempt": run.attempt}
+        payload = execution_input(run)
         name = run.execution_name
     arn = workflow.start(settings.state_machine_arn, name, payload)
     with uow_factory(actor, SYSTEM_CONTEXT) as uow:

@@ -66,7 +66,7 @@ def resume_run(
         run = uow.pipeline_runs.require(run_id)
         if run.status not in pipeline.OPEN:
             return None
-        payload, name = {"batch_id": run.batch_id, "attempt": run.attempt}, run.execution_name
+        payload, name = pipeline.execution_input(run), run.execution_name
     arn = workflow.start(state_machine_arn, name, payload)
     with uow_factory(SYSTEM, context) as uow:
         run = uow.pipeline_runs.require(run_id, for_update=True)

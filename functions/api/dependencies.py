@@ -20,8 +20,8 @@ from cradlepose import bootstrap
 from cradlepose.adapters.identity import CognitoIdentityProvider, IdentityProvider
 from cradlepose.adapters.storage import S3Storage, Storage, StreamingStorage
 from cradlepose.adapters.workflow import StepFunctionsWorkflow, Workflow
-from cradlepose.db.engine import default_session_factory
-from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory, unit_of_work_factory
+from cradlepose.bootstrap import default_uow_factory
+from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from cradlepose.domain.actor import Actor, Claims, RequestContext
 from cradlepose.domain.errors import ValidationFailed
 from cradlepose.services import users
@@ -50,7 +50,7 @@ class Caller:
 
 
 def uow_factory() -> UnitOfWorkFactory:
-    return unit_of_work_factory(default_session_factory())
+    return default_uow_factory()
 
 
 def workflow() -> Workflow:

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict
 
 from cradlepose.adapters.storage import S3Storage, Storage
 from cradlepose.adapters.text_writers import TextWriter, WriterFailed, writer_from_settings
-from cradlepose.db.engine import default_session_factory
-from cradlepose.db.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
+from cradlepose.bootstrap import default_uow_factory
+from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.step_errors import describe_error
 from cradlepose.services import analysis
@@ -35,7 +35,7 @@ class _FailureInput(_JobInput):
 
 
 def _uow(uow_factory: UnitOfWorkFactory | None) -> UnitOfWorkFactory:
-    return uow_factory or unit_of_work_factory(default_session_factory())
+    return uow_factory or default_uow_factory()
 
 
 def _written(stage: Callable[[], analysis.StageOutput]) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from cradlepose.adapters.storage import S3Storage, Storage
-from cradlepose.db.engine import default_session_factory
-from cradlepose.db.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
+from cradlepose.bootstrap import default_uow_factory
+from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.errors import Conflict
 from cradlepose.services import anomaly_analysis, anomaly_training
@@ -31,7 +31,7 @@ class _BatchInput(BaseModel):
 
 
 def _factory(uow_factory: UnitOfWorkFactory | None) -> UnitOfWorkFactory:
-    return uow_factory or unit_of_work_factory(default_session_factory())
+    return uow_factory or default_uow_factory()
 
 
 def run_analyse_batch(

@@ -16,8 +16,8 @@ from typing import Any
 
 from cradlepose.adapters.job_runner import JobRunner, runner_from_settings
 from cradlepose.adapters.storage import S3Storage, StreamingStorage
-from cradlepose.db.engine import default_session_factory
-from cradlepose.db.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
+from cradlepose.bootstrap import default_uow_factory
+from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.services import collections, dataset_imports, job_worker
 from triggers.observability import logger, metrics
@@ -25,7 +25,7 @@ from triggers.steps import Event, step
 
 
 def _factory(uow_factory: UnitOfWorkFactory | None) -> UnitOfWorkFactory:
-    return uow_factory or unit_of_work_factory(default_session_factory())
+    return uow_factory or default_uow_factory()
 
 
 def run_pack_collections(

@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cradlepose.adapters.identity import CognitoIdentityProvider, IdentityProvider
-from cradlepose.db.engine import create_engine, default_session_factory
-from cradlepose.db.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
+from cradlepose.bootstrap import default_uow_factory
+from cradlepose.db.engine import create_engine
+from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.validation import parse
 from cradlepose.services import database, users
@@ -70,7 +71,7 @@ def run_bootstrap_admin(
         if not pool:
             raise RuntimeError("CRADLE_COGNITO_USER_POOL_ID is not set for this function")
         identity = CognitoIdentityProvider(pool)
-    factory = uow_factory or unit_of_work_factory(default_session_factory())
+    factory = uow_factory or default_uow_factory()
     with factory(SYSTEM, BOOTSTRAP_CONTEXT) as uow:
         admin = users.bootstrap_admin(uow, identity, command)
     logger.info("administrator created", extra={"user_id": admin.id})

@@ -15,9 +15,8 @@ from cradlepose import metric_names
 from cradlepose.adapters.inference import InferenceRunner, InferenceTask, runner_from_settings
 from cradlepose.adapters.storage import S3Storage, Storage
 from cradlepose.adapters.workflow import StepFunctionsWorkflow, Workflow
-from cradlepose.bootstrap import bootstrap
-from cradlepose.db.engine import default_session_factory
-from cradlepose.db.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
+from cradlepose.bootstrap import bootstrap, default_uow_factory
+from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.pipeline import ChunkItem
 from cradlepose.services import assignments, chunk_ingest, overdue, pipeline_waits, preannotation
@@ -50,7 +49,7 @@ class _DispatchInput(BaseModel):
 
 
 def _uow(uow_factory: UnitOfWorkFactory | None) -> UnitOfWorkFactory:
-    return uow_factory or unit_of_work_factory(default_session_factory())
+    return uow_factory or default_uow_factory()
 
 
 def run_mark_processing(

@@ -8,8 +8,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from cradlepose import metric_names
-from cradlepose.db.engine import default_session_factory
-from cradlepose.db.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
+from cradlepose.bootstrap import default_uow_factory
+from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.enums import PeriodType
 from cradlepose.services import metrics as performance
@@ -23,7 +23,7 @@ def run_overdue_sweep(
     event: Event, context: RequestContext, uow_factory: UnitOfWorkFactory | None = None
 ) -> dict[str, Any]:
     """Late assignments of every batch become OVERDUE; the dashboard's gauges are emitted."""
-    factory = uow_factory or unit_of_work_factory(default_session_factory())
+    factory = uow_factory or default_uow_factory()
     marked = overdue.mark_overdue(factory, context)
     gauges = overdue.gauges(factory, context)
     for status, count in gauges.batches_in_status.items():
@@ -58,7 +58,7 @@ def run_metrics_rollup(
 ) -> dict[str, Any]:
     """Nightly: every period (day, week, month, quarter) containing the day that just ended, each
     rewritten whole by `services.metrics.rollup` in its own transaction (so a rerun is harmless)."""
-    factory = uow_factory or unit_of_work_factory(default_session_factory())
+    factory = uow_factory or default_uow_factory()
     day = (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=1)
     done = []
     for period in PeriodType:

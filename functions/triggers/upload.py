@@ -13,8 +13,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cradlepose.adapters.storage import S3Storage, Storage
 from cradlepose.adapters.workflow import StepFunctionsWorkflow, Workflow
-from cradlepose.db.engine import default_session_factory
-from cradlepose.db.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
+from cradlepose.bootstrap import default_uow_factory
+from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.services import pipeline, uploads
 from triggers.observability import logger, metrics, tracer
 
@@ -33,7 +33,7 @@ def handle(
     workflow: Workflow | None = None,
 ) -> dict[str, Any]:
     """The work of one event; adapters are parameters so tests can pass their own."""
-    uow_factory = uow_factory or unit_of_work_factory(default_session_factory())
+    uow_factory = uow_factory or default_uow_factory()
     storage = storage or S3Storage()
     key = event.detail.object.key
     logger.append_keys(object_key=key)

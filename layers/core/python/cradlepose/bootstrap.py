@@ -31,8 +31,13 @@ class Cradle:
     bus: MessageBus
 
 
+def default_uow_factory() -> UnitOfWorkFactory:
+    """Units of work on the process's one engine (built from the settings on first use)."""
+    return unit_of_work_factory(default_session_factory())
+
+
 def bootstrap(uow_factory: UnitOfWorkFactory | None = None, workflow: Workflow | None = None) -> Cradle:
-    factory = uow_factory or unit_of_work_factory(default_session_factory())
+    factory = uow_factory or default_uow_factory()
     flow = workflow or StepFunctionsWorkflow()
     return Cradle(uow_factory=factory, workflow=flow, bus=message_bus(factory, flow))
 

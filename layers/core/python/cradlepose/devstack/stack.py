@@ -47,9 +47,9 @@ from cradlepose.adapters.job_runner import JobRunner
 from cradlepose.adapters.job_runner import install_local_runner as install_job_runner
 from cradlepose.adapters.storage import S3Storage
 from cradlepose.adapters.workflow import StepFunctionsWorkflow
+from cradlepose.bootstrap import default_uow_factory
 from cradlepose.db.engine import create_engine, default_session_factory, reset_default_engine
 from cradlepose.db.models import PipelineWait
-from cradlepose.db.unit_of_work import unit_of_work_factory
 from cradlepose.devstack import local_identity, resources
 from cradlepose.devstack.admins import any_admin, create_local_admin
 from cradlepose.devstack.authorizer import TokenVerifier
@@ -357,7 +357,7 @@ class LocalStack:
             return True
 
         return pipeline_resume.resume_interrupted(
-            unit_of_work_factory(default_session_factory()),
+            default_uow_factory(),
             StepFunctionsWorkflow(sfn),
             self.state_machine_arn,
             exists,

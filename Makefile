@@ -36,7 +36,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 CDK := npx --yes aws-cdk@2.1148.1
 STAGE ?= dev
 
-.PHONY: sam sam-lock infra synth nag lambda-requirements deploy destroy
+.PHONY: sam sam-lock infra synth nag lambda-requirements image deploy destroy
 
 $(SAM_STAMP): requirements/sam.txt
 	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
@@ -95,11 +95,34 @@ nag: synth  ## synth, then list every cdk-nag acknowledgement with its reason
 lambda-requirements: $(STAMP)  ## re-resolve requirements/lambda.txt for the Lambda platform (asks PyPI)
 	$(PY) -m infra.lambda_requirements
 
-deploy: $(STAMP)  ## deploy STAGE (dev|prod) with the CDK CLI: builds the dependency layer, needs AWS credentials
-	$(CDK) deploy -c stage=$(STAGE) --require-approval broadening
+# The inference image: built from the repository root (containers/inference/Dockerfile.dockerignore
+# keeps the context to what it copies), tagged with the commit, deployed by its digest.
+IMAGE_TAG ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo local)
+ALARM_EMAIL ?=
+IMAGES_STACK = Cradle-$(STAGE)-images
+IMAGE_BUILD = docker build --platform linux/amd64 -f containers/inference/Dockerfile
 
-destroy: $(STAMP)  ## delete the STAGE stack (prod keeps its data: docs/deploy.md)
-	$(CDK) destroy -c stage=$(STAGE)
+image:  ## build the inference image locally (needs Docker), as deploy does
+	$(IMAGE_BUILD) -t cradle-inference:$(IMAGE_TAG) .
+
+# 1. the stage's image repository (its own stack: it must exist before the first push);
+# 2. build and push the image; 3. read its digest from ECR; 4. deploy the stage with that digest.
+deploy: $(STAMP)  ## deploy STAGE (dev|prod): image repository, image build+push, then the stack by digest (AWS credentials, Docker, ALARM_EMAIL for prod)
+	$(CDK) deploy $(IMAGES_STACK) -c stage=$(STAGE) -c images_only=true --require-approval broadening
+	repository=$$(aws cloudformation describe-stacks --stack-name $(IMAGES_STACK) \
+	  --query "Stacks[0].Outputs[?OutputKey=='RepositoryUri'].OutputValue" --output text); \
+	aws ecr get-login-password | docker login --username AWS --password-stdin "$${repository%%/*}"; \
+	$(IMAGE_BUILD) -t "$$repository:$(IMAGE_TAG)" . ; \
+	docker push "$$repository:$(IMAGE_TAG)"; \
+	digest=$$(aws ecr describe-images --repository-name "$${repository#*/}" --image-ids imageTag=$(IMAGE_TAG) \
+	  --query 'imageDetails[0].imageDigest' --output text); \
+	echo "deploying Cradle-$(STAGE) with the inference image $$repository@$$digest"; \
+	$(CDK) deploy Cradle-$(STAGE) -c stage=$(STAGE) -c inference_image_digest="$$digest" \
+	  $(if $(ALARM_EMAIL),-c alarm_email=$(ALARM_EMAIL)) --require-approval broadening
+
+# destroy=true: the app needs no image digest or alarm e-mail to name the stacks it deletes.
+destroy: $(STAMP)  ## delete the STAGE stacks (prod keeps its data: docs/deploy.md)
+	$(CDK) destroy Cradle-$(STAGE) $(IMAGES_STACK) -c stage=$(STAGE) -c destroy=true
 
 sam-lock: $(SAM_STAMP)  ## re-pin requirements/sam.txt from .venv/sam
 	{ sed -n '1,3p' requirements/sam.txt; $(SAM_VENV)/bin/python -m pip freeze; } > requirements/sam.txt.new

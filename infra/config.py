@@ -6,6 +6,7 @@ A stage is chosen with CDK context (`-c stage=prod`, or `stage=dev,prod` for bot
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,6 +16,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
 ROOT = Path(__file__).resolve().parents[1]
+
+IMAGE_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+# What an offline synth (checks, never a deploy) uses when no digest is given.
+PLACEHOLDER_IMAGE_DIGEST = "sha256:" + "0" * 64
 
 StageName = Literal["dev", "prod"]
 
@@ -69,10 +74,15 @@ class StageConfig:
     # --- GPU inference
     gpu_instance_type: str
     gpu_max_instances: int
-    inference_image_tag: str
+    inference_image_tag: str  # used only when no digest is given (dev)
+    image_digest_required: bool  # deploy an immutable `sha256:` digest, never a movable tag
 
     # --- monitoring
+    alarm_email_required: bool  # the alarm topic's e-mail subscription (`alarm_email`)
+
+    # --- given at deploy time (context)
     alarm_email: str | None = None
+    inference_image_digest: str | None = None  # `sha256:…` of the pushed image (`make deploy` reads it)
 
     # --- other
     bedrock_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
@@ -86,6 +96,39 @@ class StageConfig:
     @property
     def stack_name(self) -> str:
         return f"Cradle-{self.name}"
+
+    @property
+    def images_stack_name(self) -> str:
+        """The stack that holds only the inference image repository, deployed before the image is pushed."""
+        return f"Cradle-{self.name}-images"
+
+    @property
+    def inference_image_reference(self) -> str:
+        """What the task definition pulls from the repository: the digest when given, else the tag."""
+        return self.inference_image_digest or self.inference_image_tag
+
+    def missing_deploy_inputs(self, *, for_deploy: bool = True) -> list[str]:
+        """What this stage needs before it can be deployed, each said plainly (empty when ready).
+
+        `for_deploy=False` (offline checks) only checks the form of what was given.
+        """
+        missing = []
+        digest = self.inference_image_digest
+        if digest is not None and not IMAGE_DIGEST.fullmatch(digest):
+            missing.append(f"inference_image_digest {digest!r} is not a sha256:<64 hex> image digest")
+        if not for_deploy:
+            return missing
+        if digest is None and self.image_digest_required:
+            missing.append(
+                f"{self.name} deploys an immutable image digest: pass -c inference_image_digest=sha256:… "
+                "(make deploy builds, pushes and passes it; docs/deploy.md)"
+            )
+        if self.alarm_email_required and not self.alarm_email:
+            missing.append(
+                f"{self.name}'s alarms must reach someone: pass -c alarm_email=ops@example.org "
+                "(make deploy ALARM_EMAIL=…)"
+            )
+        return missing
 
 
 def _dev(account: str, region: str) -> StageConfig:
@@ -117,6 +160,8 @@ def _dev(account: str, region: str) -> StageConfig:
         gpu_instance_type="g6.xlarge",
         gpu_max_instances=1,
         inference_image_tag="latest",
+        image_digest_required=False,
+        alarm_email_required=False,
     )
 
 
@@ -145,6 +190,8 @@ def _prod(account: str, region: str) -> StageConfig:
         waf_rate_limit_per_5min=3_000,
         mfa_required=True,
         gpu_max_instances=4,
+        image_digest_required=True,
+        alarm_email_required=True,
     )
 
 

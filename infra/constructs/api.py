@@ -10,7 +10,10 @@
 - Stage throttling and a usage plan with a daily quota, JSON access logs (KMS-encrypted), X-Ray,
   execution logs at ERROR without request/response bodies (they hold health data).
 - A regional WAF web ACL with the AWS managed rule groups and a per-IP rate limit, logging to
-  CloudWatch with the Authorization header redacted.
+  CloudWatch with the Authorization header redacted. The common rule set's SizeRestrictions_BODY
+  (8 KB) only counts: a batch's upload request lists hundreds of files. A rule of our own refuses
+  bodies over `cradlepose.api_limits.MAX_REQUEST_BODY_BYTES` (64 KiB), and API Gateway forwards that
+  much to WAF (body inspection limit 64 KB instead of 16 KB), so the whole body is inspected.
 """
 
 from __future__ import annotations
@@ -24,10 +27,18 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from cradlepose.api_limits import MAX_REQUEST_BODY_BYTES
 from infra.config import StageConfig
 from infra.constructs.nag import acknowledge
 
 PUBLIC_PATHS = ("health", "openapi.json", "swagger")
+# Managed rules that only count (their verdict is logged, never acted on), and why.
+COUNTED_MANAGED_RULES = {
+    # 8 KB; the body size is enforced by BodySizeLimit instead, at MAX_REQUEST_BODY_BYTES.
+    "AWSManagedRulesCommonRuleSet": ("SizeRestrictions_BODY",),
+}
+# The body size API Gateway forwards to WAF (16 KB by default): all of a body the size rule allows.
+BODY_INSPECTION_LIMIT = "KB_64"
 MANAGED_RULE_GROUPS = (
     "AWSManagedRulesCommonRuleSet",
     "AWSManagedRulesKnownBadInputsRuleSet",
@@ -212,7 +223,15 @@ class Api(Construct):
                 override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
                 statement=wafv2.CfnWebACL.StatementProperty(
                     managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS", name=group
+                        vendor_name="AWS",
+                        name=group,
+                        rule_action_overrides=[
+                            wafv2.CfnWebACL.RuleActionOverrideProperty(
+                                name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+                            )
+                            for rule in COUNTED_MANAGED_RULES.get(group, ())
+                        ]
+                        or None,
                     )
                 ),
                 visibility_config=_visibility(group),
@@ -232,12 +251,40 @@ class Api(Construct):
                 visibility_config=_visibility("RatePerIp"),
             )
         )
+        rules.append(
+            wafv2.CfnWebACL.RuleProperty(
+                name="BodySizeLimit",
+                priority=len(MANAGED_RULE_GROUPS) + 1,
+                action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    size_constraint_statement=wafv2.CfnWebACL.SizeConstraintStatementProperty(
+                        # A body past the inspection limit is over the size limit too: MATCH blocks it.
+                        field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(
+                            body=wafv2.CfnWebACL.BodyProperty(oversize_handling="MATCH")
+                        ),
+                        comparison_operator="GT",
+                        size=MAX_REQUEST_BODY_BYTES,
+                        text_transformations=[
+                            wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")
+                        ],
+                    )
+                ),
+                visibility_config=_visibility("BodySizeLimit"),
+            )
+        )
         web_acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
             name=f"{config.prefix}-api",
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            association_config=wafv2.CfnWebACL.AssociationConfigProperty(
+                request_body={
+                    "API_GATEWAY": wafv2.CfnWebACL.RequestBodyAssociatedResourceTypeConfigProperty(
+                        default_size_inspection_limit=BODY_INSPECTION_LIMIT
+                    )
+                }
+            ),
             rules=rules,
             visibility_config=_visibility(f"{config.prefix}-api"),
         )

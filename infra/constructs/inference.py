@@ -6,9 +6,13 @@ pose model over one chunk and reports to Step Functions itself (SendTaskSuccess/
 with the task token), and the group scales back to zero when no task is left. Why ECS on EC2 and
 not AWS Batch or Fargate: docs/architecture-aws.md.
 
-The image comes from the ECR repository created here: the deploy pushes `containers/inference`
-to it and passes the tag (`-c inference_image_tag=<git sha>`), so each model rollout is a new task
-definition revision. Synth needs no Docker.
+The image comes from the stage's ECR repository (its own stack, `infra/stacks/images.py`): `make
+deploy` pushes `containers/inference` to it and passes the pushed image's digest
+(`-c inference_image_digest=sha256:…`; prod refuses to deploy without one), so each image is a new
+task definition revision and nothing can move under a running stage. Synth needs no Docker.
+
+The instances run the ECS-optimized Amazon Linux 2023 GPU AMI (NVIDIA driver 580, CUDA 13), which
+the image's torch build (CUDA 13.0) needs: docs/deploy.md, "GPU image and driver".
 """
 
 from __future__ import annotations
@@ -43,19 +47,11 @@ class Inference(Construct):
         logs_key: kms.IKey,
         buckets: dict[str, Bucket],
         state_machine_arn: str,
+        repository: ecr.IRepository,
     ) -> None:
         super().__init__(scope, construct_id)
         removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
-        self.repository = ecr.Repository(
-            self,
-            "Repository",
-            repository_name=f"{config.prefix}-inference",
-            image_scan_on_push=True,
-            encryption=ecr.RepositoryEncryption.KMS,
-            lifecycle_rules=[ecr.LifecycleRule(max_image_count=20, description="keep the last 20 images")],
-            removal_policy=removal,
-            empty_on_delete=False,
-        )
+        self.repository = repository
 
         self.cluster = ecs.Cluster(
             self,
@@ -129,6 +125,9 @@ class Inference(Construct):
             enable_managed_termination_protection=True,
             enable_managed_draining=True,
             target_capacity_percent=100,
+            # The AMI is the ECS-optimized Amazon Linux 2023 one (the launch template). CDK's enum has
+            # only AMAZON_LINUX_2 and BOTTLEROCKET: AMAZON_LINUX_2 stands for the ECS-optimized Amazon
+            # Linux family and adds the ECS_CLUSTER line to /etc/ecs/ecs.config, which AL2023 reads too.
             machine_image_type=ecs.MachineImageType.AMAZON_LINUX_2,
         )
         self.cluster.add_asg_capacity_provider(self.capacity_provider)
@@ -159,7 +158,10 @@ class Inference(Construct):
         self.container = self.task_definition.add_container(
             CONTAINER_NAME,
             container_name=CONTAINER_NAME,
-            image=ecs.ContainerImage.from_ecr_repository(self.repository, tag=config.inference_image_tag),
+            # `tag` takes a tag or a `sha256:` digest (the URI becomes repo@sha256:…).
+            image=ecs.ContainerImage.from_ecr_repository(
+                self.repository, tag=config.inference_image_reference
+            ),
             gpu_count=1,
             memory_reservation_mib=12 * 1024,
             cpu=3 * 1024,

@@ -1,6 +1,7 @@
 """The admin dashboard and the alarms.
 
-Alarms (to an encrypted SNS topic; subscribe an e-mail with the stage's `alarm_email`): errors and
+Alarms (every one to an encrypted SNS topic, which e-mails the stage's `alarm_email`: required for
+prod, docs/deploy.md): errors and
 throttles of every function, messages in any DLQ, failed/timed-out/aborted pipeline executions, API
 5xx and p99 latency, database CPU, connections and capacity, RDS Proxy connection pressure.
 

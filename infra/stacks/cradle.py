@@ -8,6 +8,7 @@ backups, audit and monitoring. Stage differences come only from `StageConfig`.
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, DefaultStackSynthesizer, Environment, Stack, Tags
+from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -34,7 +35,9 @@ ASSET_QUALIFIER = DefaultStackSynthesizer.DEFAULT_QUALIFIER
 
 
 class CradleStack(Stack):
-    def __init__(self, scope: Construct, *, config: StageConfig, table: FunctionTable) -> None:
+    def __init__(
+        self, scope: Construct, *, config: StageConfig, table: FunctionTable, repository: ecr.IRepository
+    ) -> None:
         super().__init__(
             scope,
             config.stack_name,
@@ -79,6 +82,7 @@ class CradleStack(Stack):
             logs_key=key,
             buckets=storage.buckets,
             state_machine_arn=pipeline_arn,
+            repository=repository,
         )
         functions = Functions(
             self,
@@ -187,7 +191,6 @@ class CradleStack(Stack):
             "HostedUiUrl": identity.domain.base_url(),
             "UserPoolId": identity.user_pool.user_pool_id,
             "UserPoolClientId": identity.client.user_pool_client_id,
-            "InferenceRepositoryUri": inference.repository.repository_uri,
             "StateMachineArn": pipeline_arn,
             "ModelsBucket": storage.buckets["models"].bucket.bucket_name,
             "WebBucket": web.bucket.bucket_name,

@@ -19,7 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.support import ACCOUNT, REGION, ROOT, STAGES, Synth, sam_executable
+from tests.infra.support import (
+    ACCOUNT,
+    ALARM_EMAIL,
+    IMAGE_DIGEST,
+    REGION,
+    ROOT,
+    STAGES,
+    Synth,
+    sam_executable,
+)
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -55,6 +64,9 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
             ],
             "aws:cdk:bundling-stacks": [],
             "web_dir": str(web),
+            # What `make deploy` passes: prod refuses to synthesize without them.
+            "inference_image_digest": IMAGE_DIGEST,
+            "alarm_email": ALARM_EMAIL,
         }
     )
     started = time.monotonic()

@@ -12,6 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("dev", "prod")
 ACCOUNT = "111111111111"
 REGION = "eu-central-1"
+IMAGE_DIGEST = "sha256:" + "ab" * 32  # a stand-in for the pushed image's digest
+ALARM_EMAIL = "ops@example.org"
 
 
 def sam_executable() -> Path:

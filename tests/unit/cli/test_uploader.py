@@ -9,8 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
+from cradlepose.api_limits import MAX_FORMS_PER_REQUEST, MAX_REQUEST_BODY_BYTES
 from cradlepose.cli import uploader
 from cradlepose.cli.client import ApiError
+from tests.upload_requests import largest_upload
 
 pytestmark = pytest.mark.unit
 
@@ -191,3 +193,33 @@ def test_every_post_to_s3_says_its_length_since_s3_refuses_chunked_posts(tmp_pat
     for length, encoding, size in seen:
         assert encoding is None
         assert length == str(size)
+
+
+def test_forms_are_asked_for_in_requests_within_the_apis_limits(tmp_path: Path) -> None:
+    # Given 2500 images with the longest names a file system allows, for the longest batch name
+    api = largest_upload(tmp_path)
+
+    # Then the batch is created once, the rest asked for in further requests, none over a limit
+    paths = [path for path, _, _ in api.requests]
+    assert paths[0] == "/batches"
+    assert set(paths[1:]) == {"/batches/7/uploads"}
+    assert sum(files for _, _, files in api.requests) == 2500
+    for _, body, files in api.requests:
+        assert len(body) <= MAX_REQUEST_BODY_BYTES
+        assert files <= MAX_FORMS_PER_REQUEST
+    # and each request is as full as the body limit lets it be (a few requests, not thousands)
+    assert len(api.requests) <= 2500 * 300 // MAX_REQUEST_BODY_BYTES + 2
+
+
+def test_small_folders_still_take_one_request(tmp_path: Path) -> None:
+    folder = _folder(tmp_path)
+    api = FakeApi()
+    state = uploader.scan(folder, None, API, "session")
+    uploader.ensure_batch(api, state, folder, {})  # type: ignore[arg-type]
+    assert [call[1] for call in api.calls] == ["/batches"]
+    assert len(api.calls[0][2]["uploads"]["files"]) == 3
+
+
+def test_the_uploader_measures_bodies_as_the_client_encodes_them() -> None:
+    body = {"files": [{"filename": 'é\u2028"\\x.jpg', "size": 1}], "n": None}
+    assert uploader.request_body_bytes(body) == len(httpx.Request("POST", API, json=body).content)

@@ -1,7 +1,9 @@
 """`cradle upload DIR --batch NAME`: send a folder of images straight to S3, resumably.
 
 1. Create the batch with one presigned form per JPEG/PNG (other files are skipped and said so; a
-   file over the upload limit is refused up front, by name, and the rest go on).
+   file over the upload limit is refused up front, by name, and the rest go on). The forms are
+   asked for in as many requests as it takes to keep each within the API's limits (at most
+   `MAX_FORMS_PER_REQUEST` files and `MAX_REQUEST_BODY_BYTES` of JSON, what the cloud's WAF allows).
 2. POST each file to S3 with its form, several at a time, with a progress bar for bytes and files.
    Every finished file is written to `.cradle-upload.json` in the folder, so an interrupted upload
    run again resumes: the same batch, only the files not sent yet, new forms where old ones expired.
@@ -26,6 +28,7 @@ from typing import Any, BinaryIO, cast
 
 import httpx
 
+from cradlepose.api_limits import MAX_FORMS_PER_REQUEST, MAX_REQUEST_BODY_BYTES
 from cradlepose.cli.client import ApiError, CradleClient
 
 STATE_FILE = ".cradle-upload.json"
@@ -129,28 +132,72 @@ def ensure_batch(client: CradleClient, state: UploadState, folder: Path, metadat
             )
     needing = [f for f in state.files.values() if f.state in ("pending", "failed") and not f.form_usable()]
     while needing:
-        body = [{"filename": Path(f.path).name, "size": f.size} for f in needing]
+        path, body = upload_request(state, metadata, _fitting(state, metadata, needing))
+        asked = needing[: len(_files_of(body))]
         try:
-            if state.batch_id is None:
-                created = client.post(
-                    "/batches",
-                    {"batch_name": state.batch_name, "uploads": {"files": body}, "upload_metadata": metadata},
-                )
-                state.batch_id, forms = created["batch"]["id"], created["uploads"]
-            else:
-                forms = client.post(f"/batches/{state.batch_id}/uploads", {"files": body})
+            answer = client.post(path, body)
         except ApiError as error:
-            refused = _refused_file(error, needing)
+            refused = _refused_file(error, asked)
             if refused is None:
                 raise
             refused.state, refused.message = "rejected", error.problem.get("detail")
             needing.remove(refused)
             continue
-        for file, form in zip(needing, forms, strict=True):
+        if state.batch_id is None:
+            state.batch_id, forms = answer["batch"]["id"], answer["uploads"]
+        else:
+            forms = answer
+        for file, form in zip(asked, forms, strict=True):
             file.key, file.form, file.form_expires_at = form["key"], form, form["expires_at"]
             file.state, file.message = "pending", None
-        break
+        needing = needing[len(asked) :]
+        state.save(folder)  # a run stopped between requests resumes with the batch it created
     state.save(folder)
+
+
+def upload_request(
+    state: UploadState, metadata: dict[str, Any], files: list[FileState]
+) -> tuple[str, dict[str, Any]]:
+    """The path and JSON body that ask for `files`' forms: the batch's creation, or more uploads."""
+    listed = [{"filename": Path(f.path).name, "size": f.size} for f in files]
+    if state.batch_id is None:
+        return "/batches", {
+            "batch_name": state.batch_name,
+            "uploads": {"files": listed},
+            "upload_metadata": metadata,
+        }
+    return f"/batches/{state.batch_id}/uploads", {"files": listed}
+
+
+def request_body_bytes(body: Any) -> int:
+    """The size of `body` as the client sends it (httpx's JSON encoding)."""
+    return len(json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode())
+
+
+def _files_of(body: dict[str, Any]) -> list[Any]:
+    files: list[Any] = body["uploads"]["files"] if "uploads" in body else body["files"]
+    return files
+
+
+def _fitting(state: UploadState, metadata: dict[str, Any], needing: list[FileState]) -> list[FileState]:
+    """The longest head of `needing` one request may ask for (files and body bytes within limits)."""
+    low, high = 0, min(len(needing), MAX_FORMS_PER_REQUEST)
+    while low < high:  # the largest count whose body fits
+        middle = (low + high + 1) // 2
+        if request_body_bytes(upload_request(state, metadata, needing[:middle])[1]) <= MAX_REQUEST_BODY_BYTES:
+            low = middle
+        else:
+            high = middle - 1
+    if low == 0:
+        raise ApiError(
+            413,
+            {
+                "title": "Request too large",
+                "detail": f"asking for {needing[0].path}'s upload form takes more than "
+                f"{MAX_REQUEST_BODY_BYTES} bytes (the API's limit): shorten the batch name or metadata",
+            },
+        )
+    return needing[:low]
 
 
 def send_all(

@@ -5,6 +5,12 @@ Locally the URL comes from settings (the embedded PostgreSQL listens on a unix s
 Lambda connects to RDS Proxy over TLS, with a password from Secrets Manager or an IAM token.
 A Lambda serves one request at a time, so its pool holds one connection (`pool_size=1`),
 checked with `pool_pre_ping` because the environment may sleep between invocations.
+
+A connection runs no statement of its own when it opens: a `SET` would pin the client's session
+to one database connection at RDS Proxy for its whole life, and every Lambda's would. The session
+settings Cradle relies on (`SESSION_DEFAULTS`: statement timeout, UTC) are the role's own defaults
+instead (`ALTER ROLE … SET`, applied by every migration run, `cradlepose.db.migrate`), which
+PostgreSQL gives each new session, the proxy's pooled ones included.
 """
 
 from __future__ import annotations
@@ -27,6 +33,11 @@ _session_factory: sessionmaker[Session] | None = None
 
 def _json_serializer(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def session_defaults(settings: Settings) -> dict[str, str]:
+    """The session settings every connection must have, as the role's defaults (never a SET)."""
+    return {"statement_timeout": str(int(settings.db_statement_timeout_ms)), "TimeZone": "UTC"}
 
 
 def url_from_settings(settings: Settings) -> URL:
@@ -74,19 +85,6 @@ def create_engine(settings: Settings | None = None, **overrides: Any) -> Engine:
     }
     options.update(overrides)
     engine = sa.create_engine(url, **options)
-    timeout = settings.db_statement_timeout_ms
-
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"SET statement_timeout = {int(timeout)}")
-        cursor.execute("SET TIME ZONE 'UTC'")
-        cursor.close()
-        # pg8000 opened a transaction for the SETs: end it, or the connection could never be
-        # switched to autocommit (VACUUM, CREATE DATABASE) and would start its first unit of
-        # work inside a stale transaction.
-        dbapi_connection.commit()
-
     if settings.db_iam_auth:
         _use_iam_tokens(engine, settings)
     return engine

@@ -1,4 +1,10 @@
-"""Run Alembic programmatically: the CLI, the local stack, tests and the deploy-time task."""
+"""Run Alembic programmatically: the CLI, the local stack, tests and the deploy-time task.
+
+An upgrade also sets the connecting role's session defaults (`engine.session_defaults`: statement
+timeout, UTC) with `ALTER ROLE CURRENT_USER SET`, so no connection has to SET them itself, which
+would pin its session at RDS Proxy. In the cloud every function connects as the one database user
+the migrate function runs as; locally it is the embedded server's own user. New sessions get them.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
+
+from cradlepose.db.engine import session_defaults
+from cradlepose.settings import Settings, get_settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -23,9 +33,18 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head", settings: Settings | None = None) -> None:
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
+        set_role_defaults(connection, settings or get_settings())
+
+
+def set_role_defaults(connection: Connection, settings: Settings) -> None:
+    """Make the session settings the connecting role's defaults (for its sessions from now on)."""
+    for name, value in session_defaults(settings).items():
+        # Utility statements take no bind parameters; the names are ours, the values plain.
+        literal = "'" + value.replace("'", "''") + "'"
+        connection.execute(text(f"ALTER ROLE CURRENT_USER SET {name} = {literal}"))
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:

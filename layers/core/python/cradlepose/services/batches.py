@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from cradlepose.adapters.storage import Storage
+from cradlepose.api_limits import MAX_FORMS_PER_REQUEST
 from cradlepose.db.models import BatchAssignment, Image, ImageBatch, KeypointSchema, UploadRejection
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
@@ -31,8 +32,6 @@ from cradlepose.services.common import (
     tenths,
 )
 from cradlepose.settings import get_settings
-
-MAX_FORMS_PER_REQUEST = 1000
 
 
 class FileToUpload(BaseModel):

@@ -34,6 +34,9 @@ from infra.constructs.permissions import CALLBACK_ACTIONS, s3_statements
 from infra.constructs.storage import Bucket
 
 CONTAINER_NAME = "inference"
+# Where training jobs write their weights (cradlepose.services.job_worker: trained/job-<id>/best.pt):
+# the task role writes nothing else in the models bucket, so no chunk can overwrite a model's weights.
+TRAINED_WEIGHTS_KEYS = "trained/*"
 
 
 class Inference(Construct):
@@ -196,16 +199,18 @@ class Inference(Construct):
             "and writes its results (results); keys are per batch and chunk, known only at run time, so "
             "object "
             "actions cover each of those three buckets' keys, nothing else. Training jobs (the same image) "
-            "also read a dataset's YOLO pose export (exports) and write the trained weights (models).",
+            "also read a dataset's YOLO pose export (exports) and write the trained weights (models, only "
+            f"under {TRAINED_WEIGHTS_KEYS}, per job).",
             *(
                 f"AwsSolutions-IAM5[Resource::<{logical_id(buckets[b].bucket)}.Arn>/*]"
                 for b in ("uploads", "models", "results", "exports")
             ),
+            f"AwsSolutions-IAM5[Resource::<{logical_id(buckets['models'].bucket)}.Arn>/{TRAINED_WEIGHTS_KEYS}]",
         )
         for statement in (
             *s3_statements(buckets["uploads"], "read"),
             *s3_statements(buckets["models"], "read"),
-            *s3_statements(buckets["models"], "write"),
+            *s3_statements(buckets["models"], "write", keys=TRAINED_WEIGHTS_KEYS),
             *s3_statements(buckets["exports"], "read"),
             *s3_statements(buckets["results"], "read"),
             *s3_statements(buckets["results"], "write"),

@@ -4,8 +4,9 @@
   secret read).
 - `s3:<bucket>:read`: s3:GetObject on the bucket's objects, s3:ListBucket on the bucket, kms:Decrypt
   on the bucket's key, only via S3.
-- `s3:<bucket>:write`: s3:PutObject, s3:AbortMultipartUpload on its objects; kms:GenerateDataKey,
-  Encrypt, Decrypt (multipart uploads need it) on its key, only via S3.
+- `s3:<bucket>:write`: s3:PutObject, s3:AbortMultipartUpload on its objects; kms:GenerateDataKey and
+  kms:Decrypt (multipart uploads need it) on its key, only via S3. No kms:Encrypt: S3 encrypts
+  with a data key, never through Encrypt.
 - `s3:<bucket>:delete`: s3:DeleteObject (a delete marker; old versions go by lifecycle, never by
   the function).
 - `states:start`: states:StartExecution on the batch pipeline.
@@ -13,7 +14,10 @@
 - `ecs:run_inference`: ecs:RunTask on this deploy's inference task definition, in its cluster only;
   iam:PassRole on the task's two roles, to ECS tasks only (no ecs:TagResource: the dispatcher
   passes no tags).
-- `cognito:admin`: user management (AdminCreateUser, AdminAddUserToGroup, …) on the user pool.
+- `cognito:admin`: what the API's account decisions mirror into the user pool: the role group
+  (AdminListGroupsForUser, AdminAddUserToGroup, AdminRemoveUserFromGroup) and the account's state
+  (AdminDisableUser, AdminEnableUser).
+- `cognito:create_users`: AdminCreateUser and the role group, on the user pool (the first admin).
 - `bedrock:invoke`: bedrock:InvokeModel on the one configured foundation model.
 
 No statement has a `*` action, and no data statement has a `*` resource.
@@ -32,15 +36,20 @@ from aws_cdk import aws_iam as iam
 from infra.constructs.database import Database
 from infra.constructs.storage import Bucket
 
-COGNITO_ADMIN_ACTIONS = [
-    "cognito-idp:AdminCreateUser",
-    "cognito-idp:AdminGetUser",
+# Exactly what cradlepose.adapters.identity.CognitoIdentityProvider calls
+# (tests/e2e/test_iam_follows_calls.py records it).
+COGNITO_GROUP_ACTIONS = [
+    "cognito-idp:AdminListGroupsForUser",
     "cognito-idp:AdminAddUserToGroup",
     "cognito-idp:AdminRemoveUserFromGroup",
-    "cognito-idp:AdminListGroupsForUser",
+]
+COGNITO_ADMIN_ACTIONS = [
+    *COGNITO_GROUP_ACTIONS,
     "cognito-idp:AdminDisableUser",
     "cognito-idp:AdminEnableUser",
 ]
+COGNITO_CREATE_ACTIONS = ["cognito-idp:AdminCreateUser", *COGNITO_GROUP_ACTIONS]
+COGNITO_GRANTS = ("cognito:admin", "cognito:create_users")
 CALLBACK_ACTIONS = ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"]
 
 
@@ -65,8 +74,9 @@ class GrantTargets:
     bedrock_model_id: str
 
 
-def s3_statements(bucket: Bucket, access: str) -> list[iam.PolicyStatement]:
-    objects = bucket.bucket.arn_for_objects("*")
+def s3_statements(bucket: Bucket, access: str, keys: str = "*") -> list[iam.PolicyStatement]:
+    """The statements of one access to one bucket; `keys` narrows the object actions to a key pattern."""
+    objects = bucket.bucket.arn_for_objects(keys)
     via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{Stack.of(bucket.bucket).region}.amazonaws.com"}}
     key = bucket.key.key_arn
     if access == "read":
@@ -79,7 +89,7 @@ def s3_statements(bucket: Bucket, access: str) -> list[iam.PolicyStatement]:
         return [
             iam.PolicyStatement(actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[objects]),
             iam.PolicyStatement(
-                actions=["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"],
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
                 resources=[key],
                 conditions=via_s3,
             ),
@@ -121,6 +131,9 @@ _NAMED_GRANTS: dict[str, Callable[[GrantTargets], list[iam.PolicyStatement]]] = 
     "ecs:run_inference": lambda t: run_inference_statements(t.inference),
     "cognito:admin": lambda t: [
         iam.PolicyStatement(actions=COGNITO_ADMIN_ACTIONS, resources=[t.user_pool.user_pool_arn])
+    ],
+    "cognito:create_users": lambda t: [
+        iam.PolicyStatement(actions=COGNITO_CREATE_ACTIONS, resources=[t.user_pool.user_pool_arn])
     ],
     "bedrock:invoke": _bedrock,
 }

@@ -26,7 +26,7 @@ from infra.constructs.migrations import Migrations
 from infra.constructs.monitoring import Monitoring
 from infra.constructs.nag import acknowledge, logical_id
 from infra.constructs.network import Network
-from infra.constructs.permissions import GrantTargets, InferenceTarget
+from infra.constructs.permissions import COGNITO_GRANTS, GrantTargets, InferenceTarget
 from infra.constructs.pipeline import ANALYSIS_REPORT, BATCH_PIPELINE, Pipeline, state_machine_arn
 from infra.constructs.storage import Storage, access_log_bucket
 from infra.constructs.web import RuntimeConfig, WebHosting, web_build_dir
@@ -51,8 +51,8 @@ class CradleStack(Stack):
         grants = {grant for spec in table.functions for grant in spec.grants}
         optional_endpoints = {
             name
-            for name, grant in (("cognito", "cognito:admin"), ("bedrock", "bedrock:invoke"))
-            if grant in grants
+            for name, needed in (("cognito", set(COGNITO_GRANTS)), ("bedrock", {"bedrock:invoke"}))
+            if needed & grants
         }
 
         key = logs_key(self, config)

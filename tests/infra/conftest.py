@@ -8,27 +8,16 @@ soon as the templates exist, so they run while the assertion tests do.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.infra.support import (
-    ACCOUNT,
-    ALARM_EMAIL,
-    IMAGE_DIGEST,
-    REGION,
-    ROOT,
-    STAGES,
-    Synth,
-    sam_executable,
-)
+from tests.infra.support import REGION, ROOT, STAGES, Synth, sam_executable, synthesize
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -41,45 +30,9 @@ def _start(command: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Pop
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
-    from aws_cdk import App  # noqa: PLC0415 - importing jsii starts node: only when infra tests run
-
-    from infra.app import build_app, cdk_json_context  # noqa: PLC0415
-
     base = tmp_path_factory.mktemp("infra")
-    web = base / "web"
-    web.mkdir()
-    (web / "index.html").write_text("<!doctype html><title>Cradle</title>\n")
-    (web / "config.json").write_text('{"stage": "local"}\n')  # the local stack's; never uploaded
-    outdir = base / "cdk.out"
-    context = cdk_json_context()
-    context.update(
-        {
-            "stage": ",".join(STAGES),
-            "account": ACCOUNT,
-            "region": REGION,
-            f"availability-zones:account={ACCOUNT}:region={REGION}": [
-                f"{REGION}a",
-                f"{REGION}b",
-                f"{REGION}c",
-            ],
-            "aws:cdk:bundling-stacks": [],
-            "web_dir": str(web),
-            # What `make deploy` passes: prod refuses to synthesize without them.
-            "inference_image_digest": IMAGE_DIGEST,
-            "alarm_email": ALARM_EMAIL,
-        }
-    )
-    started = time.monotonic()
-    app = App(context=context, outdir=str(outdir))
-    build_app(app)
-    error = None
-    try:
-        app.synth()
-    except Exception as exc:  # cdk-nag findings fail the synth; the templates are written anyway
-        error = str(exc)
-    result = Synth(outdir=outdir, seconds=time.monotonic() - started, error=error)
-    for path in outdir.glob("*.template.json"):
-        result.templates[path.name.removesuffix(".template.json")] = json.loads(path.read_text())
+    result = synthesize(base)
+    outdir = result.outdir
 
     env = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": REGION}
     cfn_lint = [str(Path(sys.executable).parent / "cfn-lint"), "--format", "json", "--regions", REGION]

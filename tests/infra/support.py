@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from dataclasses import dataclass, field
@@ -14,6 +15,52 @@ ACCOUNT = "111111111111"
 REGION = "eu-central-1"
 IMAGE_DIGEST = "sha256:" + "ab" * 32  # a stand-in for the pushed image's digest
 ALARM_EMAIL = "ops@example.org"
+
+
+def synthesize(base: Path, stages: tuple[str, ...] = STAGES) -> Synth:
+    """The app synthesized offline into `base`, as `cdk synth` would (cdk.json's context, cdk-nag on),
+    with bundling skipped (no pip download), AZs from context and a one-file web build."""
+    import time  # noqa: PLC0415
+
+    from aws_cdk import App  # noqa: PLC0415 - importing jsii starts node: only when a synth runs
+
+    from infra.app import build_app, cdk_json_context  # noqa: PLC0415
+
+    web = base / "web"
+    web.mkdir(parents=True, exist_ok=True)
+    (web / "index.html").write_text("<!doctype html><title>Cradle</title>\n")
+    (web / "config.json").write_text('{"stage": "local"}\n')  # the local stack's; never uploaded
+    outdir = base / "cdk.out"
+    context = cdk_json_context()
+    context.update(
+        {
+            "stage": ",".join(stages),
+            "account": ACCOUNT,
+            "region": REGION,
+            f"availability-zones:account={ACCOUNT}:region={REGION}": [
+                f"{REGION}a",
+                f"{REGION}b",
+                f"{REGION}c",
+            ],
+            "aws:cdk:bundling-stacks": [],
+            "web_dir": str(web),
+            # What `make deploy` passes: prod refuses to synthesize without them.
+            "inference_image_digest": IMAGE_DIGEST,
+            "alarm_email": ALARM_EMAIL,
+        }
+    )
+    started = time.monotonic()
+    app = App(context=context, outdir=str(outdir))
+    build_app(app)
+    error = None
+    try:
+        app.synth()
+    except Exception as exc:  # cdk-nag findings fail the synth; the templates are written anyway
+        error = str(exc)
+    result = Synth(outdir=outdir, seconds=time.monotonic() - started, error=error)
+    for path in outdir.glob("*.template.json"):
+        result.templates[path.name.removesuffix(".template.json")] = json.loads(path.read_text())
+    return result
 
 
 def sam_executable() -> Path:

@@ -235,6 +235,29 @@ def test_each_function_role_holds_exactly_its_grants(synth: Synth, stage: str) -
         assert ("s3:DeleteObject" in actions) == any(g.endswith(":delete") for g in spec.grants), spec.name
         assert ("s3:PutObject" in actions) == any(g.endswith(":write") for g in spec.grants), spec.name
         assert "secretsmanager:GetSecretValue" not in actions, f"{spec.name}: IAM auth, no password"
+        assert ("cognito-idp:AdminDisableUser" in actions) == ("cognito:admin" in spec.grants), spec.name
+        assert ("cognito-idp:AdminCreateUser" in actions) == ("cognito:create_users" in spec.grants), (
+            spec.name
+        )
+        assert "cognito-idp:AdminGetUser" not in actions, f"{spec.name}: no code calls it"
+        assert "kms:Encrypt" not in actions, f"{spec.name}: S3 encrypts with data keys"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_inference_task_writes_results_and_trained_weights_only(synth: Synth, stage: str) -> None:
+    task = next(iter(synth.resources(stage, "AWS::ECS::TaskDefinition").values()))
+    role = task["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
+    writes = [
+        json.dumps(statement["Resource"], sort_keys=True)
+        for policy in synth.resources(stage, "AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "s3:PutObject" in _as_list(statement["Action"])
+    ]
+
+    assert len(writes) == 2, writes
+    assert any("StorageResults" in w and '"/*"' in w for w in writes), writes
+    assert any("StorageModels" in w and '"/trained/*"' in w for w in writes), writes
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -51,5 +51,6 @@ def test_grants_are_ones_the_cdk_app_understands() -> None:
                     "states:callback",
                     "ecs:run_inference",
                     "cognito:admin",
+                    "cognito:create_users",
                     "bedrock:invoke",
                 }, grant

@@ -24,6 +24,7 @@ from cradle_inference.chunk import ChunkSummary, OutputUnwritable, run_chunk
 from cradle_inference.engine import PoseEngine
 from cradle_inference.logs import JsonLog
 from cradle_inference.store import LocalObjectStore, ObjectStore, S3ObjectStore, split_s3_url
+from cradlepose.adapters import aws_call_log
 from cradlepose.domain.inference import ChunkManifest
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_MANIFEST, EXIT_OUTPUT_UNWRITABLE = 0, 1, 2, 3
@@ -73,6 +74,7 @@ def load_manifest(reference: str) -> tuple[ChunkManifest, ObjectStore]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    aws_call_log.activate_from_env()  # only when the local stack's IAM test records the calls
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["job"]:  # ECS overrides only the arguments of the image's entry point
         from cradle_inference.jobs import main as job_main  # noqa: PLC0415

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     cognito_user_pool_id: str | None = None
     cognito_client_id: str | None = None
+    cognito_endpoint_url: str | None = Field(
+        default=None, description="the identity provider's endpoint (the local stack's); None: Cognito's"
+    )
 
     # --- Bedrock: the one foundation model a function with the `bedrock:invoke` grant may call
     bedrock_model_id: str | None = None

@@ -17,6 +17,7 @@ from typing import Any
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from cradlepose import function_table
+from cradlepose.adapters.aws_call_log import acting_as
 from cradlepose.devstack.apigw import LambdaContext
 
 ACCOUNT = DEFAULT_ACCOUNT_ID  # the account moto puts every resource in
@@ -44,6 +45,16 @@ def function_name(name: str) -> str:
     return f"cradle-local-{name.replace('_', '-')}"
 
 
+def _attributed(name: str, handler: Handler) -> Handler:
+    """The handler, its AWS calls made as the function `name` (its own role in the cloud)."""
+
+    def call(event: Any, context: Any) -> Any:
+        with acting_as(name):
+            return handler(event, context)
+
+    return call
+
+
 class InProcessFunctions:
     def __init__(self, table: function_table.FunctionTable | None = None, region: str = "us-east-1") -> None:
         self.table = table or function_table.load()
@@ -62,7 +73,7 @@ class InProcessFunctions:
                 if code not in sys.path:
                     sys.path.insert(0, code)
                 module = importlib.import_module(spec.module)
-                self._handlers[name] = getattr(module, spec.function)
+                self._handlers[name] = _attributed(name, getattr(module, spec.function))
             return self._handlers[name]
 
     def invoke(self, name: str, event: Any) -> Any:

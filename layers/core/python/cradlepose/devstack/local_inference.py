@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from cradlepose.adapters.aws_call_log import acting_as
 from cradlepose.adapters.inference import InferenceTask
 from cradlepose.adapters.workflow import Workflow
 from cradlepose.domain.inference import ChunkManifest
@@ -25,6 +26,8 @@ from cradlepose.domain.inference import ChunkManifest
 log = logging.getLogger(__name__)
 
 ChunkRunner = Callable[[ChunkManifest], dict[str, Any]]
+# The GPU task's calls are made with its task role (infra/constructs/inference.py), not a function's.
+TASK_PRINCIPAL = "inference_task"
 
 
 class ObjectReader(Protocol):
@@ -86,6 +89,10 @@ class LocalInferenceRunner:
 
     # ------------------------------------------------------------------ the worker
     def _work(self) -> None:
+        with acting_as(TASK_PRINCIPAL):
+            self._take_tasks()
+
+    def _take_tasks(self) -> None:
         while True:
             task = self._queue.get()
             if task is _STOP or self._stop.is_set():
@@ -112,6 +119,10 @@ class LocalInferenceRunner:
         self.finished.append(task)
 
     def _heartbeats(self) -> None:
+        with acting_as(TASK_PRINCIPAL):
+            self._beat()
+
+    def _beat(self) -> None:
         while not self._stop.wait(self.heartbeat_every_s):
             for token in self.open_tokens:
                 try:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 
+from cradlepose.adapters.aws_call_log import acting_as
 from cradlepose.adapters.job_runner import JobLaunch
+from cradlepose.devstack.local_inference import TASK_PRINCIPAL
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,8 @@ class LocalJobRunner:
         try:
             from cradle_inference.jobs import run_spec  # noqa: PLC0415 - torch only where jobs run
 
-            self.exit_codes[launch.name] = run_spec(launch.spec_uri)
+            with acting_as(TASK_PRINCIPAL):
+                self.exit_codes[launch.name] = run_spec(launch.spec_uri)
         except Exception:  # the job reports its own failures; this is for what broke before it could
             log.exception("local job %s crashed", launch.name)
             self.exit_codes[launch.name] = 1

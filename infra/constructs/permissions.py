@@ -34,6 +34,7 @@ from infra.constructs.storage import Bucket
 
 COGNITO_ADMIN_ACTIONS = [
     "cognito-idp:AdminCreateUser",
+    "cognito-idp:AdminDeleteUser",  # an invitation whose row cannot be written takes its account back
     "cognito-idp:AdminGetUser",
     "cognito-idp:AdminAddUserToGroup",
     "cognito-idp:AdminRemoveUserFromGroup",

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     jwt_audience: str | None = None
     cognito_user_pool_id: str | None = None
     cognito_client_id: str | None = None
+    cognito_endpoint_url: str | None = Field(
+        default=None, description="the local identity provider (the local stack sets it); None: Cognito's own"
+    )
 
     # --- Bedrock: the one foundation model a function with the `bedrock:invoke` grant may call
     bedrock_model_id: str | None = None

@@ -18,11 +18,14 @@ _lock = threading.Lock()
 def client(service: str) -> Any:
     """A shared client for `service`, with the endpoint and region from settings."""
     settings = get_settings()
+    endpoint = settings.aws_endpoint_url
+    if service == "cognito-idp" and settings.cognito_endpoint_url:
+        endpoint = settings.cognito_endpoint_url  # the local stack's identity provider, not moto's
     with _lock:
         return boto3.session.Session().client(
             service,
             region_name=settings.aws_region,
-            endpoint_url=settings.aws_endpoint_url,
+            endpoint_url=endpoint,
             config=Config(retries={"mode": "standard", "max_attempts": 5}, signature_version="s3v4")
             if service == "s3"
             else Config(retries={"mode": "standard", "max_attempts": 5}),

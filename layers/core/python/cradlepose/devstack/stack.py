@@ -273,6 +273,10 @@ class LocalStack:
             "CRADLE_LOCAL_STATE_DIR": str(state),
             "CRADLE_JWT_ISSUER": self.issuer,
             "CRADLE_JWT_AUDIENCE": CLIENT_ID,
+            # Admin routes (invitations, approvals, roles) call the local identity provider with
+            # boto3's cognito-idp client, as the API calls Cognito in the cloud.
+            "CRADLE_COGNITO_USER_POOL_ID": POOL_ID,
+            "CRADLE_COGNITO_ENDPOINT_URL": self.identity_url,
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
             "AWS_DEFAULT_REGION": REGION,

@@ -14,7 +14,8 @@
   iam:PassRole on the task's two roles, to ECS tasks only (no ecs:TagResource: the dispatcher
   passes no tags).
 - `cognito:admin`: user management (AdminCreateUser, AdminAddUserToGroup, …) on the user pool.
-- `bedrock:invoke`: bedrock:InvokeModel on the one configured foundation model.
+- `bedrock:invoke`: bedrock:InvokeModel on the one configured foundation model, only when the stage
+  opts in (`-c analysis_writer=bedrock`); otherwise nothing (the composer writes the reports).
 
 No statement has a `*` action, and no data statement has a `*` resource.
 """
@@ -63,7 +64,7 @@ class GrantTargets:
     analysis_state_machine_arn: str
     inference: InferenceTarget
     user_pool: cognito.IUserPool
-    bedrock_model_id: str
+    bedrock_model_id: str | None  # None: the stage did not opt in to Bedrock
 
 
 def s3_statements(bucket: Bucket, access: str) -> list[iam.PolicyStatement]:
@@ -108,6 +109,8 @@ def _start(arn: str) -> list[iam.PolicyStatement]:
 
 
 def _bedrock(targets: GrantTargets) -> list[iam.PolicyStatement]:
+    if targets.bedrock_model_id is None:
+        return []
     stack = Stack.of(targets.user_pool)
     model = f"arn:{stack.partition}:bedrock:{stack.region}::foundation-model/{targets.bedrock_model_id}"
     return [iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[model])]

@@ -4,6 +4,7 @@ hold the `bedrock:invoke` grant."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.infra
 MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"
 
 
-def _bedrock_resources(template: dict[str, Any]) -> list[Any]:
+def _bedrock_resources(template: Mapping[str, Any]) -> list[Any]:
     found = []
     for resource in template["Resources"].values():
         if resource["Type"] != "AWS::IAM::Policy":
@@ -28,7 +29,7 @@ def _bedrock_resources(template: dict[str, Any]) -> list[Any]:
     return found
 
 
-def _functions_with_model(template: dict[str, Any]) -> set[str]:
+def _functions_with_model(template: Mapping[str, Any]) -> set[str]:
     return {
         r["Properties"]["FunctionName"]
         for r in template["Resources"].values()
@@ -37,7 +38,7 @@ def _functions_with_model(template: dict[str, Any]) -> set[str]:
     }
 
 
-def _bedrock_endpoints(template: dict[str, Any]) -> list[Any]:
+def _bedrock_endpoints(template: Mapping[str, Any]) -> list[Any]:
     return [
         r for r in template["Resources"].values()
         if r["Type"] == "AWS::EC2::VPCEndpoint" and "bedrock" in str(r["Properties"]["ServiceName"])

@@ -4,13 +4,14 @@ hold the `bedrock:invoke` grant."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from cradlepose import function_table
-from tests.infra.support import ACCOUNT, REGION, STAGES, Synth
+from tests.infra.support import ACCOUNT, REGION, ROOT, STAGES, Synth
 
 pytestmark = pytest.mark.infra
 
@@ -93,3 +94,15 @@ def test_an_unknown_writer_is_refused() -> None:
 
     with pytest.raises(ValueError, match="analysis_writer 'gpt'"):
         stage_config("dev", account=ACCOUNT, region=REGION, analysis_writer="gpt")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_the_cost_tables_endpoint_count_is_the_synthesized_one(synth: Synth, stage: str) -> None:
+    """docs/deploy.md prices the interface endpoints by their number; Bedrock's is not among them."""
+    quoted = re.search(r"\| Interface VPC endpoints \((\d+):", (ROOT / "docs" / "deploy.md").read_text())
+    assert quoted is not None, "docs/deploy.md's cost table no longer counts the interface endpoints"
+    interface = [
+        r for r in synth.resources(stage, "AWS::EC2::VPCEndpoint").values()
+        if r["Properties"].get("VpcEndpointType") == "Interface"
+    ]  # fmt: skip
+    assert len(interface) == int(quoted.group(1))

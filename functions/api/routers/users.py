@@ -59,7 +59,7 @@ def list_users(
 
 
 @router.post(
-    "/users/invitations",
+    "/invitations",
     tags=TAGS,
     status_code=201,
     summary="Invite a person (admin): a sign-in account, e-mailed a temporary password, and an approved user",

@@ -78,7 +78,7 @@ ROWS = [
     Row("GET", "/me", lambda w: "/me", (401, 403, 200, 200, 200, 200, 200, 200)),
     Row("GET", "/users", lambda w: "/users", ADMIN_ONLY_200),
     # No identity provider in this world: past the door, the admin is told so (409); test_invitations has the rest.
-    Row("POST", "/users/invitations", lambda w: "/users/invitations", ADMIN_ONLY_409,
+    Row("POST", "/invitations", lambda w: "/invitations", ADMIN_ONLY_409,
         lambda w: {"email": "ivy@example.org", "username": "ivy", "role": "ANNOTATOR"}),
     Row("GET", "/users/{id}", lambda w: f"/users/{w.people['annotator_owner'].user_id}", (401, 403, 403, 403, 200, 403, 403, 200)),
     Row("PATCH", "/users/{id}", lambda w: f"/users/{w.people['annotator_owner'].user_id}", ADMIN_ONLY_200,

@@ -57,7 +57,7 @@ def test_an_admin_invites_a_verifier_who_exists_in_cognito_and_cradle(
 ) -> None:
     # When an admin invites a verifier
     invited = api.post(
-        "/users/invitations",
+        "/invitations",
         admin,
         body={"email": "Vera@Hospital.example", "username": "vera", "role": "VERIFIER",
               "verification_expertise": "pediatric_physiotherapy"},
@@ -95,7 +95,7 @@ def test_a_name_cognito_already_has_answers_409_and_leaves_no_row(
     _cognito().admin_create_user(UserPoolId=pool, Username="olga", MessageAction="SUPPRESS")
 
     refused = api.post(
-        "/users/invitations",
+        "/invitations",
         admin,
         body={"email": "olga@example.org", "username": "olga", "role": "ANNOTATOR"},
     )
@@ -110,7 +110,7 @@ def test_a_name_cradle_already_has_answers_409_before_cognito_is_asked(
     api: ApiClient, admin: Persona, annotator: Persona, pool: str
 ) -> None:
     refused = api.post(
-        "/users/invitations",
+        "/invitations",
         admin,
         body={"email": "someone@example.org", "username": annotator.name, "role": "ANNOTATOR"},
     )
@@ -123,12 +123,11 @@ def test_bad_input_answers_422_and_only_admins_invite(
     api: ApiClient, admin: Persona, verifier: Persona, pool: str
 ) -> None:
     body = {"email": "not-an-address", "username": "nina", "role": "ANNOTATOR"}
-    assert api.post("/users/invitations", admin, body=body).status == 422
+    assert api.post("/invitations", admin, body=body).status == 422
     assert (
-        api.post("/users/invitations", admin, body={**body, "email": "n@example.org", "role": "ROOT"}).status
-        == 422
+        api.post("/invitations", admin, body={**body, "email": "n@example.org", "role": "ROOT"}).status == 422
     )
-    refused = api.post("/users/invitations", verifier, body={**body, "email": "n@example.org"})
+    refused = api.post("/invitations", verifier, body={**body, "email": "n@example.org"})
     assert refused.status == 403
     assert _cognito_user(pool, "nina") is None
 

@@ -192,7 +192,7 @@ def test_an_invited_person_signs_in_with_the_mailed_password_in_their_role(
     """The API's invitation calls the local identity provider as it calls Cognito in the cloud; the
     message Cognito would e-mail lands in the provider's outbox."""
     invited = api.call(
-        "POST", "/users/invitations", {"email": "vic@example.org", "username": "vic", "role": "VERIFIER"}
+        "POST", "/invitations", {"email": "vic@example.org", "username": "vic", "role": "VERIFIER"}
     )
     assert invited.status_code == 201, invited.text
 
@@ -216,7 +216,7 @@ def test_an_invited_person_signs_in_with_the_mailed_password_in_their_role(
     assert (me["role"], me["is_approved"]) == ("VERIFIER", True)
     assert vic.call("GET", "/batches").status_code == 200
     again = api.call(
-        "POST", "/users/invitations", {"email": "vic2@example.org", "username": "vic", "role": "VERIFIER"}
+        "POST", "/invitations", {"email": "vic2@example.org", "username": "vic", "role": "VERIFIER"}
     )
     assert again.status_code == 409
 

@@ -60,7 +60,7 @@ def test_invite_posts_the_invitation_and_says_where_the_password_went(fake: Fake
 
     assert result.exit_code == 0, result.output
     assert fake.requests == [
-        ("POST", "/users/invitations", {"email": "vera@example.org", "username": "vera", "role": "VERIFIER",
+        ("POST", "/invitations", {"email": "vera@example.org", "username": "vera", "role": "VERIFIER",
                                          "verification_expertise": "pediatric_physiotherapy"}),
     ]  # fmt: skip
     assert "invited vera as VERIFIER (id 12)" in result.output

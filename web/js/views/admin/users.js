@@ -40,7 +40,7 @@ export function mountUsers(root, ctx) {
       h("button", { class: "btn btn-primary", type: "submit", text: "Send invitation" }));
     invite.addEventListener("submit", guarded(async (e) => {
       e.preventDefault();
-      const invited = await api.post("/users/invitations", { body: { username: username.value.trim(), email: email.value.trim(), role: newRole.value } });
+      const invited = await api.post("/invitations", { body: { username: username.value.trim(), email: email.value.trim(), role: newRole.value } });
       notify(`${invited.username} invited as ${humanize(invited.role)}; a temporary password was e-mailed to ${invited.email}`, "success");
       invite.reset();
       await load(true);

@@ -30,7 +30,7 @@ def invite(
     if expertise is not None:
         body["verification_expertise"] = expertise
     with api(profile, config_dir) as client:
-        invited = client.post("/users/invitations", body)
+        invited = client.post("/invitations", body)
     console.print(
         f"invited [bold]{invited['username']}[/] as {invited['role']} (id {invited['id']}); "
         f"a temporary password is on its way to {invited['email']}"

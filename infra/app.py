@@ -45,6 +45,7 @@ OVERRIDES: dict[str, Any] = {
     "alarm_email": str,
     "gpu_instance_type": str,
     "gpu_max_instances": int,
+    "analysis_writer": str,  # composer (default) | bedrock
     "bedrock_model_id": str,
     "web_dir": Path,
 }

@@ -22,6 +22,11 @@ IMAGE_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 PLACEHOLDER_IMAGE_DIGEST = "sha256:" + "0" * 64
 
 StageName = Literal["dev", "prod"]
+# Who writes the analysis reports' prose: the deterministic composer (no AWS service, the default)
+# or a Bedrock model (opt-in: `-c analysis_writer=bedrock [-c bedrock_model_id=…]`).
+AnalysisWriter = Literal["composer", "bedrock"]
+ANALYSIS_WRITERS: tuple[AnalysisWriter, ...] = ("composer", "bedrock")
+DEFAULT_BEDROCK_MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"
 
 # Lambda platform. x86_64 because the dependency layer is built on an x86_64 machine and can be
 # import-checked there as built, and `sam local invoke` runs it without emulation; arm64 would be
@@ -84,9 +89,21 @@ class StageConfig:
     alarm_email: str | None = None
     inference_image_digest: str | None = None  # `sha256:…` of the pushed image (`make deploy` reads it)
 
+    # --- the analysis reports' writer: no Bedrock grant, endpoint or call unless chosen
+    analysis_writer: AnalysisWriter = "composer"
+    bedrock_model_id: str = DEFAULT_BEDROCK_MODEL_ID  # used only when analysis_writer is "bedrock"
+
     # --- other
-    bedrock_model_id: str = "anthropic.claude-3-haiku-20240307-v1:0"
     web_dir: Path | None = None  # the built single-page app, deployed when it has an index.html
+
+    def __post_init__(self) -> None:
+        if self.analysis_writer not in ANALYSIS_WRITERS:
+            raise ValueError(f"analysis_writer {self.analysis_writer!r}: expected one of {ANALYSIS_WRITERS}")
+
+    @property
+    def bedrock_model(self) -> str | None:
+        """The one foundation model the analysis functions may invoke; None: they invoke none."""
+        return self.bedrock_model_id if self.analysis_writer == "bedrock" else None
 
     @property
     def prefix(self) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent, event_source
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from cradlepose import metric_names
 from cradlepose.adapters.storage import S3Storage, Storage
 from cradlepose.adapters.workflow import StepFunctionsWorkflow, Workflow
 from cradlepose.bootstrap import default_uow_factory
@@ -19,8 +20,8 @@ from cradlepose.services import pipeline, uploads
 from triggers.observability import logger, metrics, tracer
 
 _METRIC = {
-    uploads.Outcome.REGISTERED: "ImagesRegistered",
-    uploads.Outcome.REJECTED: "UploadsRejected",
+    uploads.Outcome.REGISTERED: metric_names.IMAGES_REGISTERED,
+    uploads.Outcome.REJECTED: metric_names.UPLOADS_REJECTED,
     uploads.Outcome.DUPLICATE: "DuplicateUploadEvents",
     uploads.Outcome.IGNORED: "IgnoredUploadEvents",
 }

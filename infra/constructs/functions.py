@@ -284,6 +284,6 @@ class Functions(Construct):
                 "CRADLE_INFERENCE_SUBNET_IDS": stack.to_json_string(inference.subnet_ids),
                 "CRADLE_INFERENCE_SECURITY_GROUP_IDS": stack.to_json_string(inference.security_group_ids),
             }
-        if "bedrock:invoke" in spec.grants:
+        if "bedrock:invoke" in spec.grants and self._targets.bedrock_model_id is not None:
             env["CRADLE_BEDROCK_MODEL_ID"] = self._targets.bedrock_model_id
         return env

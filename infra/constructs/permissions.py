@@ -14,11 +14,14 @@
 - `ecs:run_inference`: ecs:RunTask on this deploy's inference task definition, in its cluster only;
   iam:PassRole on the task's two roles, to ECS tasks only (no ecs:TagResource: the dispatcher
   passes no tags).
-- `cognito:admin`: what the API's account decisions mirror into the user pool: the role group
+- `cognito:admin`: the API's user management in the user pool: invitations (AdminCreateUser, and
+  AdminDeleteUser to take back an account whose Cradle row could not be written), the role group
   (AdminListGroupsForUser, AdminAddUserToGroup, AdminRemoveUserFromGroup) and the account's state
   (AdminDisableUser, AdminEnableUser).
-- `cognito:create_users`: AdminCreateUser and the role group, on the user pool (the first admin).
-- `bedrock:invoke`: bedrock:InvokeModel on the one configured foundation model.
+- `cognito:create_users`: AdminCreateUser, AdminDeleteUser and the role group, on the user pool (the
+  first admin).
+- `bedrock:invoke`: bedrock:InvokeModel on the one configured foundation model, only when the stage
+  opts in (`-c analysis_writer=bedrock`); otherwise nothing (the composer writes the reports).
 
 No statement has a `*` action, and no data statement has a `*` resource.
 """
@@ -43,12 +46,17 @@ COGNITO_GROUP_ACTIONS = [
     "cognito-idp:AdminAddUserToGroup",
     "cognito-idp:AdminRemoveUserFromGroup",
 ]
-COGNITO_ADMIN_ACTIONS = [
+# An account is created with its role group, or deleted again when its Cradle row cannot be written.
+COGNITO_CREATE_ACTIONS = [
+    "cognito-idp:AdminCreateUser",
+    "cognito-idp:AdminDeleteUser",
     *COGNITO_GROUP_ACTIONS,
+]
+COGNITO_ADMIN_ACTIONS = [
+    *COGNITO_CREATE_ACTIONS,
     "cognito-idp:AdminDisableUser",
     "cognito-idp:AdminEnableUser",
 ]
-COGNITO_CREATE_ACTIONS = ["cognito-idp:AdminCreateUser", *COGNITO_GROUP_ACTIONS]
 COGNITO_GRANTS = ("cognito:admin", "cognito:create_users")
 CALLBACK_ACTIONS = ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"]
 
@@ -71,7 +79,7 @@ class GrantTargets:
     analysis_state_machine_arn: str
     inference: InferenceTarget
     user_pool: cognito.IUserPool
-    bedrock_model_id: str
+    bedrock_model_id: str | None  # None: the stage did not opt in to Bedrock
 
 
 def s3_statements(bucket: Bucket, access: str, keys: str = "*") -> list[iam.PolicyStatement]:
@@ -117,6 +125,8 @@ def _start(arn: str) -> list[iam.PolicyStatement]:
 
 
 def _bedrock(targets: GrantTargets) -> list[iam.PolicyStatement]:
+    if targets.bedrock_model_id is None:
+        return []
     stack = Stack.of(targets.user_pool)
     model = f"arn:{stack.partition}:bedrock:{stack.region}::foundation-model/{targets.bedrock_model_id}"
     return [iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[model])]

@@ -54,6 +54,8 @@ class CradleStack(Stack):
             for name, needed in (("cognito", set(COGNITO_GRANTS)), ("bedrock", {"bedrock:invoke"}))
             if needed & grants
         }
+        if config.bedrock_model is None:
+            optional_endpoints.discard("bedrock")  # the composer writes the reports: nothing calls Bedrock
 
         key = logs_key(self, config)
         network = Network(self, "Network", config=config, logs_key=key, optional_endpoints=optional_endpoints)
@@ -100,7 +102,7 @@ class CradleStack(Stack):
                     cluster=inference.cluster, task_definition=inference.task_definition
                 ),
                 user_pool=identity.user_pool,
-                bedrock_model_id=config.bedrock_model_id,
+                bedrock_model_id=config.bedrock_model,
             ),
             inference=InferenceSettings(
                 cluster_arn=inference.cluster.cluster_arn,

@@ -3,6 +3,7 @@ filters, and the performance charts."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import pytest
@@ -129,3 +130,37 @@ def test_batches_and_performance_charts(
     expect(page.locator("[data-chart=by-person] svg")).to_contain_text("bea")
     expect(page.locator(".kpi").first).to_contain_text("2")
     no_horizontal_overflow(page)
+
+
+def test_invite_a_person_who_then_signs_in_with_the_mailed_password(
+    stack: RunningStack, project: None, open_page: Callable[[], Watched]
+) -> None:
+    # Given the admin on the users page
+    page = _admin(open_page)
+    page.keyboard.press("2")  # Users and roles
+    expect(page.locator("[data-page=users] table")).to_be_visible()
+
+    # When they invite a verifier
+    page.get_by_text("Invite a person").click()
+    invite = page.get_by_role("form", name="Invite a person")
+    invite.get_by_label("User name").fill("ines")
+    invite.get_by_label("E-mail").fill("ines@example.org")
+    invite.get_by_label("Role").select_option("VERIFIER")
+    invite.get_by_role("button", name="Send invitation").click()
+
+    # Then the account and the approved user exist, and the list shows her
+    expect(page.get_by_text("ines invited as verifier")).to_be_visible()
+    expect(page.locator("[data-page=users] table")).to_contain_text("ines@example.org")
+    assert stack.scalar("SELECT is_approved FROM users WHERE username = 'ines'") is True
+
+    # And she signs in with the temporary password the identity provider "e-mailed", choosing her own
+    mailed = json.loads((stack.idp.outbox_dir / "ines.json").read_text())
+    other = open_page().page
+    other.goto("/#/signin")
+    other.get_by_label("User name or e-mail").fill("ines")
+    other.get_by_label("Password").fill(mailed["temporary_password"])
+    other.get_by_role("button", name="Sign in").click()
+    other.get_by_label("New password").fill("Ines-own-password-7")
+    other.get_by_label("Repeat it").fill("Ines-own-password-7")
+    other.get_by_role("button", name="Set password and sign in").click()
+    expect(other.locator("#topbar")).to_be_visible()

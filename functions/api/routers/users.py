@@ -58,6 +58,18 @@ def list_users(
         return users.list_users(uow, filters, cursor, limit)
 
 
+@router.post(
+    "/invitations",
+    tags=TAGS,
+    status_code=201,
+    summary="Invite a person (admin): a sign-in account, e-mailed a temporary password, and an approved user",
+    responses=documented(201, 401, 403, 409, 422),
+)
+def invite(me: CallerDep, body: Annotated[users.Invitation, Body()], identity: IdentityDep) -> users.UserOut:
+    with me.uow() as uow:
+        return users.invite(uow, body, identity)
+
+
 @router.get(
     "/users/<user_id>",
     tags=TAGS,

@@ -9,14 +9,18 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from api.dependencies import Caller, caller
+from api.observability import metrics
 from api.params import ResourceId
 from api.problems import documented
+from cradlepose import metric_names
+from cradlepose.domain.enums import VerificationDecision
 from cradlepose.services import annotations as annotation_service
 from cradlepose.services import verifications
 
 router = Router()
 TAGS = ["verifications"]
 CallerDep = Annotated[Caller, Depends(caller)]
+APPROVING = frozenset({VerificationDecision.APPROVED, VerificationDecision.APPROVED_WITH_CORRECTIONS})
 
 
 @router.post(
@@ -43,7 +47,12 @@ def decide(
     me: CallerDep, annotation_id: ResourceId, body: Annotated[verifications.VerificationIn, Body()]
 ) -> verifications.DecisionOut:
     with me.uow() as uow:
-        return verifications.decide(uow, annotation_id, body)
+        decided = verifications.decide(uow, annotation_id, body)
+    # Counted once committed: the admin dashboard's "verified" and "approved" lines.
+    metrics.add_metric(name=metric_names.VERIFICATIONS, unit="Count", value=1)
+    if body.decision in APPROVING:
+        metrics.add_metric(name=metric_names.APPROVALS, unit="Count", value=1)
+    return decided
 
 
 @router.post(

@@ -77,6 +77,9 @@ ROWS = [
     Row("POST", "/me/register", lambda w: "/me/register", (401, 201, 409, 409, 409, 409, 409, 409), lambda w: {"role": "ANNOTATOR"}),
     Row("GET", "/me", lambda w: "/me", (401, 403, 200, 200, 200, 200, 200, 200)),
     Row("GET", "/users", lambda w: "/users", ADMIN_ONLY_200),
+    # No identity provider in this world: past the door, the admin is told so (409); test_invitations has the rest.
+    Row("POST", "/invitations", lambda w: "/invitations", ADMIN_ONLY_409,
+        lambda w: {"email": "ivy@example.org", "username": "ivy", "role": "ANNOTATOR"}),
     Row("GET", "/users/{id}", lambda w: f"/users/{w.people['annotator_owner'].user_id}", (401, 403, 403, 403, 200, 403, 403, 200)),
     Row("PATCH", "/users/{id}", lambda w: f"/users/{w.people['annotator_owner'].user_id}", ADMIN_ONLY_200,
         lambda w: {"max_concurrent_batches": 3}),

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 import requests
 import sqlalchemy as sa
@@ -174,6 +175,41 @@ def test_the_stack_is_made_from_the_function_table(stack: LocalStack) -> None:
     }
     assert stack.functions.invoke("overdue_sweep", {})["overdue"] == []
     assert Path(stack.config.state_dir, "s3").is_dir()
+
+
+def test_an_invited_person_signs_in_with_the_mailed_password_in_their_role(
+    stack: LocalStack, api: ApiSession
+) -> None:
+    """The API's invitation calls the local identity provider as it calls Cognito in the cloud; the
+    message Cognito would e-mail lands in the provider's outbox."""
+    invited = api.call(
+        "POST", "/invitations", {"email": "vic@example.org", "username": "vic", "role": "VERIFIER"}
+    )
+    assert invited.status_code == 201, invited.text
+
+    assert stack.identity is not None
+    message = json.loads((stack.identity.outbox_dir / "vic.json").read_text())
+    cognito = boto3.client(
+        "cognito-idp", endpoint_url=stack.identity_url, region_name="us-east-1",
+        aws_access_key_id="local", aws_secret_access_key="local",
+    )  # fmt: skip
+    challenge = cognito.initiate_auth(
+        ClientId=CLIENT_ID, AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "vic", "PASSWORD": message["temporary_password"]},
+    )  # fmt: skip
+    assert challenge["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
+    signed_in = cognito.respond_to_auth_challenge(
+        ClientId=CLIENT_ID, ChallengeName="NEW_PASSWORD_REQUIRED", Session=challenge["Session"],
+        ChallengeResponses={"USERNAME": "vic", "NEW_PASSWORD": "Vic-own-password-1"},
+    )  # fmt: skip
+    vic = ApiSession(stack.api_url, signed_in["AuthenticationResult"]["IdToken"])
+    me = vic.call("GET", "/me").json()
+    assert (me["role"], me["is_approved"]) == ("VERIFIER", True)
+    assert vic.call("GET", "/batches").status_code == 200
+    again = api.call(
+        "POST", "/invitations", {"email": "vic2@example.org", "username": "vic", "role": "VERIFIER"}
+    )
+    assert again.status_code == 409
 
 
 def test_the_stack_packs_exports_and_runs_evaluations_on_the_cpu(stack: LocalStack, api: ApiSession) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -260,3 +261,32 @@ def test_escalations_wait_for_an_admin(api: ApiClient, team: Team, ready_batch: 
     assert decided["image_status"] == "REJECTED"
     assert api.get(f"/images/{item['image_id']}", team.admin).json["requires_specialist_review"] is False
     assert _batch(api, team.admin, batch_id)["status"] == "COMPLETED"
+
+
+def test_decisions_are_counted_for_the_dashboard(
+    api: ApiClient, team: Team, ready_batch: Callable[..., int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The API emits `Verifications` per decision and `Approvals` per approving one (EMF on stdout)."""
+    batch_id = ready_batch(2)
+    assignment = api.post(
+        f"/batches/{batch_id}/assignments", team.admin, body={"annotator_id": team.annotator.user_id}
+    ).json
+    api.post(f"/assignments/{assignment['id']}/start", team.annotator)
+    _annotate_all(api, team.annotator, assignment["id"])
+    capsys.readouterr()  # what came before
+
+    _decide(api, team.verifier, _claim(api, team.verifier)["annotation"]["id"], decision="APPROVED")
+    _decide(api, team.verifier, _claim(api, team.verifier)["annotation"]["id"], decision="MAJOR_REVISION_NEEDED",
+            feedback_to_annotator="the hips are swapped")  # fmt: skip
+
+    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    counted = {"Verifications": 0.0, "Approvals": 0.0}
+    for document in documents:
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            assert directive["Namespace"] == "Cradle"
+            for metric in directive["Metrics"]:
+                if metric["Name"] in counted:
+                    assert document["service"] == "cradle-api"
+                    values = document[metric["Name"]]
+                    counted[metric["Name"]] += sum(values) if isinstance(values, list) else values
+    assert counted == {"Verifications": 2, "Approvals": 1}

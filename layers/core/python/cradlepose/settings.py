@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     cognito_user_pool_id: str | None = None
     cognito_client_id: str | None = None
     cognito_endpoint_url: str | None = Field(
-        default=None, description="the identity provider's endpoint (the local stack's); None: Cognito's"
+        default=None, description="the local identity provider (the local stack sets it); None: Cognito's own"
     )
 
     # --- Bedrock: the one foundation model a function with the `bedrock:invoke` grant may call

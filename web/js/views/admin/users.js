@@ -25,7 +25,28 @@ export function mountUsers(root, ctx) {
     Object.assign(filters, { search: search.value.trim(), role: role.value, is_active: active.value });
     load(true);
   });
-  root.append(pageHead("Users and roles", "Role changes and deactivation take effect on the person's next request."), form, list, more);
+  root.append(pageHead("Users and roles", "Role changes and deactivation take effect on the person's next request."), inviteForm(), form, list, more);
+
+  // Self sign-up is off in the cloud: an admin brings people in. The API creates the sign-in
+  // account (which is e-mailed a temporary password) and the approved user together.
+  function inviteForm() {
+    const username = h("input", { name: "username", required: true, minlength: 3, maxlength: 150, pattern: "[A-Za-z0-9_.@+\\-]+", autocomplete: "off" });
+    const email = h("input", { name: "email", type: "email", required: true, maxlength: 254, autocomplete: "off" });
+    const newRole = h("select", { name: "role" }, ["ANNOTATOR", "VERIFIER", "ADMIN"].map((r) => h("option", { value: r, text: humanize(r) })));
+    const invite = h("form", { class: "filters", "aria-label": "Invite a person" },
+      h("label", { class: "field" }, h("span", { class: "field-label", text: "User name" }), username),
+      h("label", { class: "field" }, h("span", { class: "field-label", text: "E-mail" }), email),
+      h("label", { class: "field" }, h("span", { class: "field-label", text: "Role" }), newRole),
+      h("button", { class: "btn btn-primary", type: "submit", text: "Send invitation" }));
+    invite.addEventListener("submit", guarded(async (e) => {
+      e.preventDefault();
+      const invited = await api.post("/invitations", { body: { username: username.value.trim(), email: email.value.trim(), role: newRole.value } });
+      notify(`${invited.username} invited as ${humanize(invited.role)}; a temporary password was e-mailed to ${invited.email}`, "success");
+      invite.reset();
+      await load(true);
+    }, "Invitation"));
+    return h("details", { class: "invite", dataset: { testid: "invite" } }, h("summary", { text: "Invite a person" }), invite);
+  }
 
   const begin = latestOnly();
   const load = guarded(async (reset = true) => {

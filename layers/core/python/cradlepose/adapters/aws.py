@@ -20,7 +20,7 @@ def client(service: str) -> Any:
     settings = get_settings()
     endpoint = settings.aws_endpoint_url
     if service == "cognito-idp" and settings.cognito_endpoint_url:
-        endpoint = settings.cognito_endpoint_url
+        endpoint = settings.cognito_endpoint_url  # the local stack's identity provider, not moto's
     with _lock:
         return boto3.session.Session().client(
             service,

@@ -8,9 +8,26 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
+
 from cradlepose.adapters.aws import client
+from cradlepose.domain.errors import Conflict, DomainError, ValidationFailed
 
 ROLE_GROUPS = ("ADMIN", "ANNOTATOR", "VERIFIER")
+
+
+def refusal(code: str, message: str, username: str) -> DomainError | None:
+    """The domain error for an identity provider's refusal of a new account (None: not a refusal).
+
+    Cognito and the local provider answer with the same error codes.
+    """
+    if code == "UsernameExistsException":
+        return Conflict(f"username {username!r} is taken in the identity provider")
+    if code == "AliasExistsException":
+        return Conflict(f"the identity provider already has an account with this e-mail address: {message}")
+    if code in ("InvalidParameterException", "InvalidEmailRoleAccessPolicyException"):
+        return ValidationFailed.single("email", f"the identity provider refused the account: {message}")
+    return None
 
 
 class IdentityProvider(Protocol):
@@ -21,6 +38,8 @@ class IdentityProvider(Protocol):
     def disable(self, username: str) -> None: ...
 
     def enable(self, username: str) -> None: ...
+
+    def delete_user(self, username: str) -> None: ...
 
 
 class CognitoIdentityProvider:
@@ -48,7 +67,14 @@ class CognitoIdentityProvider:
         if temporary_password is not None:
             params["TemporaryPassword"] = temporary_password
             params["MessageAction"] = "SUPPRESS"
-        response = self.cognito.admin_create_user(**params)
+        try:
+            response = self.cognito.admin_create_user(**params)
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            domain_error = refusal(details.get("Code", ""), details.get("Message", ""), username)
+            if domain_error is None:
+                raise
+            raise domain_error from None
         attributes = {a["Name"]: a["Value"] for a in response["User"].get("Attributes", [])}
         return str(attributes.get("sub", response["User"]["Username"]))
 
@@ -68,3 +94,6 @@ class CognitoIdentityProvider:
 
     def enable(self, username: str) -> None:
         self.cognito.admin_enable_user(UserPoolId=self.user_pool_id, Username=username)
+
+    def delete_user(self, username: str) -> None:
+        self.cognito.admin_delete_user(UserPoolId=self.user_pool_id, Username=username)

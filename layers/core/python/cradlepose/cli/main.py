@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cradlepose.cli import admin, analyses, anomaly, datasets, db, demo, dev, remote
+from cradlepose.cli import admin, analyses, anomaly, datasets, db, demo, dev, remote, users
 
 app = typer.Typer(
     name="cradle",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(admin.app, name="admin")
 app.add_typer(anomaly.app, name="anomaly")
+app.add_typer(users.app, name="users")
 app.command("demo")(demo.run)
 app.command("dev")(dev.run)
 for command in (

@@ -6,10 +6,11 @@ and access tokens shaped like Cognito's, and publishes its JWKS at
 boto3's `cognito-idp` client (endpoint_url pointed here), exactly as they call Cognito in the
 cloud. Supported actions: SignUp (auto-confirmed), InitiateAuth (USER_PASSWORD_AUTH,
 REFRESH_TOKEN_AUTH), RespondToAuthChallenge (NEW_PASSWORD_REQUIRED), AdminCreateUser,
-AdminSetUserPassword, AdminGetUser, AdminAddUserToGroup, AdminRemoveUserFromGroup,
+AdminSetUserPassword, AdminGetUser, AdminDeleteUser, AdminAddUserToGroup, AdminRemoveUserFromGroup,
 AdminListGroupsForUser, AdminDisableUser, AdminEnableUser, GetUser.
 
-This is for one laptop: it has no rate limiting, MFA or e-mail. Never expose it.
+This is for one laptop: it has no rate limiting, MFA or e-mail (the message with a temporary
+password is written to `<state-dir>/identity/outbox/<username>.json` instead). Never expose it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import threading
 import time
@@ -30,11 +32,15 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from cradlepose.adapters.identity import refusal
+
 POOL_ID = "local_cradle"
 CLIENT_ID = "cradle-local-client"
 ROLE_GROUPS = ("ADMIN", "ANNOTATOR", "VERIFIER")
 ID_TOKEN_SECONDS = 3600
 REFRESH_TOKEN_SECONDS = 30 * 24 * 3600
+# What Cognito accepts as an e-mail attribute, near enough: one @, no spaces, a dot in the domain.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 class IdentityError(Exception):
@@ -265,17 +271,46 @@ class LocalIdentityProvider:
         if username in accounts:
             raise IdentityError("UsernameExistsException", "User account already exists")
         attributes = {a["Name"]: a["Value"] for a in body.get("UserAttributes", [])}
+        email = attributes.get("email", "")
+        if not _EMAIL.fullmatch(email):
+            raise IdentityError("InvalidParameterException", "Invalid email address format.")
         password = body.get("TemporaryPassword") or generate_password()
         account = Account(
             username=username,
             sub=str(uuid.uuid4()),
-            email=attributes.get("email", ""),
+            email=email,
             password_hash=_hash(password),
             must_change_password=True,
         )
         accounts[username] = account
         self._save(accounts)
+        if body.get("MessageAction") != "SUPPRESS":
+            self._deliver(account, password)
         return {"User": self._user(account)}
+
+    def _deliver(self, account: Account, temporary_password: str) -> None:
+        """Cognito e-mails the temporary password; locally the message lands in `outbox/` (0600)."""
+        outbox = self.outbox_dir
+        outbox.mkdir(mode=0o700, exist_ok=True)
+        path = outbox / f"{account.username}.json"
+        message = {
+            "to": account.email,
+            "username": account.username,
+            "temporary_password": temporary_password,
+        }
+        path.write_text(json.dumps(message, indent=2))
+        path.chmod(0o600)
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where the messages Cognito would e-mail are written instead."""
+        return self.state_dir / "outbox"
+
+    def _AdminDeleteUser(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        accounts = self._accounts()
+        del accounts[self._require(accounts, body["Username"]).username]
+        self._save(accounts)
+        return {}
 
     def _AdminSetUserPassword(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         accounts = self._accounts()
@@ -371,7 +406,13 @@ class LocalIdentityAdapter:
         body: dict[str, Any] = {"Username": username, "UserAttributes": [{"Name": "email", "Value": email}]}
         if temporary_password is not None:
             body["TemporaryPassword"] = temporary_password
-        user = self.provider.handle("AdminCreateUser", body)["User"]
+        try:
+            user = self.provider.handle("AdminCreateUser", body)["User"]
+        except IdentityError as error:
+            domain_error = refusal(error.code, error.message, username)
+            if domain_error is None:
+                raise
+            raise domain_error from None
         return str(next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub"))
 
     def set_group(self, username: str, group: str) -> None:
@@ -388,6 +429,9 @@ class LocalIdentityAdapter:
 
     def enable(self, username: str) -> None:
         self.provider.handle("AdminEnableUser", {"Username": username})
+
+    def delete_user(self, username: str) -> None:
+        self.provider.handle("AdminDeleteUser", {"Username": username})
 
     def set_password(self, username: str, password: str) -> None:
         self.provider.handle(

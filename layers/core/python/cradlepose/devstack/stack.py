@@ -274,7 +274,8 @@ class LocalStack:
             "CRADLE_LOCAL_STATE_DIR": str(state),
             "CRADLE_JWT_ISSUER": self.issuer,
             "CRADLE_JWT_AUDIENCE": CLIENT_ID,
-            # The API mirrors roles and account states into the identity provider, as in the cloud.
+            # Admin routes (invitations, approvals, roles) call the local identity provider with
+            # boto3's cognito-idp client, as the API calls Cognito in the cloud.
             "CRADLE_COGNITO_USER_POOL_ID": POOL_ID,
             "CRADLE_COGNITO_ENDPOINT_URL": self.identity_url,
             "AWS_ACCESS_KEY_ID": "local",

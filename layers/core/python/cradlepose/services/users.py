@@ -7,6 +7,7 @@ of truth for role, approval and activity, and the provider's groups mirror the r
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -80,8 +81,25 @@ class Rejection(BaseModel):
     reason: str = Field(min_length=3, max_length=1000)
 
 
+USERNAME_PATTERN = r"^[A-Za-z0-9_.@+-]+$"
+
+
+class Invitation(BaseModel):
+    """A person an admin brings in: the identity-provider account and an approved Cradle user."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=3, max_length=150, pattern=USERNAME_PATTERN, examples=["anna"])
+    email: EmailStr = Field(description="where the identity provider e-mails the temporary password")
+    role: Role
+    annotation_specialty: str | None = Field(default=None, max_length=100, examples=["full_body"])
+    verification_expertise: str | None = Field(
+        default=None, max_length=100, examples=["pediatric_physiotherapy"]
+    )
+
+
 class NewAdmin(BaseModel):
-    username: str = Field(min_length=3, max_length=150, pattern=r"^[A-Za-z0-9_.@+-]+$")
+    username: str = Field(min_length=3, max_length=150, pattern=USERNAME_PATTERN)
     email: EmailStr
     identity_subject: str | None = None
 
@@ -248,18 +266,52 @@ def update_user(uow: UnitOfWork, user_id: int, command: UserUpdate) -> UserOut:
     return _change(uow, user, values, "USER_UPDATED", None)
 
 
+def invite(uow: UnitOfWork, command: Invitation, identity: IdentityProvider | None) -> UserOut:
+    """Bring a person in (self sign-up is off in the cloud): the identity-provider account, in the
+    role's group, and the approved Cradle user, together. The provider e-mails the temporary
+    password; nothing here knows or keeps it."""
+    actor = access.require_admin(uow.actor)
+    if identity is None:
+        raise Conflict("this deployment has no identity provider configured (CRADLE_COGNITO_USER_POOL_ID)")
+    _require_free(uow, command.username, str(command.email))
+
+    def add_user(subject: str) -> User:
+        user = uow.users.add(
+            User(
+                username=command.username,
+                email=str(command.email).lower(),
+                identity_subject=subject,
+                role=command.role,
+                is_approved=True,
+                is_active=True,
+                annotation_specialty=command.annotation_specialty,
+                verification_expertise=command.verification_expertise,
+                created_by=actor.user_id,
+            )
+        )
+        _audit(
+            uow,
+            user,
+            "USER_INVITED",
+            new=snapshot(user, _AUDITED_FIELDS),
+            summary=f"invited as {command.role.value}",
+        )
+        return user
+
+    return _with_identity_account(uow, identity, command.username, str(command.email), command.role, add_user)
+
+
 def bootstrap_admin(uow: UnitOfWork, identity: IdentityProvider, command: NewAdmin) -> UserOut:
     """Open a deployment: the identity-provider account (in the ADMIN group) and the Cradle admin.
 
     Cognito e-mails the new admin a temporary password; nothing here knows or keeps it.
     """
-    if uow.users.by_username(command.username) is not None:
-        raise Conflict(f"username {command.username!r} is taken")
-    if uow.users.by_email(command.email) is not None:
-        raise Conflict(f"email {command.email!r} is already registered")
-    subject = identity.create_user(command.username, str(command.email))
-    identity.set_group(command.username, Role.ADMIN.value)
-    return create_admin(uow, command.model_copy(update={"identity_subject": subject}))
+    _require_free(uow, command.username, str(command.email))
+
+    def add_admin(subject: str) -> User:
+        return _add_admin(uow, command.model_copy(update={"identity_subject": subject}))
+
+    return _with_identity_account(uow, identity, command.username, str(command.email), Role.ADMIN, add_admin)
 
 
 def create_admin(uow: UnitOfWork, command: NewAdmin) -> UserOut:
@@ -267,10 +319,13 @@ def create_admin(uow: UnitOfWork, command: NewAdmin) -> UserOut:
 
     No password is involved here: the identity provider holds the credentials.
     """
-    if uow.users.by_username(command.username) is not None:
-        raise Conflict(f"username {command.username!r} is taken")
-    if uow.users.by_email(command.email) is not None:
-        raise Conflict(f"email {command.email!r} is already registered")
+    _require_free(uow, command.username, str(command.email))
+    user = _add_admin(uow, command)
+    uow.commit()
+    return UserOut.model_validate(user)
+
+
+def _add_admin(uow: UnitOfWork, command: NewAdmin) -> User:
     created_by = uow.actor.user_id if uow.actor and uow.actor.user_id else uow.system_user_id()
     user = uow.users.add(
         User(
@@ -285,11 +340,48 @@ def create_admin(uow: UnitOfWork, command: NewAdmin) -> UserOut:
         )
     )
     _audit(uow, user, "ADMIN_CREATED", new=snapshot(user, _AUDITED_FIELDS), summary="administrator created")
-    uow.commit()
-    return UserOut.model_validate(user)
+    return user
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _require_free(uow: UnitOfWork, username: str, email: str) -> None:
+    if uow.users.by_username(username) is not None:
+        raise Conflict(f"username {username!r} is taken")
+    if uow.users.by_email(email) is not None:
+        raise Conflict(f"email {email!r} is already registered")
+
+
+def _with_identity_account(
+    uow: UnitOfWork,
+    identity: IdentityProvider,
+    username: str,
+    email: str,
+    role: Role,
+    add_user: Callable[[str], User],
+) -> UserOut:
+    """The identity account first, then the row and its audit in one transaction; if anything after
+    the account fails, the account is deleted again, so both exist or neither does.
+
+    Why this order: the provider is the step likely to refuse (a name taken in the pool, an
+    address it will not mail) and deleting an account undoes it completely, while a committed
+    user row cannot be undone cleanly (its audit row is append-only). So the refusable,
+    undoable step comes first and the transaction commits last.
+    """
+    subject = identity.create_user(username, email)  # refusals raise Conflict / ValidationFailed
+    try:
+        identity.set_group(username, role.value)
+        user = add_user(subject)
+        uow.commit()
+    except BaseException as error:
+        uow.rollback()
+        try:
+            identity.delete_user(username)
+        except Exception:  # the first failure is the one to report; this one is said beside it
+            error.add_note(f"the identity account {username!r} could not be deleted again: delete it by hand")
+        raise error
+    return UserOut.model_validate(user)
 
 
 def _require_person(uow: UnitOfWork, user_id: int, *, for_update: bool = False) -> User:

@@ -9,7 +9,8 @@ What runs, and what stands in for AWS (docs/local.md has the whole picture):
 - moto's server (LocalAws): S3, Step Functions with its ASL interpreter, Lambda, SQS,
   EventBridge, IAM. S3 objects are mirrored under `<state-dir>/s3` (S3Mirror).
 - Every function of `infra/functions.toml`, registered in moto's Lambda and run in this process
-  (InProcessLambdas); the batch pipeline state machine from its ASL file with their ARNs.
+  (InProcessLambdas); the batch pipeline state machine from its ASL file with their ARNs, its
+  Distributed Map run by moto's interpreter with two fixes (DistributedMapFixes).
 - S3 Object Created under `incoming/` → EventBridge rule → SQS → the upload trigger (QueuePoller).
 - The inference of each chunk on the CPU in a background thread (LocalInferenceRunner), and
   training and inference jobs in threads of their own (LocalJobRunner), as the GPU task runs them.
@@ -67,6 +68,7 @@ from cradlepose.devstack.identity_provider import (
 )
 from cradlepose.devstack.local_inference import ChunkRunner, LocalInferenceRunner
 from cradlepose.devstack.local_jobs import LocalJobRunner
+from cradlepose.devstack.moto_distributed_map import DistributedMapFixes
 from cradlepose.devstack.moto_lambda import InProcessLambdas
 from cradlepose.devstack.s3_mirror import S3Mirror
 from cradlepose.devstack.scheduler import Job, Scheduler
@@ -224,6 +226,7 @@ class LocalStack:
         self._exit.enter_context(
             InProcessLambdas({function_name(n): partial(self.functions.invoke, n) for n in names})
         )
+        self._exit.enter_context(DistributedMapFixes())
         mirror = self._exit.enter_context(
             S3Mirror(state / "s3", set(resources.bucket_names(settings).values()))
         )

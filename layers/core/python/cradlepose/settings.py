@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 MiB = 1024 * 1024
 # The largest chunk: its manifest, its results file and the IngestChunk Lambda that loads them in
 # one transaction bound it (docs/workflow.md, "Chunk size").
-MAX_CHUNK_SIZE = 20_000
+MAX_CHUNK_SIZE = 100_000
 
 
 class Settings(BaseSettings):

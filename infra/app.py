@@ -34,6 +34,7 @@ OVERRIDES: dict[str, Any] = {
     "alarm_email": str,
     "gpu_instance_type": str,
     "gpu_max_instances": int,
+    "pipeline_chunk_size": int,
     "bedrock_model_id": str,
     "web_dir": Path,
 }

@@ -176,8 +176,8 @@ def plan_chunks(
             uow.commit()
         pending = [c for c in chunks if c.loaded_at is None]
         spec = _run_spec(uow, batch, run)
-        wanted = [i for c in pending for i in c.image_ids]
-        query = sa.select(Image.id, Image.storage_path).where(Image.id.in_(wanted))
+        # By batch, not `id IN (…)`: one bind parameter per image would pass PostgreSQL's 65,535.
+        query = sa.select(Image.id, Image.storage_path).where(Image.batch_id == batch_id)
         paths: dict[int, str] = dict(uow.session.execute(query).all())
         manifests = [
             ChunkManifest(

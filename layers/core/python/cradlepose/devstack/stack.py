@@ -107,6 +107,7 @@ class LocalStackConfig:
     admin_username: str = "admin"
     admin_email: str = "admin@example.org"
     pipeline_chunk_size: int | None = None
+    inference_heartbeat_seconds: int | None = None  # RunInference's heartbeat (None: the setting's 900 s)
     heartbeat_every_s: float = 60.0
     chunk_stop_timeout_s: float = 5.0  # how long a running chunk may finish when the stack stops
     log_level: str = "WARNING"  # the handlers' Powertools loggers
@@ -287,6 +288,8 @@ class LocalStack:
         }
         if self.config.pipeline_chunk_size is not None:
             values["CRADLE_PIPELINE_CHUNK_SIZE"] = str(self.config.pipeline_chunk_size)
+        if self.config.inference_heartbeat_seconds is not None:
+            values["CRADLE_INFERENCE_HEARTBEAT_SECONDS"] = str(self.config.inference_heartbeat_seconds)
         return values
 
     def _serve(self, server: HttpServer, state: Path) -> None:

@@ -46,6 +46,7 @@ OVERRIDES: dict[str, Any] = {
     "gpu_instance_type": str,
     "gpu_max_instances": int,
     "analysis_writer": str,  # composer (default) | bedrock
+    "pipeline_chunk_size": int,
     "bedrock_model_id": str,
     "web_dir": Path,
 }

@@ -66,10 +66,12 @@ def run_plan_chunks(
     uow_factory: UnitOfWorkFactory | None = None,
     storage: Storage | None = None,
 ) -> dict[str, Any]:
-    data = _BatchInput.model_validate(event)
-    plan = preannotation.plan_chunks(_uow(uow_factory), storage or S3Storage(), data.batch_id, context)
+    data = _ExecutionInput.model_validate(event)
+    plan = preannotation.plan_chunks(
+        _uow(uow_factory), storage or S3Storage(), data.batch_id, data.execution_id, context
+    )
     logger.info("planned", extra={"chunks": len(plan.chunks), "images": plan.image_count})
-    return plan.model_dump(mode="json")
+    return plan.output.model_dump(mode="json")  # the chunks themselves are in S3, for the Map to read
 
 
 def run_dispatch_inference(

@@ -21,7 +21,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cradlepose import metric_names
-from cradlepose.function_table import FunctionSpec, FunctionTable
+from cradlepose.function_table import FunctionSpec, FunctionTable, StateMachineTask
 from infra.config import LAMBDA_ARCHITECTURE, LAMBDA_RUNTIME, StageConfig
 from infra.constructs.database import PROXY_PORT
 from infra.constructs.layers import Layers, function_code
@@ -49,6 +49,18 @@ class IdentitySettings:
     user_pool_id: str
     client_id: str
     issuer: str
+
+
+# The batch pipeline's state that plans the chunks (infra/statemachines/batch_pipeline.asl.json).
+PLAN_CHUNKS_SUBSTITUTION = "PlanChunksFunction"
+
+
+def plans_chunks(spec: FunctionSpec) -> bool:
+    """The function behind PlanChunks: it gets the stage's chunk size and the Map's concurrency."""
+    return any(
+        isinstance(event, StateMachineTask) and event.substitution == PLAN_CHUNKS_SUBSTITUTION
+        for event in spec.events
+    )
 
 
 def construct_name(function_name: str) -> str:
@@ -222,7 +234,7 @@ class Functions(Construct):
                 function,
                 "Reserved concurrency is set in infra/functions.toml where a runaway would hurt (the API and "
                 "the upload trigger). This function's concurrency is bounded by its caller: a state machine "
-                "task (Map MaxConcurrency 8), one schedule, one deploy or one operator.",
+                "task (the Map runs one chunk per GPU instance), one schedule, one deploy or one operator.",
                 "HIPAA.Security-LambdaConcurrency",
             )
         if not spec.is_async:
@@ -286,4 +298,11 @@ class Functions(Construct):
             }
         if "bedrock:invoke" in spec.grants and self._targets.bedrock_model_id is not None:
             env["CRADLE_BEDROCK_MODEL_ID"] = self._targets.bedrock_model_id
+        if plans_chunks(spec):
+            env |= {
+                "CRADLE_PIPELINE_CHUNK_SIZE": str(config.pipeline_chunk_size),
+                # The Map's MaxConcurrencyPath: one chunk per GPU instance the stage may have, so no
+                # chunk's task waits for capacity while its heartbeat runs.
+                "CRADLE_INFERENCE_MAX_TASKS": str(config.gpu_max_instances),
+            }
         return env

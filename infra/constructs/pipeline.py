@@ -4,6 +4,10 @@
   report), unchanged: its `${...}`
   placeholders get the ARNs of the functions whose `state_machine` event names them. Logging (ALL
   events, no execution data: the payloads name patients' images) and X-Ray tracing on.
+- The batch pipeline's Distributed Map (PreAnnotate): its role reads the chunk lists
+  (`manifests/*/chunks.json`, ItemReader) and writes under `map-results/` (ResultWriter) in the
+  results bucket, with that bucket's key through S3 only, and starts, describes and stops its own
+  child executions (`execution:<machine>/PreAnnotate:*`), as AWS documents for a Distributed Map.
 - An EventBridge rule: S3 Object Created under `incoming/` in the uploads bucket → the upload trigger.
 - EventBridge Scheduler schedules for the functions with a `schedule` event (overdue sweep, metrics
   roll-up), in UTC, with retries and the function's DLQ.
@@ -22,6 +26,7 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from cradlepose.domain.pipeline import CHUNK_LIST_NAME, MAP_RESULTS_PREFIX
 from cradlepose.function_table import S3ObjectCreated, Schedule, StateMachineTask
 from infra.config import ROOT, StageConfig
 from infra.constructs.functions import Functions, construct_name
@@ -31,6 +36,7 @@ from infra.constructs.storage import INCOMING_PREFIX, Bucket
 STATE_MACHINES = ROOT / "infra" / "statemachines"
 BATCH_PIPELINE = "batch_pipeline"
 ANALYSIS_REPORT = "analysis_report"
+DISTRIBUTED_MAP_LABEL = "PreAnnotate"  # the Map's Label: its child executions' ARNs carry it
 
 
 def state_machine_name(config: StageConfig, machine: str) -> str:
@@ -82,6 +88,10 @@ class Pipeline(Construct):
                     resources=[functions.by_name[name].function_arn for name in sorted(tasks)],
                 )
             )
+            if machine == BATCH_PIPELINE:
+                for statement in distributed_map_statements(self, config, machine, buckets["results"]):
+                    role.add_to_principal_policy(statement)
+                self._acknowledge_distributed_map(role, config, machine, buckets["results"])
             log_group = logs.LogGroup(
                 self,
                 f"{construct_name(machine)}Logs",
@@ -118,6 +128,23 @@ class Pipeline(Construct):
 
         self._upload_rule(config, functions, buckets)
         self._schedules(config, functions)
+
+    def _acknowledge_distributed_map(
+        self, role: iam.Role, config: StageConfig, machine: str, results: Bucket
+    ) -> None:
+        bucket = logical_id(results.bucket)
+        executions_text = _as_nag_text(Stack.of(self).resolve(child_executions_arn(self, config, machine)))
+        acknowledge(
+            role,
+            "The Distributed Map reads the chunk lists and writes its results under per-batch, per-run "
+            "keys known only at run time: reads only of keys ending in /chunks.json under manifests/ "
+            "and writes only under map-results/ of the one results bucket; its child executions are "
+            "named by Step Functions at run time, so describe/stop are on this machine's "
+            f"{DISTRIBUTED_MAP_LABEL} children only.",
+            f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/manifests/*/{CHUNK_LIST_NAME}]",
+            f"AwsSolutions-IAM5[Resource::<{bucket}.Arn>/{MAP_RESULTS_PREFIX}*]",
+            f"AwsSolutions-IAM5[Resource::{executions_text}]",
+        )
 
     def _upload_rule(self, config: StageConfig, functions: Functions, buckets: dict[str, Bucket]) -> None:
         for name, spec in functions.specs.items():
@@ -180,3 +207,63 @@ class Pipeline(Construct):
                     "versions and aliases (<function ARN>:*), which is still this one function.",
                     f"AwsSolutions-IAM5[Resource::<{logical_id(function)}.Arn>:*]",
                 )
+
+
+def child_executions_arn(scope: Construct, config: StageConfig, machine: str) -> str:
+    """The ARNs of the Distributed Map's child executions: `execution:<machine>/<label>:<id>`."""
+    return Stack.of(scope).format_arn(
+        service="states",
+        resource="execution",
+        resource_name=f"{state_machine_name(config, machine)}/{DISTRIBUTED_MAP_LABEL}:*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+def distributed_map_statements(
+    scope: Construct, config: StageConfig, machine: str, results: Bucket
+) -> list[iam.PolicyStatement]:
+    """What a Distributed Map needs of its role (AWS: "IAM policies for using Distributed Map states").
+
+    ItemReader (s3:getObject, InputType JSON): s3:GetObject on the chunk lists. ResultWriter
+    (s3:putObject): s3:PutObject, GetObject, ListMultipartUploadParts, AbortMultipartUpload under
+    its prefix. Both through the bucket's KMS key: Decrypt to read, GenerateDataKey to write.
+    The Map runs each item as a child execution of this machine: StartExecution on the machine,
+    DescribeExecution and StopExecution on its children.
+    """
+    via_s3 = {"StringEquals": {"kms:ViaService": f"s3.{Stack.of(scope).region}.amazonaws.com"}}
+    return [
+        iam.PolicyStatement(
+            actions=["s3:GetObject"],
+            resources=[results.bucket.arn_for_objects(f"manifests/*/{CHUNK_LIST_NAME}")],
+        ),
+        iam.PolicyStatement(
+            actions=[
+                "s3:PutObject",
+                "s3:GetObject",
+                "s3:ListMultipartUploadParts",
+                "s3:AbortMultipartUpload",
+            ],
+            resources=[results.bucket.arn_for_objects(f"{MAP_RESULTS_PREFIX}*")],
+        ),
+        iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=[results.key.key_arn],
+            conditions=via_s3,
+        ),
+        iam.PolicyStatement(
+            actions=["states:StartExecution"], resources=[state_machine_arn(scope, config, machine)]
+        ),
+        iam.PolicyStatement(
+            actions=["states:DescribeExecution", "states:StopExecution"],
+            resources=[child_executions_arn(scope, config, machine)],
+        ),
+    ]
+
+
+def _as_nag_text(resolved: object) -> str:
+    """A resolved ARN as cdk-nag names it in a finding: `Fn::Join` parts joined, `Ref`s as `<Name>`."""
+    if isinstance(resolved, dict) and "Fn::Join" in resolved:
+        return "".join(_as_nag_text(part) for part in resolved["Fn::Join"][1])
+    if isinstance(resolved, dict) and "Ref" in resolved:
+        return f"<{resolved['Ref']}>"
+    return str(resolved)

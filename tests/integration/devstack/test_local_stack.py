@@ -49,7 +49,7 @@ def stack(
     with stack_database(postgres, migrated_template) as url:
         config = LocalStackConfig(
             state_dir=tmp_path_factory.mktemp("stack"), database_url=url, chunk_runner=engine_stand_in,
-            pipeline_chunk_size=2, web_root=None,
+            pipeline_chunk_size=2, inference_heartbeat_seconds=300, web_root=None,
         )  # fmt: skip
         with LocalStack(config) as running:
             yield running
@@ -97,6 +97,21 @@ def test_uploaded_images_are_pre_annotated_and_the_execution_waits_for_people(
         )
         == 2
     )
+
+    # And the Distributed Map read its chunks from the run's list in S3, with the stack's heartbeat
+    s3 = stack.aws.client("s3")
+    listed = s3.get_object(
+        Bucket=get_settings().results_bucket, Key=f"manifests/{batch_id}/run-1/chunks.json"
+    )
+    chunks = json.loads(listed["Body"].read())
+    assert [(c["chunk_index"], c["image_count"], c["heartbeat_seconds"]) for c in chunks] == [
+        (0, 2, 300),
+        (1, 1, 300),
+    ]
+    results = s3.list_objects_v2(
+        Bucket=get_settings().results_bucket, Prefix=f"map-results/{batch_id}/run-1/"
+    )
+    assert [o["Key"].rsplit("/", 1)[1] for o in results["Contents"]] == ["manifest.json"]
 
     # And the execution parked its token and waits for people
     execution = ready["pipeline_run"]["execution_arn"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from moto.awslambda import models as lambda_models
 
 from cradlepose.devstack.aws import LocalAws
 from cradlepose.devstack.event_queues import QueuePoller
+from cradlepose.devstack.moto_distributed_map import DistributedMapFixes
 from cradlepose.devstack.moto_lambda import InProcessLambdas
 from cradlepose.devstack.s3_mirror import S3Mirror
 
@@ -140,6 +142,94 @@ def test_the_asl_interpreter_retries_and_catches_by_the_handlers_error_names(
     assert len(attempts) == 3
     assert output["error"]["Error"] == "ValueError"
     assert json.loads(output["error"]["Cause"])["errorMessage"] == "no"
+
+
+def _distributed_map(dispatch: str) -> dict[str, Any]:
+    """The shape of the batch pipeline's PreAnnotate: chunk list from S3, a callback task per item."""
+    return {
+        "StartAt": "Map",
+        "States": {
+            "Map": {
+                "Type": "Map", "Label": "PreAnnotate",
+                "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+                               "Parameters": {"Bucket.$": "$.plan.bucket", "Key.$": "$.plan.key"}},
+                "MaxConcurrencyPath": "$.plan.max_concurrency",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                    "StartAt": "Run",
+                    "States": {"Run": {
+                        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                        "Parameters": {"FunctionName": dispatch, "Payload": {"n.$": "$.n", "token.$": "$$.Task.Token"}},
+                        "HeartbeatSecondsPath": "$.heartbeat_seconds", "ResultPath": "$.answer", "End": True}},
+                },
+                "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                                 "Parameters": {"Bucket.$": "$.plan.bucket", "Prefix.$": "$.plan.prefix"}},
+                "ResultSelector": {"results.$": "$.ResultWriterDetails"},
+                "ResultPath": "$.map",
+                "Catch": [{"ErrorEquals": ["States.ExceedToleratedFailureThreshold"], "ResultPath": "$.error", "Next": "Failed"}],
+                "End": True,
+            },
+            "Failed": {"Type": "Pass", "End": True},
+        },
+    }  # fmt: skip
+
+
+def test_a_distributed_map_reads_its_items_from_s3_and_fails_when_a_child_fails(
+    local_aws: LocalAws, moto_port: int
+) -> None:
+    # Given a chunk list in S3 and a dispatcher that answers each item's token from another thread,
+    # once at most at a time, and lets item 2 fall silent past its heartbeat
+    dispatch = _function(local_aws, "dispatch")
+    s3, sfn = local_aws.client("s3"), local_aws.client("stepfunctions")
+    s3.create_bucket(Bucket="chunks")
+    running: list[int] = []
+    overlapped: list[bool] = []
+
+    def answer(event: Any) -> None:
+        running.append(event["n"])
+        overlapped.append(len(running) > 1)
+        time.sleep(0.2)
+        running.remove(event["n"])
+        if event["n"] != 2:
+            sfn.send_task_success(taskToken=event["token"], output=json.dumps({"doubled": event["n"] * 2}))
+
+    def dispatcher(event: Any) -> Any:
+        threading.Thread(target=answer, args=(event,)).start()
+        return {}
+
+    machine = sfn.create_state_machine(
+        name="distributed", definition=json.dumps(_distributed_map(dispatch)),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )["stateMachineArn"]  # fmt: skip
+
+    def run(items: list[dict[str, int]], key: str) -> dict[str, Any]:
+        s3.put_object(Bucket="chunks", Key=key, Body=json.dumps(items).encode())
+        plan = {"bucket": "chunks", "key": key, "max_concurrency": 1, "prefix": f"map-results/{key}"}
+        execution = sfn.start_execution(
+            stateMachineArn=machine, name=key.removesuffix(".json"), input=json.dumps({"plan": plan})
+        )
+        return _wait_for(local_aws, execution["executionArn"], timeout_s=30)
+
+    with InProcessLambdas({"dispatch": dispatcher}), DistributedMapFixes():
+        # When every item is answered
+        good = run([{"n": 0, "heartbeat_seconds": 5}, {"n": 1, "heartbeat_seconds": 5}], "good.json")
+        # and when item 2 stays silent past its one-second heartbeat
+        bad = run([{"n": 1, "heartbeat_seconds": 5}, {"n": 2, "heartbeat_seconds": 1}], "bad.json")
+
+    # Then the first Map wrote its results under the run's prefix (Prefix.$ read from the Map's input)
+    assert good["status"] == "SUCCEEDED", good
+    written = json.loads(good["output"])["map"]["results"]
+    assert written["Bucket"] == "chunks"
+    assert written["Key"].startswith("map-results/good.json/")
+    assert s3.get_object(Bucket="chunks", Key=written["Key"])["Body"].read()
+    # And the silent child's HeartbeatTimeout failed the second Map as AWS's threshold does (none tolerated)
+    assert json.loads(bad["output"])["error"] == {
+        "Error": "States.ExceedToleratedFailureThreshold",
+        "Cause": "The specified tolerated failure threshold was exceeded",
+    }
+    # And MaxConcurrencyPath held the children to one at a time
+    assert len(overlapped) >= 3
+    assert not any(overlapped)
 
 
 def test_objects_outlive_moto_through_the_mirror(local_aws: LocalAws, tmp_path: Path) -> None:

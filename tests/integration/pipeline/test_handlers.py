@@ -78,9 +78,11 @@ def test_the_steps_take_a_batch_to_an_annotator_through_their_lambda_entry_point
     try:
         # When the state machine's tasks call each function with its state's payload
         marked = pipeline.mark_processing({"batch_id": batch_id, "execution_id": execution_id(name)}, CONTEXT)
-        plan = pipeline.plan_chunks({"batch_id": batch_id}, CONTEXT)
+        plan = pipeline.plan_chunks({"batch_id": batch_id, "execution_id": execution_id(name)}, CONTEXT)
+        # what the Distributed Map's ItemReader reads
+        chunks = json.loads(storage.get(plan["chunk_list"]["bucket"], plan["chunk_list"]["key"]))
         ingested = []
-        for item in plan["chunks"]:
+        for item in chunks:
             pipeline.dispatch_inference(
                 {"chunk": item, "task_token": f"token-{item['chunk_index']}"}, CONTEXT
             )
@@ -94,12 +96,21 @@ def test_the_steps_take_a_batch_to_an_annotator_through_their_lambda_entry_point
 
     # Then each answered what its ResultSelector reads, and the batch is ready
     assert marked["status"] == "YOLO_PROCESSING"
-    assert plan["image_count"] == 3
+    assert plan == {
+        "chunk_list": {"bucket": "cradle-results", "key": f"manifests/{batch_id}/run-1/chunks.json"},
+        "chunk_count": 2,
+        "image_count": 3,
+        "max_concurrency": 1,
+        "map_results": {"bucket": "cradle-results", "prefix": f"map-results/{batch_id}/run-1"},
+    }
     assert [
-        set(item) >= {"batch_id", "chunk_index", "results_bucket", "results_key"} for item in plan["chunks"]
+        set(item) >= {"batch_id", "chunk_index", "results_bucket", "results_key", "heartbeat_seconds"}
+        for item in chunks
     ] == [True, True]
+    assert {item["heartbeat_seconds"] for item in chunks} == {900}
+    assert {item["execution_id"] for item in chunks} == {execution_id(name)}
     assert [task.manifest_uri for task in runner.tasks] == [
-        f"s3://cradle-results/{i['manifest_key']}" for i in plan["chunks"]
+        f"s3://cradle-results/{i['manifest_key']}" for i in chunks
     ]
     assert ingested == [{"loaded": 2, "failed": 0}, {"loaded": 1, "failed": 0}]
     assert summary == {"auto_assign": True, "status": "READY_FOR_ANNOTATION"}
@@ -112,11 +123,46 @@ def test_the_steps_take_a_batch_to_an_annotator_through_their_lambda_entry_point
         assert session.get(ImageBatch, batch_id).status is BatchStatus.ASSIGNED  # type: ignore[union-attr]
 
 
+def test_the_plan_the_state_machine_gets_does_not_grow_with_the_batch(
+    lambda_env: None,
+    uow_factory: UnitOfWorkFactory,
+    session_factory: sessionmaker[Session],
+    admin: Persona,
+    storage: S3Storage,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a processing batch of 2,000 images planned one image per chunk (2,000 chunks)
+    assert admin.user_id is not None
+    monkeypatch.setenv("CRADLE_PIPELINE_CHUNK_SIZE", "1")
+    get_settings.cache_clear()
+    batch_id, image_ids = make_batch(session_factory, admin.user_id, 2000)
+    _, name = request_run(uow_factory, batch_id)
+    pipeline.mark_processing({"batch_id": batch_id, "execution_id": execution_id(name)}, CONTEXT)
+
+    # When PlanChunks runs
+    plan = pipeline.plan_chunks({"batch_id": batch_id, "execution_id": execution_id(name)}, CONTEXT)
+
+    # Then what it returns into the execution's state is a location and counts, under 1 KiB
+    # (the inline Map's state held every chunk: ~49,500 images of 64 passed the 256 KiB limit)
+    assert len(json.dumps(plan).encode()) < 1024
+    assert (plan["chunk_count"], plan["image_count"]) == (2000, 2000)
+    # And the chunk list the Map reads from S3 has every chunk, each image once, in order
+    chunks = json.loads(storage.get(plan["chunk_list"]["bucket"], plan["chunk_list"]["key"]))
+    assert [item["chunk_index"] for item in chunks] == list(range(2000))
+    covered = [
+        image.image_id
+        for item in chunks[:: 500]
+        for image in ChunkManifest.model_validate_json(storage.get(item["manifest_bucket"], item["manifest_key"])).images
+    ]  # fmt: skip
+    assert covered == image_ids[::500]
+
+
 def test_a_step_with_no_runner_or_a_lost_database_fails_as_the_state_machine_expects(
     lambda_env: None,
 ) -> None:
     item = {"batch_id": 1, "run_id": 1, "chunk_index": 0, "image_count": 1, "manifest_bucket": "b",
-            "manifest_key": "m", "results_bucket": "b", "results_key": "r"}  # fmt: skip
+            "manifest_key": "m", "results_bucket": "b", "results_key": "r", "heartbeat_seconds": 900,
+            "execution_id": "arn:aws:states:us-east-1:000000000000:execution:m:e"}  # fmt: skip
     with pytest.raises(inference.InferenceUnavailable, match="no local stack"):
         pipeline.dispatch_inference({"chunk": item, "task_token": "t"}, CONTEXT)
 

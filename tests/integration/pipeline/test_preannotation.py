@@ -138,12 +138,13 @@ def test_plan_writes_the_same_manifests_every_time(
     # Given a processing batch of five images (chunks of two)
     assert admin.user_id is not None
     batch_id, image_ids = make_batch(session_factory, admin.user_id, 5)
-    preannotation.mark_processing(uow_factory, batch_id, _start(uow_factory, batch_id), CTX)
+    execution = _start(uow_factory, batch_id)
+    preannotation.mark_processing(uow_factory, batch_id, execution, CTX)
 
     # When it is planned twice
-    first = preannotation.plan_chunks(uow_factory, storage, batch_id, CTX)
+    first = preannotation.plan_chunks(uow_factory, storage, batch_id, execution, CTX)
     manifests = [storage.get(item.manifest_bucket, item.manifest_key) for item in first.chunks]
-    second = preannotation.plan_chunks(uow_factory, storage, batch_id, CTX)
+    second = preannotation.plan_chunks(uow_factory, storage, batch_id, execution, CTX)
 
     # Then both plans are the same three chunks covering every image once, with the same manifests
     assert first == second
@@ -169,8 +170,9 @@ def test_ingest_loads_keypoints_and_records_failures_once(
     # Given a planned batch whose first chunk's inference failed for its second image
     assert admin.user_id is not None
     batch_id, image_ids = make_batch(session_factory, admin.user_id, 3)
-    preannotation.mark_processing(uow_factory, batch_id, _start(uow_factory, batch_id), CTX)
-    plan = preannotation.plan_chunks(uow_factory, storage, batch_id, CTX)
+    execution = _start(uow_factory, batch_id)
+    preannotation.mark_processing(uow_factory, batch_id, execution, CTX)
+    plan = preannotation.plan_chunks(uow_factory, storage, batch_id, execution, CTX)
     write_results(storage, _manifest(storage, plan.chunks[0]), failing=frozenset({image_ids[1]}))
 
     # When its results are loaded twice
@@ -214,8 +216,9 @@ def test_results_that_do_not_match_the_chunk_are_refused(
 ) -> None:
     assert admin.user_id is not None
     batch_id, _ = make_batch(session_factory, admin.user_id, 4)
-    preannotation.mark_processing(uow_factory, batch_id, _start(uow_factory, batch_id), CTX)
-    plan = preannotation.plan_chunks(uow_factory, storage, batch_id, CTX)
+    execution = _start(uow_factory, batch_id)
+    preannotation.mark_processing(uow_factory, batch_id, execution, CTX)
+    plan = preannotation.plan_chunks(uow_factory, storage, batch_id, execution, CTX)
     # the second chunk's results written where the first chunk's belong
     other = _manifest(storage, plan.chunks[1])
     write_results(storage, other.model_copy(update={"output_key": plan.chunks[0].results_key}))
@@ -238,8 +241,9 @@ def test_summarize_opens_the_batch_for_annotation(
     batch_id, image_ids = make_batch(
         session_factory, admin.user_id, 4, quality=[9, 8, 8, 3], upload_metadata={"auto_assign": True}
     )
-    preannotation.mark_processing(uow_factory, batch_id, _start(uow_factory, batch_id), CTX)
-    plan = preannotation.plan_chunks(uow_factory, storage, batch_id, CTX)
+    execution = _start(uow_factory, batch_id)
+    preannotation.mark_processing(uow_factory, batch_id, execution, CTX)
+    plan = preannotation.plan_chunks(uow_factory, storage, batch_id, execution, CTX)
 
     # Summarize refuses while a chunk is not loaded
     with pytest.raises(preannotation.ChunksPending):
@@ -277,7 +281,7 @@ def test_a_failure_midway_is_recorded_and_a_new_run_resumes_only_what_is_left(
     batch_id, image_ids = make_batch(session_factory, admin.user_id, 5)
     execution = _start(uow_factory, batch_id)
     preannotation.mark_processing(uow_factory, batch_id, execution, CTX)
-    plan = preannotation.plan_chunks(uow_factory, storage, batch_id, CTX)
+    plan = preannotation.plan_chunks(uow_factory, storage, batch_id, execution, CTX)
     write_results(storage, _manifest(storage, plan.chunks[0]), failing=frozenset({image_ids[0]}))
     _ingest(uow_factory, storage, plan.chunks[0])
     error = {"Error": "States.HeartbeatTimeout", "Cause": "no heartbeat from the GPU task"}
@@ -301,7 +305,7 @@ def test_a_failure_midway_is_recorded_and_a_new_run_resumes_only_what_is_left(
     resumed = _start(uow_factory, batch_id)
     assert resumed.endswith("run-2")
     preannotation.mark_processing(uow_factory, batch_id, resumed, CTX)
-    replan = preannotation.plan_chunks(uow_factory, storage, batch_id, CTX)
+    replan = preannotation.plan_chunks(uow_factory, storage, batch_id, resumed, CTX)
     planned = [image.image_id for item in replan.chunks for image in _manifest(storage, item).images]
     assert planned == [image_ids[0], *image_ids[2:]]
     assert replan.chunks[0].results_key == f"results/{batch_id}/run-2/chunk-00000.jsonl"

@@ -15,6 +15,9 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
+# The largest chunk: its manifest, its results file and the IngestChunk Lambda that loads them in
+# one transaction bound it (docs/workflow.md, "Chunk size").
+MAX_CHUNK_SIZE = 100_000
 
 
 class Settings(BaseSettings):
@@ -55,7 +58,20 @@ class Settings(BaseSettings):
     )
 
     # --- the batch pipeline
-    pipeline_chunk_size: int = Field(default=64, ge=1, le=5000, description="images per inference task")
+    # The cloud sets its stage's chunk size (infra/config.py, docs/workflow.md "Chunk size"); 64 keeps
+    # the CPU's chunks short locally.
+    pipeline_chunk_size: int = Field(
+        default=64, ge=1, le=MAX_CHUNK_SIZE, description="images per inference task"
+    )
+    inference_max_tasks: int = Field(
+        default=1,
+        ge=1,
+        le=1000,
+        description="chunks inferred at once: one per GPU instance the stage may have",
+    )
+    inference_heartbeat_seconds: int = Field(
+        default=900, ge=1, le=86_400, description="RunInference fails a chunk whose task is silent this long"
+    )
     pipeline_wait_timeout_s: int = Field(
         default=86400,
         ge=1,

@@ -9,7 +9,8 @@ What runs, and what stands in for AWS (docs/local.md has the whole picture):
 - moto's server (LocalAws): S3, Step Functions with its ASL interpreter, Lambda, SQS,
   EventBridge, IAM. S3 objects are mirrored under `<state-dir>/s3` (S3Mirror).
 - Every function of `infra/functions.toml`, registered in moto's Lambda and run in this process
-  (InProcessLambdas); the batch pipeline state machine from its ASL file with their ARNs.
+  (InProcessLambdas); the batch pipeline state machine from its ASL file with their ARNs, its
+  Distributed Map run by moto's interpreter with two fixes (DistributedMapFixes).
 - S3 Object Created under `incoming/` → EventBridge rule → SQS → the upload trigger (QueuePoller).
 - The inference of each chunk on the CPU in a background thread (LocalInferenceRunner), and
   training and inference jobs in threads of their own (LocalJobRunner), as the GPU task runs them.
@@ -67,6 +68,7 @@ from cradlepose.devstack.identity_provider import (
 )
 from cradlepose.devstack.local_inference import ChunkRunner, LocalInferenceRunner
 from cradlepose.devstack.local_jobs import LocalJobRunner
+from cradlepose.devstack.moto_distributed_map import DistributedMapFixes
 from cradlepose.devstack.moto_lambda import InProcessLambdas
 from cradlepose.devstack.s3_mirror import S3Mirror
 from cradlepose.devstack.scheduler import Job, Scheduler
@@ -106,6 +108,7 @@ class LocalStackConfig:
     admin_email: str = "admin@example.org"
     pipeline_chunk_size: int | None = None
     pipeline_wait_timeout_s: int | None = None  # WaitForPeople's timeout (None: the settings' day)
+    inference_heartbeat_seconds: int | None = None  # RunInference's heartbeat (None: the setting's 900 s)
     heartbeat_every_s: float = 60.0
     chunk_stop_timeout_s: float = 5.0  # how long a running chunk may finish when the stack stops
     log_level: str = "WARNING"  # the handlers' Powertools loggers
@@ -225,6 +228,7 @@ class LocalStack:
         self._exit.enter_context(
             InProcessLambdas({function_name(n): partial(self.functions.invoke, n) for n in names})
         )
+        self._exit.enter_context(DistributedMapFixes())
         mirror = self._exit.enter_context(
             S3Mirror(state / "s3", set(resources.bucket_names(settings).values()))
         )
@@ -291,6 +295,8 @@ class LocalStack:
             values["CRADLE_PIPELINE_CHUNK_SIZE"] = str(self.config.pipeline_chunk_size)
         if self.config.pipeline_wait_timeout_s is not None:
             values["CRADLE_PIPELINE_WAIT_TIMEOUT_S"] = str(self.config.pipeline_wait_timeout_s)
+        if self.config.inference_heartbeat_seconds is not None:
+            values["CRADLE_INFERENCE_HEARTBEAT_SECONDS"] = str(self.config.inference_heartbeat_seconds)
         return values
 
     def _serve(self, server: HttpServer, state: Path) -> None:

@@ -1,8 +1,10 @@
 """What the batch pipeline's steps hand each other through the state machine.
 
-`infra/statemachines/batch_pipeline.asl.json` passes these between its tasks: PlanChunks returns
-`ChunkItem`s, the Map gives each to RunInference (the dispatcher) and, with the inference result
-added under `inference`, to IngestChunk; WaitForPeople is answered with a `StageReport`.
+`infra/statemachines/batch_pipeline.asl.json` passes these between its tasks: PlanChunks writes
+the run's `ChunkItem`s as one JSON array to S3 and returns a `PlanOutput` (where that list is, and a
+few numbers); the Distributed Map reads the list (ItemReader) and gives each item to RunInference
+(the dispatcher) and, with the inference result added under `inference`, to IngestChunk;
+WaitForPeople is answered with a `StageReport`.
 """
 
 from __future__ import annotations
@@ -31,10 +33,41 @@ class ChunkItem(BaseModel):
     manifest_key: str
     results_bucket: str
     results_key: str
+    # RunInference's HeartbeatSecondsPath: how long the chunk's task may stay silent.
+    heartbeat_seconds: int = Field(ge=1)
+    # The batch's execution (a chunk runs in a child execution of the Map): a chunk that fails
+    # records the run's failure with its own error, which the Map's error would not carry.
+    execution_id: str
 
     @property
     def manifest_uri(self) -> str:
         return f"s3://{self.manifest_bucket}/{self.manifest_key}"
+
+
+class ObjectLocation(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bucket: str
+    key: str
+
+
+class PrefixLocation(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bucket: str
+    prefix: str
+
+
+class PlanOutput(BaseModel):
+    """What PlanChunks returns to the state machine: its size does not grow with the batch."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    chunk_list: ObjectLocation  # the Map's ItemReader: one JSON array of ChunkItem
+    chunk_count: int = Field(ge=0)
+    image_count: int = Field(ge=0)
+    max_concurrency: int = Field(ge=1)  # the Map's MaxConcurrencyPath: one chunk per GPU instance
+    map_results: PrefixLocation  # the Map's ResultWriter
 
 
 class StageReport(BaseModel):
@@ -56,6 +89,20 @@ def manifest_key(batch_id: int, attempt: int, chunk_index: int) -> str:
 
 def results_key(batch_id: int, attempt: int, chunk_index: int) -> str:
     return f"results/{batch_id}/run-{attempt}/chunk-{chunk_index:05d}.jsonl"
+
+
+CHUNK_LIST_NAME = "chunks.json"  # the state machine's role may read only keys ending so under manifests/
+MAP_RESULTS_PREFIX = "map-results/"  # the state machine's role may write only under it
+
+
+def chunk_list_key(batch_id: int, attempt: int) -> str:
+    """The run's chunk list, next to its manifests (`chunk-NNNNN.json`), under a name none of them has."""
+    return f"manifests/{batch_id}/run-{attempt}/{CHUNK_LIST_NAME}"
+
+
+def map_results_prefix(batch_id: int, attempt: int) -> str:
+    """Where the Distributed Map's ResultWriter writes the run's map-run manifest and child results."""
+    return f"{MAP_RESULTS_PREFIX}{batch_id}/run-{attempt}"
 
 
 def chunked(image_ids: Sequence[int], size: int) -> list[list[int]]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from cradlepose.adapters.storage import ObjectMissing, Storage
 from cradlepose.db.models import Image, PipelineChunk
@@ -180,7 +181,10 @@ def _rows(uow: UnitOfWork, results: list[ImageResult], schema: SchemaDefinition)
     sizes = {
         image_id: (width, height)
         for image_id, width, height in uow.session.execute(
-            sa.select(Image.id, Image.width, Image.height).where(Image.id.in_([r.image_id for r in results]))
+            # One array parameter, not one bind parameter per image (PostgreSQL stops at 65,535).
+            sa.select(Image.id, Image.width, Image.height).where(
+                Image.id == sa.any_(sa.cast(sa.literal([r.image_id for r in results]), ARRAY(sa.BigInteger)))
+            )
         )
     }
     rows = []

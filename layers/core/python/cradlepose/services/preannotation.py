@@ -7,7 +7,8 @@ Each step is one transaction with its audit rows, and each may run twice with th
   once the batch is processing or beyond.
 - plan_chunks: the run's plan is written once (the images still UPLOADED, in id order, in chunks
   of `pipeline_chunk_size`); later calls return the same chunks, minus those already loaded, and
-  write the same manifests again.
+  write the same manifests again. The chunk list goes to S3 as one JSON array (the Distributed
+  Map's ItemReader reads it); the state machine gets only its location and counts.
 - summarize: confidence, failures, quality check, then YOLO_COMPLETED and READY_FOR_ANNOTATION;
   a no-op once the batch is past processing.
 - record_failure: the run FAILED with the step and the cause; a batch still processing goes back
@@ -22,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from cradlepose.adapters.storage import Storage
 from cradlepose.db.models import Image, ImageBatch, PipelineChunk, PipelineRun
@@ -35,9 +36,14 @@ from cradlepose.domain.errors import Conflict
 from cradlepose.domain.inference import ChunkImage, ChunkManifest, ModelSpec
 from cradlepose.domain.pipeline import (
     ChunkItem,
+    ObjectLocation,
+    PlanOutput,
+    PrefixLocation,
+    chunk_list_key,
     chunked,
     execution_name,
     manifest_key,
+    map_results_prefix,
     model_label,
     results_key,
 )
@@ -50,6 +56,7 @@ from cradlepose.services.system import SYSTEM
 from cradlepose.settings import get_settings
 
 MANIFEST_CONTENT_TYPE = "application/json"
+_CHUNK_LIST = TypeAdapter(list[ChunkItem])
 
 
 class NotThisRun(Conflict):
@@ -67,8 +74,11 @@ class MarkResult(BaseModel):
 
 
 class Plan(BaseModel):
+    """The chunks still to infer (the contents of the chunk list) and what the state machine gets."""
+
     chunks: list[ChunkItem]
     image_count: int
+    output: PlanOutput
 
 
 class Summary(BaseModel):
@@ -150,7 +160,11 @@ def _open_run(uow: UnitOfWork, batch: ImageBatch) -> PipelineRun:
 
 
 def plan_chunks(
-    uow_factory: UnitOfWorkFactory, storage: Storage, batch_id: int, context: RequestContext
+    uow_factory: UnitOfWorkFactory,
+    storage: Storage,
+    batch_id: int,
+    execution_id: str,
+    context: RequestContext,
 ) -> Plan:
     settings = get_settings()
     with uow_factory(SYSTEM, context) as uow:
@@ -162,8 +176,8 @@ def plan_chunks(
             uow.commit()
         pending = [c for c in chunks if c.loaded_at is None]
         spec = _run_spec(uow, batch, run)
-        wanted = [i for c in pending for i in c.image_ids]
-        query = sa.select(Image.id, Image.storage_path).where(Image.id.in_(wanted))
+        # By batch, not `id IN (…)`: one bind parameter per image would pass PostgreSQL's 65,535.
+        query = sa.select(Image.id, Image.storage_path).where(Image.batch_id == batch_id)
         paths: dict[int, str] = dict(uow.session.execute(query).all())
         manifests = [
             ChunkManifest(
@@ -187,9 +201,12 @@ def plan_chunks(
                 manifest_key=chunk.manifest_key,
                 results_bucket=settings.results_bucket,
                 results_key=chunk.results_key,
+                heartbeat_seconds=settings.inference_heartbeat_seconds,
+                execution_id=execution_id,
             )
             for chunk in pending
         ]
+        attempt = run.attempt
     for item, manifest in zip(items, manifests, strict=True):
         storage.put(
             item.manifest_bucket,
@@ -197,7 +214,25 @@ def plan_chunks(
             manifest.model_dump_json().encode(),
             content_type=MANIFEST_CONTENT_TYPE,
         )
-    return Plan(chunks=items, image_count=sum(item.image_count for item in items))
+    # Written after the manifests: the Map never reads an item whose manifest is not there yet.
+    chunk_list = ObjectLocation(bucket=settings.results_bucket, key=chunk_list_key(batch_id, attempt))
+    storage.put(
+        chunk_list.bucket,
+        chunk_list.key,
+        _CHUNK_LIST.dump_json(items),
+        content_type=MANIFEST_CONTENT_TYPE,
+    )
+    image_count = sum(item.image_count for item in items)
+    output = PlanOutput(
+        chunk_list=chunk_list,
+        chunk_count=len(items),
+        image_count=image_count,
+        max_concurrency=settings.inference_max_tasks,
+        map_results=PrefixLocation(
+            bucket=settings.results_bucket, prefix=map_results_prefix(batch_id, attempt)
+        ),
+    )
+    return Plan(chunks=items, image_count=image_count, output=output)
 
 
 def _write_plan(uow: UnitOfWork, batch: ImageBatch, run: PipelineRun, size: int) -> list[PipelineChunk]:
@@ -364,7 +399,10 @@ def failed_step(uow: UnitOfWork, batch: ImageBatch, run: PipelineRun, error: Map
     if not unloaded:
         return "Summarize"
     name = (error or {}).get("Error", "")
-    state = "PreAnnotate/RunInference" if str(name).startswith("States.") else "PreAnnotate"
+    # A task silent or too long is RunInference's; the Map's own errors (ItemReaderFailed,
+    # ExceedToleratedFailureThreshold, …) and the chunk steps' are the Map's.
+    timed_out = name in {"States.Timeout", "States.HeartbeatTimeout"}
+    state = "PreAnnotate/RunInference" if timed_out else "PreAnnotate"
     listed = ", ".join(map(str, unloaded[:10])) + (" …" if len(unloaded) > 10 else "")
     return f"{state} (chunks {listed} not loaded)"[:100]
 

@@ -93,6 +93,7 @@ def run(stack: LocalStack, workdir: Path, say: Say, inference_timeout_s: float =
         batch_id = _upload(admin, stack, workdir / "upload", summary)
     with _stage(summary, "pre-annotation (yolo11n-pose, CPU)", say):
         _pre_annotated(admin, batch_id, summary, inference_timeout_s)
+        _container_answers(stack, say)
     images = {i["id"]: i for i in admin.api.pages(f"/batches/{batch_id}/images")}
     names = {image_id: image["original_filename"] for image_id, image in images.items()}
     with _stage(summary, "assignment", say):
@@ -160,6 +161,20 @@ def _pre_annotated(admin: Member, batch_id: int, summary: Summary, timeout_s: fl
         summary.keypoints_found[image["original_filename"]] = sum(1 for k in points if k.get("visible"))
         if image.get("yolo_confidence") is not None:
             summary.yolo_confidence[image["original_filename"]] = float(image["yolo_confidence"])
+
+
+def _container_answers(stack: LocalStack, say: Say) -> None:
+    """Show that each chunk's container process answered Step Functions itself."""
+    runner = stack.runner
+    for task in runner.tasks if runner is not None else []:
+        for line in task.log_lines:
+            if '"task_success_sent"' in line or '"task_failure_sent"' in line:
+                event = json.loads(line)
+                say(
+                    f"  chunk {event.get('chunk_index')}: the container process "
+                    f"(pid {task.process.pid if task.process else '?'}) logged {event['event']}"
+                )
+    say(f"  the inference containers' log: {stack.config.state_dir / 'logs' / 'inference.log'}")
 
 
 # ------------------------------------------------------------------ annotation and verification

@@ -1,27 +1,23 @@
 """Driving a running local stack from tests: its own database, signing in, the API over HTTP,
-uploads through the presigned forms, and a stand-in for the CPU engine."""
+uploads through the presigned forms."""
 
 from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import requests
 
-from cradlepose.adapters.storage import S3Storage
 from cradlepose.devstack.identity_provider import CLIENT_ID
 from cradlepose.devstack.postgres import EmbeddedPostgres
 from cradlepose.devstack.stack import LocalStack
-from cradlepose.domain.inference import ChunkManifest
-from tests.pipeline_support import write_results
 
 
 @contextmanager
@@ -105,37 +101,3 @@ def upload(form: dict[str, Any], data: bytes, filename: str, content_type: str =
         form["url"], data=form["fields"], files={"file": (filename, data, content_type)}, timeout=30
     )
     assert response.status_code == 204, response.text
-
-
-@dataclass
-class FakeEngine:
-    """Stands in for the CPU engine: writes a valid ImageResult line per image of the chunk.
-
-    `fail_batches` fail their chunks (once each); `hold_chunks` (by index) and `hold_calls` (by
-    the order chunks arrive in, from 0: Step Functions' Map may start any chunk first) wait until
-    `release` is set; `held` says which were held.
-    """
-
-    fail_batches: set[int] = field(default_factory=set)
-    hold_chunks: set[int] = field(default_factory=set)
-    hold_calls: set[int] = field(default_factory=set)
-    release: threading.Event = field(default_factory=threading.Event)
-    holding: threading.Event = field(default_factory=threading.Event)
-    ran: list[tuple[int, int]] = field(default_factory=list)
-    held: list[tuple[int, int]] = field(default_factory=list)
-    _calls: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __call__(self, manifest: ChunkManifest) -> dict[str, Any]:
-        with self._lock:
-            call, self._calls = self._calls, self._calls + 1
-        if manifest.batch_id in self.fail_batches:
-            self.fail_batches.discard(manifest.batch_id)
-            raise RuntimeError("the model could not be loaded")
-        if manifest.chunk_index in self.hold_chunks or call in self.hold_calls:
-            self.held.append((manifest.batch_id, manifest.chunk_index))
-            self.holding.set()
-            self.release.wait(30)
-            raise RuntimeError("the stack stopped while this chunk ran")
-        self.ran.append((manifest.batch_id, manifest.chunk_index))
-        return write_results(S3Storage(), manifest)

@@ -19,8 +19,16 @@ from cradlepose.bootstrap import bootstrap, default_uow_factory
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.pipeline import ChunkItem
-from cradlepose.services import assignments, chunk_ingest, overdue, pipeline_waits, preannotation
+from cradlepose.services import (
+    assignments,
+    chunk_ingest,
+    inference_stops,
+    overdue,
+    pipeline_waits,
+    preannotation,
+)
 from cradlepose.services.system import SYSTEM
+from cradlepose.settings import get_settings
 from triggers.observability import logger, metrics
 from triggers.steps import Event, step
 
@@ -159,6 +167,21 @@ def run_record_failure(
     return record.model_dump(mode="json")
 
 
+def run_inference_task_stopped(
+    event: Event, context: RequestContext, workflow: Workflow | None = None
+) -> dict[str, Any]:
+    """An ECS Task State Change (STOPPED) of an inference task: fail its token unless it was answered."""
+    detail = inference_stops.StoppedTaskDetail.model_validate(event.get("detail") or {})
+    outcome = inference_stops.answer_stopped_task(
+        workflow or StepFunctionsWorkflow(), detail, get_settings().inference_container_name
+    )
+    logger.info(
+        "inference task stopped",
+        extra={"task_arn": detail.task_arn, "stop_code": detail.stop_code, "outcome": outcome},
+    )
+    return {"task_arn": detail.task_arn, "outcome": outcome}
+
+
 mark_processing = step("MarkProcessing", run_mark_processing)
 plan_chunks = step("PlanChunks", run_plan_chunks)
 dispatch_inference = step("RunInference", run_dispatch_inference)
@@ -168,3 +191,6 @@ auto_assign = step("AutoAssign", run_auto_assign)
 await_stage = step("WaitForPeople", run_await_stage)
 mark_overdue = step("MarkOverdue", run_mark_overdue)
 record_failure = step("RecordFailure", run_record_failure)
+inference_task_stopped = step(
+    "InferenceTaskStopped", run_inference_task_stopped, endpoint="events", kind="EVENT"
+)

@@ -27,6 +27,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from cradlepose.adapters.inference import task_environment
 from infra.config import StageConfig
 from infra.constructs.nag import acknowledge, logical_id
 from infra.constructs.network import Network
@@ -169,13 +170,12 @@ class Inference(Construct):
             memory_reservation_mib=12 * 1024,
             cpu=3 * 1024,
             logging=ecs.LogDriver.aws_logs(stream_prefix="chunk", log_group=log_group),
-            environment={
-                "CRADLE_STAGE": config.name,
-                "CRADLE_AWS_REGION": Stack.of(self).region,
-                "CRADLE_UPLOADS_BUCKET": buckets["uploads"].bucket.bucket_name,
-                "CRADLE_RESULTS_BUCKET": buckets["results"].bucket.bucket_name,
-                "CRADLE_MODELS_BUCKET": buckets["models"].bucket.bucket_name,
-            },
+            # The same names the local stack gives its container processes (cradlepose.devstack.local_ecs).
+            environment=task_environment(
+                stage=config.name,
+                region=Stack.of(self).region,
+                buckets={b: buckets[b].bucket.bucket_name for b in ("uploads", "results", "models")},
+            ),
             stop_timeout=Duration.seconds(120),
         )
         acknowledge(

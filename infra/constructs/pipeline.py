@@ -9,6 +9,8 @@
   results bucket, with that bucket's key through S3 only, and starts, describes and stops its own
   child executions (`execution:<machine>/PreAnnotate:*`), as AWS documents for a Distributed Map.
 - An EventBridge rule: S3 Object Created under `incoming/` in the uploads bucket → the upload trigger.
+- An EventBridge rule: ECS Task State Change to STOPPED of the inference cluster's pipeline tasks →
+  the task-stopped trigger (it fails the token of a task that died without answering it).
 - EventBridge Scheduler schedules for the functions with a `schedule` event (overdue sweep, metrics
   roll-up), in UTC, with retries and the function's DLQ.
 """
@@ -27,7 +29,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cradlepose.domain.pipeline import CHUNK_LIST_NAME, MAP_RESULTS_PREFIX
-from cradlepose.function_table import S3ObjectCreated, Schedule, StateMachineTask
+from cradlepose.function_table import EcsTaskStopped, S3ObjectCreated, Schedule, StateMachineTask
 from infra.config import ROOT, StageConfig
 from infra.constructs.functions import Functions, construct_name
 from infra.constructs.nag import acknowledge, logical_id
@@ -64,6 +66,7 @@ class Pipeline(Construct):
         functions: Functions,
         buckets: dict[str, Bucket],
         logs_key: kms.IKey,
+        inference_cluster_arn: str,
     ) -> None:
         super().__init__(scope, construct_id)
         removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
@@ -127,6 +130,7 @@ class Pipeline(Construct):
             self.state_machines[machine] = state_machine
 
         self._upload_rule(config, functions, buckets)
+        self._task_stopped_rules(config, functions, inference_cluster_arn)
         self._schedules(config, functions)
 
     def _acknowledge_distributed_map(
@@ -171,6 +175,37 @@ class Pipeline(Construct):
                             dead_letter_queue=functions.dead_letter_queues.get(name),
                             retry_attempts=8,
                             max_event_age=Duration.hours(6),
+                        )
+                    ],
+                )
+
+    def _task_stopped_rules(self, config: StageConfig, functions: Functions, cluster_arn: str) -> None:
+        """ECS Task State Change to STOPPED in the inference cluster → the function (a task that died
+        without answering its token gets it failed at once, not at the heartbeat timeout)."""
+        for name, spec in functions.specs.items():
+            for event in spec.events:
+                if not isinstance(event, EcsTaskStopped):
+                    continue
+                events.Rule(
+                    self,
+                    f"{construct_name(name)}OnTaskStopped",
+                    rule_name=f"{config.prefix}-{name.replace('_', '-')}-on-task-stopped",
+                    description=f"Inference tasks started by {event.started_by} that stopped → {name}",
+                    event_pattern=events.EventPattern(
+                        source=["aws.ecs"],
+                        detail_type=["ECS Task State Change"],
+                        detail={
+                            "clusterArn": [cluster_arn],
+                            "lastStatus": ["STOPPED"],
+                            "startedBy": [event.started_by],
+                        },
+                    ),
+                    targets=[
+                        events_targets.LambdaFunction(
+                            functions.by_name[name],
+                            dead_letter_queue=functions.dead_letter_queues.get(name),
+                            retry_attempts=8,
+                            max_event_age=Duration.hours(2),
                         )
                     ],
                 )

@@ -120,7 +120,13 @@ class CradleStack(Stack):
             web_origin=web.origin,
         )
         pipeline = Pipeline(
-            self, "Pipeline", config=config, functions=functions, buckets=storage.buckets, logs_key=key
+            self,
+            "Pipeline",
+            config=config,
+            functions=functions,
+            buckets=storage.buckets,
+            logs_key=key,
+            inference_cluster_arn=inference.cluster.cluster_arn,
         )
         api = Api(
             self,

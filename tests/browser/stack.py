@@ -31,7 +31,6 @@ from cradlepose.devstack.identity_provider import CLIENT_ID, LocalIdentityProvid
 from cradlepose.devstack.stack import LocalStack, LocalStackConfig
 from cradlepose.domain.actor import Actor, Claims
 from cradlepose.domain.enums import BatchStatus, ImageStatus, Role
-from cradlepose.domain.inference import ChunkManifest
 from cradlepose.services import users
 from cradlepose.settings import Settings, get_settings
 from tests.browser import scene
@@ -163,20 +162,12 @@ class RunningStack:
             return list(conn.execute(sa.text(sql), params).all())
 
 
-def _no_inference(manifest: ChunkManifest) -> dict[str, Any]:
-    raise AssertionError(
-        f"the browser tests seed batches as YOLO left them; nothing should run inference "
-        f"(batch {manifest.batch_id}, chunk {manifest.chunk_index})"
-    )
-
-
 @contextlib.contextmanager
 def running_stack(database_url: str, state_dir: Path, web_root: Path = WEB_ROOT) -> Iterator[RunningStack]:
     config = LocalStackConfig(
         state_dir=state_dir,
         database_url=database_url,
         web_root=web_root,
-        chunk_runner=_no_inference,
         schedules=False,
         create_admin=False,
     )

@@ -338,9 +338,9 @@ def test_the_api_may_start_both_machines_and_nothing_else_may_start_the_analysis
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_events_and_schedules_follow_the_table(synth: Synth, stage: str) -> None:
-    (rule,) = synth.resources(stage, "AWS::Events::Rule").values()
+    rules = synth.resources(stage, "AWS::Events::Rule").values()
+    (rule,) = [r for r in rules if r["Properties"]["EventPattern"]["detail-type"] == ["Object Created"]]
     pattern = rule["Properties"]["EventPattern"]
-    assert pattern["detail-type"] == ["Object Created"]
     assert pattern["detail"]["object"]["key"] == [{"prefix": "incoming/"}]
     assert "DeadLetterConfig" in rule["Properties"]["Targets"][0]
     schedules = sorted(
@@ -351,6 +351,45 @@ def test_events_and_schedules_follow_the_table(synth: Synth, stage: str) -> None
     assert schedules == sorted(
         e.expression for s in table.functions for e in s.events if isinstance(e, function_table.Schedule)
     )
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_stopped_inference_task_reaches_the_task_stopped_trigger(synth: Synth, stage: str) -> None:
+    """A task that dies without answering its token (killed, OOM, Spot) has it failed at once."""
+    resources = synth.template(stage)["Resources"]
+    rules = [
+        r["Properties"]
+        for r in synth.resources(stage, "AWS::Events::Rule").values()
+        if r["Properties"]["EventPattern"]["detail-type"] == ["ECS Task State Change"]
+    ]
+    assert len(rules) == 1
+    (rule,) = rules
+    pattern = rule["EventPattern"]
+    assert pattern["source"] == ["aws.ecs"]
+    assert pattern["detail"]["lastStatus"] == ["STOPPED"]
+    assert pattern["detail"]["startedBy"] == ["cradle-pipeline"]  # not the ML jobs' tasks
+    (cluster_arn,) = pattern["detail"]["clusterArn"]
+    (cluster,) = [k for k, r in resources.items() if r["Type"] == "AWS::ECS::Cluster"]
+    assert cluster_arn == {"Fn::GetAtt": [cluster, "Arn"]}
+    (target,) = rule["Targets"]
+    function = target["Arn"]["Fn::GetAtt"][0]
+    assert resources[function]["Properties"]["Handler"] == "triggers.pipeline.inference_task_stopped"
+    assert "DeadLetterConfig" in target
+    # and the trigger may fail the pipeline's tokens
+    role = resources[function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    actions = {
+        action
+        for policy in resources.values()
+        if policy["Type"] == "AWS::IAM::Policy" and {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+    }
+    assert "states:SendTaskFailure" in actions
+    # and the ASL retries a chunk whose task stopped
+    asl = (ROOT / "infra" / "statemachines" / "batch_pipeline.asl.json").read_text()
+    assert '"InferenceTaskStopped"' in asl
 
 
 @pytest.mark.parametrize("stage", STAGES)

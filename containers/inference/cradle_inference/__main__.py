@@ -7,6 +7,10 @@
 Exit status: 0 when the chunk was processed, including when single images failed (their lines
 say why); 2 when the manifest cannot be read or is invalid; 3 when the results cannot be
 written; 1 for anything else that stops the chunk. Logs are JSON lines on stdout.
+
+With CRADLE_TASK_TOKEN set (the ECS task the pipeline's dispatcher starts), the process answers
+Step Functions itself (cradle_inference.task_protocol): heartbeats while it works, SendTaskSuccess
+with the chunk's summary, SendTaskFailure with the error.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from cradle_inference.chunk import ChunkSummary, OutputUnwritable, run_chunk
 from cradle_inference.engine import PoseEngine
 from cradle_inference.logs import JsonLog
 from cradle_inference.store import LocalObjectStore, ObjectStore, S3ObjectStore, split_s3_url
+from cradle_inference.task_protocol import TaskReporter
 from cradlepose.adapters import aws_call_log
 from cradlepose.domain.inference import ChunkManifest
 
@@ -82,12 +87,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return job_main(arguments[1:])
     args = parse_args(arguments)
     log = JsonLog(manifest=args.manifest)
+    # The task token (CRADLE_TASK_TOKEN) is answered from here: heartbeats while the chunk runs,
+    # then success with the summary or failure with the error. A manual run has no token.
+    reporter = TaskReporter.from_environment(log)
+    with reporter.heartbeats():
+        status, summary = _run(args, log, reporter)
+        if summary is not None:
+            try:
+                reporter.succeed(summary.task_output())
+            except Exception as error:  # the task-stopped trigger answers for a failed exit
+                log.error("task_success_not_sent", error=f"{type(error).__name__}: {error}")
+                return EXIT_FAILED
+    return status
+
+
+def _run(args: argparse.Namespace, log: JsonLog, reporter: TaskReporter) -> tuple[int, ChunkSummary | None]:
     try:
         manifest, store = load_manifest(args.manifest)
     except Exception as error:  # missing file or object, access denied, bad JSON, invalid fields
         log.error("manifest_unreadable", error=f"{type(error).__name__}: {error}")
-        return EXIT_BAD_MANIFEST
+        reporter.fail(error)
+        return EXIT_BAD_MANIFEST, None
     log = log.bind(batch_id=manifest.batch_id, chunk_index=manifest.chunk_index)
+    reporter.log = log
     log.info(
         "chunk_started",
         images=len(manifest.images),
@@ -107,12 +129,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = run_chunk(manifest, store, engine, force=args.force)
     except OutputUnwritable as error:
         log.error("output_unwritable", error=str(error))
-        return EXIT_OUTPUT_UNWRITABLE
+        reporter.fail(error)
+        return EXIT_OUTPUT_UNWRITABLE, None
     except Exception as error:
         log.error("chunk_failed", error=f"{type(error).__name__}: {error}")
-        return EXIT_FAILED
+        reporter.fail(error)
+        return EXIT_FAILED, None
     _log_summary(log, summary)
-    return EXIT_OK
+    return EXIT_OK, summary
 
 
 def _log_summary(log: JsonLog, summary: ChunkSummary) -> None:

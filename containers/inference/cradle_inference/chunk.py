@@ -12,6 +12,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -54,6 +55,13 @@ class ChunkSummary(BaseModel):
     device: str | None  # None when the output was reused and nothing ran
     reused_existing_output: bool
     failures: list[ImageFailure]
+
+    def task_output(self) -> dict[str, Any]:
+        """What the task answers Step Functions with: the counts and the failed images' ids, not
+        every failure's text (the results hold those), so the output stays small."""
+        output: dict[str, Any] = self.model_dump(mode="json", exclude={"failures"})
+        output["failed_image_ids"] = [failure.image_id for failure in self.failures]
+        return output
 
 
 def run_chunk(

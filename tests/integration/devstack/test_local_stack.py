@@ -1,6 +1,6 @@
 """The local stack as a whole: uploads over HTTP to moto, the trigger through EventBridge and SQS,
-the batch pipeline in moto's ASL interpreter with in-process Lambdas. The engine is a stand-in
-here (tests/e2e runs the real one)."""
+the batch pipeline in moto's ASL interpreter with in-process Lambdas, and each chunk in the
+inference container's own process (`python -m cradle_inference` on the CPU)."""
 
 from __future__ import annotations
 
@@ -28,15 +28,10 @@ from cradlepose.domain.enums import Role
 from cradlepose.settings import get_settings
 from tests.datasets_support import add_verified_batch
 from tests.images import jpeg_with_metadata
-from tests.stack_support import ApiSession, FakeEngine, stack_database, upload, wait_for
+from tests.stack_support import ApiSession, stack_database, upload, wait_for
 from tests.support import make_user
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def engine_stand_in() -> FakeEngine:
-    return FakeEngine()
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +39,11 @@ def stack(
     postgres: EmbeddedPostgres,
     migrated_template: str,
     tmp_path_factory: pytest.TempPathFactory,
-    engine_stand_in: FakeEngine,
 ) -> Iterator[LocalStack]:
     with stack_database(postgres, migrated_template) as url:
         config = LocalStackConfig(
-            state_dir=tmp_path_factory.mktemp("stack"), database_url=url, chunk_runner=engine_stand_in,
-            pipeline_chunk_size=2, inference_heartbeat_seconds=300, web_root=None,
+            state_dir=tmp_path_factory.mktemp("stack"), database_url=url, pipeline_chunk_size=2,
+            inference_heartbeat_seconds=300, web_root=None,
         )  # fmt: skip
         with LocalStack(config) as running:
             yield running
@@ -80,7 +74,7 @@ def test_uploaded_images_are_pre_annotated_and_the_execution_waits_for_people(
         upload(form, jpeg_with_metadata(seed=seed), form["filename"])
 
     # Then the trigger registers them, the last one starts the pipeline, and the batch is ready
-    ready = api.wait_for_status(batch_id, "READY_FOR_ANNOTATION")
+    ready = api.wait_for_status(batch_id, "READY_FOR_ANNOTATION", timeout_s=180)
     assert ready["images_by_status"] == [{"status": "YOLO_PROCESSED", "count": 3}]
     assert ready["yolo_model_version"] == "yolo11n-pose@8.4"
     assert (
@@ -136,18 +130,20 @@ def test_uploaded_images_are_pre_annotated_and_the_execution_waits_for_people(
 
 
 def test_a_failed_chunk_is_recorded_and_completing_the_batch_again_resumes_it(
-    api: ApiSession, engine_stand_in: FakeEngine, db: sa.Engine
+    stack: LocalStack, api: ApiSession, db: sa.Engine
 ) -> None:
-    # Given a batch whose first inference attempt fails
+    # Given a batch whose first inference task is misconfigured: its container fails and says so
     created = api.create_batch(["a.jpg", "b.jpg"])
     batch_id = created["batch"]["id"]
-    engine_stand_in.fail_batches.add(batch_id)
+    assert stack.runner is not None
+    stack.runner.override_next_task({"CRADLE_DEVICE": "no-such-device"})
     for seed, form in enumerate(created["uploads"]):
         upload(form, jpeg_with_metadata(seed=seed), form["filename"])
 
     # Then the run fails at the chunk and the batch is back to UPLOADED
     failed = wait_for(
-        lambda: (b := api.batch(batch_id))["pipeline_run"] and b["pipeline_run"]["status"] == "FAILED" and b
+        lambda: (b := api.batch(batch_id))["pipeline_run"] and b["pipeline_run"]["status"] == "FAILED" and b,
+        timeout_s=180,
     )
     assert failed["status"] == "UPLOADED"
     assert failed["pipeline_run"]["failed_step"].startswith("PreAnnotate")
@@ -156,7 +152,7 @@ def test_a_failed_chunk_is_recorded_and_completing_the_batch_again_resumes_it(
 
     # When the uploader completes it again, a new run pre-annotates it
     assert api.call("POST", f"/batches/{batch_id}/complete").status_code == 200
-    ready = api.wait_for_status(batch_id, "READY_FOR_ANNOTATION")
+    ready = api.wait_for_status(batch_id, "READY_FOR_ANNOTATION", timeout_s=180)
     assert ready["pipeline_run"]["attempt"] == 2
     assert ready["images_by_status"] == [{"status": "YOLO_PROCESSED", "count": 2}]
     assert (
@@ -167,6 +163,69 @@ def test_a_failed_chunk_is_recorded_and_completing_the_batch_again_resumes_it(
         )
         == 1
     )
+
+
+def test_a_container_killed_mid_chunk_is_retried_and_each_image_gets_one_model_annotation(
+    stack: LocalStack, api: ApiSession, db: sa.Engine
+) -> None:
+    # Given a batch of two (one chunk) whose inference task has started its chunk
+    runner = stack.runner
+    assert runner is not None
+    created = api.create_batch(["a.jpg", "b.jpg"])
+    batch_id = created["batch"]["id"]
+    for seed, form in enumerate(created["uploads"]):
+        upload(form, jpeg_with_metadata(seed=seed), form["filename"])
+    killed = wait_for(
+        lambda: (
+            (task := runner.running) is not None
+            and task.task.batch_id == batch_id
+            and any('"chunk_started"' in line for line in task.log_lines)
+            and task
+        ),
+        timeout_s=120,
+        every_s=0.05,
+    )
+
+    # When ECS stops it before it can answer (ecs:StopTask: SIGTERM, as a Spot interruption sends)
+    assert runner.stop_task(killed.arn, "Spot interruption")
+
+    # Then the stop reached the task-stopped trigger, which failed the token, and Step Functions
+    # ran the chunk again in a new task that answered success itself
+    ready = api.wait_for_status(batch_id, "READY_FOR_ANNOTATION", timeout_s=180)
+    assert killed.exit_code == 143
+    assert not any("task_success_sent" in line or "task_failure_sent" in line for line in killed.log_lines)
+    tasks = [t for t in runner.tasks if t.task.batch_id == batch_id]
+    assert [t.task.chunk_index for t in tasks] == [0, 0]
+    assert tasks[0].arn != tasks[1].arn  # a new task (moto keeps the token across a retry)
+    assert any('"task_success_sent"' in line for line in tasks[1].log_lines)
+    history = stack.aws.client("stepfunctions").get_execution_history(
+        executionArn=ready["pipeline_run"]["execution_arn"], maxResults=1000
+    )["events"]
+    failures = [e["taskFailedEventDetails"]["error"] for e in history if e["type"] == "TaskFailed"]
+    assert failures == ["InferenceTaskStopped"]
+    # And every image has exactly one model annotation, loaded once
+    assert ready["images_by_status"] == [{"status": "YOLO_PROCESSED", "count": 2}]
+    assert (
+        _scalar(
+            db,
+            "SELECT count(*) FROM images WHERE batch_id = :b AND yolo_keypoints IS NOT NULL "
+            "AND yolo_model_version = 'yolo11n-pose@8.4'",
+            b=batch_id,
+        )
+        == 2
+    )
+    assert (
+        _scalar(
+            db,
+            "SELECT count(*) FROM audit_logs WHERE action = 'CHUNK_INGESTED' AND resource_id = :b",
+            b=batch_id,
+        )
+        == 1
+    )
+    assert _scalar(db, "SELECT loaded_count FROM pipeline_chunks WHERE batch_id = :b", b=batch_id) == 2
+    # And the container's own answer is in the stack's inference log
+    log = Path(stack.config.state_dir, "logs", "inference.log").read_text()
+    assert '"event": "task_success_sent"' in log
 
 
 def test_the_stack_is_made_from_the_function_table(stack: LocalStack) -> None:

@@ -1,8 +1,9 @@
 """Stopping the local stack mid-batch and starting it again: nothing lost, nothing done twice.
 
 moto's state (executions, queued events) dies with the stack; PostgreSQL and the S3 mirror do
-not. The first stack is stopped while a chunk is being inferred, as a kill would leave it: the
-run still RUNNING, one chunk loaded, an upload of another batch not yet registered.
+not. The first stack is stopped with a chunk's inference task still to run (ECS had GPU capacity
+for one task), as a kill would leave it: the run still RUNNING, one chunk loaded, an upload of
+another batch not yet registered.
 """
 
 from __future__ import annotations
@@ -15,15 +16,15 @@ import sqlalchemy as sa
 from cradlepose.devstack.postgres import EmbeddedPostgres
 from cradlepose.devstack.stack import LocalStack, LocalStackConfig
 from tests.images import jpeg_with_metadata
-from tests.stack_support import ApiSession, FakeEngine, stack_database, upload, wait_for
+from tests.stack_support import ApiSession, stack_database, upload, wait_for
 
 pytestmark = pytest.mark.integration
 
 
-def _config(state_dir: Path, url: str, engine: FakeEngine) -> LocalStackConfig:
+def _config(state_dir: Path, url: str) -> LocalStackConfig:
     return LocalStackConfig(
-        state_dir=state_dir, database_url=url, chunk_runner=engine, pipeline_chunk_size=2, web_root=None,
-        schedules=False, chunk_stop_timeout_s=0.2,
+        state_dir=state_dir, database_url=url, pipeline_chunk_size=2, web_root=None, schedules=False,
+        chunk_stop_timeout_s=0.2,
     )  # fmt: skip
 
 
@@ -37,17 +38,17 @@ def test_a_batch_interrupted_by_a_restart_resumes_without_losing_or_repeating_an
 ) -> None:
     with stack_database(postgres, migrated_template) as url:
         db = sa.create_engine(url, poolclass=sa.NullPool)
-        first_engine = FakeEngine(hold_calls={1})  # whichever chunk comes second
-
-        # Given a batch of four, one chunk loaded while the other was being inferred,
+        # Given a batch of four, one chunk loaded while the other's task waited for the GPU,
         # and an upload of another batch that no trigger has seen yet
-        with LocalStack(_config(tmp_path, url, first_engine)) as first:
+        with LocalStack(_config(tmp_path, url)) as first:
+            assert first.runner is not None
+            first.runner.set_capacity(1)  # whichever chunk comes second stays PENDING
             api = ApiSession.sign_in(first)
             created = api.create_batch([f"{n}.jpg" for n in "abcd"])
             batch_id = created["batch"]["id"]
             for seed, form in enumerate(created["uploads"]):
                 upload(form, jpeg_with_metadata(seed=seed), form["filename"])
-            assert first_engine.holding.wait(60)
+            wait_for(lambda: first.runner is not None and len(first.runner.pending) == 1, timeout_s=60)
             wait_for(
                 lambda: (
                     _rows(
@@ -63,28 +64,32 @@ def test_a_batch_interrupted_by_a_restart_resumes_without_losing_or_repeating_an
             for poller in first.pollers:
                 poller.stop()
             upload(waiting["uploads"][0], jpeg_with_metadata(seed=9), "late.jpg")
-        # (stopped: moto's executions and queues are gone; the held chunk never answers)
-        first_engine.release.set()
+            held = [(t.task.batch_id, t.task.chunk_index) for t in first.runner.pending]
+            ran_first = [(t.task.batch_id, t.task.chunk_index) for t in first.runner.tasks]
+        # (stopped: moto's executions and queues are gone; the pending task never ran)
         assert _rows(db, "SELECT status FROM pipeline_runs WHERE batch_id = :b", b=batch_id) == [("RUNNING",)]
         assert _rows(db, "SELECT status FROM image_batches WHERE id = :b", b=batch_id) == [
             ("YOLO_PROCESSING",)
         ]
 
         # When the stack starts again
-        second_engine = FakeEngine()
-        with LocalStack(_config(tmp_path, url, second_engine)) as second:
+        with LocalStack(_config(tmp_path, url)) as second:
             api = ApiSession.sign_in(second)
-            ready = api.wait_for_status(batch_id, "READY_FOR_ANNOTATION")
+            ready = api.wait_for_status(batch_id, "READY_FOR_ANNOTATION", timeout_s=120)
             registered = wait_for(
                 lambda: api.batch(waiting["batch"]["id"])["images_registered"] == 1, timeout_s=30
             )
             resumed, restored = second.resumed_runs, second.restored_objects
+            assert second.runner is not None
+            ran_second = [(t.task.batch_id, t.task.chunk_index) for t in second.runner.tasks]
 
         # Then the run went on under its own name, only the unfinished chunk was inferred again,
         # every image was loaded once, and the late upload was registered from the kept object
         assert len(resumed) == 1
         assert ready["pipeline_run"]["attempt"] == 1
-        assert second_engine.ran == first_engine.held
+        assert len(held) == 1
+        assert sorted(ran_first + held) == [(batch_id, 0), (batch_id, 1)]
+        assert [chunk for chunk in ran_second if chunk[0] == batch_id] == held
         assert ready["images_by_status"] == [{"status": "YOLO_PROCESSED", "count": 4}]
         assert _rows(
             db,

@@ -1,100 +1,115 @@
-"""The local inference runner and the scheduler: threads with work handed in, no I/O."""
+"""The local ECS runner (processes of a stand-in script) and the scheduler (threads with work handed in)."""
 
 from __future__ import annotations
 
-import threading
+import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cradlepose.adapters.inference import InferenceTask
-from cradlepose.adapters.storage import ObjectMissing
-from cradlepose.devstack.local_inference import LocalInferenceRunner
+from cradlepose.devstack.local_ecs import LocalEcsRunner
 from cradlepose.devstack.scheduler import Job, Scheduler
-from cradlepose.domain.inference import ChunkImage, ChunkManifest
-from tests.pipeline_support import RecordingWorkflow
+from cradlepose.services.inference_stops import StoppedTaskDetail
 
 pytestmark = pytest.mark.unit
 
 
-class DictStorage:
-    """Objects in a dict: what the runner reads manifests from."""
-
-    def __init__(self) -> None:
-        self.objects: dict[tuple[str, str], bytes] = {}
-
-    def get(self, bucket: str, key: str) -> bytes:
-        try:
-            return self.objects[(bucket, key)]
-        except KeyError:
-            raise ObjectMissing(f"s3://{bucket}/{key}") from None
-
-    def put(
-        self, bucket: str, key: str, data: bytes, *, content_type: str, metadata: dict[str, str] | None = None
-    ) -> None:
-        self.objects[(bucket, key)] = data
+STAND_IN = """
+import json, os, sys, time
+print(json.dumps({"event": "started", "manifest": os.environ["CRADLE_MANIFEST"],
+                  "stage": os.environ.get("CRADLE_STAGE"), "database": os.environ.get("CRADLE_DATABASE_URL")}))
+sys.stdout.flush()
+time.sleep(float(os.environ.get("SLEEP", "0")))
+sys.exit(int(os.environ.get("EXIT", "0")))
+"""
+ENVIRONMENT = {"CRADLE_STAGE": "local", "AWS_ENDPOINT_URL": "http://127.0.0.1:1"}
 
 
-def _task(storage: DictStorage, chunk: int, token: str) -> InferenceTask:
-    manifest = ChunkManifest(
-        batch_id=7, chunk_index=chunk, bucket="uploads", images=[ChunkImage(image_id=chunk, key=f"images/7/{chunk}")],
-        output_bucket="results", output_key=f"results/7/run-1/chunk-{chunk}.jsonl",
-    )  # fmt: skip
-    key = f"manifests/7/run-1/chunk-{chunk}.json"
-    storage.put("results", key, manifest.model_dump_json().encode(), content_type="application/json")
-    return InferenceTask(7, chunk, f"s3://results/{key}", token)
+def _task(chunk: int) -> InferenceTask:
+    return InferenceTask(7, chunk, f"s3://results/manifests/7/run-1/chunk-{chunk}.json", f"token-{chunk}")
 
 
-def _wait_until(condition: Any, timeout_s: float = 5.0) -> None:
+def _wait_until(condition: Any, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
 
 
-def test_chunks_run_in_order_and_answer_their_tokens() -> None:
-    storage, workflow = DictStorage(), RecordingWorkflow()
-    seen: list[int] = []
+def _detail(event: dict[str, Any]) -> dict[str, Any]:
+    detail: dict[str, Any] = event["detail"]
+    return detail
 
-    def run(manifest: ChunkManifest) -> dict[str, Any]:
-        if manifest.chunk_index == 1:
-            raise RuntimeError("cannot load the weights")
-        seen.append(manifest.chunk_index)
-        return {"chunk_index": manifest.chunk_index, "ok": len(manifest.images)}
 
-    runner = LocalInferenceRunner(run, storage, workflow, heartbeat_every_s=60).start_threads()
+def test_tasks_run_one_at_a_time_as_processes_and_their_stops_are_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a runner whose "container" is a stand-in script, and the stack's own CRADLE_* settings
+    monkeypatch.setenv("CRADLE_DATABASE_URL", "postgresql://the-stack-only")
+    stops: list[dict[str, Any]] = []
+    runner = LocalEcsRunner(
+        ENVIRONMENT, stops.append, log_file=tmp_path / "inference.log", entry_point=["-c", STAND_IN]
+    ).start_worker()
     try:
-        handles = [runner.start(_task(storage, i, f"token-{i}")) for i in range(3)]
-        assert runner.start(_task(storage, 0, "token-0")) == handles[0]  # the same task dispatched twice
-        _wait_until(lambda: len(runner.finished) == 3)
+        # When three chunks are dispatched, the second one twice, and the third one's process fails
+        first = runner.start(_task(0))
+        assert runner.start(_task(1)) == runner.start(_task(1))
+        runner.override_next_task({})
+        runner.start(_task(2))
+        _wait_until(lambda: len(stops) == 2)
+        runner.override_next_task({"EXIT": "3"})
+        runner.start(_task(3))
+        _wait_until(lambda: len(stops) == 4)
     finally:
         runner.close()
-    assert handles == ["local:7/0", "local:7/1", "local:7/2"]
-    assert seen == [0, 2]
-    assert workflow.succeeded == [
-        ("token-0", {"chunk_index": 0, "ok": 1}),
-        ("token-2", {"chunk_index": 2, "ok": 1}),
-    ]
-    assert workflow.failed == [("token-1", "RuntimeError", "cannot load the weights")]
-    assert runner.open_tokens == []
+
+    # Then each ran once, in order, with the task definition's environment and its overrides only
+    assert [t.task.chunk_index for t in runner.tasks] == [0, 1, 2, 3]
+    started = json.loads(runner.tasks[0].log_lines[0])
+    assert started == {
+        "event": "started",
+        "manifest": _task(0).manifest_uri,
+        "stage": "local",
+        "database": None,
+    }
+    assert (tmp_path / "inference.log").read_text().count('"event": "started"') == 4
+    # And each stop was reported as ECS's Task State Change, with the token where the trigger reads it
+    assert _detail(stops[0])["taskArn"] == first
+    assert [(_detail(e)["stopCode"], _detail(e)["containers"][0]["exitCode"]) for e in stops] == [
+        ("EssentialContainerExited", 0), ("EssentialContainerExited", 0),
+        ("EssentialContainerExited", 0), ("EssentialContainerExited", 3),
+    ]  # fmt: skip
+    assert StoppedTaskDetail.model_validate(_detail(stops[3])).task_token("inference") == "token-3"
+    assert stops[0]["detail-type"] == "ECS Task State Change"
 
 
-def test_a_running_chunk_gets_heartbeats_and_is_not_answered_after_close() -> None:
-    storage, workflow = DictStorage(), RecordingWorkflow()
-    release = threading.Event()
+def test_stopping_kills_the_running_process_and_stops_the_pending_ones(tmp_path: Path) -> None:
+    stops: list[dict[str, Any]] = []
+    runner = LocalEcsRunner(
+        {**ENVIRONMENT, "SLEEP": "60"}, stops.append, entry_point=["-c", STAND_IN], stop_timeout_s=1
+    ).start_worker()
+    running = runner.start(_task(0))
+    runner.start(_task(1))
+    _wait_until(lambda: runner.running is not None and bool(runner.running.log_lines))
 
-    def run(manifest: ChunkManifest) -> dict[str, Any]:
-        release.wait(5)
-        return {}
+    # When the running task is stopped (ecs:StopTask), then the stack stops with one still pending
+    assert runner.stop_task(running)
+    _wait_until(lambda: runner.running is not None and runner.running.arn != running)
+    runner.set_capacity(0)
+    runner.start(_task(2))
+    runner.close()
 
-    runner = LocalInferenceRunner(run, storage, workflow, heartbeat_every_s=0.05).start_threads()
-    runner.start(_task(storage, 0, "slow"))
-    _wait_until(lambda: workflow.heartbeats.count("slow") >= 2)
-    runner.close(timeout_s=0.1)
-    release.set()
-    time.sleep(0.1)
-    assert workflow.succeeded == []  # the stack is stopping: the execution is resumed after a restart
+    # Then the killed one reports a signal's exit code; each reports its stop and its token once
+    killed = _detail(stops[0])
+    assert (killed["stopCode"], killed["containers"][0]["exitCode"]) == ("UserInitiated", 143)
+    assert sorted(
+        StoppedTaskDetail.model_validate(_detail(e)).task_token("inference") or "" for e in stops
+    ) == ["token-0", "token-1", "token-2"]
+    assert "exitCode" not in _detail(stops[-1])["containers"][0]  # never started
+    assert [t.task.chunk_index for t in runner.tasks] == [0, 1]
 
 
 def test_jobs_run_on_their_timers_until_stopped() -> None:

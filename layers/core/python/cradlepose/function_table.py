@@ -42,6 +42,15 @@ class Schedule(BaseModel):
     local_every_s: int = Field(default=60, ge=1)
 
 
+class EcsTaskStopped(BaseModel):
+    """ECS "Task State Change" to STOPPED of the inference cluster's tasks started by `started_by`
+    (an EventBridge rule in the cloud; the local ECS runner reports its processes' ends the same way)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    type: Literal["ecs_task_stopped"]
+    started_by: str
+
+
 class Deploy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     type: Literal["deploy"]
@@ -54,7 +63,7 @@ class Invoke(BaseModel):
     type: Literal["invoke"]
 
 
-Event = ApiEvent | S3ObjectCreated | StateMachineTask | Schedule | Deploy | Invoke
+Event = ApiEvent | S3ObjectCreated | StateMachineTask | Schedule | EcsTaskStopped | Deploy | Invoke
 
 
 class FunctionSpec(BaseModel):

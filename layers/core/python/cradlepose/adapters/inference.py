@@ -1,23 +1,27 @@
 """Starting the inference task of one chunk: an ECS task on a GPU in the cloud, the CPU engine locally.
 
 The dispatcher hands the runner the chunk's manifest and the Step Functions task token; the
-runner returns as soon as the work is started. Whoever runs the chunk reports back with the
-token (SendTaskSuccess with the chunk's summary, SendTaskFailure, SendTaskHeartbeat).
+runner returns as soon as the task is started. The container process itself answers the token
+(cradle_inference.task_protocol: SendTaskSuccess with the chunk's summary, SendTaskFailure,
+SendTaskHeartbeat); a task that stops without answering has it failed by the task-stopped
+trigger (cradlepose.services.inference_stops).
 
-The ECS task's container is told where its work is through environment variables:
+The ECS task's container gets the task definition's environment (`task_environment`, the same
+names in infra/constructs/inference.py and the local stack) and, per task, where its work is
+(`container_overrides`):
 
     CRADLE_MANIFEST     s3://<results bucket>/manifests/<batch>/run-<n>/chunk-<i>.json
     CRADLE_TASK_TOKEN   the Step Functions task token to answer
 
-The local runner lives in `cradlepose.devstack.local_inference`; the local stack installs it
-here with `install_local_runner`, so the dispatcher's import path never loads torch.
+The local stack plays ECS with `cradlepose.devstack.local_ecs` (the same entry point as a process
+on the CPU) and installs it here with `install_local_runner`.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from cradlepose.adapters import gpu_tasks
 from cradlepose.settings import Settings, get_settings
@@ -25,6 +29,23 @@ from cradlepose.settings import Settings, get_settings
 MANIFEST_ENV = "CRADLE_MANIFEST"
 TASK_TOKEN_ENV = "CRADLE_TASK_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 STARTED_BY = "cradle-pipeline"
+HEARTBEAT_ENV = "CRADLE_HEARTBEAT_EVERY_S"
+HEARTBEAT_EVERY_S = 60  # well inside the RunInference state's HeartbeatSeconds (900)
+
+
+def task_environment(
+    *, stage: str, region: str, buckets: dict[str, str], heartbeat_every_s: float = HEARTBEAT_EVERY_S
+) -> dict[str, str]:
+    """The inference container's environment in its task definition (buckets by name: uploads,
+    results, models). The CDK passes its tokens, the local stack its settings."""
+    return {
+        "CRADLE_STAGE": stage,
+        "CRADLE_AWS_REGION": region,
+        "CRADLE_UPLOADS_BUCKET": buckets["uploads"],
+        "CRADLE_RESULTS_BUCKET": buckets["results"],
+        "CRADLE_MODELS_BUCKET": buckets["models"],
+        HEARTBEAT_ENV: f"{heartbeat_every_s:g}",
+    }
 
 
 @dataclass(frozen=True)
@@ -38,6 +59,16 @@ class InferenceTask:
     def idempotency_token(self) -> str:
         """The same for every dispatch of the same task (ECS's clientToken takes at most 64 characters)."""
         return hashlib.sha256(self.task_token.encode()).hexdigest()[:64]
+
+
+def container_overrides(task: InferenceTask) -> dict[str, Any]:
+    """The inference container's RunTask override for one chunk (the container's name is added)."""
+    return {
+        "environment": [
+            {"name": MANIFEST_ENV, "value": task.manifest_uri},
+            {"name": TASK_TOKEN_ENV, "value": task.task_token},
+        ]
+    }
 
 
 class InferenceRunner(Protocol):
@@ -60,14 +91,10 @@ class EcsInferenceRunner(gpu_tasks.EcsTaskStarter):
     def start(self, task: InferenceTask) -> str:
         if not gpu_tasks.configured(self.settings):
             raise InferenceUnavailable(gpu_tasks.NOT_CONFIGURED)
-        environment = [
-            {"name": MANIFEST_ENV, "value": task.manifest_uri},
-            {"name": TASK_TOKEN_ENV, "value": task.task_token},
-        ]
         arn, reasons = gpu_tasks.run_task(
             self.ecs,
             self.settings,
-            {"environment": environment},
+            container_overrides(task),
             started_by=STARTED_BY,
             client_token=task.idempotency_token,
         )

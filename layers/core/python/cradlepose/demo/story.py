@@ -95,6 +95,7 @@ def run(stack: LocalStack, workdir: Path, say: Say, inference_timeout_s: float =
         batch_id = _upload(admin, stack, workdir / "upload", summary)
     with _stage(summary, "pre-annotation (yolo11n-pose, CPU)", say):
         _pre_annotated(admin, batch_id, summary, inference_timeout_s)
+        _container_answers(stack, say)
     images = {i["id"]: i for i in admin.api.pages(f"/batches/{batch_id}/images")}
     names = {image_id: image["original_filename"] for image_id, image in images.items()}
     with _stage(summary, "assignment", say):
@@ -185,6 +186,20 @@ def _execution_finished(admin: Member, stack: LocalStack, batch_id: int, summary
     summary.execution_states = entered[len(entered) - entered[::-1].index("WaitForPeople") :]
     if summary.execution_status != "SUCCEEDED":
         raise StoryFailed(f"the batch pipeline's execution ended {summary.execution_status}, not SUCCEEDED")
+
+
+def _container_answers(stack: LocalStack, say: Say) -> None:
+    """Show that each chunk's container process answered Step Functions itself."""
+    runner = stack.runner
+    for task in runner.tasks if runner is not None else []:
+        for line in task.log_lines:
+            if '"task_success_sent"' in line or '"task_failure_sent"' in line:
+                event = json.loads(line)
+                say(
+                    f"  chunk {event.get('chunk_index')}: the container process "
+                    f"(pid {task.process.pid if task.process else '?'}) logged {event['event']}"
+                )
+    say(f"  the inference containers' log: {stack.config.state_dir / 'logs' / 'inference.log'}")
 
 
 # ------------------------------------------------------------------ annotation and verification

@@ -12,8 +12,10 @@ What runs, and what stands in for AWS (docs/local.md has the whole picture):
   (InProcessLambdas); the batch pipeline state machine from its ASL file with their ARNs, its
   Distributed Map run by moto's interpreter with two fixes (DistributedMapFixes).
 - S3 Object Created under `incoming/` → EventBridge rule → SQS → the upload trigger (QueuePoller).
-- The inference of each chunk on the CPU in a background thread (LocalInferenceRunner), and
-  training and inference jobs in threads of their own (LocalJobRunner), as the GPU task runs them.
+- ECS for the inference task (LocalEcsRunner): each chunk runs the container's own entry point,
+  `python -m cradle_inference`, as a process on the CPU with the task definition's environment;
+  the process answers its task token itself, and its stop is reported to the task-stopped
+  trigger as EventBridge would. Training and inference jobs run in threads (LocalJobRunner).
 - The scheduled jobs on timers (Scheduler).
 - The gateway over HTTP on 127.0.0.1: `/api` (the API Lambda behind the authorizer's checks),
   `/idp` (the local identity provider), `/` (the web UI's files).
@@ -46,7 +48,6 @@ from cradlepose.adapters import aws as aws_clients
 from cradlepose.adapters import inference
 from cradlepose.adapters.job_runner import JobRunner
 from cradlepose.adapters.job_runner import install_local_runner as install_job_runner
-from cradlepose.adapters.storage import S3Storage
 from cradlepose.adapters.workflow import StepFunctionsWorkflow
 from cradlepose.bootstrap import default_uow_factory
 from cradlepose.db.engine import create_engine, default_session_factory, reset_default_engine
@@ -66,7 +67,7 @@ from cradlepose.devstack.identity_provider import (
     LocalIdentityAdapter,
     LocalIdentityProvider,
 )
-from cradlepose.devstack.local_inference import ChunkRunner, LocalInferenceRunner
+from cradlepose.devstack.local_ecs import LocalEcsRunner
 from cradlepose.devstack.local_jobs import LocalJobRunner
 from cradlepose.devstack.moto_distributed_map import DistributedMapFixes
 from cradlepose.devstack.moto_lambda import InProcessLambdas
@@ -100,7 +101,6 @@ class LocalStackConfig:
     fresh: bool = False  # wipe the state directory's data first
     database_url: str | None = None  # None: the embedded PostgreSQL under <state-dir>/pgdata
     web_root: Path | None = field(default_factory=default_web_root)
-    chunk_runner: ChunkRunner | None = None  # None: the inference engine on the CPU
     job_runner: JobRunner | None = None  # None: training and inference jobs in threads here
     schedules: bool = True
     create_admin: bool = True
@@ -109,8 +109,8 @@ class LocalStackConfig:
     pipeline_chunk_size: int | None = None
     pipeline_wait_timeout_s: int | None = None  # WaitForPeople's timeout (None: the settings' day)
     inference_heartbeat_seconds: int | None = None  # RunInference's heartbeat (None: the setting's 900 s)
-    heartbeat_every_s: float = 60.0
-    chunk_stop_timeout_s: float = 5.0  # how long a running chunk may finish when the stack stops
+    heartbeat_every_s: float = 60.0  # the inference container's CRADLE_HEARTBEAT_EVERY_S
+    chunk_stop_timeout_s: float = 5.0  # SIGTERM to SIGKILL, when a task is stopped
     log_level: str = "WARNING"  # the handlers' Powertools loggers
 
 
@@ -152,7 +152,7 @@ class LocalStack:
         self.database_url = ""
         self.base_url = ""
         self.resources: resources.CradleResources | None = None
-        self.runner: LocalInferenceRunner | None = None
+        self.runner: LocalEcsRunner | None = None
         self.job_runner: JobRunner | None = None
         self.pollers: list[QueuePoller] = []
         self.scheduler: Scheduler | None = None
@@ -239,10 +239,12 @@ class LocalStack:
                 "CRADLE_ANALYSIS_STATE_MACHINE_ARN": self.resources.analysis_report_arn,
             }
         )
-        self._exit.callback(self._end_executions)
 
         self._serve(server, state)
-        self._start_inference(config)
+        self._start_inference(config, state)
+        # Registered after the runner: on the way out the executions stop first, then the runner
+        # stops its tasks and reports their stops, which answers their tokens.
+        self._exit.callback(self._end_executions)
         # After the rule and queue exist: restored uploads under incoming/ are announced again.
         self.restored_objects = mirror.restore(self.aws.client("s3"))
         self._start_pollers()
@@ -306,21 +308,51 @@ class LocalStack:
         gateway = LocalGateway(api, verifier, self.identity, self.config.web_root)
         server.serve(gateway)
 
-    def _start_inference(self, config: LocalStackConfig) -> None:
-        chunk_runner = config.chunk_runner
-        if chunk_runner is None:
-            from cradlepose.devstack.cpu_inference import engine_chunk_runner  # noqa: PLC0415
-
-            chunk_runner = engine_chunk_runner()
-        self.runner = LocalInferenceRunner(
-            chunk_runner, S3Storage(), StepFunctionsWorkflow(), heartbeat_every_s=config.heartbeat_every_s
-        ).start_threads()
+    def _start_inference(self, config: LocalStackConfig, state: Path) -> None:
+        settings = get_settings()
+        environment = inference.task_environment(
+            stage=settings.stage,
+            region=settings.aws_region,
+            buckets={
+                "uploads": settings.uploads_bucket,
+                "results": settings.results_bucket,
+                "models": settings.models_bucket,
+            },
+            heartbeat_every_s=config.heartbeat_every_s,
+        ) | {
+            # What points the container at this machine instead of AWS.
+            "AWS_ENDPOINT_URL": self.aws.endpoint,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": REGION,
+            "CRADLE_DEVICE": "cpu",
+        }
+        self.runner = LocalEcsRunner(
+            environment,
+            self._report_task_stopped,
+            region=REGION,
+            container_name=settings.inference_container_name,
+            log_file=state / "logs" / "inference.log",
+            stop_timeout_s=config.chunk_stop_timeout_s,
+        ).start_worker()
         inference.install_local_runner(self.runner)
-        self._exit.callback(self.runner.close, config.chunk_stop_timeout_s)
+        self._exit.callback(self.runner.close)
         self._exit.callback(inference.install_local_runner, None)
         self.job_runner = config.job_runner or LocalJobRunner()
         install_job_runner(self.job_runner)
         self._exit.callback(install_job_runner, None)
+
+    def _report_task_stopped(self, event: dict[str, object]) -> None:
+        """EventBridge's part: the stop of a task goes to each function whose rule matches it."""
+        detail = event["detail"]
+        assert isinstance(detail, dict)
+        for spec in self.functions.table.with_event(function_table.EcsTaskStopped):
+            for rule in spec.events_of(function_table.EcsTaskStopped):
+                if isinstance(rule, function_table.EcsTaskStopped) and rule.started_by == detail.get(
+                    "startedBy"
+                ):
+                    result = self.functions.invoke(spec.name, event)
+                    log.info("%s: %s", spec.name, result)
 
     def _start_pollers(self) -> None:
         assert self.resources is not None
@@ -375,7 +407,7 @@ class LocalStack:
         )
 
     def _end_executions(self) -> None:
-        """Stop moto's running executions and answer their open tokens, so their threads end.
+        """Stop moto's running executions and answer their parked WaitForPeople tokens, so their threads end.
 
         A stopped execution does not run its Catch: the database keeps the run open, and the next
         start of the stack resumes it.
@@ -390,10 +422,12 @@ class LocalStack:
                     sfn.stop_execution(
                         executionArn=execution["executionArn"], cause="the local stack stopped"
                     )
-            tokens = list(self.runner.open_tokens if self.runner else [])
+            # (the inference tasks' tokens are the tasks' own: the runner reports their stops)
             with default_session_factory()() as session:
-                tokens += session.scalars(
-                    sa.select(PipelineWait.task_token).where(PipelineWait.released_at.is_(None))
+                tokens = list(
+                    session.scalars(
+                        sa.select(PipelineWait.task_token).where(PipelineWait.released_at.is_(None))
+                    )
                 )
         except Exception:
             log.warning("could not stop the running executions", exc_info=True)

@@ -281,7 +281,7 @@ class Functions(Construct):
             }
         for bucket in sorted({g.split(":")[1] for g in spec.grants if g.startswith("s3:")}):
             env[f"CRADLE_{bucket.upper()}_BUCKET"] = self._targets.buckets[bucket].bucket.bucket_name
-        if {"states:start", "states:callback"} & set(spec.grants):
+        if {"states:start", "states:release", "states:fail_task"} & set(spec.grants):
             env["CRADLE_STATE_MACHINE_ARN"] = self._targets.state_machine_arn
         if "states:start_analysis" in spec.grants:
             env["CRADLE_ANALYSIS_STATE_MACHINE_ARN"] = self._targets.analysis_state_machine_arn

@@ -10,7 +10,9 @@
 - `s3:<bucket>:delete`: s3:DeleteObject (a delete marker; old versions go by lifecycle, never by
   the function).
 - `states:start`: states:StartExecution on the batch pipeline.
-- `states:callback`: states:SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat on the pipeline.
+- `states:release`: states:SendTaskSuccess on the pipeline (a parked WaitForPeople answered).
+- `states:fail_task`: states:SendTaskFailure on the pipeline (a stopped inference task's token).
+  (The inference task's role holds all three callback actions: it heartbeats and answers.)
 - `ecs:run_inference`: ecs:RunTask on this deploy's inference task definition, in its cluster only;
   iam:PassRole on the task's two roles, to ECS tasks only (no ecs:TagResource: the dispatcher
   passes no tags).
@@ -135,8 +137,11 @@ def _bedrock(targets: GrantTargets) -> list[iam.PolicyStatement]:
 _NAMED_GRANTS: dict[str, Callable[[GrantTargets], list[iam.PolicyStatement]]] = {
     "states:start": lambda t: _start(t.state_machine_arn),
     "states:start_analysis": lambda t: _start(t.analysis_state_machine_arn),
-    "states:callback": lambda t: [
-        iam.PolicyStatement(actions=CALLBACK_ACTIONS, resources=[t.state_machine_arn])
+    "states:release": lambda t: [
+        iam.PolicyStatement(actions=["states:SendTaskSuccess"], resources=[t.state_machine_arn])
+    ],
+    "states:fail_task": lambda t: [
+        iam.PolicyStatement(actions=["states:SendTaskFailure"], resources=[t.state_machine_arn])
     ],
     "ecs:run_inference": lambda t: run_inference_statements(t.inference),
     "cognito:admin": lambda t: [

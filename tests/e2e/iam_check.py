@@ -23,9 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from cradlepose import function_table
-from cradlepose.adapters.aws_call_log import AwsCall, read_calls
+from cradlepose.adapters.aws_call_log import TASK_PRINCIPAL, AwsCall, read_calls
 
-TASK_PRINCIPAL = "inference_task"  # the GPU container, with the ECS task role
 # The role's baseline every function has (logs, X-Ray, VPC interfaces, the RDS Proxy user): the
 # Lambda service and the database driver use them, not the handler's boto3 clients.
 BASELINE_PREFIXES = ("logs:", "xray:", "ec2:", "rds-db:")

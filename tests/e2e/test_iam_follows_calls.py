@@ -48,23 +48,21 @@ RUNS_AS_A_PRINCIPAL = ("api.", "triggers.", "cradle_inference")
 # does not take (and the test that takes it), or what AWS itself does with the role.
 NOT_IN_THIS_FLOW: dict[str, str] = {
     "ml_jobs": "training and inference jobs: none is queued here (tests/integration/datasets/test_training.py)",
-    "pipeline_dispatch": "locally each chunk goes to the local runner, not ecs:RunTask "
-    "(the ECS runner: tests/unit/adapters/test_gpu_tasks.py)",
+    "pipeline_dispatch": "locally the stack plays ECS: its runner takes the task the dispatcher starts, "
+    "without an ecs:RunTask call (the ECS runner: tests/unit/adapters/test_gpu_tasks.py)",
+    "pipeline_task_stopped": "every task of the flow answered its own token and exited 0, so the trigger "
+    "had none to fail (a killed task: tests/integration/devstack/test_local_stack.py)",
     "analysis_enhance": "Bedrock: the local stack composes reports with the deterministic composer",
     "analysis_failure": "failure path: removes the overlay a failed analysis left (tests/integration/analysis)",
     "anomaly_training": "no anomaly model training is queued here (tests/integration/anomaly)",
-    "pipeline_anomaly": "runs after WaitForPeople is released, which the API's message bus does once it has "
-    "its subscribers (issue 17, one composition root)",
+    "pipeline_anomaly": "it reads and draws only with a trained age-group model, which the flow has none of "
+    "(tests/integration/anomaly)",
     "collections_expire": "no collection passes its retention during the flow (tests/integration/datasets/test_collections.py)",
     "pipeline_auto_assign": "it releases a parked wait when it assigns; here nobody is parked when it runs",
     "pipeline_await": "it answers at once when the batch already reached the stage; here it only parks tokens",
 }
 EXPLAINED: dict[tuple[str, str, str], str] = {
     **iam_check.PRESIGNED,
-    ("api", "states:SendTaskSuccess", "states:batch_pipeline"): "the API releases the pipeline's waits "
-    "when people finish a stage, once its message bus has its subscribers (issue 17, one composition root)",
-    ("api", "states:SendTaskFailure", "states:batch_pipeline"): "with SendTaskSuccess (states:callback)",
-    ("api", "states:SendTaskHeartbeat", "states:batch_pipeline"): "with SendTaskSuccess (states:callback)",
     ("api", "s3:PutObject", "s3:objects:derived/*"): "anomaly analyses through the API draw their overlay "
     "(needs a trained age-group model: tests/integration/anomaly)",
     ("api", "kms:GenerateDataKey", "kms:key:derived"): "with the anomaly overlay's s3:PutObject",

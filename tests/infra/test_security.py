@@ -230,7 +230,9 @@ def test_each_function_role_holds_exactly_its_grants(synth: Synth, stage: str) -
         assert ("rds-db:connect" in actions) == ("db" in spec.grants), spec.name
         starts = {"states:start", "states:start_analysis"} & set(spec.grants)
         assert ("states:StartExecution" in actions) == bool(starts), spec.name
-        assert ("states:SendTaskSuccess" in actions) == ("states:callback" in spec.grants), spec.name
+        assert ("states:SendTaskSuccess" in actions) == ("states:release" in spec.grants), spec.name
+        assert ("states:SendTaskFailure" in actions) == ("states:fail_task" in spec.grants), spec.name
+        assert "states:SendTaskHeartbeat" not in actions, f"{spec.name}: only the inference task heartbeats"
         assert ("ecs:RunTask" in actions) == ("ecs:run_inference" in spec.grants), spec.name
         assert ("s3:DeleteObject" in actions) == any(g.endswith(":delete") for g in spec.grants), spec.name
         assert ("s3:PutObject" in actions) == any(g.endswith(":write") for g in spec.grants), spec.name

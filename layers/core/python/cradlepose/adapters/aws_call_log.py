@@ -33,6 +33,7 @@ import botocore.session
 
 RECORD_ENV = "CRADLE_RECORD_AWS_CALLS"  # the JSON-lines file to append calls to
 PRINCIPAL_ENV = "CRADLE_AWS_PRINCIPAL"  # the principal of every call of this process
+TASK_PRINCIPAL = "inference_task"  # the GPU container (chunks and ML jobs), with the ECS task role
 _HOOK_ID = "cradle-aws-call-log"
 # Frames of these modules are the plumbing between the caller and the call, never its origin.
 _PLUMBING = ("botocore", "boto3", "s3transfer", "concurrent", "threading", "contextlib", __name__)

@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from cradlepose import function_table
+from cradlepose.adapters import aws_call_log
+from cradlepose.adapters.aws_call_log import TASK_PRINCIPAL
 from cradlepose.adapters.inference import STARTED_BY, InferenceTask, container_overrides
 
 log = logging.getLogger(__name__)
@@ -129,6 +131,8 @@ class LocalEcsRunner:
         environment = {**inherited, **self.environment, **overrides, **self._next_overrides}
         self._next_overrides = {}
         environment["PYTHONPATH"] = os.pathsep.join([str(CONTAINER_CODE), str(CORE_CODE)])
+        if recording := os.environ.get(aws_call_log.RECORD_ENV):  # the IAM test records every call
+            environment |= {aws_call_log.RECORD_ENV: recording, aws_call_log.PRINCIPAL_ENV: TASK_PRINCIPAL}
         return environment
 
     # ------------------------------------------------------------------ ecs:StopTask and friends

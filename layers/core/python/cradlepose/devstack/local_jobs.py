@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from cradlepose.adapters.aws_call_log import acting_as
+from cradlepose.adapters.aws_call_log import TASK_PRINCIPAL, acting_as
 from cradlepose.adapters.job_runner import JobLaunch
-from cradlepose.devstack.local_inference import TASK_PRINCIPAL
 
 log = logging.getLogger(__name__)
 

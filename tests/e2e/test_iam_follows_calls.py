@@ -3,7 +3,7 @@ allowed by its role in the synthesized template, and every grant is used or expl
 
 The local stack runs the demo story (people approved, upload, CPU pre-annotation, annotation,
 verification with a revision, metrics, a COCO export, an analysis report), then an admin's other
-account changes (reject, role, deactivate, reactivate) and a re-import of the exported archive,
+account changes (reject, role, deactivate, reactivate, an invitation) and a re-import of the exported archive,
 with every botocore client recorded (cradlepose.adapters.aws_call_log). Each recorded call becomes
 the IAM actions it needs (tests/e2e/iam_check.py) and is checked against the dev stage's roles.
 
@@ -66,6 +66,10 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
     ("api", "s3:PutObject", "s3:objects:derived/*"): "anomaly analyses through the API draw their overlay "
     "(needs a trained age-group model: tests/integration/anomaly)",
     ("api", "kms:GenerateDataKey", "kms:key:derived"): "with the anomaly overlay's s3:PutObject",
+    ("api", "cognito-idp:AdminDeleteUser", "*"): "an invitation whose Cradle row cannot be written takes "
+    "its account back (tests/integration/api/test_invitations.py)",
+    ("bootstrap_admin", "cognito-idp:AdminDeleteUser", "*"): "the first admin's account is taken back if "
+    "its Cradle row cannot be written (the invitation's path)",
     ("bootstrap_admin", "cognito-idp:AdminRemoveUserFromGroup", "*"): "the adapter's set_group leaves one "
     "role group, removing any other; a new account has none to remove",
     (
@@ -159,6 +163,9 @@ def _account_changes(stack: LocalStack, admin: CradleClient) -> None:
     admin.put(f"/users/{kept}/role", {"role": "VERIFIER"})
     admin.post(f"/users/{kept}/deactivate")
     admin.post(f"/users/{kept}/reactivate")
+    admin.post(
+        "/invitations", {"email": "iam-invited@example.org", "username": "iam-invited", "role": "VERIFIER"}
+    )
 
 
 def _reimport(admin: CradleClient, archive: Path) -> None:

@@ -1,0 +1,85 @@
+"""Contract test of the real ASL: an inference task that goes silent fails its chunk at the
+heartbeat, is retried, and the run is recorded FAILED with the reason the API shows.
+
+The stack's chunks must heartbeat every few seconds (RunInference's HeartbeatSecondsPath reads the
+chunk item's `heartbeat_seconds`, CRADLE_INFERENCE_HEARTBEAT_SECONDS), so the path that takes
+15 minutes in AWS takes about a minute here. The container is frozen (SIGSTOP), as a hung process
+or a wedged GPU would leave it: alive, answering nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from cradlepose.devstack.postgres import EmbeddedPostgres
+from cradlepose.devstack.stack import LocalStack, LocalStackConfig
+from tests.images import jpeg_with_metadata
+from tests.stack_support import ApiSession, stack_database, upload, wait_for
+
+pytestmark = pytest.mark.integration
+
+HEARTBEAT_S = 6
+
+
+@pytest.fixture(scope="module")
+def stack(
+    postgres: EmbeddedPostgres, migrated_template: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalStack]:
+    with stack_database(postgres, migrated_template) as url:
+        config = LocalStackConfig(
+            state_dir=tmp_path_factory.mktemp("stack"), database_url=url, web_root=None, schedules=False,
+            pipeline_chunk_size=2, inference_heartbeat_seconds=HEARTBEAT_S,
+        )  # fmt: skip
+        with LocalStack(config) as running:
+            yield running
+
+
+def test_a_silent_inference_task_fails_its_chunk_at_the_heartbeat_and_the_run_says_why(
+    stack: LocalStack,
+) -> None:
+    runner = stack.runner
+    assert runner is not None
+    api = ApiSession.sign_in(stack)
+
+    # Given a batch whose inference container hangs once it has started its chunk
+    created = api.create_batch(["silent.jpg"])
+    batch_id = created["batch"]["id"]
+    upload(created["uploads"][0], jpeg_with_metadata(seed=3), "silent.jpg")
+    frozen = wait_for(
+        lambda: (
+            (task := runner.running) is not None
+            and task.process is not None
+            and any('"chunk_started"' in line for line in task.log_lines)
+            and task
+        ),
+        timeout_s=120,
+        every_s=0.05,
+    )
+    assert frozen.process is not None
+    os.kill(frozen.process.pid, signal.SIGSTOP)
+    try:
+        # When no heartbeat comes (the retries' tasks wait behind it for the one "GPU": silent too)
+        def failed() -> dict[str, Any] | None:
+            batch: dict[str, Any] = api.batch(batch_id)
+            run = batch.get("pipeline_run") or {}
+            return batch if run.get("status") == "FAILED" else None
+
+        batch = wait_for(failed, timeout_s=240, every_s=0.5)
+    finally:
+        os.kill(frozen.process.pid, signal.SIGCONT)
+        runner.stop_task(frozen.arn, "the test is over")
+
+    # Then the API shows the run FAILED at the chunk's inference, because of the heartbeat
+    run = batch["pipeline_run"]
+    assert "HeartbeatTimeout" in run["error"], run
+    assert run["failed_step"].startswith("RunInference"), run
+    assert batch["status"] == "UPLOADED"  # resumable: completing the batch again starts a new run
+    # And Step Functions tried the chunk 1 + 3 times (RunInference's Retry) before giving up
+    tasks = [t for t in runner.tasks if t.task.batch_id == batch_id]
+    assert len(tasks) == 4
+    assert not any("task_success_sent" in line for t in tasks for line in t.log_lines)

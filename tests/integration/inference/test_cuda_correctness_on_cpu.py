@@ -5,9 +5,12 @@
 - cuDNN autotuning is off unless asked for (it cost seconds per new shape on an H200).
 - Each batch's network output is its own: a compiled module replaying a CUDA graph writes every
   call's output into one static buffer.
+- An FP16 network decodes boxes and keypoints in FP32.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 import torch
@@ -21,6 +24,8 @@ from cradle_inference.weights import resolve_weights
 from cradlepose.domain.inference import ImageResult, ModelSpec
 
 pytestmark = pytest.mark.integration
+
+FP16_STEP_FROM_512 = 0.5  # FP16 holds numbers in [512, 1024) in steps of 0.5
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +124,26 @@ def test_each_batch_keeps_its_own_output_when_the_module_reuses_its_output_buffe
     expected = list(plain.run(items))
     assert _persons(results) == _persons(expected)
     assert all(result.persons for result in results)
+
+
+def test_an_fp16_network_decodes_boxes_and_keypoints_in_fp32(spec: ModelSpec) -> None:
+    # Given the FP16 network the GPU runs (FP16 convolutions run on the CPU too, slowly: a thin input)
+    network = load_pose_network(resolve_weights(spec.weights), torch.device("cpu"), half=True)
+    batch = torch.rand(1, 3, 64, 640).to(torch.float16).contiguous(memory_format=torch.channels_last)
+
+    # When it runs
+    with torch.inference_mode():
+        predictions: Any = head_output(network.module(batch))
+
+    # Then its decoded output is FP32, and keypoint x past 512 px falls between FP16's half pixels
+    assert predictions.dtype == torch.float32
+    keypoint_x = predictions[0, 4 + network.class_count :: 3].flatten()
+    far_right = keypoint_x[keypoint_x >= 512]
+    off_fp16_grid = torch.remainder(far_right, FP16_STEP_FROM_512) != 0
+    assert far_right.numel() > 100
+    assert off_fp16_grid.float().mean() > 0.9
+    # and a replica (one per CPU lane) decodes with its own head, not the original's
+    replica = network.replica()
+    model: Any = replica.module
+    head = model.model[-1]
+    assert head._inference.__self__ is head

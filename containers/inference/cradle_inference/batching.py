@@ -12,6 +12,8 @@ from cradle_inference.geometry import LetterboxGeometry
 Item = tuple[int, str, bytes]  # image_id, key, encoded image
 Pixels = TypeVar("Pixels")
 
+MIN_BUCKET = 8  # smallest padded batch on the GPU (see bucket_size)
+
 
 @dataclass(slots=True)
 class PreparedImage(Generic[Pixels]):
@@ -38,6 +40,23 @@ def chunked(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+def bucket_size(count: int, batch_size: int) -> int:
+    """The batch size a group of `count` images is padded to: the next power of two from
+    MIN_BUCKET, at most `batch_size`.
+
+    With cuDNN autotuning on, every new input shape (batch size included) costs a search over
+    convolution algorithms that takes far longer than a forward. Groups by letterboxed shape come
+    in every size from 1 to batch_size, so unpadded they would make up to batch_size new shapes
+    per letterboxed shape; buckets bound that to a handful, for at most twice the compute.
+    """
+    if count < 1:
+        raise ValueError(f"a batch holds at least one image, not {count}")
+    bucket = MIN_BUCKET
+    while bucket < count:
+        bucket *= 2
+    return min(bucket, max(batch_size, count))
 
 
 def group_by_shape(

@@ -53,6 +53,7 @@ class PoseEngine:
         lanes: int | None = None,
         threads_per_lane: int | None = None,
         compile_mode: str | None = None,
+        cudnn_autotune: bool = False,
         weights_cache: Path | None = None,
     ) -> None:
         self.spec = spec
@@ -61,6 +62,8 @@ class PoseEngine:
             raise RuntimeError("device 'cuda' was asked for, but torch sees no CUDA device")
         if self.device.type not in {"cuda", "cpu"}:
             raise ValueError(f"unsupported device {self.device}")
+        if cudnn_autotune and self.device.type != "cuda":
+            raise ValueError("cudnn_autotune is offered on CUDA only")
         if compile_mode and self.device.type != "cuda":
             # Measured here: inductor on CPU compiled for ~110 s and ran slower than eager.
             raise ValueError("compile_mode is offered on CUDA only")
@@ -77,7 +80,9 @@ class PoseEngine:
             from cradle_inference.cuda_runner import CudaRunner  # noqa: PLC0415 - GPU hosts only
 
             self.batch_size = batch_size or DEFAULT_CUDA_BATCH
-            self._runner = CudaRunner(network, spec, self.input_size, self.batch_size, compile_mode)
+            self._runner = CudaRunner(
+                network, spec, self.input_size, self.batch_size, compile_mode, cudnn_autotune=cudnn_autotune
+            )
         else:
             self.batch_size = batch_size or DEFAULT_CPU_BATCH
             self._runner = CpuRunner(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,8 @@ def load_pose_network(weights: Path, device: torch.device, half: bool) -> PoseNe
     # channels_last: measured faster on CPU (Ultralytics does the same there); on CUDA it is the
     # layout cuDNN's FP16 tensor-core convolutions prefer.
     model = model.to(device=device, dtype=dtype, memory_format=torch.channels_last)
+    if half:
+        decode_head_in_fp32(model.model[-1])
     return PoseNetwork(
         module=model,
         device=device,
@@ -73,3 +76,35 @@ def load_pose_network(weights: Path, device: torch.device, half: bool) -> PoseNe
         class_count=len(model.names),
         end2end=bool(getattr(model, "end2end", False)),
     )
+
+
+def decode_head_in_fp32(head: torch.nn.Module) -> None:
+    """Make an FP16 head decode boxes and keypoints in FP32; its convolutions stay FP16.
+
+    The decode turns grid offsets into letterboxed pixels, (offset * 2 + anchor) * stride: in
+    FP16 a value between 512 and 640 lands on a 0.5 px grid, which the way back to a 1080p frame
+    triples. The head's maps are small, so casting them costs the GPU next to nothing.
+    """
+    if not hasattr(head, "_inference"):
+        raise UnsupportedModel(f"{type(head).__name__} is not an Ultralytics detection head")
+    dfl = getattr(head, "dfl", None)
+    if isinstance(dfl, torch.nn.Module):
+        dfl.float()  # the box decoder's fixed 1x1 convolution reads the FP32 maps
+    # A bound method, so that deepcopy (PoseNetwork.replica) rebinds it to the copied head.
+    object.__setattr__(head, "_inference", types.MethodType(_fp32_inference, head))
+
+
+def _fp32_inference(head: Any, maps: dict[str, Any]) -> torch.Tensor:
+    decoded: torch.Tensor = type(head)._inference(head, _as_fp32(maps))
+    return decoded
+
+
+def _as_fp32(maps: dict[str, Any]) -> dict[str, Any]:
+    def cast(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return value.float()
+        if isinstance(value, (list, tuple)):
+            return [cast(item) for item in value]
+        return value
+
+    return {name: cast(value) for name, value in maps.items()}

@@ -6,6 +6,7 @@ fonts or anything else, nor phone home, once its model is loaded.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ import cradle_inference  # noqa: F401
 import cv2
 import numpy as np
 import pytest
+import torch
 from ultralytics.models.yolo.model import YOLO
 from ultralytics.utils import ASSETS
 
@@ -28,6 +30,28 @@ from cradle_inference.weights import resolve_weights
 from cradlepose.domain.inference import ModelSpec
 
 SAMPLES = ("bus.jpg", "zidane.jpg")
+
+
+class _Stream:
+    def wait_event(self, event: Any) -> None:
+        pass
+
+
+class _Event:
+    def record(self, stream: Any = None) -> None:
+        pass
+
+
+@pytest.fixture
+def cpu_as_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CUDA streams, events and pinned memory stubbed, so the GPU pipeline runs on the CPU."""
+    monkeypatch.setattr(torch.cuda, "Stream", lambda device=None: _Stream())
+    monkeypatch.setattr(torch.cuda, "Event", _Event)
+    monkeypatch.setattr(torch.cuda, "stream", lambda stream: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: _Stream())
+    monkeypatch.setattr(torch.Tensor, "record_stream", lambda self, stream: None)
+    monkeypatch.setattr(torch.Tensor, "pin_memory", lambda self: self)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", torch.backends.cudnn.benchmark)
 
 
 class NetworkAttempt(AssertionError):

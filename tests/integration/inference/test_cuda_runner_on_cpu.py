@@ -9,7 +9,6 @@ about speed or FP16 on a real GPU; the benchmark on an H100 does.
 
 from __future__ import annotations
 
-import contextlib
 import io
 from typing import Any
 
@@ -25,27 +24,6 @@ from cradle_inference.weights import resolve_weights
 from cradlepose.domain.inference import ModelSpec
 
 pytestmark = pytest.mark.integration
-
-
-class _Stream:
-    def wait_event(self, event: Any) -> None:
-        pass
-
-
-class _Event:
-    def record(self, stream: Any = None) -> None:
-        pass
-
-
-@pytest.fixture
-def cpu_as_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(torch.cuda, "Stream", lambda device=None: _Stream())
-    monkeypatch.setattr(torch.cuda, "Event", _Event)
-    monkeypatch.setattr(torch.cuda, "stream", lambda stream: contextlib.nullcontext())
-    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: _Stream())
-    monkeypatch.setattr(torch.Tensor, "record_stream", lambda self, stream: None)
-    monkeypatch.setattr(torch.Tensor, "pin_memory", lambda self: self)
-    monkeypatch.setattr(torch.backends.cudnn, "benchmark", torch.backends.cudnn.benchmark)
 
 
 def _rotated_jpeg(data: bytes) -> bytes:

@@ -54,6 +54,7 @@ class _DispatchInput(BaseModel):
     model_config = ConfigDict(extra="ignore")
     chunk: ChunkItem
     task_token: str
+    attempt: int = 0  # $$.State.RetryCount: a retry is a new task even if its token is the same
 
 
 def _uow(uow_factory: UnitOfWorkFactory | None) -> UnitOfWorkFactory:
@@ -87,7 +88,7 @@ def run_dispatch_inference(
 ) -> dict[str, Any]:
     data = _DispatchInput.model_validate(event)
     chunk = data.chunk
-    task = InferenceTask(chunk.batch_id, chunk.chunk_index, chunk.manifest_uri, data.task_token)
+    task = InferenceTask(chunk.batch_id, chunk.chunk_index, chunk.manifest_uri, data.task_token, data.attempt)
     started = (runner or runner_from_settings()).start(task)
     logger.info("inference started", extra={"chunk_index": chunk.chunk_index, "task": started})
     return {"batch_id": chunk.batch_id, "chunk_index": chunk.chunk_index, "started": started}

@@ -6,6 +6,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from cradlepose.adapters.inference import InferenceTask
 from cradlepose.adapters.job_runner import EcsJobRunner, JobLaunch, JobNotStarted, JobRunnerUnavailable
 from cradlepose.settings import Settings
 
@@ -49,3 +50,15 @@ def test_a_job_runs_the_containers_job_command_once_per_job_and_says_why_ecs_ref
 def test_without_a_cluster_the_runner_says_what_to_set() -> None:
     with pytest.raises(JobRunnerUnavailable, match="CRADLE_INFERENCE_CLUSTER_ARN"):
         EcsJobRunner(object(), Settings()).start(JobLaunch("inference", 1, "s3://b/k"))
+
+
+def test_a_retried_chunk_gets_a_new_run_task_client_token_and_a_repeated_dispatch_the_same() -> None:
+    first = InferenceTask(12, 3, "s3://results/manifests/12/run-1/chunk-00003.json", "token-abc")
+    again = InferenceTask(12, 3, first.manifest_uri, "token-abc")
+    retried = InferenceTask(12, 3, first.manifest_uri, "token-abc", attempt=1)
+
+    # A Lambda retry of the same dispatch must not start a second task; Step Functions' retry of a
+    # stopped task must start a new one, even if it hands out the same token again.
+    assert first.idempotency_token == again.idempotency_token
+    assert retried.idempotency_token != first.idempotency_token
+    assert len(retried.idempotency_token) <= 64

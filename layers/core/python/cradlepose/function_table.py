@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_PATH = Path(__file__).resolve().parents[4] / "infra" / "functions.toml"
 
-# One of: "db", "s3:<bucket>:<read|write|delete>", "states:start",
-# "states:start_analysis", "states:release", "states:fail_task", "ecs:run_inference", "cognito:admin", "bedrock:invoke".
+# One of: "db", "s3:<bucket>:<read|write|delete>", "states:start", "states:start_analysis",
+# "states:release", "states:fail_task", "ecs:run_inference", "cognito:admin", "cognito:create_users",
+# "bedrock:invoke".
 Grant = str
 
 

@@ -54,11 +54,15 @@ class InferenceTask:
     chunk_index: int
     manifest_uri: str  # s3://bucket/key of the ChunkManifest
     task_token: str
+    attempt: int = 0  # the state's retry count: a retried chunk must start a new task
 
     @property
     def idempotency_token(self) -> str:
-        """The same for every dispatch of the same task (ECS's clientToken takes at most 64 characters)."""
-        return hashlib.sha256(self.task_token.encode()).hexdigest()[:64]
+        """The same for every dispatch of the same attempt (a Lambda retry of the dispatcher), another
+        for the next attempt: RunTask returns the earlier task for a clientToken it has seen, and a
+        retry after a stopped task must not get the stopped task back, whether or not Step
+        Functions issues a new token per attempt. (ECS's clientToken takes at most 64 characters.)"""
+        return hashlib.sha256(f"{self.task_token}#{self.attempt}".encode()).hexdigest()[:64]
 
 
 def container_overrides(task: InferenceTask) -> dict[str, Any]:

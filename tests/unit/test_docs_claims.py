@@ -32,6 +32,10 @@ INLINE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
 NOT_SETTINGS = {
     "CRADLE_CHROMIUM": ("tests/browser/browser.py", "the browser tests' Chromium, not the application's"),
     "CRADLE_SAM": ("tests/infra/support.py", "the infra tests' SAM CLI, not the application's"),
+    "CRADLE_HEARTBEAT_EVERY_S": (
+        "containers/inference/cradle_inference/task_protocol.py",
+        "the inference container's heartbeat period, from its task definition",
+    ),
     "CRADLE_MANIFEST": (
         "layers/core/python/cradlepose/adapters/inference.py",
         "the inference task's chunk, set per task",

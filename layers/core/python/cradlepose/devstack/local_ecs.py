@@ -60,6 +60,7 @@ class LocalTask:
     stopped_reason: str | None = None
     exit_code: int | None = None
     log_lines: list[str] = field(default_factory=list)
+    stop_answers: Any = None  # what the functions the stop event went to answered
     started: threading.Event = field(default_factory=threading.Event)
     stopped: threading.Event = field(default_factory=threading.Event)
 
@@ -88,7 +89,7 @@ class LocalEcsRunner:
         self._next_overrides: dict[str, str] = {}
         self._changed = threading.Condition()
         self._queue: deque[LocalTask] = deque()
-        self._by_token: dict[str, LocalTask] = {}
+        self._by_client_token: dict[str, LocalTask] = {}  # RunTask's clientToken -> its task
         self._running: LocalTask | None = None
         self._closed = False
         self._log_lock = threading.Lock()
@@ -104,14 +105,14 @@ class LocalEcsRunner:
     # ------------------------------------------------------------------ InferenceRunner (ecs:RunTask)
     def start(self, task: InferenceTask) -> str:
         with self._changed:
-            existing = self._by_token.get(task.task_token)
-            # The dispatcher ran twice for the same live task (RunTask's clientToken). A stopped one
-            # is started anew: moto's interpreter keeps a task's token across its retries.
-            if existing is not None and not existing.stopped.is_set():
+            # As ECS does with RunTask's clientToken: a repeated dispatch of the same attempt (a Lambda
+            # retry) gets the task it already started; the state's next attempt is a new task.
+            existing = self._by_client_token.get(task.idempotency_token)
+            if existing is not None:
                 return existing.arn
             arn = f"arn:aws:ecs:{self.region}:{ACCOUNT}:task/cradle-local-inference/{uuid.uuid4().hex}"
             local = LocalTask(task, arn, self._task_environment(task))
-            self._by_token[task.task_token] = local
+            self._by_client_token[task.idempotency_token] = local
             if self._closed:  # no ECS any more: the task stops before it starts
                 local.stop_code, local.stopped_reason = "UserInitiated", "the local stack stopped"
                 local.stopped.set()
@@ -253,7 +254,7 @@ class LocalEcsRunner:
 
     def _stopped(self, task: LocalTask) -> None:
         try:
-            self.report_stop(self.task_state_change(task))
+            task.stop_answers = self.report_stop(self.task_state_change(task))
         except Exception:
             log.exception("the stop of %s could not be reported", task.arn)
         finally:

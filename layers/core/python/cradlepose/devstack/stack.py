@@ -342,10 +342,12 @@ class LocalStack:
         install_job_runner(self.job_runner)
         self._exit.callback(install_job_runner, None)
 
-    def _report_task_stopped(self, event: dict[str, object]) -> None:
-        """EventBridge's part: the stop of a task goes to each function whose rule matches it."""
+    def _report_task_stopped(self, event: dict[str, object]) -> list[object]:
+        """EventBridge's part: the stop of a task goes to each function whose rule matches it.
+        Returns what they answered (the local ECS keeps it on the task, for the curious)."""
         detail = event["detail"]
         assert isinstance(detail, dict)
+        answers: list[object] = []
         for spec in self.functions.table.with_event(function_table.EcsTaskStopped):
             for rule in spec.events_of(function_table.EcsTaskStopped):
                 if isinstance(rule, function_table.EcsTaskStopped) and rule.started_by == detail.get(
@@ -353,6 +355,8 @@ class LocalStack:
                 ):
                     result = self.functions.invoke(spec.name, event)
                     log.info("%s: %s", spec.name, result)
+                    answers.append(result)
+        return answers
 
     def _start_pollers(self) -> None:
         assert self.resources is not None

@@ -1,0 +1,167 @@
+"""Who may do what (domain/access.py), one test per rule, against docs/api.md's "Who may do what"."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cradlepose.domain import access
+from cradlepose.domain.actor import SYSTEM_USERNAME, Actor
+from cradlepose.domain.enums import BatchStatus, ImageStatus, Role
+from cradlepose.domain.errors import NotAuthenticated, PermissionDenied
+
+pytestmark = pytest.mark.unit
+
+
+def person(
+    role: Role | None, *, user_id: int | None = 7, approved: bool = True, active: bool = True
+) -> Actor:
+    return Actor(
+        user_id=user_id, username=f"user{user_id}", role=role, is_approved=approved, is_active=active
+    )
+
+
+SYSTEM = Actor(user_id=None, username=SYSTEM_USERNAME, role=None)
+ADMIN, ANNOTATOR, VERIFIER = person(Role.ADMIN), person(Role.ANNOTATOR), person(Role.VERIFIER)
+UNREGISTERED = Actor(user_id=None, username="newcomer", role=None, subject="cognito-sub")
+
+# Written from docs/api.md, not read from access.py: a verifier sees "batches being annotated or
+# done" and "images that reached review".
+VERIFIER_SEES_BATCHES = {BatchStatus.ASSIGNED, BatchStatus.IN_PROGRESS, BatchStatus.COMPLETED}
+VERIFIER_SEES_IMAGES = {
+    ImageStatus.SUBMITTED,
+    ImageStatus.UNDER_REVIEW,
+    ImageStatus.APPROVED,
+    ImageStatus.REJECTED,
+    ImageStatus.REQUIRES_REVISION,
+}
+
+
+def test_nobody_signed_in_is_not_authenticated() -> None:
+    with pytest.raises(NotAuthenticated):
+        access.require_registered(None)
+    with pytest.raises(NotAuthenticated):
+        access.require_worker(None)
+    with pytest.raises(NotAuthenticated):
+        access.require_admin(None)
+
+
+def test_a_signed_in_caller_who_has_not_registered_is_told_to_register() -> None:
+    with pytest.raises(PermissionDenied, match="register"):
+        access.require_registered(UNREGISTERED)
+
+
+def test_a_registered_caller_awaiting_approval_passes_registration_only() -> None:
+    # Given a registered, not yet approved annotator  Then they may read their profile, not work
+    pending = person(Role.ANNOTATOR, approved=False)
+    assert access.require_registered(pending) is pending
+    with pytest.raises(PermissionDenied, match="awaiting approval"):
+        access.require_worker(pending)
+
+
+def test_a_deactivated_account_may_not_work_even_when_approved() -> None:
+    with pytest.raises(PermissionDenied, match="deactivated"):
+        access.require_worker(person(Role.ADMIN, active=False))
+
+
+def test_an_approved_active_person_and_the_system_may_work() -> None:
+    assert access.require_worker(ANNOTATOR) is ANNOTATOR
+    assert access.require_worker(SYSTEM) is SYSTEM
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_a_role_check_lets_in_exactly_the_named_roles(role: Role) -> None:
+    actor = person(role)
+    assert access.require_role(actor, role) is actor
+    others = [r for r in Role if r is not role]
+    with pytest.raises(PermissionDenied, match=f"only {others[0].value} or {others[1].value} may do this"):
+        access.require_role(actor, *others)
+
+
+def test_a_role_check_never_lets_in_a_person_who_may_not_work() -> None:
+    with pytest.raises(PermissionDenied, match="awaiting approval"):
+        access.require_role(person(Role.ADMIN, approved=False), Role.ADMIN)
+
+
+def test_a_person_without_a_role_is_refused_by_any_role_check() -> None:
+    with pytest.raises(PermissionDenied, match="you are no role"):
+        access.require_role(person(None), *Role)
+
+
+def test_the_system_passes_every_role_check() -> None:
+    assert access.require_role(SYSTEM, Role.ANNOTATOR) is SYSTEM
+    assert access.require_admin(SYSTEM) is SYSTEM
+
+
+def test_only_admins_pass_the_admin_check() -> None:
+    assert access.require_admin(ADMIN) is ADMIN
+    for actor in (ANNOTATOR, VERIFIER):
+        with pytest.raises(PermissionDenied):
+            access.require_admin(actor)
+
+
+def test_researchers_are_admins_and_verifiers_never_annotators() -> None:
+    # docs/api.md: datasets, exports, jobs are for verifiers (as researchers) and admins
+    assert access.require_researcher(ADMIN) is ADMIN
+    assert access.require_researcher(VERIFIER) is VERIFIER
+    with pytest.raises(PermissionDenied):
+        access.require_researcher(ANNOTATOR)
+
+
+def test_is_admin_means_the_admin_role_or_the_system() -> None:
+    assert access.is_admin(ADMIN)
+    assert access.is_admin(SYSTEM)
+    assert not access.is_admin(VERIFIER)
+    assert not access.is_admin(ANNOTATOR)
+
+
+def test_a_person_may_act_on_what_they_own_an_admin_on_anything() -> None:
+    assert access.owns_or_admin(VERIFIER, owner_id=7)
+    assert not access.owns_or_admin(VERIFIER, owner_id=8)
+    assert access.owns_or_admin(ADMIN, owner_id=8)
+    assert access.owns_or_admin(SYSTEM, owner_id=8)
+
+
+def test_nobody_owns_what_has_no_owner_by_having_no_id() -> None:
+    # An unregistered caller (no user id) does not own an object whose owner is unknown (None)
+    assert not access.owns_or_admin(UNREGISTERED, owner_id=None)
+    assert not access.owns_or_admin(VERIFIER, owner_id=None)
+
+
+@pytest.mark.parametrize("status", list(BatchStatus))
+def test_admins_and_the_system_see_every_batch(status: BatchStatus) -> None:
+    assert access.can_read_batch(ADMIN, status, is_assigned=False)
+    assert access.can_read_batch(SYSTEM, status, is_assigned=False)
+
+
+@given(st.sampled_from(list(BatchStatus)), st.booleans())
+def test_an_annotator_sees_a_batch_exactly_when_it_is_theirs(status: BatchStatus, assigned: bool) -> None:
+    assert access.can_read_batch(ANNOTATOR, status, is_assigned=assigned) is assigned
+
+
+@given(st.sampled_from(list(BatchStatus)), st.booleans())
+def test_a_verifier_sees_batches_being_annotated_or_done(status: BatchStatus, assigned: bool) -> None:
+    assert access.can_read_batch(VERIFIER, status, is_assigned=assigned) is (status in VERIFIER_SEES_BATCHES)
+
+
+@pytest.mark.parametrize("status", list(ImageStatus))
+def test_admins_and_the_system_see_every_image(status: ImageStatus) -> None:
+    assert access.can_read_image(ADMIN, status, is_assigned=False)
+    assert access.can_read_image(SYSTEM, status, is_assigned=False)
+
+
+@given(st.sampled_from(list(ImageStatus)), st.booleans())
+def test_an_annotator_sees_an_image_exactly_when_it_is_theirs(status: ImageStatus, assigned: bool) -> None:
+    assert access.can_read_image(ANNOTATOR, status, is_assigned=assigned) is assigned
+
+
+@given(st.sampled_from(list(ImageStatus)), st.booleans())
+def test_a_verifier_sees_images_that_reached_review(status: ImageStatus, assigned: bool) -> None:
+    assert access.can_read_image(VERIFIER, status, is_assigned=assigned) is (status in VERIFIER_SEES_IMAGES)
+
+
+def test_a_person_without_a_role_sees_no_batch_and_no_image() -> None:
+    nobody = person(None)
+    assert not access.can_read_batch(nobody, BatchStatus.IN_PROGRESS, is_assigned=True)
+    assert not access.can_read_image(nobody, ImageStatus.SUBMITTED, is_assigned=True)

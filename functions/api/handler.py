@@ -1,4 +1,4 @@
-"""The API Lambda's entry point: one resolver, the routers, and errors as problem documents."""
+"""The API Lambda's entry point: the resolver (api.resolver), its errors as problem documents."""
 
 from __future__ import annotations
 
@@ -10,60 +10,32 @@ from functools import lru_cache
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sqlalchemy.exc import DBAPIError
 
-import cradlepose
 from api import problems
 from api.dependencies import CALLER_KEY, Caller
 from api.observability import logger, metrics, tracer
-from api.routers import ALL as ROUTERS
+from api.openapi import document
+from api.resolver import app
 from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, AuditStatus
 from cradlepose.domain.errors import DomainError
-from cradlepose.settings import get_settings
+
+__all__ = ["app", "lambda_handler"]  # app, from api.resolver: tests and the bench override its dependencies
 
 MAX_JSON_BODY = 1024 * 1024  # API requests are small; image bytes go straight to S3
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 AUDITED_FAILURES = frozenset({401, 403, 404, 409, 412, 413, 422})
 
-_origin = get_settings().web_origin
-app = APIGatewayRestResolver(
-    enable_validation=True,
-    cors=CORSConfig(allow_origin=_origin, allow_headers=["Authorization", "Content-Type", "If-Match"],
-                    expose_headers=["ETag"], max_age=600) if _origin else None,
-)  # fmt: skip
-for module in ROUTERS:
-    app.include_router(module.router)
-
-OPENAPI = {
-    "title": "Cradle API",
-    "version": cradlepose.__version__,
-    "summary": "Medical-grade infant keypoint datasets: batches, images, people, audit.",
-    "description": (
-        "Every route but /health, /openapi.json and /swagger needs a Cognito ID token "
-        "(`Authorization: Bearer <token>`). Errors are RFC 9457 problem documents."
-    ),
-    # Relative to where the document is served (/prod/openapi.json in the cloud, /api/openapi.json
-    # locally), so "Try it out" in the Swagger page calls the right place in both.
-    "servers": [Server(url=".", description="this API")],
-    "security_schemes": {"cognito": HTTPBearer(bearerFormat="JWT", description="Cognito ID token")},
-    "security": [{"cognito": []}],
-}
-app.configure_openapi(**OPENAPI)  # type: ignore[arg-type]
-app.enable_swagger(path="/swagger", **OPENAPI)  # type: ignore[arg-type]
-
 
 @app.get("/openapi.json", include_in_schema=False)
 def openapi_document() -> Response[str]:
-    from api.openapi import document  # noqa: PLC0415 - it imports this module
-
     return Response(status_code=200, content_type="application/json", body=json.dumps(document()))
 
 

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from api import problems
-from api.handler import app
+from api.resolver import app
 
 PUBLIC_PATHS = frozenset({"/health"})
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}

@@ -132,7 +132,7 @@ class Api(Construct):
         cors = apigw.CorsOptions(
             allow_origins=[web_origin],
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            # The same as the API Lambda's Powertools CORSConfig (functions/api/handler.py).
+            # The same as the API Lambda's Powertools CORSConfig (functions/api/resolver.py).
             allow_headers=["Authorization", "Content-Type", "If-Match"],
             expose_headers=["ETag"],
             max_age=Duration.minutes(10),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from openapi_spec_validator import validate
@@ -13,9 +14,32 @@ from tests.support import ROOT
 pytestmark = pytest.mark.unit
 
 
+# The top-level packages of the project's own code: a component named after one of them is a
+# Python module path that pydantic fell back on because two models share a class name.
+PROJECT_PACKAGES = frozenset({"cradlepose", "api", "triggers", "cradle_inference"})
+COMPONENT_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
 def test_committed_openapi_document_is_current() -> None:
-    committed = json.loads((ROOT / "docs" / "openapi.json").read_text())
-    assert committed == document(), "docs/openapi.json is stale: run `make openapi`"
+    text = (ROOT / "docs" / "openapi.json").read_text()
+    assert json.loads(text) == document(), "docs/openapi.json is stale: run `make openapi`"
+    assert text == json.dumps(document(), indent=2, sort_keys=True) + "\n", (
+        "docs/openapi.json is not `make openapi`'s output: run `make openapi`"
+    )
+
+
+def test_component_names_are_the_apis_own_not_module_paths() -> None:
+    # Given the schemas the routes produce
+    names = list(document()["components"]["schemas"])
+    # Then each is a plain name: no `__` (pydantic's module-path separator when two models
+    # share a class name) and no segment that names one of the project's packages
+    assert names
+    leaked = [
+        name
+        for name in names
+        if not COMPONENT_NAME.fullmatch(name) or "__" in name or PROJECT_PACKAGES & set(name.split("_"))
+    ]
+    assert leaked == [], f"rename the models so these names are unique and plain: {leaked}"
 
 
 def test_openapi_document_is_valid_openapi_31() -> None:

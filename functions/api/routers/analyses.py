@@ -37,7 +37,7 @@ JobId = Annotated[uuid.UUID, Path(description="the analysis job's id")]
 def request_analysis(
     me: CallerDep,
     flow: Annotated[Workflow, Depends(workflow)],
-    body: Annotated[analysis.AnalysisRequest, Body()],
+    body: Annotated[analysis.AnalysisJobIn, Body()],
 ) -> analysis.AnalysisJobOut:
     with me.uow() as uow:
         job = analysis.request_analysis(uow, body)

@@ -33,8 +33,8 @@ StorageDep = Annotated[Storage, Depends(storage)]
     responses=documented(201, 401, 403, 404, 409, 422),
 )
 def request_training(
-    me: CallerDep, body: Annotated[anomaly_training.TrainingJobIn, Body()]
-) -> anomaly_training.TrainingJobOut:
+    me: CallerDep, body: Annotated[anomaly_training.AnomalyTrainingJobIn, Body()]
+) -> anomaly_training.AnomalyTrainingJobOut:
     with me.uow() as uow:
         return anomaly_training.request_training(uow, body)
 
@@ -47,7 +47,7 @@ def request_training(
 )
 def list_training_jobs(
     me: CallerDep, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
-) -> Page[anomaly_training.TrainingJobOut]:
+) -> Page[anomaly_training.AnomalyTrainingJobOut]:
     with me.uow() as uow:
         return anomaly_training.list_jobs(uow, cursor=cursor, limit=limit)
 
@@ -58,7 +58,7 @@ def list_training_jobs(
     summary="One training job: status, progress, validation report",
     responses=documented(200, 401, 403, 404),
 )
-def get_training_job(me: CallerDep, job_id: ResourceId) -> anomaly_training.TrainingJobOut:
+def get_training_job(me: CallerDep, job_id: ResourceId) -> anomaly_training.AnomalyTrainingJobOut:
     with me.uow() as uow:
         return anomaly_training.get_job(uow, job_id)
 

@@ -39,7 +39,7 @@ def actor(persona: Persona) -> Actor:
 
 def request(uow_factory: UnitOfWorkFactory, who: Persona, image: AnalysedImage, **kwargs: Any) -> uuid.UUID:
     with uow_factory(actor(who), CONTEXT) as uow:
-        job = analysis.request_analysis(uow, analysis.AnalysisRequest(image_id=image.image_id, **kwargs))
+        job = analysis.request_analysis(uow, analysis.AnalysisJobIn(image_id=image.image_id, **kwargs))
     return job.job_id
 
 

@@ -97,7 +97,7 @@ def train(uow_factory: UnitOfWorkFactory, admin: Persona, config: dict[str, obje
     actor = Actor(admin.user_id, admin.name, Role.ADMIN, is_approved=True)
     with uow_factory(actor) as uow:
         job = anomaly_training.request_training(
-            uow, anomaly_training.TrainingJobIn.model_validate({"config": config or CONFIG})
+            uow, anomaly_training.AnomalyTrainingJobIn.model_validate({"config": config or CONFIG})
         )
     ran = anomaly_training.run_next(uow_factory, S3Storage(), CONTEXT)
     assert ran is not None

@@ -71,7 +71,7 @@ class EmptyLibrary(Conflict):
 # ------------------------------------------------------------------ what the API shows
 
 
-class AnalysisRequest(BaseModel):
+class AnalysisJobIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     image_id: int = Field(gt=0, description="the image to analyse")
@@ -120,7 +120,7 @@ class AnalysisDetail(AnalysisJobOut):
 # ------------------------------------------------------------------ requesting and reading
 
 
-def request_analysis(uow: UnitOfWork, command: AnalysisRequest) -> AnalysisJobOut:
+def request_analysis(uow: UnitOfWork, command: AnalysisJobIn) -> AnalysisJobOut:
     """Record the job (status uploaded) with its audit row. The caller starts it after commit."""
     actor = access.require_role(uow.actor, *READERS)
     image = _readable_image(uow, actor, command.image_id)

@@ -100,7 +100,7 @@ class TrainingConfig(BaseModel):
         return self
 
 
-class TrainingJobIn(BaseModel):
+class AnomalyTrainingJobIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     job_name: str | None = Field(default=None, min_length=1, max_length=100)
@@ -138,7 +138,7 @@ class TrainingReportOut(BaseModel):
     created_at: dt.datetime
 
 
-class TrainingJobOut(BaseModel):
+class AnomalyTrainingJobOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
@@ -158,9 +158,9 @@ class TrainingJobOut(BaseModel):
     notice: str = RESEARCH_NOTICE
 
 
-def _out(uow: UnitOfWork, job: AnomalyTrainingJob) -> TrainingJobOut:
+def _out(uow: UnitOfWork, job: AnomalyTrainingJob) -> AnomalyTrainingJobOut:
     report = uow.anomaly_reports.of_job(job.id)
-    out = TrainingJobOut.model_validate(job)
+    out = AnomalyTrainingJobOut.model_validate(job)
     if report is not None:
         out.report = TrainingReportOut.model_validate(report)
     return out
@@ -169,7 +169,7 @@ def _out(uow: UnitOfWork, job: AnomalyTrainingJob) -> TrainingJobOut:
 # ------------------------------------------------------------------ requests and reads
 
 
-def request_training(uow: UnitOfWork, command: TrainingJobIn) -> TrainingJobOut:
+def request_training(uow: UnitOfWork, command: AnomalyTrainingJobIn) -> AnomalyTrainingJobOut:
     actor = access.require_admin(uow.actor)
     schema_id = _schema_id(uow, command.config.keypoint_schema_id)
     waiting = uow.session.scalar(
@@ -191,15 +191,15 @@ def request_training(uow: UnitOfWork, command: TrainingJobIn) -> TrainingJobOut:
     return _out(uow, job)
 
 
-def list_jobs(uow: UnitOfWork, *, cursor: str | None, limit: int) -> Page[TrainingJobOut]:
+def list_jobs(uow: UnitOfWork, *, cursor: str | None, limit: int) -> Page[AnomalyTrainingJobOut]:
     access.require_researcher(uow.actor)
     rows, next_cursor = id_desc_page(
         uow.session, sa.select(AnomalyTrainingJob), AnomalyTrainingJob.id, cursor, limit
     )
-    return Page[TrainingJobOut](items=[_out(uow, r) for r in rows], next_cursor=next_cursor)
+    return Page[AnomalyTrainingJobOut](items=[_out(uow, r) for r in rows], next_cursor=next_cursor)
 
 
-def get_job(uow: UnitOfWork, job_id: int) -> TrainingJobOut:
+def get_job(uow: UnitOfWork, job_id: int) -> AnomalyTrainingJobOut:
     access.require_researcher(uow.actor)
     return _out(uow, uow.anomaly_jobs.require(job_id))
 
@@ -216,7 +216,9 @@ def _schema_id(uow: UnitOfWork, requested: int | None) -> int:
 # ------------------------------------------------------------------ the worker
 
 
-def run_next(factory: UnitOfWorkFactory, storage: Storage, context: RequestContext) -> TrainingJobOut | None:
+def run_next(
+    factory: UnitOfWorkFactory, storage: Storage, context: RequestContext
+) -> AnomalyTrainingJobOut | None:
     """Fail stale jobs, then run the oldest queued job to its end; None when none is queued."""
     fail_stale(factory, context)
     with factory(SYSTEM, context) as uow:

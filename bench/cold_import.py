@@ -179,7 +179,7 @@ def main() -> None:
 
     _, _, stderr = run_once(api.code, envs[api.name], importtime=True)
     print(
-        f"\nheaviest modules of `import api.handler` (-X importtime, one run; cumulative includes children):"
+        "\nheaviest modules of `import api.handler` (-X importtime, one run; cumulative includes children):"
     )
     print(f"{'cumulative ms':>13} {'self ms':>8}  module")
     for name, cumulative, own in heaviest(stderr, args.top, skip="api.handler"):

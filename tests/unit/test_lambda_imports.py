@@ -1,7 +1,7 @@
 """The Lambdas' handler modules import only runtime code, and touch no network, at import.
 
 Lambdas never import torch (the GPU container does the inference), nor the developer-only
-packages (the local stack, the CLI, the demo), and load Pillow only when they use it. Each handler module of the function table is
+packages (the local stack, the CLI, the demo), and load Pillow and markdown-it only when they use them. Each handler module of the function table is
 imported in one fresh process, in table order, so each forbidden module is charged to the first
 handler that pulled it in; socket connects and name lookups are recorded, since a cold start
 must not reach the database before the first event.
@@ -22,8 +22,9 @@ from cradlepose import function_table
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
-# Never in a Lambda: the GPU container's stack and the developer-only packages. Pillow is used by
-# some handlers, but only on first use: imported at module level it costs every cold start.
+# Never in a Lambda: the GPU container's stack and the developer-only packages. Pillow and
+# markdown-it are used by some handlers, but only on first use: at module level they cost every
+# cold start (about 150 and 30 ms of the API's).
 FORBIDDEN = (
     "torch",
     "ultralytics",
@@ -32,6 +33,7 @@ FORBIDDEN = (
     "cradlepose.cli",
     "cradlepose.demo",
     "PIL",
+    "markdown_it",
 )
 
 PROBE = """

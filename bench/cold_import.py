@@ -15,7 +15,7 @@ the child), the ratio of medians against the baseline, and the ten heaviest modu
 from `-X importtime`) of the API's import, so a reader sees what to cut. The database host is an
 unroutable address: a connection attempted at import would show as a hang here.
 
-    PYTHONPATH=layers/core/python .venv/bin/python bench/cold_import.py [--runs 15] [--top 10]
+    .venv/bin/python bench/cold_import.py [--runs 15] [--top 10] [--no-triggers]
 """
 
 from __future__ import annotations

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageDraw, ImageFont
+if TYPE_CHECKING:
+    from PIL import Image
 
 OUTPUT_SIDE = 512
 CANVAS = (32, 36, 44)
@@ -37,6 +39,8 @@ def render(
     background: bytes | None = None,
 ) -> bytes:
     """A PNG: `points` (pixels of the original image) drawn on the thumbnail or a canvas."""
+    from PIL import Image, ImageDraw, ImageFont  # noqa: PLC0415 - Pillow loads on first use, not with the API
+
     width, height = image_size
     scale = OUTPUT_SIDE / max(width, height)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
@@ -71,6 +75,8 @@ def render(
 
 
 def _background(data: bytes | None, size: tuple[int, int]) -> Image.Image:
+    from PIL import Image  # noqa: PLC0415 - Pillow loads on first use, not with the API
+
     if data:
         try:
             with Image.open(io.BytesIO(data)) as thumb:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import io
-
-import numpy as np
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from cradlepose.domain.quality import ImageMeasurements
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ANALYSIS_SIDE = 1024
 
 
 def _grayscale(data: bytes, side: int) -> tuple[np.ndarray, int, int]:
+    # Pillow and numpy load on first use: the API imports this module (uploads) but never measures.
+    import numpy as np  # noqa: PLC0415
+    from PIL import Image  # noqa: PLC0415
+
     with Image.open(io.BytesIO(data)) as image:
         width, height = image.size
         image.draft("L", (side, side))  # JPEG: decode at a reduced scale, much faster on big images
@@ -42,6 +47,8 @@ def measure(data: bytes) -> ImageMeasurements:
 
 
 def thumbnail(data: bytes, max_side: int) -> bytes:
+    from PIL import Image  # noqa: PLC0415 - Pillow loads on first use, not with the API
+
     with Image.open(io.BytesIO(data)) as image:
         image.draft("RGB", (max_side, max_side))
         small = image.convert("RGB")
@@ -53,6 +60,8 @@ def thumbnail(data: bytes, max_side: int) -> bytes:
 
 def dimensions(data: bytes) -> tuple[int, int]:
     """Width and height after fully decoding (a truncated or corrupt file raises)."""
+    from PIL import Image  # noqa: PLC0415 - Pillow loads on first use, not with the API
+
     with Image.open(io.BytesIO(data)) as image:
         image.load()
         return image.size

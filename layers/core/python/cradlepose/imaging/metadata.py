@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import io
 import struct
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageOps
+if TYPE_CHECKING:
+    from PIL import Image
 
 _KEEP_JPEG_APP = {0xE0, 0xEE}  # APP0 JFIF, APP14 Adobe
 _ICC = b"ICC_PROFILE\x00"
@@ -112,6 +114,8 @@ def exif_orientation(image: Image.Image) -> int:
 
 def clean(data: bytes, image_format: str) -> tuple[bytes, bool]:
     """Metadata-free bytes of the same image, and whether pixels had to be re-encoded."""
+    from PIL import Image, ImageOps  # noqa: PLC0415 - Pillow loads on first use, not with the API
+
     with Image.open(io.BytesIO(data)) as image:
         orientation = exif_orientation(image)
         if image_format == "JPEG" and orientation not in (0, 1):

@@ -10,8 +10,6 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 
-from PIL import Image, ImageDraw, ImageOps
-
 from cradlepose.domain.enums import Visibility
 from cradlepose.domain.keypoints import Keypoint
 
@@ -37,6 +35,8 @@ def draw_skeleton(
     max_side: int = 1024,
 ) -> bytes:
     """A PNG of the image with the skeleton over it."""
+    from PIL import Image, ImageDraw, ImageOps  # noqa: PLC0415 - Pillow loads on first use, not with the API
+
     with Image.open(io.BytesIO(image_bytes)) as source:
         picture = ImageOps.exif_transpose(source).convert("RGB")
     width = picture.width
@@ -70,6 +70,8 @@ def draw_skeleton(
 
 def side_by_side(left_png: bytes, right_png: bytes, gap: int = 8) -> bytes:
     """Two pictures next to each other on white, the same height (e.g. YOLO's and the verified skeleton)."""
+    from PIL import Image  # noqa: PLC0415 - Pillow loads on first use, not with the API
+
     with Image.open(io.BytesIO(left_png)) as a, Image.open(io.BytesIO(right_png)) as b:
         height = min(a.height, b.height)
         a_scaled = a.convert("RGB").resize((round(a.width * height / a.height), height))

@@ -11,8 +11,8 @@ import base64
 import datetime as dt
 import html
 from collections.abc import Sequence
-
-from markdown_it import MarkdownIt
+from functools import cache
+from typing import TYPE_CHECKING
 
 from cradlepose.db.models import AnalysisJob, AnalysisResult
 from cradlepose.domain.analysis import (
@@ -23,6 +23,9 @@ from cradlepose.domain.analysis import (
     WrittenText,
     render_markdown,
 )
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 STYLE = """
 body{font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1d2330;
@@ -66,11 +69,16 @@ def markdown_report(
     )
 
 
-_MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table")
+@cache
+def _markdown() -> MarkdownIt:
+    """Built on first use: the API imports this module, and only the HTML download renders."""
+    from markdown_it import MarkdownIt  # noqa: PLC0415
+
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
 def html_page(markdown: str, overlay_png: bytes | None, title: str) -> str:
-    content = _MARKDOWN.render(markdown)
+    content = _markdown().render(markdown)
     figure = ""
     if overlay_png is not None:
         data = base64.b64encode(overlay_png).decode("ascii")

@@ -29,7 +29,6 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from PIL import Image as PILImage
 from pydantic import BaseModel, ConfigDict, Field
 
 from cradlepose.adapters.storage import ObjectMissing, StreamingStorage
@@ -307,6 +306,8 @@ def process(
 
 
 def _prepare(data: bytes, item: PlannedImage) -> _Prepared:
+    from PIL import Image as PILImage  # noqa: PLC0415 - Pillow loads on first use, not with the API
+
     where = f"{item.record.location} ({item.member})"
     detected = sniff(data[:32])
     if detected.image_format is None:

@@ -19,7 +19,6 @@ from decimal import Decimal
 from enum import StrEnum
 
 import sqlalchemy as sa
-from PIL import Image as PILImage
 
 from cradlepose.adapters.storage import ObjectMissing, Storage
 from cradlepose.db.models import Image, UploadRejection
@@ -127,6 +126,8 @@ def _check_batch_open(uow_factory: UnitOfWorkFactory, batch_id: int) -> None:
 
 
 def _prepare(data: bytes, thumbnail_side: int) -> _Prepared:
+    from PIL import Image as PILImage  # noqa: PLC0415 - Pillow loads on first use, not with the API
+
     detected = sniff(data[:32])
     if detected.image_format is None:
         raise _Rejected(f"not a JPEG or PNG image: the content is {detected.name}", detected.mime_type)

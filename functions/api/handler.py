@@ -2,14 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-
-# Importing the routes builds a few hundred thousand objects (models, schemas, validators); the
-# collector would pass over them again and again while they are built, finding little: ~0.3 s of a
-# cold start. It is off until they are built, then they are frozen (see the end of the module).
-_COLLECTING = gc.isenabled()
-gc.disable()
-
 import base64
 import binascii
 import json
@@ -212,11 +204,3 @@ def _raw_problem(event: dict[str, Any], problem: problems.Problem) -> dict[str, 
         "body": problem.model_dump_json(exclude_none=True),
         "isBase64Encoded": False,
     }
-
-
-# ------------------------------------------------------------------ cold start, done
-
-gc.collect()  # the import's own garbage, once
-gc.freeze()  # what the import built lives as long as the process: no later pass scans it again
-if _COLLECTING:
-    gc.enable()

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -17,7 +18,7 @@ import requests
 
 from cradlepose.devstack.identity_provider import CLIENT_ID
 from cradlepose.devstack.postgres import EmbeddedPostgres
-from cradlepose.devstack.stack import LocalStack
+from cradlepose.devstack.stack import LocalStack, LocalStackConfig
 
 
 @contextmanager
@@ -29,6 +30,18 @@ def stack_database(postgres: EmbeddedPostgres, template: str) -> Iterator[str]:
         yield url
     finally:
         postgres.drop_database(name)
+
+
+@contextmanager
+def running_stack(
+    postgres: EmbeddedPostgres, template: str, state_dir: Path, **config: Any
+) -> Iterator[LocalStack]:
+    """A local stack on a database of its own, without the web UI; `config` sets the rest of
+    LocalStackConfig (chunk size, heartbeat, waits, schedules)."""
+    with stack_database(postgres, template) as url:
+        settings = LocalStackConfig(state_dir=state_dir, database_url=url, web_root=None, **config)
+        with LocalStack(settings) as running:
+            yield running
 
 
 def wait_for(condition: Callable[[], Any], timeout_s: float = 60.0, every_s: float = 0.2) -> Any:

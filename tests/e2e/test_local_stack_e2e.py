@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from PIL import Image
 
 from cradlepose.devstack.postgres import EmbeddedPostgres
-from cradlepose.devstack.stack import LocalStack, LocalStackConfig
+from cradlepose.devstack.stack import LocalStack
 from tests.images import photo
-from tests.stack_support import ApiSession, stack_database, upload
+from tests.stack_support import ApiSession, running_stack, upload
 
 pytestmark = pytest.mark.e2e
 log = logging.getLogger(__name__)
@@ -62,12 +62,10 @@ def stack(
 ) -> Iterator[LocalStack]:
     import cradle_inference  # noqa: F401, PLC0415 - makes Ultralytics offline before anything imports it
 
-    with stack_database(postgres, migrated_template) as url:
-        config = LocalStackConfig(
-            state_dir=tmp_path_factory.mktemp("e2e"), database_url=url, pipeline_chunk_size=2, web_root=None
-        )
-        with LocalStack(config) as running:
-            yield running
+    with running_stack(
+        postgres, migrated_template, tmp_path_factory.mktemp("e2e"), pipeline_chunk_size=2
+    ) as running:
+        yield running
 
 
 def test_a_batch_is_uploaded_and_pre_annotated_on_the_cpu(stack: LocalStack) -> None:

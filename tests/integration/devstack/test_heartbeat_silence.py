@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from cradlepose.devstack.postgres import EmbeddedPostgres
-from cradlepose.devstack.stack import LocalStack, LocalStackConfig
+from cradlepose.devstack.stack import LocalStack
 from tests.images import jpeg_with_metadata
-from tests.stack_support import ApiSession, stack_database, upload, wait_for
+from tests.stack_support import ApiSession, running_stack, upload, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -30,13 +30,11 @@ HEARTBEAT_S = 6
 def stack(
     postgres: EmbeddedPostgres, migrated_template: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalStack]:
-    with stack_database(postgres, migrated_template) as url:
-        config = LocalStackConfig(
-            state_dir=tmp_path_factory.mktemp("stack"), database_url=url, web_root=None, schedules=False,
-            pipeline_chunk_size=2, inference_heartbeat_seconds=HEARTBEAT_S,
-        )  # fmt: skip
-        with LocalStack(config) as running:
-            yield running
+    with running_stack(
+        postgres, migrated_template, tmp_path_factory.mktemp("stack"),
+        schedules=False, pipeline_chunk_size=2, inference_heartbeat_seconds=HEARTBEAT_S,
+    ) as running:  # fmt: skip
+        yield running
 
 
 def test_a_silent_inference_task_fails_its_chunk_at_the_heartbeat_and_the_run_says_why(

@@ -23,12 +23,12 @@ from cradlepose.cli.profiles import LOCAL, Profile, ProfileStore
 from cradlepose.devstack.functions import function_name
 from cradlepose.devstack.identity_provider import CLIENT_ID
 from cradlepose.devstack.postgres import EmbeddedPostgres
-from cradlepose.devstack.stack import LocalStack, LocalStackConfig
+from cradlepose.devstack.stack import LocalStack
 from cradlepose.domain.enums import Role
 from cradlepose.settings import get_settings
 from tests.datasets_support import add_verified_batch
 from tests.images import jpeg_with_metadata
-from tests.stack_support import ApiSession, stack_database, upload, wait_for
+from tests.stack_support import ApiSession, running_stack, upload, wait_for
 from tests.support import make_user
 
 pytestmark = pytest.mark.integration
@@ -40,13 +40,11 @@ def stack(
     migrated_template: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LocalStack]:
-    with stack_database(postgres, migrated_template) as url:
-        config = LocalStackConfig(
-            state_dir=tmp_path_factory.mktemp("stack"), database_url=url, pipeline_chunk_size=2,
-            inference_heartbeat_seconds=300, web_root=None,
-        )  # fmt: skip
-        with LocalStack(config) as running:
-            yield running
+    with running_stack(
+        postgres, migrated_template, tmp_path_factory.mktemp("stack"),
+        pipeline_chunk_size=2, inference_heartbeat_seconds=300,
+    ) as running:  # fmt: skip
+        yield running
 
 
 @pytest.fixture(scope="module")

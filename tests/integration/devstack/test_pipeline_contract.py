@@ -14,9 +14,9 @@ import pytest
 
 from cradlepose.demo.people import Member, local_admin, newcomer
 from cradlepose.devstack.postgres import EmbeddedPostgres
-from cradlepose.devstack.stack import LocalStack, LocalStackConfig
+from cradlepose.devstack.stack import LocalStack
 from tests.images import jpeg_with_metadata
-from tests.stack_support import ApiSession, stack_database, upload, wait_for
+from tests.stack_support import ApiSession, running_stack, upload, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -27,13 +27,11 @@ WAIT_TIMEOUT_S = 3
 def stack(
     postgres: EmbeddedPostgres, migrated_template: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LocalStack]:
-    with stack_database(postgres, migrated_template) as url:
-        config = LocalStackConfig(
-            state_dir=tmp_path_factory.mktemp("stack"), database_url=url, web_root=None, schedules=False,
-            pipeline_chunk_size=2, pipeline_wait_timeout_s=WAIT_TIMEOUT_S,
-        )  # fmt: skip
-        with LocalStack(config) as running:
-            yield running
+    with running_stack(
+        postgres, migrated_template, tmp_path_factory.mktemp("stack"),
+        schedules=False, pipeline_chunk_size=2, pipeline_wait_timeout_s=WAIT_TIMEOUT_S,
+    ) as running:  # fmt: skip
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ PY := $(BIN)/python
 EXTRAS := cli,local,inference,datasets,infra,dev
 STAMP := $(VENV)/.installed
 CONSTRAINTS := requirements/constraints.txt
-SRC_DIRS := layers/core/python/cradlepose functions containers infra tests bench
+SRC_DIRS := layers/core/python/cradlepose workstation/cradle_workstation functions containers infra tests bench
 # only the folders that hold Python (mypy refuses an empty one)
 SRC = $(foreach d,$(SRC_DIRS),$(if $(shell find $(d) -name '*.py' -print -quit 2>/dev/null),$(d)))
 
@@ -128,10 +128,14 @@ sam-lock: $(SAM_STAMP)  ## re-pin requirements/sam.txt from .venv/sam
 	{ sed -n '1,3p' requirements/sam.txt; $(SAM_VENV)/bin/python -m pip freeze; } > requirements/sam.txt.new
 	mv requirements/sam.txt.new requirements/sam.txt
 
-lint: $(STAMP)  ## ruff (lint + format check) and mypy
+# import-linter reads the packages from these roots (contracts: [tool.importlinter] in pyproject.toml)
+IMPORT_ROOTS := layers/core/python:workstation:functions:containers/inference
+
+lint: $(STAMP)  ## ruff (lint + format check), mypy and the import contracts (import-linter)
 	$(BIN)/ruff check $(SRC)
 	$(BIN)/ruff format --check $(SRC)
 	$(BIN)/mypy $(SRC)
+	PYTHONPATH=$(IMPORT_ROOTS) $(BIN)/lint-imports --no-cache
 
 format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix $(SRC)

@@ -38,11 +38,11 @@ import sqlalchemy as sa
 from moto import mock_aws
 from pydantic import SecretStr
 
+from cradle_workstation.devstack.apigw import LambdaContext, claims_for, proxy_event
+from cradle_workstation.devstack.postgres import EmbeddedPostgres
 from cradlepose.db import migrate
 from cradlepose.db.engine import create_engine, make_session_factory
 from cradlepose.db.unit_of_work import unit_of_work_factory
-from cradlepose.devstack.apigw import LambdaContext, claims_for, proxy_event
-from cradlepose.devstack.postgres import EmbeddedPostgres
 from cradlepose.settings import Settings
 
 IMAGES_PER_BATCH = 1000

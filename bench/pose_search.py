@@ -41,10 +41,10 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from cradle_workstation.devstack.postgres import EmbeddedPostgres
 from cradlepose.db import migrate
 from cradlepose.db.anomaly_repositories import PoseEmbeddingRepository
 from cradlepose.db.models.anomaly import hnsw_index_name
-from cradlepose.devstack.postgres import EmbeddedPostgres
 from cradlepose.domain import pose_embedding, synthetic_poses
 
 RECIPE, VERSION, DIM = pose_embedding.RECIPE_NAME, pose_embedding.RECIPE_VERSION, pose_embedding.DIMENSION

@@ -20,10 +20,10 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
+from cradle_workstation.devstack.postgres import EmbeddedPostgres
 from cradlepose.db import migrate
 from cradlepose.db.engine import create_engine, make_session_factory
 from cradlepose.db.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
-from cradlepose.devstack.postgres import EmbeddedPostgres
 from cradlepose.settings import Settings
 
 TEMPLATE = "cradle_template"

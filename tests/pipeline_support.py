@@ -11,12 +11,12 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from cradlepose.adapters.storage import Storage
+from cradlepose.common.system import SYSTEM, step_context
 from cradlepose.db.models import Image, ImageBatch, KeypointSchema
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.enums import Visibility
 from cradlepose.domain.inference import ChunkManifest, DetectedPerson, ImageResult, PredictedKeypoint
-from cradlepose.services import pipeline
-from cradlepose.services.system import SYSTEM, step_context
+from cradlepose.preannotation import pipeline
 
 RESULTS_CONTENT_TYPE = "application/x-ndjson"
 

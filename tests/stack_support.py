@@ -16,9 +16,9 @@ from typing import Any
 import boto3
 import requests
 
-from cradlepose.devstack.identity_provider import CLIENT_ID
-from cradlepose.devstack.postgres import EmbeddedPostgres
-from cradlepose.devstack.stack import LocalStack, LocalStackConfig
+from cradle_workstation.devstack.identity_provider import CLIENT_ID
+from cradle_workstation.devstack.postgres import EmbeddedPostgres
+from cradle_workstation.devstack.stack import LocalStack, LocalStackConfig
 
 
 @contextmanager

@@ -11,8 +11,8 @@ from typing import Any
 import boto3
 from sqlalchemy.orm import Session, sessionmaker
 
+from cradle_workstation.devstack.apigw import LambdaContext, claims_for, proxy_event
 from cradlepose.db.models import User
-from cradlepose.devstack.apigw import LambdaContext, claims_for, proxy_event
 from cradlepose.domain.enums import Role
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from cradlepose.cli import uploader
+from cradle_workstation.cli import uploader
 
 API = "http://api.test/api"
 

@@ -17,15 +17,15 @@ from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from cradlepose import bootstrap
+from cradlepose.accounts import users
 from cradlepose.adapters.identity import CognitoIdentityProvider, IdentityProvider
 from cradlepose.adapters.storage import S3Storage, Storage, StreamingStorage
 from cradlepose.adapters.workflow import StepFunctionsWorkflow, Workflow
 from cradlepose.bootstrap import default_uow_factory
+from cradlepose.common.bus import MessageBus
 from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from cradlepose.domain.actor import Actor, Claims, RequestContext
 from cradlepose.domain.errors import ValidationFailed
-from cradlepose.services import users
-from cradlepose.services.bus import MessageBus
 from cradlepose.settings import get_settings
 
 CALLER_KEY = "cradle_caller"

@@ -1,7 +1,7 @@
 """The analysis report's task steps (infra/statemachines/analysis_report.asl.json).
 
 Each handler reads the job id from its state's Payload and calls one stage of
-services.analysis; a stage whose output is already stored answers with it, so a retried or
+reports.analysis; a stage whose output is already stored answers with it, so a retried or
 replayed task changes nothing. A writer whose answer could not be used is retried like any
 transient failure: a model's next answer may fit.
 """
@@ -20,7 +20,7 @@ from cradlepose.bootstrap import default_uow_factory
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.step_errors import describe_error
-from cradlepose.services import analysis
+from cradlepose.reports import analysis
 from triggers.observability import logger
 from triggers.steps import Event, TransientError, step
 

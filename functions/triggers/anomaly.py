@@ -15,12 +15,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from cradlepose.adapters.storage import S3Storage, Storage
+from cradlepose.anomaly import analysis as anomaly_analysis
+from cradlepose.anomaly import training as anomaly_training
 from cradlepose.bootstrap import default_uow_factory
+from cradlepose.common.system import SYSTEM
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.errors import Conflict
-from cradlepose.services import anomaly_analysis, anomaly_training
-from cradlepose.services.system import SYSTEM
 from triggers.observability import logger, metrics
 from triggers.steps import Event, step
 

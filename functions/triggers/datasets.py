@@ -17,9 +17,10 @@ from typing import Any
 from cradlepose.adapters.job_runner import JobRunner, runner_from_settings
 from cradlepose.adapters.storage import S3Storage, StreamingStorage
 from cradlepose.bootstrap import default_uow_factory
+from cradlepose.datasets import collections, dataset_imports
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
-from cradlepose.services import collections, dataset_imports, job_worker
+from cradlepose.models import job_worker
 from triggers.observability import logger, metrics
 from triggers.steps import Event, step
 

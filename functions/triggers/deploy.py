@@ -8,14 +8,15 @@ from typing import Any
 import sqlalchemy as sa
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from cradlepose import upgrade as database
+from cradlepose.accounts import users
 from cradlepose.adapters.identity import CognitoIdentityProvider, IdentityProvider
 from cradlepose.bootstrap import default_uow_factory
+from cradlepose.common.system import SYSTEM
 from cradlepose.db.engine import create_engine
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.validation import parse
-from cradlepose.services import database, users
-from cradlepose.services.system import SYSTEM
 from cradlepose.settings import get_settings
 from triggers.observability import logger, metrics, tracer
 

@@ -16,19 +16,14 @@ from cradlepose.adapters.inference import InferenceRunner, InferenceTask, runner
 from cradlepose.adapters.storage import S3Storage, Storage
 from cradlepose.adapters.workflow import StepFunctionsWorkflow, Workflow
 from cradlepose.bootstrap import bootstrap, default_uow_factory
+from cradlepose.common.system import SYSTEM
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.pipeline import ChunkItem
-from cradlepose.services import (
-    assignments,
-    chunk_ingest,
-    inference_stops,
-    overdue,
-    pipeline_waits,
-    preannotation,
-)
-from cradlepose.services.system import SYSTEM
+from cradlepose.preannotation import chunk_ingest, inference_stops, pipeline_waits
+from cradlepose.preannotation import steps as preannotation
 from cradlepose.settings import get_settings
+from cradlepose.workflow import assignments, overdue
 from triggers.observability import logger, metrics
 from triggers.steps import Event, step
 
@@ -125,7 +120,7 @@ def run_auto_assign(
     uow_factory: UnitOfWorkFactory | None = None,
     workflow: Workflow | None = None,
 ) -> dict[str, Any]:
-    """The assignment rules are the workflow's (services.assignments); None: nobody had capacity."""
+    """The assignment rules are the workflow's (workflow.assignments); None: nobody had capacity."""
     data = _BatchInput.model_validate(event)
     cradle = bootstrap(uow_factory, workflow)
     with cradle.uow_factory(SYSTEM, context) as uow:

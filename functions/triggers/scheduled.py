@@ -9,12 +9,12 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from cradlepose import metric_names
 from cradlepose.bootstrap import default_uow_factory
+from cradlepose.common.system import SYSTEM
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.enums import PeriodType
-from cradlepose.services import metrics as performance
-from cradlepose.services import overdue
-from cradlepose.services.system import SYSTEM
+from cradlepose.workflow import metrics as performance
+from cradlepose.workflow import overdue
 from triggers.observability import logger, metrics
 from triggers.steps import Event, step
 
@@ -57,7 +57,7 @@ def run_metrics_rollup(
     today: dt.date | None = None,
 ) -> dict[str, Any]:
     """Nightly: every period (day, week, month, quarter) containing the day that just ended, each
-    rewritten whole by `services.metrics.rollup` in its own transaction (so a rerun is harmless)."""
+    rewritten whole by `workflow.metrics.rollup` in its own transaction (so a rerun is harmless)."""
     factory = uow_factory or default_uow_factory()
     day = (today or dt.datetime.now(dt.UTC).date()) - dt.timedelta(days=1)
     done = []

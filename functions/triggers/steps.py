@@ -19,8 +19,8 @@ from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConn
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from cradlepose.adapters.inference import InferenceNotStarted
+from cradlepose.common.system import step_context
 from cradlepose.domain.actor import RequestContext
-from cradlepose.services.system import step_context
 from triggers.observability import logger, metrics, tracer
 
 Event = dict[str, Any]

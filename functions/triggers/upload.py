@@ -1,6 +1,6 @@
 """S3 ObjectCreated (through EventBridge) → register the uploaded image.
 
-Thin: parse the event, call `services.uploads.register_upload`, start the batch pipeline when
+Thin: parse the event, call `intake.uploads.register_upload`, start the batch pipeline when
 the last expected image arrived, count what happened. Safe to run twice for the same event.
 """
 
@@ -16,7 +16,8 @@ from cradlepose.adapters.storage import S3Storage, Storage
 from cradlepose.adapters.workflow import StepFunctionsWorkflow, Workflow
 from cradlepose.bootstrap import default_uow_factory
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
-from cradlepose.services import pipeline, uploads
+from cradlepose.intake import uploads
+from cradlepose.preannotation import pipeline
 from triggers.observability import logger, metrics, tracer
 
 _METRIC = {

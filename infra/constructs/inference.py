@@ -35,7 +35,7 @@ from infra.constructs.permissions import CALLBACK_ACTIONS, s3_statements
 from infra.constructs.storage import Bucket
 
 CONTAINER_NAME = "inference"
-# Where training jobs write their weights (cradlepose.services.job_worker: trained/job-<id>/best.pt):
+# Where training jobs write their weights (cradlepose.models.job_worker: trained/job-<id>/best.pt):
 # the task role writes nothing else in the models bucket, so no chunk can overwrite a model's weights.
 TRAINED_WEIGHTS_KEYS = "trained/*"
 
@@ -170,7 +170,7 @@ class Inference(Construct):
             memory_reservation_mib=12 * 1024,
             cpu=3 * 1024,
             logging=ecs.LogDriver.aws_logs(stream_prefix="chunk", log_group=log_group),
-            # The same names the local stack gives its container processes (cradlepose.devstack.local_ecs).
+            # The names the local stack gives its container processes (cradle_workstation.devstack.local_ecs).
             environment=task_environment(
                 stage=config.name,
                 region=Stack.of(self).region,

@@ -66,7 +66,7 @@ class Layers(Construct):
             self,
             "Core",
             code=lambda_.Code.from_asset(str(ROOT / "layers" / "core"), exclude=ASSET_EXCLUDES),
-            description="cradlepose: domain, persistence, services",
+            description="cradlepose: domain, persistence, capabilities",
             **common,
         )
         self.dependencies = lambda_.LayerVersion(

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from cradlepose.devstack.postgres import EmbeddedPostgres
+from cradle_workstation.devstack.postgres import EmbeddedPostgres
 from tests.browser.browser import CHROMIUM_ARGS, Watched, find_chromium
 from tests.browser.stack import RunningStack, running_stack
 

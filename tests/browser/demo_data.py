@@ -16,12 +16,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cradlepose.accounts import users
 from cradlepose.db.models import PerformanceMetrics
 from cradlepose.domain.actor import Claims
 from cradlepose.domain.enums import PeriodType, Role
 from cradlepose.domain.keypoint_schema import COCO17_NAMES
-from cradlepose.services import annotations as annotation_service
-from cradlepose.services import assignments, users, verifications
+from cradlepose.workflow import annotations as annotation_service
+from cradlepose.workflow import assignments, verifications
 from tests.browser import scene
 from tests.browser.stack import Person, RunningStack
 

@@ -1,6 +1,6 @@
 """The local stack the browser drives: `cradle dev`'s own LocalStack, plus what a test seeds (test-only).
 
-The stack is the one `cradle dev` runs (cradlepose.devstack.stack): moto's server on 127.0.0.1
+The stack is the one `cradle dev` runs (cradle_workstation.devstack.stack): moto's server on 127.0.0.1
 (S3 over HTTP, so presigned image URLs work in a browser), the local identity provider at /idp/,
 the API Lambda's entry point behind the gateway at /api/, and the web UI's files at /. The browser
 tests run it on a database of their own, without schedules (nothing assigns or sweeps behind a
@@ -24,14 +24,14 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
+from cradle_workstation.devstack.identity_provider import CLIENT_ID, LocalIdentityProvider
+from cradle_workstation.devstack.stack import LocalStack, LocalStackConfig
+from cradlepose.accounts import users
 from cradlepose.db.engine import create_engine, make_session_factory
 from cradlepose.db.models import Image, ImageBatch
 from cradlepose.db.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
-from cradlepose.devstack.identity_provider import CLIENT_ID, LocalIdentityProvider
-from cradlepose.devstack.stack import LocalStack, LocalStackConfig
 from cradlepose.domain.actor import Actor, Claims
 from cradlepose.domain.enums import BatchStatus, ImageStatus, Role
-from cradlepose.services import users
 from cradlepose.settings import Settings, get_settings
 from tests.browser import scene
 

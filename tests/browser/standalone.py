@@ -11,8 +11,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from cradle_workstation.devstack.postgres import EmbeddedPostgres
 from cradlepose.db import migrate
-from cradlepose.devstack.postgres import EmbeddedPostgres
 from tests.browser.stack import RunningStack, running_stack
 
 # Like tests/conftest.py: never real AWS, whatever the environment says.

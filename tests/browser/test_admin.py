@@ -9,9 +9,9 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, expect
 
+from cradlepose.accounts import users
 from cradlepose.domain.actor import Claims
 from cradlepose.domain.enums import Role
-from cradlepose.services import users
 from tests.browser import demo_data
 from tests.browser.browser import Watched
 from tests.browser.pages import no_horizontal_overflow, sign_in

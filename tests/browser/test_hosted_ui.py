@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from cradlepose.devstack.identity_provider import CLIENT_ID
+from cradle_workstation.devstack.identity_provider import CLIENT_ID
 from cradlepose.domain.enums import Role
 from tests.browser.browser import Watched
 from tests.browser.stack import PASSWORD, WEB_ROOT, RunningStack

@@ -288,7 +288,7 @@ def missing_table(missing: Iterable[Missing]) -> str:
 
 def _local_names(calls: list[AwsCall]) -> tuple[dict[str, str], dict[str, str]]:
     """The local stack's bucket names and state machine ARNs, as its settings name them."""
-    from cradlepose.devstack.resources import bucket_names  # noqa: PLC0415
+    from cradle_workstation.devstack.resources import bucket_names  # noqa: PLC0415
     from cradlepose.settings import Settings  # noqa: PLC0415
 
     kinds = {name: kind for kind, name in bucket_names(Settings()).items()}

@@ -19,10 +19,10 @@ import pytest
 import requests
 from typer.testing import CliRunner
 
-from cradlepose.cli.dev import STOP_HINT
-from cradlepose.cli.main import app
-from cradlepose.devstack.identity_provider import CLIENT_ID
-from cradlepose.devstack.postgres import EmbeddedPostgres
+from cradle_workstation.cli.dev import STOP_HINT
+from cradle_workstation.cli.main import app
+from cradle_workstation.devstack.identity_provider import CLIENT_ID
+from cradle_workstation.devstack.postgres import EmbeddedPostgres
 from tests.stack_support import stack_database
 from tests.support import ROOT
 
@@ -38,7 +38,7 @@ class DevProcess:
             ),
             "COLUMNS": "200",  # one line per item of the summary
         }
-        command = [sys.executable, "-m", "cradlepose.cli.main", "dev", "--state-dir", str(state_dir),
+        command = [sys.executable, "-m", "cradle_workstation.cli.main", "dev", "--state-dir", str(state_dir),
                    "--port", "0", "--aws-port", "0", "--database-url", database_url,
                    "--config-dir", str(config_dir)]  # fmt: skip
         self.process = subprocess.Popen(

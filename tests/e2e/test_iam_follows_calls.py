@@ -23,12 +23,12 @@ import boto3
 import pytest
 import requests
 
+from cradle_workstation.cli.client import CradleClient
+from cradle_workstation.devstack.identity_provider import CLIENT_ID
+from cradle_workstation.devstack.postgres import EmbeddedPostgres
+from cradle_workstation.devstack.stack import LocalStack, LocalStackConfig
 from cradlepose.adapters import aws_call_log
 from cradlepose.adapters.aws_call_log import AwsCall
-from cradlepose.cli.client import CradleClient
-from cradlepose.devstack.identity_provider import CLIENT_ID
-from cradlepose.devstack.postgres import EmbeddedPostgres
-from cradlepose.devstack.stack import LocalStack, LocalStackConfig
 from tests.e2e import iam_check
 from tests.infra.support import synthesize
 from tests.stack_support import stack_database, wait_for
@@ -40,7 +40,7 @@ STAGE = "dev"
 # Unattributed calls are accepted only from these: the local stack playing AWS (creating the
 # resources, polling the event queues, stopping executions), moto itself (the ASL interpreter
 # invoking task Lambdas), and the test and the demo acting as people with their own credentials.
-HARNESS = ("cradlepose.devstack", "cradlepose.demo", "tests.", "moto.")
+HARNESS = ("cradle_workstation.devstack", "cradle_workstation.demo", "tests.", "moto.")
 # Code that runs as a function or the container: a call from it without a principal lost its way.
 RUNS_AS_A_PRINCIPAL = ("api.", "triggers.", "cradle_inference")
 
@@ -190,7 +190,7 @@ def flow(
     postgres: EmbeddedPostgres, migrated_template: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Flow:
     import cradle_inference  # noqa: F401, PLC0415 - makes Ultralytics offline before anything imports it
-    from cradlepose.demo import people, story  # noqa: PLC0415 - the demo's own code
+    from cradle_workstation.demo import people, story  # noqa: PLC0415 - the demo's own code
 
     work = tmp_path_factory.mktemp("iam")
     calls_file = work / "aws-calls.jsonl"

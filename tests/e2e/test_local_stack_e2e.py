@@ -18,8 +18,8 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from cradlepose.devstack.postgres import EmbeddedPostgres
-from cradlepose.devstack.stack import LocalStack
+from cradle_workstation.devstack.postgres import EmbeddedPostgres
+from cradle_workstation.devstack.stack import LocalStack
 from tests.images import photo
 from tests.stack_support import ApiSession, running_stack, upload
 
@@ -127,7 +127,7 @@ def test_a_batch_is_uploaded_and_pre_annotated_on_the_cpu(stack: LocalStack) -> 
 
 
 def test_the_demo_story_runs_from_upload_to_verified_and_reported(stack: LocalStack, tmp_path: Path) -> None:
-    from cradlepose.demo import story  # noqa: PLC0415 - the demo's own code, as `cradle demo` runs it
+    from cradle_workstation.demo import story  # noqa: PLC0415 - the demo's own code, as `cradle demo` runs it
 
     summary = story.run(stack, tmp_path, log.info)
 

@@ -21,12 +21,12 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi import checks
 from sqlalchemy.orm import Session, sessionmaker
 
+from cradle_workstation.devstack.authorizer import TokenVerifier
+from cradle_workstation.devstack.gateway import LocalGateway
+from cradle_workstation.devstack.identity_provider import CLIENT_ID, LocalIdentityProvider
+from cradlepose.accounts import users
 from cradlepose.adapters.aws import reset_clients
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
-from cradlepose.devstack.authorizer import TokenVerifier
-from cradlepose.devstack.gateway import LocalGateway
-from cradlepose.devstack.identity_provider import CLIENT_ID, LocalIdentityProvider
-from cradlepose.services import users
 from cradlepose.settings import get_settings
 from tests.support import create_buckets, create_state_machine
 

@@ -15,8 +15,8 @@ import pytest
 import typer
 from typer.core import TyperGroup
 
+from cradle_workstation.cli.main import app
 from cradlepose import metric_names
-from cradlepose.cli.main import app
 from cradlepose.settings import Settings
 from tests.support import ROOT
 

@@ -1,8 +1,9 @@
 """No import cycles among the project's own modules.
 
 The graph is read from the source with `ast`, nothing is imported: one node per module of the
-project's packages (cradlepose, the API and trigger functions, the inference container), one edge
-per import of another of them. Every import statement counts, wherever it stands: at module level
+project's packages (cradlepose, the API and trigger functions, the inference container, the
+workstation's CLI, local stack and demo), one edge per import of another of them. Every import
+statement counts, wherever it stands: at module level
 (under `if TYPE_CHECKING:` and `try:` too) and inside functions, because an import deferred into a
 function to dodge a cycle is still the cycle. An import names the deepest project module it
 reaches (`from a.b import c` is an edge to `a.b.c` when that is a module, else to `a.b`); the
@@ -27,6 +28,7 @@ PACKAGES = {
     "api": ROOT / "functions" / "api",
     "triggers": ROOT / "functions" / "triggers",
     "cradle_inference": ROOT / "containers" / "inference" / "cradle_inference",
+    "cradle_workstation": ROOT / "workstation" / "cradle_workstation",
 }
 
 Graph = dict[str, set[str]]
@@ -125,7 +127,7 @@ def test_the_graph_sees_module_and_function_level_imports() -> None:
     assert "cradlepose.domain.errors" in graph["api.handler"]  # from cradlepose.domain.errors import …
     assert "api.problems" in graph["api.handler"]  # from api import problems
     assert "api.routers" in graph["api.resolver"]  # from api.routers import ALL
-    assert "cradle_inference.jobs" in graph["cradlepose.devstack.local_jobs"]  # inside a function
+    assert "cradle_inference.jobs" in graph["cradle_workstation.devstack.local_jobs"]  # inside a function
     # and enough of it to mean something
     assert len(graph) > 200
     assert sum(map(len, graph.values())) > 800

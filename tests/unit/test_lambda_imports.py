@@ -29,9 +29,9 @@ FORBIDDEN = (
     "torch",
     "ultralytics",
     "cv2",
-    "cradlepose.devstack",
-    "cradlepose.cli",
-    "cradlepose.demo",
+    "cradle_workstation.devstack",
+    "cradle_workstation.cli",
+    "cradle_workstation.demo",
     "PIL",
     "markdown_it",
 )
@@ -97,7 +97,7 @@ def test_handler_modules_import_no_torch_no_dev_tools_and_no_network() -> None:
 
 def test_the_probe_does_catch_a_forbidden_import() -> None:
     # Given a module list that imports a forbidden package (the CLI) after a clean one
-    script = PROBE.format(forbidden=FORBIDDEN, modules=["json", "cradlepose.cli"])
+    script = PROBE.format(forbidden=FORBIDDEN, modules=["json", "cradle_workstation.cli"])
 
     # When the probe runs it
     done = subprocess.run(
@@ -113,5 +113,5 @@ def test_the_probe_does_catch_a_forbidden_import() -> None:
     # Then the CLI is charged to the module that imported it
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert "cradlepose.cli" in report["pulled"]["cradlepose.cli"]
+    assert "cradle_workstation.cli" in report["pulled"]["cradle_workstation.cli"]
     assert "json" not in report["pulled"]

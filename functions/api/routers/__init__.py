@@ -1,4 +1,4 @@
-"""One router per resource; each route is a thin call into cradlepose.services."""
+"""One router per resource; each route is a thin call into a capability package (cradlepose.<capability>)."""
 
 from api.routers import (
     analyses,

@@ -16,9 +16,9 @@ from api.params import Cursor, IdFilter, Limit
 from api.problems import documented
 from cradlepose.adapters.storage import Storage
 from cradlepose.adapters.workflow import Workflow
+from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
 from cradlepose.domain.enums import AnalysisStatus
-from cradlepose.services import analysis
-from cradlepose.services.common import DEFAULT_LIMIT, Page
+from cradlepose.reports import analysis
 
 router = Router()
 TAGS = ["analyses"]

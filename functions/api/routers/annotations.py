@@ -16,7 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from api.dependencies import Caller, caller, if_match
 from api.params import ResourceId
 from api.problems import documented
-from cradlepose.services import annotations as annotation_service
+from cradlepose.workflow import annotations as annotation_service
 
 router = Router()
 TAGS = ["annotations"]

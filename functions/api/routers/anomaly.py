@@ -16,8 +16,10 @@ from api.dependencies import Caller, caller, storage
 from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
 from cradlepose.adapters.storage import Storage
-from cradlepose.services import anomaly_analysis, anomaly_training, pose_embeddings
-from cradlepose.services.common import DEFAULT_LIMIT, Page
+from cradlepose.anomaly import analysis as anomaly_analysis
+from cradlepose.anomaly import pose_embeddings
+from cradlepose.anomaly import training as anomaly_training
+from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
 
 router = Router()
 TAGS = ["anomaly"]

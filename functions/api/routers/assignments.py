@@ -11,10 +11,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from api.dependencies import Caller, caller
 from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
+from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
 from cradlepose.domain.enums import AssignmentStatus, AssignmentType
-from cradlepose.services import annotations as annotation_service
-from cradlepose.services import assignments
-from cradlepose.services.common import DEFAULT_LIMIT, Page
+from cradlepose.workflow import annotations as annotation_service
+from cradlepose.workflow import assignments
 
 router = Router()
 TAGS = ["assignments"]

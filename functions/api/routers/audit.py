@@ -12,10 +12,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from api.dependencies import Caller, caller
 from api.params import Cursor, IdFilter, Limit
 from api.problems import documented
+from cradlepose.accounts import audit_log as audit
+from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
 from cradlepose.domain.enums import AuditCategory, AuditStatus
 from cradlepose.domain.validation import parse
-from cradlepose.services import audit
-from cradlepose.services.common import DEFAULT_LIMIT, Page
 
 router = Router()
 

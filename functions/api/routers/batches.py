@@ -14,9 +14,11 @@ from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
 from cradlepose.adapters.storage import Storage
 from cradlepose.adapters.workflow import Workflow
+from cradlepose.common.upload_forms import UploadForm
+from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
 from cradlepose.domain.enums import BatchStatus
-from cradlepose.services import batches, pipeline
-from cradlepose.services.common import DEFAULT_LIMIT, Page
+from cradlepose.intake import batches
+from cradlepose.preannotation import pipeline
 
 router = Router()
 TAGS = ["batches"]
@@ -79,7 +81,7 @@ def get_batch(me: CallerDep, batch_id: ResourceId) -> batches.BatchDetail:
 )
 def more_uploads(
     me: CallerDep, batch_id: ResourceId, files: StorageDep, body: Annotated[batches.MoreUploads, Body()]
-) -> list[batches.UploadForm]:
+) -> list[UploadForm]:
     with me.uow() as uow:
         return batches.more_uploads(uow, files, batch_id, body)
 

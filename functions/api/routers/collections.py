@@ -12,9 +12,9 @@ from api.dependencies import Caller, caller, storage
 from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
 from cradlepose.adapters.storage import Storage
+from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
+from cradlepose.datasets import collections
 from cradlepose.domain.enums import CollectionStatus
-from cradlepose.services import collections
-from cradlepose.services.common import DEFAULT_LIMIT, Page
 
 router = Router()
 TAGS = ["collections"]

@@ -12,7 +12,7 @@ from api.dependencies import Caller, caller, streaming_storage
 from api.params import ResourceId
 from api.problems import documented
 from cradlepose.adapters.storage import StreamingStorage
-from cradlepose.services import dataset_imports
+from cradlepose.datasets import dataset_imports
 
 router = Router()
 TAGS = ["datasets"]

@@ -15,10 +15,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from api.dependencies import Caller, caller
 from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
+from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
+from cradlepose.datasets import collections, datasets
+from cradlepose.datasets.catalogue import CatalogueQuery
 from cradlepose.domain.enums import DatasetOrigin, DatasetSplit
-from cradlepose.services import collections, datasets
-from cradlepose.services.catalogue import CatalogueQuery
-from cradlepose.services.common import DEFAULT_LIMIT, Page
 
 router = Router()
 TAGS = ["datasets"]

@@ -12,9 +12,9 @@ from api.dependencies import Caller, caller, storage
 from api.params import Cursor, Limit, ResourceId
 from api.problems import documented
 from cradlepose.adapters.storage import Storage
+from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
 from cradlepose.domain.enums import ImageStatus
-from cradlepose.services import images
-from cradlepose.services.common import DEFAULT_LIMIT, Page
+from cradlepose.intake import images
 
 router = Router()
 TAGS = ["images"]

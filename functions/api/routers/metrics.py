@@ -13,7 +13,7 @@ from api.dependencies import Caller, caller
 from api.params import ResourceId
 from api.problems import documented
 from cradlepose.domain.enums import PeriodType
-from cradlepose.services import metrics, quality_checks
+from cradlepose.workflow import metrics, quality_checks
 
 router = Router()
 CallerDep = Annotated[Caller, Depends(caller)]

@@ -13,9 +13,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from api.dependencies import Caller, caller
 from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
+from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
 from cradlepose.domain.enums import DatasetSplit, DeploymentStatus
-from cradlepose.services import model_configs, model_metrics, promotions
-from cradlepose.services.common import DEFAULT_LIMIT, Page
+from cradlepose.models import model_configs, model_metrics, promotions
 
 router = Router()
 TAGS = ["models"]

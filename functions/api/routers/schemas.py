@@ -11,8 +11,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from api.dependencies import Caller, caller
 from api.params import Cursor, Limit, ResourceId
 from api.problems import documented
-from cradlepose.services import schemas
-from cradlepose.services.common import DEFAULT_LIMIT, Page
+from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
+from cradlepose.keypoint_schemas import schemas
 
 router = Router()
 TAGS = ["keypoint schemas"]

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from api.dependencies import Caller, caller
 from api.params import ResourceId
 from api.problems import documented
-from cradlepose.services import schemas, sigma_calibrations
+from cradlepose.keypoint_schemas import schemas, sigma_calibrations
 
 router = Router()
 TAGS = ["schemas"]

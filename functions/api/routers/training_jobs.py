@@ -11,9 +11,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from api.dependencies import Caller, caller
 from api.params import Cursor, Limit, ResourceId
 from api.problems import documented
+from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
 from cradlepose.domain.enums import JobStatus
-from cradlepose.services import ml_jobs
-from cradlepose.services.common import DEFAULT_LIMIT, Page
+from cradlepose.models import ml_jobs
 
 router = Router()
 TAGS = ["models"]

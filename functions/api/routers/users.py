@@ -11,11 +11,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from api.dependencies import Caller, caller, identity_provider
 from api.params import Cursor, Limit, ResourceId
 from api.problems import documented
+from cradlepose.accounts import users
 from cradlepose.adapters.identity import IdentityProvider
+from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
 from cradlepose.domain.enums import Role
 from cradlepose.domain.errors import NotAuthenticated
-from cradlepose.services import users
-from cradlepose.services.common import DEFAULT_LIMIT, Page
 
 router = Router()
 TAGS = ["users"]

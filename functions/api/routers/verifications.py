@@ -14,8 +14,8 @@ from api.params import ResourceId
 from api.problems import documented
 from cradlepose import metric_names
 from cradlepose.domain.enums import VerificationDecision
-from cradlepose.services import annotations as annotation_service
-from cradlepose.services import verifications
+from cradlepose.workflow import annotations as annotation_service
+from cradlepose.workflow import verifications
 
 router = Router()
 TAGS = ["verifications"]

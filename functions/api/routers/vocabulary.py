@@ -10,8 +10,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from api.dependencies import Caller, caller
 from api.problems import documented
+from cradlepose.datasets import catalogue
 from cradlepose.domain.enums import VocabularyKind
-from cradlepose.services import catalogue
 
 router = Router()
 TAGS = ["datasets"]

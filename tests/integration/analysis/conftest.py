@@ -18,7 +18,7 @@ from cradlepose.db.models import Annotation, BatchAssignment, Image, ImageBatch
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.enums import AnnotationStatus, AssignmentStatus, BatchStatus, ImageStatus
 from cradlepose.domain.keypoint_schema import COCO17_NAMES
-from cradlepose.services import reference_library
+from cradlepose.reports import reference_library
 from tests.support import Persona
 
 WIDTH, HEIGHT = 640, 480

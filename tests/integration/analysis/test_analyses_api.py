@@ -17,8 +17,8 @@ from cradlepose.adapters.text_writers import DeterministicComposer
 from cradlepose.db.models import AuditLog
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.analysis import DISCLAIMER
-from cradlepose.services import analysis
-from cradlepose.services.reference_library import SyncResult
+from cradlepose.reports import analysis
+from cradlepose.reports.reference_library import SyncResult
 from tests.integration.analysis.conftest import AnalysedImage
 from tests.integration.analysis.test_stages import CONTEXT
 from tests.support import ApiClient, Persona, make_user

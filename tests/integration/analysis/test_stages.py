@@ -19,8 +19,8 @@ from cradlepose.domain.actor import Actor, RequestContext
 from cradlepose.domain.analysis import DISCLAIMER, StageOrderViolation
 from cradlepose.domain.enums import AnalysisStatus
 from cradlepose.domain.findings import Findings
-from cradlepose.services import analysis
-from cradlepose.services.reference_library import SyncResult
+from cradlepose.reports import analysis
+from cradlepose.reports.reference_library import SyncResult
 from tests.integration.analysis.conftest import SUPINE, AnalysedImage, approve, keypoints
 from tests.support import Persona
 

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from cradlepose.adapters.storage import S3Storage
+from cradlepose.anomaly import training as anomaly_training
+from cradlepose.common.system import SYSTEM, step_context
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.synthetic_poses import SyntheticPoses
-from cradlepose.services import anomaly_training
-from cradlepose.services.system import SYSTEM, step_context
 from tests.anomaly_support import SeededBatch, band_poses, seed_batch
 from tests.support import Persona
 

@@ -19,13 +19,13 @@ from PIL import Image
 from sqlalchemy.dialects import postgresql
 
 from cradlepose.adapters.storage import S3Storage
+from cradlepose.anomaly import training as anomaly_training
+from cradlepose.common.system import SYSTEM, step_context
 from cradlepose.db.anomaly_repositories import PoseEmbeddingRepository
 from cradlepose.db.models import AnomalyTrainingJob
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain import band_training, pose_embedding
 from cradlepose.domain.enums import AnomalyTrainingStatus
-from cradlepose.services import anomaly_training
-from cradlepose.services.system import SYSTEM, step_context
 from tests.integration.anomaly.conftest import CONFIG, CONTEXT, World, train
 from tests.support import ApiClient, Persona
 from triggers import anomaly as anomaly_step

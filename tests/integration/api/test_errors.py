@@ -100,7 +100,7 @@ def test_an_oversized_body_is_a_413(api: ApiClient, admin: Persona) -> None:
 def test_an_unexpected_error_is_a_500_with_a_request_id_and_no_internals(
     api: ApiClient, admin: Persona, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from cradlepose.services import batches  # noqa: PLC0415
+    from cradlepose.intake import batches  # noqa: PLC0415
 
     def explode(*_: object, **__: object) -> None:
         raise RuntimeError("password=hunter2 in /var/task/secret.py")

@@ -10,12 +10,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from cradlepose.accounts import users
 from cradlepose.adapters.aws import reset_clients
 from cradlepose.adapters.identity import ROLE_GROUPS, CognitoIdentityProvider
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import Actor, RequestContext
 from cradlepose.domain.enums import Role
-from cradlepose.services import users
 from cradlepose.settings import get_settings
 from tests.support import ApiClient, Persona, make_user
 

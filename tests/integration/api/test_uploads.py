@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
 from PIL import Image
 
+from cradle_workstation.devstack.events import object_created
 from cradlepose.adapters.storage import S3Storage
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
-from cradlepose.devstack.events import object_created
 from cradlepose.settings import get_settings
 from tests.images import PDF_BYTES, blurred_dark_jpeg, jpeg_with_metadata, png_with_text
 from tests.support import ApiClient, Persona

@@ -12,8 +12,8 @@ import requests
 from sqlalchemy.orm import Session, sessionmaker
 
 from cradlepose.adapters.storage import S3Storage
+from cradlepose.common.system import step_context
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
-from cradlepose.services.system import step_context
 from tests.datasets_support import VerifiedBatch, add_verified_batch, create_models_bucket
 from tests.support import ApiClient, Persona
 from triggers import datasets as workers

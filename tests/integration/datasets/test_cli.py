@@ -13,10 +13,10 @@ import pytest
 import requests
 from typer.testing import CliRunner
 
-from cradlepose.cli import auth, common, remote
-from cradlepose.cli import datasets as cli_datasets
-from cradlepose.cli.client import CradleClient
-from cradlepose.cli.main import app
+from cradle_workstation.cli import auth, common, remote
+from cradle_workstation.cli import datasets as cli_datasets
+from cradle_workstation.cli.client import CradleClient
+from cradle_workstation.cli.main import app
 from tests.datasets_support import VerifiedBatch
 from tests.integration.datasets.conftest import Work
 from tests.support import ApiClient, Persona

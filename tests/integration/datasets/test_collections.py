@@ -13,9 +13,9 @@ import requests
 import sqlalchemy as sa
 
 from cradlepose.adapters.storage import S3Storage
+from cradlepose.common.system import step_context
+from cradlepose.datasets import collections
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
-from cradlepose.services import collections
-from cradlepose.services.system import step_context
 from tests.datasets_support import EXPORTS, UPLOADS, VerifiedBatch
 from tests.integration.datasets.conftest import Work, download_zip, make_dataset
 from tests.support import ApiClient, Persona

@@ -16,13 +16,13 @@ import pytest
 from cradle_inference.evaluation import evaluate
 from cradlepose.adapters.job_runner import JobLaunch
 from cradlepose.adapters.storage import S3Storage
+from cradlepose.common.system import SYSTEM, step_context
 from cradlepose.db.models import ImageBatch
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.enums import JobStatus, Visibility
 from cradlepose.domain.inference import DetectedPerson, ImageResult, PredictedKeypoint
 from cradlepose.domain.jobs import JOB_SPEC, InferenceJobSpec, InferenceOutcome, JobReport
-from cradlepose.services import pipeline_models
-from cradlepose.services.system import SYSTEM, step_context
+from cradlepose.models import model_specs
 from tests.datasets_support import VerifiedBatch
 from tests.integration.datasets.conftest import make_dataset
 from tests.support import ApiClient, Persona
@@ -149,4 +149,4 @@ def test_the_better_model_is_promoted_and_pre_annotates(
     with uow_factory(SYSTEM, step_context("test")) as uow:
         batch = uow.session.get(ImageBatch, verified.batch_id)
         assert batch is not None
-        assert pipeline_models.spec_for_batch(uow, batch).model_config_id == exact
+        assert model_specs.spec_for_batch(uow, batch).model_config_id == exact

@@ -9,10 +9,10 @@ from pathlib import Path
 import boto3
 import pytest
 
+from cradle_workstation.devstack.local_jobs import LocalJobRunner
 from cradlepose.adapters.storage import S3Storage
+from cradlepose.common.system import step_context
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
-from cradlepose.devstack.local_jobs import LocalJobRunner
-from cradlepose.services.system import step_context
 from tests.datasets_support import MODELS, VerifiedBatch
 from tests.integration.datasets.conftest import Work, make_dataset
 from tests.support import ApiClient, Persona

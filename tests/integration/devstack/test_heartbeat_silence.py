@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from cradlepose.devstack.postgres import EmbeddedPostgres
-from cradlepose.devstack.stack import LocalStack
+from cradle_workstation.devstack.postgres import EmbeddedPostgres
+from cradle_workstation.devstack.stack import LocalStack
 from tests.images import jpeg_with_metadata
 from tests.stack_support import ApiSession, running_stack, upload, wait_for
 

@@ -16,9 +16,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from werkzeug.serving import make_server
 
-from cradlepose.devstack.authorizer import TokenVerifier, Unauthorized, jwks_from_url
-from cradlepose.devstack.gateway import LocalGateway
-from cradlepose.devstack.identity_provider import CLIENT_ID, POOL_ID, LocalIdentityProvider
+from cradle_workstation.devstack.authorizer import TokenVerifier, Unauthorized, jwks_from_url
+from cradle_workstation.devstack.gateway import LocalGateway
+from cradle_workstation.devstack.identity_provider import CLIENT_ID, POOL_ID, LocalIdentityProvider
 
 pytestmark = pytest.mark.integration
 

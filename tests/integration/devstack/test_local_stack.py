@@ -17,13 +17,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 from typer.testing import CliRunner
 
+from cradle_workstation.cli.main import app
+from cradle_workstation.cli.profiles import LOCAL, Profile, ProfileStore
+from cradle_workstation.devstack.functions import function_name
+from cradle_workstation.devstack.identity_provider import CLIENT_ID
+from cradle_workstation.devstack.postgres import EmbeddedPostgres
+from cradle_workstation.devstack.stack import LocalStack
 from cradlepose import function_table
-from cradlepose.cli.main import app
-from cradlepose.cli.profiles import LOCAL, Profile, ProfileStore
-from cradlepose.devstack.functions import function_name
-from cradlepose.devstack.identity_provider import CLIENT_ID
-from cradlepose.devstack.postgres import EmbeddedPostgres
-from cradlepose.devstack.stack import LocalStack
 from cradlepose.domain.enums import Role
 from cradlepose.settings import get_settings
 from tests.datasets_support import add_verified_batch

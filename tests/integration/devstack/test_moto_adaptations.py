@@ -15,11 +15,11 @@ import pytest
 import requests
 from moto.awslambda import models as lambda_models
 
-from cradlepose.devstack.aws import LocalAws
-from cradlepose.devstack.event_queues import QueuePoller
-from cradlepose.devstack.moto_distributed_map import DistributedMapFixes
-from cradlepose.devstack.moto_lambda import InProcessLambdas
-from cradlepose.devstack.s3_mirror import S3Mirror
+from cradle_workstation.devstack.aws import LocalAws
+from cradle_workstation.devstack.event_queues import QueuePoller
+from cradle_workstation.devstack.moto_distributed_map import DistributedMapFixes
+from cradle_workstation.devstack.moto_lambda import InProcessLambdas
+from cradle_workstation.devstack.s3_mirror import S3Mirror
 
 pytestmark = pytest.mark.integration
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from cradlepose.demo.people import Member, local_admin, newcomer
-from cradlepose.devstack.postgres import EmbeddedPostgres
-from cradlepose.devstack.stack import LocalStack
+from cradle_workstation.demo.people import Member, local_admin, newcomer
+from cradle_workstation.devstack.postgres import EmbeddedPostgres
+from cradle_workstation.devstack.stack import LocalStack
 from tests.images import jpeg_with_metadata
 from tests.stack_support import ApiSession, running_stack, upload, wait_for
 

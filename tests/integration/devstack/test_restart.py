@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from cradlepose.devstack.postgres import EmbeddedPostgres
-from cradlepose.devstack.stack import LocalStack, LocalStackConfig
+from cradle_workstation.devstack.postgres import EmbeddedPostgres
+from cradle_workstation.devstack.stack import LocalStack, LocalStackConfig
 from tests.images import jpeg_with_metadata
 from tests.stack_support import ApiSession, stack_database, upload, wait_for
 

@@ -14,16 +14,16 @@ from botocore.stub import ANY, Stubber
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from cradle_workstation.devstack.apigw import LambdaContext
 from cradlepose.adapters import inference
 from cradlepose.adapters.storage import S3Storage
+from cradlepose.common.system import step_context
 from cradlepose.db import migrate as migrations
 from cradlepose.db.engine import reset_default_engine
 from cradlepose.db.models import BatchAssignment, ImageBatch
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
-from cradlepose.devstack.apigw import LambdaContext
 from cradlepose.domain.enums import BatchStatus, Role
 from cradlepose.domain.inference import ChunkManifest
-from cradlepose.services.system import step_context
 from cradlepose.settings import get_settings
 from tests.pipeline_support import RecordingWorkflow, execution_id, make_batch, request_run, write_results
 from tests.support import Persona, make_user

@@ -9,15 +9,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from cradlepose.adapters.storage import S3Storage
+from cradlepose.common.system import step_context
 from cradlepose.db.models import Image, ImageBatch, MLModelConfig, PipelineRun
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.enums import BatchStatus, DeploymentStatus, ImageStatus, ModelType, PipelineRunStatus
 from cradlepose.domain.inference import ChunkManifest
 from cradlepose.domain.pipeline import ChunkItem
 from cradlepose.domain.step_errors import describe_error
-from cradlepose.services import chunk_ingest, preannotation
-from cradlepose.services.chunk_ingest import ChunkRequest
-from cradlepose.services.system import step_context
+from cradlepose.preannotation import chunk_ingest
+from cradlepose.preannotation import steps as preannotation
+from cradlepose.preannotation.chunk_ingest import ChunkRequest
 from tests.pipeline_support import execution_id, make_batch, request_run, write_results
 from tests.support import Persona
 

@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import Stubber
 
 from cradlepose.adapters.workflow import StepFunctionsWorkflow
-from cradlepose.services.system import step_context
+from cradlepose.common.system import step_context
 from tests.pipeline_support import RecordingWorkflow
 from triggers import pipeline
 

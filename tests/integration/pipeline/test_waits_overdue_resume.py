@@ -9,12 +9,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from cradlepose import bootstrap
+from cradlepose.common.system import step_context
 from cradlepose.db.models import BatchAssignment, ImageBatch, PipelineRun, PipelineWait
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.enums import AssignmentStatus, BatchStatus, PipelineRunStatus, Role
 from cradlepose.domain.events import BatchStatusChanged
-from cradlepose.services import overdue, pipeline_resume, pipeline_waits, preannotation
-from cradlepose.services.system import step_context
+from cradlepose.preannotation import pipeline_resume, pipeline_waits
+from cradlepose.preannotation import steps as preannotation
+from cradlepose.workflow import overdue
 from tests.pipeline_support import RecordingWorkflow, execution_id, make_batch, request_run
 from tests.support import Persona, make_user
 

@@ -100,7 +100,7 @@ def ready_batch(session_factory: sessionmaker[Session], admin: Persona) -> Calla
 def published(api: ApiClient) -> Iterator[list[Event]]:
     """Every event the API publishes after a commit, in order."""
     from api import dependencies, handler  # noqa: PLC0415
-    from cradlepose.services.bus import MessageBus  # noqa: PLC0415
+    from cradlepose.common.bus import MessageBus  # noqa: PLC0415
 
     events: list[Event] = []
 

@@ -18,8 +18,8 @@ from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import Actor
 from cradlepose.domain.enums import Role
 from cradlepose.domain.errors import StaleVersion
-from cradlepose.services import annotations as annotation_service
-from cradlepose.services import assignments, verifications
+from cradlepose.workflow import annotations as annotation_service
+from cradlepose.workflow import assignments, verifications
 from tests.integration.workflow.conftest import Team, moved
 from tests.support import Persona
 

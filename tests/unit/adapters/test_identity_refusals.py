@@ -9,8 +9,8 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from cradle_workstation.devstack.identity_provider import LocalIdentityAdapter, LocalIdentityProvider
 from cradlepose.adapters.identity import CognitoIdentityProvider
-from cradlepose.devstack.identity_provider import LocalIdentityAdapter, LocalIdentityProvider
 from cradlepose.domain.errors import Conflict, ValidationFailed
 
 pytestmark = pytest.mark.unit

@@ -15,9 +15,9 @@ from botocore.stub import Stubber
 from rich.console import Console
 from typer.testing import CliRunner
 
-from cradlepose.cli import admin, cloud_admin
-from cradlepose.cli.main import app
-from cradlepose.services import users
+from cradle_workstation.cli import admin, cloud_admin
+from cradle_workstation.cli.main import app
+from cradlepose.accounts import users
 
 pytestmark = pytest.mark.unit
 

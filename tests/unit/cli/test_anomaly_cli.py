@@ -11,10 +11,10 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner, Result
 
-from cradlepose.cli import anomaly, remote
-from cradlepose.cli.client import CradleClient
-from cradlepose.cli.main import app
-from cradlepose.cli.profiles import Profile
+from cradle_workstation.cli import anomaly, remote
+from cradle_workstation.cli.client import CradleClient
+from cradle_workstation.cli.main import app
+from cradle_workstation.cli.profiles import Profile
 
 pytestmark = pytest.mark.unit
 

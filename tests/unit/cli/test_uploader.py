@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from cradle_workstation.cli import uploader
+from cradle_workstation.cli.client import ApiError
 from cradlepose.api_limits import MAX_FORMS_PER_REQUEST, MAX_REQUEST_BODY_BYTES
-from cradlepose.cli import uploader
-from cradlepose.cli.client import ApiError
 from tests.upload_requests import largest_upload
 
 pytestmark = pytest.mark.unit

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from cradle_workstation.devstack.local_ecs import LocalEcsRunner
+from cradle_workstation.devstack.scheduler import Job, Scheduler
 from cradlepose.adapters.inference import InferenceTask
-from cradlepose.devstack.local_ecs import LocalEcsRunner
-from cradlepose.devstack.scheduler import Job, Scheduler
-from cradlepose.services.inference_stops import StoppedTaskDetail
+from cradlepose.preannotation.inference_stops import StoppedTaskDetail
 
 pytestmark = pytest.mark.unit
 

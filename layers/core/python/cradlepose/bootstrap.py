@@ -3,7 +3,7 @@
 Every entry point — the API, the pipeline's task steps, the local stack, the CLI — gets its unit
 of work and its bus from `bootstrap`, so what must follow a commit follows it wherever the commit
 happened. Today the bus has one subscriber: a batch whose status changed releases the batch
-pipeline's parked WaitForPeople token (services.pipeline_waits), so the execution moves on as
+pipeline's parked WaitForPeople token (preannotation.pipeline_waits), so the execution moves on as
 soon as the API (or a task step) commits the change, in the cloud as on one machine.
 
 Adapters are passed in by tests; by default they are the real ones, whose AWS clients are made
@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cradlepose.adapters.workflow import StepFunctionsWorkflow, Workflow
+from cradlepose.common.bus import MessageBus
 from cradlepose.db.engine import default_session_factory
 from cradlepose.db.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
-from cradlepose.services import pipeline_waits
-from cradlepose.services.bus import MessageBus
+from cradlepose.preannotation import pipeline_waits
 
 
 @dataclass(frozen=True)

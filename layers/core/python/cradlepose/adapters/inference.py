@@ -4,7 +4,7 @@ The dispatcher hands the runner the chunk's manifest and the Step Functions task
 runner returns as soon as the task is started. The container process itself answers the token
 (cradle_inference.task_protocol: SendTaskSuccess with the chunk's summary, SendTaskFailure,
 SendTaskHeartbeat); a task that stops without answering has it failed by the task-stopped
-trigger (cradlepose.services.inference_stops).
+trigger (cradlepose.preannotation.inference_stops).
 
 The ECS task's container gets the task definition's environment (`task_environment`, the same
 names in infra/constructs/inference.py and the local stack) and, per task, where its work is
@@ -13,7 +13,7 @@ names in infra/constructs/inference.py and the local stack) and, per task, where
     CRADLE_MANIFEST     s3://<results bucket>/manifests/<batch>/run-<n>/chunk-<i>.json
     CRADLE_TASK_TOKEN   the Step Functions task token to answer
 
-The local stack plays ECS with `cradlepose.devstack.local_ecs` (the same entry point as a process
+The local stack plays ECS with `cradle_workstation.devstack.local_ecs` (the same entry point as a process
 on the CPU) and installs it here with `install_local_runner`.
 """
 

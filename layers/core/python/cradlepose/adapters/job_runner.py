@@ -7,7 +7,7 @@ definition (same image, same GPU capacity provider) with the command
     python -m cradle_inference job --spec s3://<results bucket>/jobs/<kind>/<id>/spec.json
 
 (the image's entry point is `python -m cradle_inference`; ECS overrides only its arguments).
-The local runner lives in `cradlepose.devstack.local_jobs`; the local stack (and tests) install
+The local runner lives in `cradle_workstation.devstack.local_jobs`; the local stack (and tests) install
 it with `install_local_runner`, so the worker's import path never loads torch.
 """
 

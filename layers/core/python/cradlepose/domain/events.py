@@ -1,7 +1,7 @@
 """Things that happened, collected by the unit of work and published after it commits.
 
 Services raise them; entry points hand the committed ones to the message bus
-(cradlepose.services.bus), whose handlers do what must follow a commit — answering the batch
+(cradlepose.common.bus), whose handlers do what must follow a commit — answering the batch
 pipeline's task token when a batch reached a new stage, for instance.
 """
 

@@ -1,0 +1,1 @@
+"""People: registration, approval, roles, invitations, and the audit log admins read."""

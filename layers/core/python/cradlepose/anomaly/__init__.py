@@ -1,0 +1,1 @@
+"""Age-band models of typical poses, anomaly screening, pose embeddings (pgvector)."""

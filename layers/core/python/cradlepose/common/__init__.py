@@ -1,0 +1,1 @@
+"""What every capability shares: the use-case toolkit (pages, audit), the bus, the system actor."""

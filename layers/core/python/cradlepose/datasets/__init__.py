@@ -1,0 +1,1 @@
+"""Verified images as datasets (splits), the catalogue, collections, exports and imports."""

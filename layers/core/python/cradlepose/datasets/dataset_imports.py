@@ -1,0 +1,530 @@
+"""Importing a COCO keypoints archive: its images become a batch pre-annotated with its keypoints.
+
+1. `create_import` issues a presigned form for one ZIP (outside `incoming/`, so the upload
+   trigger leaves it alone): the COCO keypoints .json file(s) and their images.
+2. `start_import` (after the upload) reads the archive where it lies (ranged reads: only the
+   directory and the JSON), checks every COCO record against the schema and every image
+   reference against the archive, and answers 422 naming the first broken record; a good archive
+   becomes PENDING.
+3. `process` (the import worker) prepares each image exactly as an upload is prepared (real type
+   from the bytes, metadata stripped losslessly, thumbnail, quality score), refusing one whose
+   size differs from its record or whose EXIF orientation would turn it (the keypoints could then
+   mean either orientation), and writes the clean images; then one transaction creates the batch
+   (READY_FOR_ANNOTATION: its pre-annotation is the imported keypoints, visibility flags as they
+   were), its images and the catalogue's IMPORTED dataset. Any failure deletes every object it
+   wrote and marks the import FAILED with the record that broke it: nothing is half-imported.
+   The archive itself (which still holds the original metadata) is deleted once processed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import posixpath
+import uuid
+import zipfile
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+
+from cradlepose.adapters.storage import ObjectMissing, StreamingStorage
+from cradlepose.common.system import SYSTEM
+from cradlepose.common.upload_forms import UploadForm
+from cradlepose.common.use_cases import audit
+from cradlepose.datasets import datasets
+from cradlepose.db.models import DatasetImport, Image, ImageBatch
+from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from cradlepose.domain import access
+from cradlepose.domain.actor import RequestContext
+from cradlepose.domain.coco_keypoints import ImportedImage, parse_document
+from cradlepose.domain.enums import AuditCategory, AuditStatus, BatchStatus, ImageStatus, ImportStatus
+from cradlepose.domain.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME, SchemaDefinition
+from cradlepose.domain.lifecycles import IMPORT
+from cradlepose.domain.quality import assess
+from cradlepose.imaging import measure, metadata
+from cradlepose.imaging.sniff import sniff
+from cradlepose.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+MODEL_VERSION = "coco-import"  # images.yolo_model_version of an imported pre-annotation
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+MAX_JSON_BYTES = 1024 * 1024 * 1024
+WORKER_CONTEXT = RequestContext(user_agent="cradle-import-worker", endpoint="schedule", method="EVENT")
+
+
+class ImportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200, description="the batch's and the catalogue entry's name")
+    description: str | None = Field(default=None, max_length=10_000)
+    source_url: str | None = Field(default=None, max_length=500, description="where the dataset comes from")
+    keypoint_schema_id: int | None = Field(default=None, description="default: the active infant-pose-17")
+    size: int | None = Field(default=None, ge=1, description="the archive's size in bytes, checked now")
+
+
+class ImportOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    description: str | None
+    source_url: str | None
+    keypoint_schema_id: int
+    status: ImportStatus
+    archive_size: int | None
+    error_message: str | None
+    batch_id: int | None
+    dataset_id: int | None
+    images_imported: int
+    annotations_imported: int
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+    upload: UploadForm | None = Field(default=None, description="where to POST the ZIP (when just created)")
+
+
+@dataclass(frozen=True)
+class PlannedImage:
+    record: ImportedImage
+    member: str  # its path in the archive
+
+
+# ------------------------------------------------------------------ the API's part
+
+
+def create_import(uow: UnitOfWork, storage: StreamingStorage, command: ImportIn) -> ImportOut:
+    actor = access.require_admin(uow.actor)
+    settings = get_settings()
+    if command.size is not None and command.size > settings.max_import_bytes:
+        raise PayloadTooLarge(
+            f"the archive is {command.size} bytes; imports take at most {settings.max_import_bytes} bytes"
+        )
+    schema = _schema(uow, command.keypoint_schema_id)
+    key = f"imports/{uuid.uuid4().hex}/archive.zip"
+    row = uow.dataset_imports.add(
+        DatasetImport(
+            name=command.name,
+            description=command.description,
+            source_url=command.source_url,
+            keypoint_schema_id=schema.id,
+            archive_key=key,
+            created_by=actor.user_id,
+        )
+    )
+    post = storage.presigned_post(
+        settings.uploads_bucket,
+        key,
+        content_type="application/zip",
+        max_bytes=settings.max_import_bytes,
+        expires_in=settings.upload_url_ttl_seconds,
+    )
+    _audit(uow, row, "IMPORT_CREATED", new={"name": row.name, "keypoint_schema_id": schema.id})
+    uow.commit()
+    form = UploadForm(
+        filename="archive.zip",
+        key=post.key,
+        url=post.url,
+        fields=post.fields,
+        expires_at=post.expires_at,
+        max_bytes=settings.max_import_bytes,
+    )
+    return ImportOut.model_validate(row).model_copy(update={"upload": form})
+
+
+def start_import(uow: UnitOfWork, storage: StreamingStorage, import_id: int) -> ImportOut:
+    """The archive is uploaded: check it whole (422 naming the first broken record), then queue it."""
+    access.require_admin(uow.actor)
+    row = uow.dataset_imports.require(import_id, for_update=True)
+    if row.status is not ImportStatus.AWAITING_UPLOAD:
+        raise Conflict(f"import {row.id} is {row.status.value}; it was started already")
+    settings = get_settings()
+    try:
+        size = storage.head(settings.uploads_bucket, row.archive_key).size
+    except ObjectMissing:
+        raise Conflict(f"import {row.id} has no archive yet: upload it with the form first") from None
+    if size > settings.max_import_bytes:
+        raise PayloadTooLarge(
+            f"the archive is {size} bytes; imports take at most {settings.max_import_bytes}"
+        )
+    schema = SchemaDefinition.model_validate(uow.schemas.require(row.keypoint_schema_id).schema_definition)
+    with storage.open_read(settings.uploads_bucket, row.archive_key) as source:
+        planned = plan(_open_zip(source), schema)
+    row.archive_size = size
+    row.status = IMPORT.apply(row.status, ImportStatus.PENDING)
+    _audit(
+        uow,
+        row,
+        "IMPORT_QUEUED",
+        new={
+            "archive_size": size,
+            "images": len(planned),
+            "annotations": sum(p.record.keypoints is not None for p in planned),
+        },
+    )
+    uow.commit()
+    return ImportOut.model_validate(row)
+
+
+def get_import(uow: UnitOfWork, import_id: int) -> ImportOut:
+    access.require_admin(uow.actor)
+    row = uow.dataset_imports.get(import_id)
+    if row is None:
+        raise NotFound("DatasetImport", import_id)
+    return ImportOut.model_validate(row)
+
+
+# ------------------------------------------------------------------ reading the archive
+
+
+def plan(archive: zipfile.ZipFile, schema: SchemaDefinition) -> list[PlannedImage]:
+    """Every image to import with its archive member, or ValidationFailed naming the first broken record."""
+    members = [
+        i.filename for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
+    ]
+    documents = sorted(
+        m for m in members if m.lower().endswith(".json") and posixpath.basename(m) != "cradle.json"
+    )
+    if not documents:
+        raise ValidationFailed.single("archive", "holds no COCO keypoints .json file")
+    images = {m for m in members if m.lower().endswith(IMAGE_SUFFIXES)}
+    planned: list[PlannedImage] = []
+    used: dict[str, str] = {}
+    for document in documents:
+        info = archive.getinfo(document)
+        if info.file_size > MAX_JSON_BYTES:
+            raise ValidationFailed.single(document, f"is {info.file_size} bytes; a COCO file may have 1 GiB")
+        try:
+            with archive.open(info) as handle:
+                data = json.load(handle)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise ValidationFailed.single(document, f"is not valid JSON: {error}") from None
+        for record in parse_document(data, schema, where=document):
+            member = _member_for(record, images)
+            if member in used:
+                raise ValidationFailed.single(
+                    f"{record.location}.file_name", f"{member} is also the image of {used[member]}"
+                )
+            used[member] = record.location
+            planned.append(PlannedImage(record, member))
+    if not planned:
+        raise ValidationFailed.single("archive", "its COCO files list no image")
+    return planned
+
+
+def _member_for(record: ImportedImage, images: set[str]) -> str:
+    name = record.file_name
+    where = f"{record.location}.file_name"
+    if not name.lower().endswith(IMAGE_SUFFIXES):
+        raise ValidationFailed.single(where, f"{name!r} is not a .jpg, .jpeg or .png image")
+    if name in images:
+        return name
+    candidates = sorted(m for m in images if m.endswith("/" + name))
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise ValidationFailed.single(where, f"the archive holds no image {name!r}")
+    raise ValidationFailed.single(where, f"{name!r} matches several images: {', '.join(candidates[:3])}")
+
+
+def _open_zip(source: Any) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(source)
+    except zipfile.BadZipFile:
+        raise ValidationFailed.single("archive", "is not a ZIP archive") from None
+
+
+# ------------------------------------------------------------------ the worker's part
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    image_format: str
+    mime_type: str
+    clean: bytes
+    thumbnail: bytes
+    file_size: int
+    quality_score: Decimal
+    quality_issues: list[str]
+
+
+def process_pending(
+    uow_factory: UnitOfWorkFactory,
+    storage: StreamingStorage,
+    limit: int = 3,
+    context: RequestContext = WORKER_CONTEXT,
+) -> list[int]:
+    """Import up to `limit` PENDING archives, oldest first; returns the ids it finished (either way)."""
+    with uow_factory(SYSTEM, context) as uow:
+        ids = list(
+            uow.session.scalars(
+                sa.select(DatasetImport.id)
+                .where(DatasetImport.status == ImportStatus.PENDING)
+                .order_by(DatasetImport.id)
+                .limit(limit)
+            )
+        )
+    return [i for i in ids if process(uow_factory, storage, i, context) is not None]
+
+
+def process(
+    uow_factory: UnitOfWorkFactory,
+    storage: StreamingStorage,
+    import_id: int,
+    context: RequestContext = WORKER_CONTEXT,
+) -> ImportStatus | None:
+    """Import one PENDING archive; None when it is not (or no longer) pending."""
+    settings = get_settings()
+    with uow_factory(SYSTEM, context) as uow:
+        row = uow.dataset_imports.get(import_id)
+        if row is None or row.status is not ImportStatus.PENDING:
+            return None
+        key, schema_id = row.archive_key, row.keypoint_schema_id
+        schema = SchemaDefinition.model_validate(uow.schemas.require(schema_id).schema_definition)
+    written: list[tuple[str, str]] = []
+    try:
+        with storage.open_read(settings.uploads_bucket, key) as source:
+            archive = _open_zip(source)
+            planned = plan(archive, schema)
+            stored = [
+                _store(storage, import_id, n, item, _prepare(archive.read(item.member), item), written)
+                for n, item in enumerate(planned)
+            ]
+        status = _commit_import(uow_factory, import_id, stored, context)
+    except Exception as error:
+        _compensate(storage, written)
+        message = error.detail if isinstance(error, ValidationFailed) else f"{type(error).__name__}: {error}"
+        if not isinstance(error, ValidationFailed):
+            log.exception("import %s failed", import_id)
+        status = _fail(uow_factory, import_id, message, context)
+    storage.delete(settings.uploads_bucket, key)
+    return status
+
+
+def _prepare(data: bytes, item: PlannedImage) -> _Prepared:
+    from PIL import Image as PILImage  # noqa: PLC0415 - Pillow loads on first use, not with the API
+
+    where = f"{item.record.location} ({item.member})"
+    detected = sniff(data[:32])
+    if detected.image_format is None:
+        raise ValidationFailed.single(where, f"the file is a {detected.name}, not a JPEG or PNG image")
+    try:
+        clean, reencoded = metadata.clean(data, detected.image_format)
+        width, height = measure.dimensions(clean)
+        quality = assess(measure.measure(clean))
+        thumbnail = measure.thumbnail(clean, get_settings().thumbnail_max_side)
+    except (
+        metadata.MalformedImage,
+        OSError,
+        SyntaxError,
+        ValueError,
+        PILImage.DecompressionBombError,
+    ) as error:
+        raise ValidationFailed.single(
+            where, f"the {detected.name} is corrupt or unreadable: {error}"
+        ) from None
+    if reencoded:
+        raise ValidationFailed.single(
+            where,
+            "has an EXIF orientation that turns it; its keypoints could mean either way: save it upright",
+        )
+    if (width, height) != (item.record.width, item.record.height):
+        raise ValidationFailed.single(
+            where, f"is {width}×{height} pixels; its record says {item.record.width}×{item.record.height}"
+        )
+    return _Prepared(
+        image_format=detected.image_format,
+        mime_type=detected.mime_type,
+        clean=clean,
+        thumbnail=thumbnail,
+        file_size=len(clean),
+        quality_score=quality.score,
+        quality_issues=quality.issues,
+    )
+
+
+@dataclass(frozen=True)
+class _Stored:
+    item: PlannedImage
+    prepared_format: str
+    mime_type: str
+    file_size: int
+    quality_score: Decimal
+    quality_issues: list[str]
+    image_key: str
+    thumbnail_key: str
+
+
+def _store(
+    storage: StreamingStorage,
+    import_id: int,
+    n: int,
+    item: PlannedImage,
+    prepared: _Prepared,
+    written: list[tuple[str, str]],
+) -> _Stored:
+    settings = get_settings()
+    image_key = f"images/import-{import_id}/{n}"
+    thumbnail_key = f"thumbnails/import-{import_id}/{n}.jpg"
+    written.append((settings.uploads_bucket, image_key))
+    storage.put(settings.uploads_bucket, image_key, prepared.clean, content_type=prepared.mime_type)
+    written.append((settings.derived_bucket, thumbnail_key))
+    storage.put(settings.derived_bucket, thumbnail_key, prepared.thumbnail, content_type="image/jpeg")
+    return _Stored(
+        item=item,
+        prepared_format=prepared.image_format,
+        mime_type=prepared.mime_type,
+        file_size=prepared.file_size,
+        quality_score=prepared.quality_score,
+        quality_issues=prepared.quality_issues,
+        image_key=image_key,
+        thumbnail_key=thumbnail_key,
+    )
+
+
+def _commit_import(
+    uow_factory: UnitOfWorkFactory, import_id: int, stored: list[_Stored], context: RequestContext
+) -> ImportStatus:
+    now = dt.datetime.now(dt.UTC)
+    with uow_factory(SYSTEM, context) as uow:
+        row = uow.dataset_imports.require(import_id, for_update=True)
+        if row.status is not ImportStatus.PENDING:
+            raise Conflict(f"import {import_id} is {row.status.value}: another worker finished it")
+        batch = uow.batches.add(
+            ImageBatch(
+                batch_name=row.name[:255],
+                description=row.description,
+                keypoint_schema_id=row.keypoint_schema_id,
+                total_images=len(stored),
+                status=BatchStatus.READY_FOR_ANNOTATION,
+                yolo_model_version=MODEL_VERSION,
+                yolo_processing_completed=now,
+                upload_metadata={"import_id": row.id, "source_url": row.source_url},
+                uploaded_by=row.created_by,
+            )
+        )
+        images = []
+        for n, item in enumerate(stored):
+            record = item.item.record
+            keypoints = record.keypoints.model_dump(mode="json") if record.keypoints else None
+            image = Image(
+                batch_id=batch.id,
+                filename=f"{n}.{'png' if item.prepared_format == 'PNG' else 'jpg'}",
+                original_filename=posixpath.basename(record.file_name)[:255],
+                storage_path=item.image_key,
+                thumbnail_path=item.thumbnail_key,
+                width=record.width,
+                height=record.height,
+                file_size=item.file_size,
+                mime_type=item.mime_type,
+                format=item.prepared_format,
+                infant_metadata=record.infant_metadata,
+                source_institution=record.source_institution,
+                anonymization_status=True,
+                yolo_keypoints=keypoints,
+                yolo_model_version=MODEL_VERSION if keypoints else None,
+                image_quality_score=item.quality_score,
+                has_quality_issues=bool(item.quality_issues),
+                quality_issues=item.quality_issues or None,
+                status=ImageStatus.YOLO_PROCESSED if keypoints else ImageStatus.UPLOADED,
+            )
+            uow.session.add(image)
+            images.append(image)
+        uow.flush()
+        dataset = datasets.add_imported(
+            uow,
+            name=_unique_name(uow, row.name),
+            description=row.description,
+            schema_id=row.keypoint_schema_id,
+            source_url=row.source_url,
+            batch_id=batch.id,
+            images=[(image.id, image.infant_metadata) for image in images],
+            seed=row.id,
+            actor_id=row.created_by,
+        )
+        row.status = IMPORT.apply(row.status, ImportStatus.COMPLETED)
+        row.batch_id, row.dataset_id, row.finished_at = batch.id, dataset.id, now
+        row.images_imported = len(images)
+        row.annotations_imported = sum(1 for i in images if i.yolo_keypoints is not None)
+        _audit(
+            uow,
+            row,
+            "IMPORT_COMPLETED",
+            new={
+                "batch_id": batch.id,
+                "dataset_id": dataset.id,
+                "images": row.images_imported,
+                "annotations": row.annotations_imported,
+            },
+        )
+        audit(
+            uow,
+            "BATCH_IMPORTED",
+            AuditCategory.IMAGE_PROCESSING,
+            "ImageBatch",
+            batch.id,
+            batch.batch_name,
+            new={"status": batch.status, "total_images": batch.total_images, "import_id": row.id},
+        )
+        uow.commit()
+        return row.status
+
+
+def _fail(
+    uow_factory: UnitOfWorkFactory, import_id: int, message: str, context: RequestContext
+) -> ImportStatus:
+    with uow_factory(SYSTEM, context) as uow:
+        row = uow.dataset_imports.require(import_id, for_update=True)
+        if row.status is not ImportStatus.PENDING:
+            return row.status
+        row.status = IMPORT.apply(row.status, ImportStatus.FAILED)
+        row.error_message = message[:5000]
+        row.finished_at = dt.datetime.now(dt.UTC)
+        _audit(uow, row, "IMPORT_FAILED", new={"error": row.error_message}, status=AuditStatus.FAILED)
+        uow.commit()
+        return row.status
+
+
+def _compensate(storage: StreamingStorage, written: list[tuple[str, str]]) -> None:
+    for bucket, key in reversed(written):
+        try:
+            storage.delete(bucket, key)
+        except Exception:  # keep deleting the rest; the import is reported failed either way
+            log.exception("could not delete s3://%s/%s after a failed import", bucket, key)
+
+
+def _unique_name(uow: UnitOfWork, name: str) -> str:
+    candidate, n = name[:200], 2
+    while uow.datasets.by_name(candidate) is not None:
+        suffix = f" ({n})"
+        candidate, n = name[: 200 - len(suffix)] + suffix, n + 1
+    return candidate
+
+
+def _schema(uow: UnitOfWork, schema_id: int | None) -> Any:
+    if schema_id is None:
+        schema = uow.schemas.active(DEFAULT_SCHEMA_NAME)
+        if schema is None:
+            raise Conflict(f"no active {DEFAULT_SCHEMA_NAME} schema; name a keypoint_schema_id")
+        return schema
+    schema = uow.schemas.get(schema_id)
+    if schema is None:
+        raise ValidationFailed.single("keypoint_schema_id", f"schema {schema_id} does not exist")
+    return schema
+
+
+def _audit(
+    uow: UnitOfWork,
+    row: DatasetImport,
+    action: str,
+    *,
+    new: dict[str, Any],
+    status: AuditStatus = AuditStatus.SUCCESS,
+) -> None:
+    audit(
+        uow, action, AuditCategory.IMAGE_PROCESSING, "DatasetImport", row.id, row.name, new=new, status=status
+    )

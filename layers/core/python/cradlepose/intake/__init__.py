@@ -1,0 +1,1 @@
+"""Batches and their images: presigned uploads, registration of each upload, reading images."""

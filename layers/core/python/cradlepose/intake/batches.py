@@ -1,0 +1,409 @@
+"""Image batches: creation with presigned upload forms, listing, progress, archive, completion."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+
+from cradlepose.adapters.storage import Storage
+from cradlepose.api_limits import MAX_FORMS_PER_REQUEST
+from cradlepose.common.upload_forms import UploadForm
+from cradlepose.common.use_cases import (
+    DecimalNumber,
+    Page,
+    audit,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+    snapshot,
+    tenths,
+)
+from cradlepose.db.models import BatchAssignment, Image, ImageBatch, KeypointSchema, UploadRejection
+from cradlepose.db.unit_of_work import UnitOfWork
+from cradlepose.domain import access
+from cradlepose.domain.actor import Actor
+from cradlepose.domain.enums import AuditCategory, BatchStatus, ImageStatus, Role
+from cradlepose.domain.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from cradlepose.domain.events import BatchStatusChanged
+from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME
+from cradlepose.domain.transitions import transition
+from cradlepose.domain.uploads import UploadKey, content_type_for
+from cradlepose.preannotation import pipeline
+from cradlepose.settings import get_settings
+
+
+class FileToUpload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    filename: str = Field(min_length=1, max_length=255)
+    size: int | None = Field(default=None, ge=1, description="bytes; checked against the upload limit now")
+
+
+class NamedFiles(BaseModel):
+    """One form per listed file: its name, type and size limit are fixed in the form's policy."""
+
+    model_config = ConfigDict(extra="forbid")
+    files: list[FileToUpload] = Field(min_length=1, max_length=MAX_FORMS_PER_REQUEST)
+
+
+class UnnamedFiles(BaseModel):
+    """`count` forms for files not listed in advance: any image type, the file's own name."""
+
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(ge=1, le=MAX_FORMS_PER_REQUEST)
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_name: str = Field(min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=5000)
+    keypoint_schema_id: int | None = Field(default=None, description="default: the active infant-pose-17")
+    uploads: NamedFiles | UnnamedFiles
+    processing_priority: int = Field(default=5, ge=1, le=10)
+    min_image_quality_score: float = Field(default=7.0, ge=1, le=10, description="1–10, one decimal place")
+    upload_metadata: dict[str, Any] | None = Field(default=None, description="source, session, institution…")
+
+
+class MoreUploads(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    files: list[FileToUpload] = Field(min_length=1, max_length=MAX_FORMS_PER_REQUEST)
+
+
+class StatusCount(BaseModel):
+    status: ImageStatus
+    count: int
+
+
+class BatchOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    batch_name: str
+    description: str | None
+    keypoint_schema_id: int
+    total_images: int
+    status: BatchStatus
+    yolo_processing_started: dt.datetime | None
+    yolo_processing_completed: dt.datetime | None
+    yolo_model_version: str | None
+    avg_yolo_confidence: DecimalNumber | None
+    failed_yolo_count: int
+    quality_check_passed: bool
+    min_image_quality_score: DecimalNumber
+    upload_metadata: dict[str, Any] | None
+    processing_priority: int
+    uploaded_by: int
+    uploaded_at: dt.datetime
+    assigned_count: int
+    completed_count: int
+    approved_count: int
+    rejected_count: int
+
+
+class BatchDetail(BatchOut):
+    images_registered: int = 0
+    uploads_rejected: int = 0
+    images_by_status: list[StatusCount] = Field(default_factory=list)
+    pipeline_run: pipeline.PipelineRunOut | None = None
+
+
+class BatchCreated(BaseModel):
+    batch: BatchOut
+    uploads: list[UploadForm]
+
+
+class UploadState(BaseModel):
+    filename: str
+    slot: str = Field(description="the upload's slot: the folder of its key, incoming/<batch>/<slot>/<name>")
+    state: str = Field(description="registered | rejected")
+    image_id: int | None = None
+    reason: str | None = None
+
+
+class UploadReport(BaseModel):
+    batch_id: int
+    expected: int
+    registered: int
+    rejected: int
+    files: list[UploadState]
+
+
+class BatchFilters(BaseModel):
+    status: BatchStatus | None = None
+    min_priority: int | None = Field(default=None, ge=1, le=10)
+    uploaded_by: int | None = None
+
+
+# ------------------------------------------------------------------ writing
+
+
+def create_batch(uow: UnitOfWork, storage: Storage, command: BatchIn) -> BatchCreated:
+    actor = access.require_admin(uow.actor)
+    settings = get_settings()
+    schema = _schema_for(uow, command.keypoint_schema_id)
+    files = command.uploads.files if isinstance(command.uploads, NamedFiles) else []
+    _check_files(files, settings.max_upload_bytes)
+    batch = uow.batches.add(
+        ImageBatch(
+            batch_name=command.batch_name,
+            description=command.description,
+            keypoint_schema_id=schema.id,
+            total_images=len(files) or getattr(command.uploads, "count", 0),
+            processing_priority=command.processing_priority,
+            min_image_quality_score=tenths(command.min_image_quality_score),
+            upload_metadata=command.upload_metadata,
+            uploaded_by=actor.user_id,
+        )
+    )
+    if isinstance(command.uploads, NamedFiles):
+        forms = _forms(storage, batch.id, [f.filename for f in files])
+    else:
+        forms = _open_forms(storage, batch.id, command.uploads.count)
+    created = snapshot(batch, ("batch_name", "keypoint_schema_id", "total_images", "processing_priority"))
+    _audit(uow, batch, "BATCH_CREATED", new=created, summary=f"{len(forms)} upload forms issued")
+    uow.commit()
+    return BatchCreated(batch=BatchOut.model_validate(batch), uploads=forms)
+
+
+def more_uploads(uow: UnitOfWork, storage: Storage, batch_id: int, command: MoreUploads) -> list[UploadForm]:
+    """Forms for more files (or new forms for files whose forms expired); raises the expected count."""
+    access.require_admin(uow.actor)
+    batch = uow.batches.require(batch_id, for_update=True)
+    if batch.status is not BatchStatus.UPLOADED:
+        raise Conflict(f"batch {batch.id} is {batch.status.value}; uploads are closed once processing starts")
+    _check_files(command.files, get_settings().max_upload_bytes)
+    forms = _forms(storage, batch.id, [f.filename for f in command.files])
+    registered = _registered_count(uow, batch.id)
+    new_total = max(batch.total_images, registered + len(command.files))
+    old_total = batch.total_images
+    batch.total_images = new_total
+    _audit(
+        uow,
+        batch,
+        "BATCH_UPLOADS_ADDED",
+        old={"total_images": old_total},
+        new={"total_images": new_total},
+        summary=f"{len(forms)} more upload forms issued",
+    )
+    uow.commit()
+    return forms
+
+
+def complete_uploads(uow: UnitOfWork, batch_id: int) -> tuple[BatchDetail, int | None]:
+    """The uploader says every file is in: expect what has arrived and start the pipeline.
+
+    Returns the batch and the id of the run to start after commit (None if one is already open).
+    """
+    access.require_admin(uow.actor)
+    batch = uow.batches.require(batch_id, for_update=True)
+    if batch.status is not BatchStatus.UPLOADED:
+        raise Conflict(f"batch {batch.id} is {batch.status.value}, not UPLOADED")
+    registered = _registered_count(uow, batch.id)
+    if registered == 0:
+        raise Conflict(f"batch {batch.id} has no registered image yet")
+    if batch.total_images != registered:
+        _audit(
+            uow,
+            batch,
+            "BATCH_UPLOADS_CLOSED",
+            old={"total_images": batch.total_images},
+            new={"total_images": registered},
+        )
+        batch.total_images = registered
+    run = pipeline.request_run(uow, batch, "uploader marked the batch complete")
+    uow.commit()
+    return detail(uow, batch), run.id
+
+
+def archive(uow: UnitOfWork, batch_id: int) -> BatchOut:
+    access.require_admin(uow.actor)
+    batch = uow.batches.require(batch_id, for_update=True)
+    old = batch.status
+    batch.status = transition(batch.status, BatchStatus.ARCHIVED)
+    _audit(uow, batch, "BATCH_ARCHIVED", old={"status": old}, new={"status": batch.status})
+    uow.emit(BatchStatusChanged(batch.id, batch.status))
+    uow.commit()
+    return BatchOut.model_validate(batch)
+
+
+# ------------------------------------------------------------------ reading
+
+
+def list_batches(uow: UnitOfWork, filters: BatchFilters, cursor: str | None, limit: int) -> Page[BatchOut]:
+    """Newest first. Annotators see their assigned batches, verifiers batches under annotation or review."""
+    actor = access.require_worker(uow.actor)
+    query = sa.select(ImageBatch)
+    if actor.role is Role.ANNOTATOR:
+        query = query.where(ImageBatch.id.in_(_assigned_batch_ids(actor)))
+    elif actor.role is Role.VERIFIER:
+        query = query.where(ImageBatch.status.in_(access.VERIFIER_BATCH_STATUSES))
+    if filters.status is not None:
+        query = query.where(ImageBatch.status == filters.status)
+    if filters.min_priority is not None:
+        query = query.where(ImageBatch.processing_priority >= filters.min_priority)
+    if filters.uploaded_by is not None:
+        query = query.where(ImageBatch.uploaded_by == filters.uploaded_by)
+    after = decode_cursor(cursor, 1)
+    if after is not None:
+        query = query.where(ImageBatch.id < int(after[0]))
+    rows = list(uow.session.scalars(query.order_by(ImageBatch.id.desc()).limit(check_limit(limit) + 1)))
+    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+    return Page[BatchOut](items=[BatchOut.model_validate(r) for r in rows[:limit]], next_cursor=next_cursor)
+
+
+def get_batch(uow: UnitOfWork, batch_id: int) -> BatchDetail:
+    actor = access.require_worker(uow.actor)
+    batch = readable_batch(uow, actor, batch_id)
+    return detail(uow, batch)
+
+
+def upload_report(uow: UnitOfWork, batch_id: int) -> UploadReport:
+    """What happened to each uploaded file: registered, or rejected with the reason."""
+    access.require_admin(uow.actor)
+    batch = uow.batches.require(batch_id)
+    images = uow.session.execute(
+        sa.select(Image.id, Image.original_filename, Image.storage_path)
+        .where(Image.batch_id == batch.id)
+        .order_by(Image.id)
+    ).all()
+    rejections = uow.session.scalars(
+        sa.select(UploadRejection).where(UploadRejection.batch_id == batch.id).order_by(UploadRejection.id)
+    ).all()
+    files = [
+        UploadState(filename=name, slot=path.rsplit("/", 1)[-1], state="registered", image_id=image_id)
+        for image_id, name, path in images
+    ]
+    files += [
+        UploadState(
+            filename=r.original_filename, slot=r.upload_key.split("/")[2], state="rejected", reason=r.reason
+        )
+        for r in rejections
+    ]
+    return UploadReport(
+        batch_id=batch.id,
+        expected=batch.total_images,
+        registered=len(images),
+        rejected=len(rejections),
+        files=files,
+    )
+
+
+def readable_batch(uow: UnitOfWork, actor: Actor, batch_id: int) -> ImageBatch:
+    """The batch if this actor may see it; NotFound otherwise (no hint that it exists)."""
+    batch = uow.batches.get(batch_id)
+    if batch is None:
+        raise NotFound("ImageBatch", batch_id)
+    assigned = actor.role is Role.ANNOTATOR and is_assigned(uow, actor, batch.id)
+    if not access.can_read_batch(actor, batch.status, is_assigned=assigned):
+        raise NotFound("ImageBatch", batch_id)
+    return batch
+
+
+def is_assigned(uow: UnitOfWork, actor: Actor, batch_id: int) -> bool:
+    return (
+        uow.session.scalar(
+            sa.select(sa.literal(True))
+            .where(BatchAssignment.batch_id == batch_id, BatchAssignment.annotator_id == actor.user_id)
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def detail(uow: UnitOfWork, batch: ImageBatch) -> BatchDetail:
+    counts = uow.session.execute(
+        sa.select(Image.status, sa.func.count()).where(Image.batch_id == batch.id).group_by(Image.status)
+    ).all()
+    rejected = uow.session.scalar(
+        sa.select(sa.func.count()).select_from(UploadRejection).where(UploadRejection.batch_id == batch.id)
+    )
+    run = uow.pipeline_runs.latest(batch.id)
+    by_status = [
+        StatusCount(status=s, count=c)
+        for s, c in sorted(counts, key=lambda sc: list(ImageStatus).index(sc[0]))
+    ]
+    return BatchDetail(
+        **BatchOut.model_validate(batch).model_dump(),
+        images_registered=sum(c.count for c in by_status),
+        uploads_rejected=int(rejected or 0),
+        images_by_status=by_status,
+        pipeline_run=pipeline.PipelineRunOut.model_validate(run) if run else None,
+    )
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _schema_for(uow: UnitOfWork, schema_id: int | None) -> KeypointSchema:
+    if schema_id is None:
+        schema = uow.schemas.active(DEFAULT_SCHEMA_NAME)
+        if schema is None:
+            raise Conflict(f"no active {DEFAULT_SCHEMA_NAME} schema; name a keypoint_schema_id")
+        return schema
+    schema = uow.schemas.get(schema_id)
+    if schema is None:
+        raise ValidationFailed.single("keypoint_schema_id", f"schema {schema_id} does not exist")
+    if not schema.is_active:
+        raise Conflict(f"schema {schema.name} {schema.version} is not active")
+    return schema
+
+
+def _check_files(files: list[FileToUpload], max_bytes: int) -> None:
+    for i, file in enumerate(files):
+        content_type_for(file.filename, i)
+        if file.size is not None and file.size > max_bytes:
+            raise PayloadTooLarge(
+                f"files[{i}] ({file.filename}) is {file.size} bytes; the upload limit is {max_bytes} bytes"
+            )
+
+
+def _forms(storage: Storage, batch_id: int, names: list[str]) -> list[UploadForm]:
+    """One form per named file: its key, content type and size limit are fixed in the policy."""
+    return [
+        _form(storage, name, UploadKey.new(batch_id, name).incoming, content_type_for(name, i))
+        for i, name in enumerate(names)
+    ]
+
+
+def _open_forms(storage: Storage, batch_id: int, count: int) -> list[UploadForm]:
+    """Forms for files not named in advance: any image/* type, the file's own name in the key."""
+    return [_form(storage, "${filename}", UploadKey.any_name(batch_id), None) for _ in range(count)]
+
+
+def _form(storage: Storage, filename: str, key: str, content_type: str | None) -> UploadForm:
+    settings = get_settings()
+    post = storage.presigned_post(
+        settings.uploads_bucket,
+        key,
+        content_type=content_type,
+        max_bytes=settings.max_upload_bytes,
+        expires_in=settings.upload_url_ttl_seconds,
+    )
+    return UploadForm(
+        filename=filename,
+        key=post.key,
+        url=post.url,
+        fields=post.fields,
+        expires_at=post.expires_at,
+        max_bytes=settings.max_upload_bytes,
+    )
+
+
+def _registered_count(uow: UnitOfWork, batch_id: int) -> int:
+    return int(
+        uow.session.scalar(sa.select(sa.func.count()).select_from(Image).where(Image.batch_id == batch_id))
+        or 0
+    )
+
+
+def _assigned_batch_ids(actor: Actor) -> sa.Select[Any]:
+    return sa.select(BatchAssignment.batch_id).where(BatchAssignment.annotator_id == actor.user_id)
+
+
+def _audit(uow: UnitOfWork, batch: ImageBatch, action: str, **details: Any) -> None:
+    audit(uow, action, AuditCategory.IMAGE_PROCESSING, "ImageBatch", batch.id, batch.batch_name, **details)

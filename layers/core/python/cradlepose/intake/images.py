@@ -1,0 +1,95 @@
+"""Reading images: per batch with status filters, one with short-lived download links."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+
+from cradlepose.adapters.storage import Storage
+from cradlepose.common.use_cases import DecimalNumber, Page, id_desc_page
+from cradlepose.db.models import Image
+from cradlepose.db.unit_of_work import UnitOfWork
+from cradlepose.domain import access
+from cradlepose.domain.enums import ImageStatus, Role
+from cradlepose.domain.errors import NotFound
+from cradlepose.intake.batches import is_assigned, readable_batch
+from cradlepose.settings import get_settings
+
+
+class ImageOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    batch_id: int
+    filename: str
+    original_filename: str
+    width: int
+    height: int
+    file_size: int
+    mime_type: str
+    format: str
+    infant_metadata: dict[str, Any] | None
+    acquisition_date: dt.date | None
+    source_institution: str | None
+    anonymization_status: bool
+    yolo_confidence: DecimalNumber | None
+    yolo_processing_time_ms: int | None
+    yolo_model_version: str | None
+    image_quality_score: DecimalNumber | None
+    has_quality_issues: bool
+    quality_issues: list[Any] | None
+    status: ImageStatus
+    current_annotator: int | None
+    current_verifier: int | None
+    is_difficult_case: bool
+    requires_specialist_review: bool
+    has_annotation_issues: bool
+    created_at: dt.datetime
+    last_status_change: dt.datetime
+
+
+class ImageDetail(ImageOut):
+    yolo_keypoints: dict[str, Any] | None
+    image_url: str
+    thumbnail_url: str | None
+    urls_expire_at: dt.datetime
+
+
+def list_images(
+    uow: UnitOfWork, batch_id: int, status: ImageStatus | None, cursor: str | None, limit: int
+) -> Page[ImageOut]:
+    actor = access.require_worker(uow.actor)
+    batch = readable_batch(uow, actor, batch_id)
+    query = sa.select(Image).where(Image.batch_id == batch.id)
+    if actor.role is Role.VERIFIER:
+        query = query.where(Image.status.in_(access.VERIFIER_IMAGE_STATUSES))
+    if status is not None:
+        query = query.where(Image.status == status)
+    rows, next_cursor = id_desc_page(uow.session, query, Image.id, cursor, limit)
+    return Page[ImageOut](items=[ImageOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+def get_image(uow: UnitOfWork, storage: Storage, image_id: int) -> ImageDetail:
+    actor = access.require_worker(uow.actor)
+    image = uow.images.get(image_id)
+    if image is None:
+        raise NotFound("Image", image_id)
+    assigned = actor.role is Role.ANNOTATOR and is_assigned(uow, actor, image.batch_id)
+    if not access.can_read_image(actor, image.status, is_assigned=assigned):
+        raise NotFound("Image", image_id)
+    settings = get_settings()
+    ttl = settings.download_url_ttl_seconds
+    return ImageDetail(
+        **ImageOut.model_validate(image).model_dump(),
+        yolo_keypoints=image.yolo_keypoints,
+        image_url=storage.presigned_get(
+            settings.uploads_bucket, image.storage_path, expires_in=ttl, filename=image.original_filename
+        ),
+        thumbnail_url=storage.presigned_get(settings.derived_bucket, image.thumbnail_path, expires_in=ttl)
+        if image.thumbnail_path
+        else None,
+        urls_expire_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl),
+    )

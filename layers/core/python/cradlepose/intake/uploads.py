@@ -1,0 +1,280 @@
+"""Registering an uploaded file: the work of the S3 upload trigger.
+
+An upload arrives at `incoming/<batch>/<slot>/<name>`. Its real type is read from its bytes;
+anything but a readable JPEG or PNG within the size limit is rejected: recorded with the
+reason, copied to quarantine, removed from incoming. A good image is stripped of every piece of
+metadata (losslessly, see cradlepose.imaging.metadata), measured for quality, thumbnailed, and
+registered. The last expected image of a batch requests its pipeline run.
+
+Every step may run twice (S3 and EventBridge deliver at least once): objects are written to
+deterministic keys, the Image row is unique on its storage path, the rejection on its upload
+key, and the incoming object is deleted only after the database has committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+
+import sqlalchemy as sa
+
+from cradlepose.adapters.storage import ObjectMissing, Storage
+from cradlepose.db.models import Image, UploadRejection
+from cradlepose.db.unit_of_work import UnitOfWorkFactory
+from cradlepose.domain.actor import SYSTEM_USERNAME, Actor, RequestContext
+from cradlepose.domain.audit import AuditEntry
+from cradlepose.domain.enums import AuditCategory, AuditStatus, BatchStatus, Role
+from cradlepose.domain.quality import assess
+from cradlepose.domain.uploads import UploadKey
+from cradlepose.imaging import measure, metadata
+from cradlepose.imaging.sniff import sniff
+from cradlepose.preannotation import pipeline
+from cradlepose.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+SYSTEM = Actor(user_id=None, username=SYSTEM_USERNAME, role=Role.ADMIN)
+TRIGGER_CONTEXT = RequestContext(
+    user_agent="cradle-upload-trigger", endpoint="s3:ObjectCreated", method="EVENT"
+)
+MAX_PIXELS = 100_000_000
+
+
+class Outcome(StrEnum):
+    REGISTERED = "registered"
+    REJECTED = "rejected"
+    DUPLICATE = "duplicate"  # this upload was already handled
+    IGNORED = "ignored"  # not an upload key, or the object is gone
+
+
+@dataclass(frozen=True)
+class Registration:
+    outcome: Outcome
+    key: str
+    image_id: int | None = None
+    reason: str | None = None
+    run_to_start: int | None = None
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    image_format: str
+    mime_type: str
+    width: int
+    height: int
+    clean: bytes
+    reencoded: bool
+    thumbnail: bytes
+    quality_score: Decimal
+    quality_issues: list[str]
+
+
+class _Rejected(Exception):
+    def __init__(self, reason: str, detected_type: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detected_type = detected_type
+
+
+def register_upload(uow_factory: UnitOfWorkFactory, storage: Storage, key: str) -> Registration:
+    settings = get_settings()
+    upload = UploadKey.parse(key)
+    if upload is None:
+        log.warning("ignoring an object outside the upload layout: %s", key)
+        return Registration(Outcome.IGNORED, key, reason="not an upload key")
+    if _already_handled(uow_factory, upload):
+        _remove_incoming(storage, upload)
+        return Registration(Outcome.DUPLICATE, key)
+    try:
+        head = storage.head(settings.uploads_bucket, upload.incoming)
+    except ObjectMissing:
+        return Registration(Outcome.IGNORED, key, reason="the uploaded object is gone")
+    try:
+        _check_batch_open(uow_factory, upload.batch_id)
+        if head.size > settings.max_upload_bytes:
+            raise _Rejected(
+                f"{head.size} bytes is over the upload limit of {settings.max_upload_bytes} bytes"
+            )
+        prepared = _prepare(
+            storage.get(settings.uploads_bucket, upload.incoming), settings.thumbnail_max_side
+        )
+    except _Rejected as rejection:
+        return _reject(uow_factory, storage, upload, rejection, head.size)
+    return _register(uow_factory, storage, upload, prepared, head.size)
+
+
+# ------------------------------------------------------------------ steps
+
+
+def _already_handled(uow_factory: UnitOfWorkFactory, upload: UploadKey) -> bool:
+    with uow_factory(SYSTEM, TRIGGER_CONTEXT) as uow:
+        return (
+            uow.images.by_storage_path(upload.image) is not None
+            or uow.upload_rejections.by_upload_key(upload.incoming) is not None
+        )
+
+
+def _check_batch_open(uow_factory: UnitOfWorkFactory, batch_id: int) -> None:
+    with uow_factory(SYSTEM, TRIGGER_CONTEXT) as uow:
+        batch = uow.batches.get(batch_id)
+        if batch is None:
+            raise _Rejected(f"batch {batch_id} does not exist")
+        if batch.status is not BatchStatus.UPLOADED:
+            raise _Rejected(f"batch {batch_id} is {batch.status.value} and no longer accepts uploads")
+
+
+def _prepare(data: bytes, thumbnail_side: int) -> _Prepared:
+    from PIL import Image as PILImage  # noqa: PLC0415 - Pillow loads on first use, not with the API
+
+    detected = sniff(data[:32])
+    if detected.image_format is None:
+        raise _Rejected(f"not a JPEG or PNG image: the content is {detected.name}", detected.mime_type)
+    try:
+        width, height = measure.dimensions(data)
+        if width * height > MAX_PIXELS:
+            raise _Rejected(f"{width}×{height} pixels is more than the {MAX_PIXELS:,} Cradle accepts")
+        clean, reencoded = metadata.clean(data, detected.image_format)
+        clean_width, clean_height = measure.dimensions(clean)
+        measurements = measure.measure(clean)
+        thumbnail = measure.thumbnail(clean, thumbnail_side)
+    except _Rejected:
+        raise
+    except (
+        metadata.MalformedImage,
+        OSError,
+        SyntaxError,
+        ValueError,
+        PILImage.DecompressionBombError,
+    ) as error:
+        raise _Rejected(
+            f"the {detected.name} is corrupt or unreadable: {error}", detected.mime_type
+        ) from None
+    quality = assess(measurements)
+    return _Prepared(
+        image_format=detected.image_format,
+        mime_type=detected.mime_type,
+        width=clean_width,
+        height=clean_height,
+        clean=clean,
+        reencoded=reencoded,
+        thumbnail=thumbnail,
+        quality_score=quality.score,
+        quality_issues=quality.issues,
+    )
+
+
+def _register(
+    uow_factory: UnitOfWorkFactory, storage: Storage, upload: UploadKey, prepared: _Prepared, size: int
+) -> Registration:
+    settings = get_settings()
+    storage.put(settings.uploads_bucket, upload.image, prepared.clean, content_type=prepared.mime_type)
+    storage.put(settings.derived_bucket, upload.thumbnail, prepared.thumbnail, content_type="image/jpeg")
+    with uow_factory(SYSTEM, TRIGGER_CONTEXT) as uow:
+        batch = uow.batches.require(upload.batch_id, for_update=True)  # serializes a batch's registrations
+        if uow.images.by_storage_path(upload.image) is not None:
+            return Registration(Outcome.DUPLICATE, upload.incoming)
+        if batch.status is not BatchStatus.UPLOADED:
+            uow.rollback()
+            return _reject(
+                uow_factory, storage, upload, _Rejected(f"batch {batch.id} closed during the upload"), size
+            )
+        image = uow.images.add(
+            Image(
+                batch_id=batch.id,
+                filename=upload.slot + (".jpg" if prepared.image_format == "JPEG" else ".png"),
+                original_filename=upload.filename,
+                storage_path=upload.image,
+                thumbnail_path=upload.thumbnail,
+                width=prepared.width,
+                height=prepared.height,
+                file_size=len(prepared.clean),
+                mime_type=prepared.mime_type,
+                format=prepared.image_format,
+                anonymization_status=True,
+                image_quality_score=prepared.quality_score,
+                has_quality_issues=bool(prepared.quality_issues),
+                quality_issues=prepared.quality_issues or None,
+            )
+        )
+        uow.audit(
+            AuditEntry(
+                action="IMAGE_REGISTERED",
+                category=AuditCategory.IMAGE_PROCESSING,
+                resource_type="Image",
+                resource_id=image.id,
+                resource_name=image.original_filename,
+                new_values={
+                    "batch_id": batch.id,
+                    "width": image.width,
+                    "height": image.height,
+                    "format": image.format,
+                    "uploaded_bytes": size,
+                    "stored_bytes": image.file_size,
+                    "metadata_removed": True,
+                    "reencoded_for_orientation": prepared.reencoded,
+                    "image_quality_score": image.image_quality_score,
+                    "quality_issues": prepared.quality_issues,
+                },
+                batch_context={"batch_id": batch.id, "batch_name": batch.batch_name},
+            )
+        )
+        run_id = None
+        registered = uow.session.scalar(
+            sa.select(sa.func.count()).select_from(Image).where(Image.batch_id == batch.id)
+        )
+        if registered is not None and registered >= batch.total_images > 0:
+            run_id = pipeline.request_run(uow, batch, "the last expected image was registered").id
+        uow.commit()
+        image_id = image.id
+    _remove_incoming(storage, upload)
+    return Registration(Outcome.REGISTERED, upload.incoming, image_id=image_id, run_to_start=run_id)
+
+
+def _reject(
+    uow_factory: UnitOfWorkFactory,
+    storage: Storage,
+    upload: UploadKey,
+    rejection: _Rejected,
+    size: int | None,
+) -> Registration:
+    settings = get_settings()
+    storage.copy(settings.uploads_bucket, upload.incoming, settings.derived_bucket, upload.quarantine)
+    with uow_factory(SYSTEM, TRIGGER_CONTEXT) as uow:
+        batch_exists = uow.batches.get(upload.batch_id) is not None
+        if batch_exists and uow.upload_rejections.by_upload_key(upload.incoming) is None:
+            uow.upload_rejections.add(
+                UploadRejection(
+                    batch_id=upload.batch_id,
+                    upload_key=upload.incoming,
+                    original_filename=upload.filename,
+                    reason=rejection.reason,
+                    detected_type=rejection.detected_type,
+                    file_size=size,
+                    quarantine_path=upload.quarantine,
+                )
+            )
+        uow.audit(
+            AuditEntry(
+                action="UPLOAD_REJECTED",
+                category=AuditCategory.IMAGE_PROCESSING,
+                resource_type="ImageBatch",
+                resource_id=upload.batch_id,
+                resource_name=upload.filename,
+                status=AuditStatus.FAILED,
+                error_message=rejection.reason,
+                new_values={
+                    "upload_key": upload.incoming,
+                    "quarantine_path": upload.quarantine,
+                    "size": size,
+                },
+            )
+        )
+        uow.commit()
+    _remove_incoming(storage, upload)
+    return Registration(Outcome.REJECTED, upload.incoming, reason=rejection.reason)
+
+
+def _remove_incoming(storage: Storage, upload: UploadKey) -> None:
+    storage.delete(get_settings().uploads_bucket, upload.incoming)

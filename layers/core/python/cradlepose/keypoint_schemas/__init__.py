@@ -1,0 +1,1 @@
+"""Keypoint schemas and their infant-calibrated OKS sigmas."""

@@ -1,0 +1,1 @@
+"""Pose models: registry, evaluation metrics, promotion, training and inference jobs."""

@@ -1,0 +1,129 @@
+"""Seed 001's PerformanceMetric rows: what an evaluation measured, per model, dataset and split.
+
+An evaluation (an inference job over a dataset split) stores COCO's keypoint figures computed by
+pycocotools with the sigmas it used (AP over OKS .50:.95, AP50, AP75, AP_M, AP_L, AR, AR50,
+AR75), the mean pixel error and PCK over all keypoints, and both per keypoint (`class_name` =
+the keypoint). Figures pycocotools reports as -1 (no object of that size) are not stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.dialects.postgresql import JSONB
+
+from cradlepose.common.use_cases import Page, id_desc_page
+from cradlepose.db.models import InferenceJob, ModelMetric
+from cradlepose.db.unit_of_work import UnitOfWork
+from cradlepose.domain import access
+from cradlepose.domain.enums import DatasetSplit
+from cradlepose.domain.jobs import EvaluationMetrics
+
+AP = "AP"
+OKS_THRESHOLDS = ".50:.05:.95"
+
+
+class MetricOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    model_id: int
+    dataset_id: int | None
+    split: DatasetSplit | None
+    inference_job_id: int | None
+    metric_type: str
+    metric_value: float
+    threshold: float | None
+    class_name: str | None
+    evaluation_timestamp: dt.datetime
+    metadata: dict[str, Any] | None = Field(validation_alias="metric_metadata")
+
+
+def list_metrics(
+    uow: UnitOfWork,
+    model_id: int,
+    *,
+    dataset_id: int | None,
+    split: DatasetSplit | None,
+    metric_type: str | None,
+    cursor: str | None,
+    limit: int,
+) -> Page[MetricOut]:
+    access.require_researcher(uow.actor)
+    uow.model_configs.require(model_id)
+    query = sa.select(ModelMetric).where(ModelMetric.model_id == model_id)
+    if dataset_id is not None:
+        query = query.where(ModelMetric.dataset_id == dataset_id)
+    if split is not None:
+        query = query.where(ModelMetric.split == split)
+    if metric_type is not None:
+        query = query.where(ModelMetric.metric_type == metric_type)
+    rows, next_cursor = id_desc_page(uow.session, query, ModelMetric.id, cursor, limit)
+    return Page[MetricOut](items=[MetricOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+def store_evaluation(uow: UnitOfWork, job: InferenceJob, metrics: EvaluationMetrics) -> int:
+    """One row per figure (part of the caller's transaction); returns how many."""
+    base = {
+        "model_id": job.model_id,
+        "dataset_id": job.dataset_id,
+        "split": job.split,
+        "inference_job_id": job.id,
+    }
+    context = {"sigmas": metrics.sigmas, "images": metrics.images, "sigma_schema_id": job.sigma_schema_id}
+    figures: list[tuple[str, float | None, float | None, str | None, dict[str, Any]]] = [
+        (AP, metrics.ap, None, None, {"oks_thresholds": OKS_THRESHOLDS}),
+        ("AP50", metrics.ap50, 0.5, None, {}),
+        ("AP75", metrics.ap75, 0.75, None, {}),
+        ("AP_M", metrics.ap_medium, None, None, {"area": "medium"}),
+        ("AP_L", metrics.ap_large, None, None, {"area": "large"}),
+        ("AR", metrics.ar, None, None, {"oks_thresholds": OKS_THRESHOLDS}),
+        ("AR50", metrics.ar50, 0.5, None, {}),
+        ("AR75", metrics.ar75, 0.75, None, {}),
+        ("MEAN_ERROR_PX", metrics.mean_error_px, None, None, {}),
+        ("PCK", metrics.pck, metrics.pck_alpha, None, {}),
+    ]
+    for keypoint in metrics.per_keypoint:
+        extra = {
+            "keypoint_id": keypoint.keypoint_id,
+            "labelled": keypoint.labelled,
+            "detected": keypoint.detected,
+        }
+        figures.append(("MEAN_ERROR_PX", keypoint.mean_error_px, None, keypoint.name, extra))
+        figures.append(("PCK", keypoint.pck, metrics.pck_alpha, keypoint.name, extra))
+    rows = [
+        ModelMetric(
+            **base,
+            metric_type=metric_type,
+            metric_value=value,
+            threshold=threshold,
+            class_name=class_name,
+            metric_metadata={**context, **extra},
+        )
+        for metric_type, value, threshold, class_name, extra in figures
+        if value is not None and value >= 0
+    ]
+    uow.session.add_all(rows)
+    return len(rows)
+
+
+def latest_ap(
+    uow: UnitOfWork, model_id: int, dataset_id: int, split: DatasetSplit, sigmas: list[float] | None = None
+) -> ModelMetric | None:
+    """The model's most recent overall AP on this split (with these sigmas, when given)."""
+    query = sa.select(ModelMetric).where(
+        ModelMetric.model_id == model_id,
+        ModelMetric.dataset_id == dataset_id,
+        ModelMetric.split == split,
+        ModelMetric.metric_type == AP,
+        ModelMetric.class_name.is_(None),
+    )
+    if sigmas is not None:
+        # The list itself as a JSONB parameter (a cast of its JSON text would bind a JSON string).
+        query = query.where(ModelMetric.metric_metadata["sigmas"] == sa.type_coerce(sigmas, JSONB))
+    return uow.session.scalar(
+        query.order_by(ModelMetric.evaluation_timestamp.desc(), ModelMetric.id.desc()).limit(1)
+    )

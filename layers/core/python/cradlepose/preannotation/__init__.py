@@ -1,0 +1,1 @@
+"""The batch pipeline: starting it, its steps, chunk results, waits for people, stopped tasks."""

@@ -1,0 +1,209 @@
+"""Loading one chunk's inference results (JSON lines of ImageResult) into `images`, in bulk.
+
+One UPDATE … FROM unnest(arrays) per chunk, whatever its size. A good image gets its keypoints
+(the seed's structure, the schema's names), confidence, time and model version and moves
+UPLOADED → YOLO_PROCESSED; a failed one keeps UPLOADED and gets `yolo_error`. Only images still
+UPLOADED are touched, and the chunk's row records that it was loaded, in the same transaction:
+loading a chunk twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from cradlepose.adapters.storage import ObjectMissing, Storage
+from cradlepose.common.system import SYSTEM
+from cradlepose.db.models import Image, PipelineChunk
+from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from cradlepose.domain.actor import RequestContext
+from cradlepose.domain.audit import AuditEntry
+from cradlepose.domain.batch_summary import hundredths
+from cradlepose.domain.enums import AuditCategory, ImageStatus
+from cradlepose.domain.errors import Conflict, NotFound
+from cradlepose.domain.inference import ImageResult
+from cradlepose.domain.keypoint_schema import SchemaDefinition
+from cradlepose.domain.preannotation import yolo_keypoints
+from cradlepose.domain.transitions import transition
+
+ERROR_TEXT_LIMIT = 2000
+
+_BULK_UPDATE = sa.text(
+    """
+    UPDATE images AS i
+       SET yolo_keypoints = CAST(r.keypoints AS jsonb),
+           yolo_confidence = CAST(r.confidence AS numeric),
+           yolo_processing_time_ms = r.ms,
+           yolo_model_version = :model_version,
+           yolo_error = r.error,
+           status = CASE WHEN r.ok THEN CAST(:processed AS image_status) ELSE i.status END
+      FROM unnest(CAST(:ids AS bigint[]), CAST(:keypoints AS text[]), CAST(:confidences AS text[]),
+                  CAST(:ms AS integer[]), CAST(:errors AS text[]), CAST(:oks AS boolean[]))
+           AS r(id, keypoints, confidence, ms, error, ok)
+     WHERE i.id = r.id AND i.batch_id = :batch_id AND i.status = CAST(:uploaded AS image_status)
+    RETURNING i.id, r.ok
+    """
+)
+
+
+class ChunkRequest(BaseModel):
+    """IngestChunk's input (the Map item's fields the state machine passes)."""
+
+    batch_id: int
+    chunk_index: int
+    results_bucket: str
+    results_key: str
+
+
+class IngestResult(BaseModel):
+    loaded: int
+    failed: int
+    already_loaded: bool = False
+    inference_ms: int = 0  # summed over the images loaded now
+
+
+class ResultsUnusable(Conflict):
+    """The chunk's results are missing, unreadable, or do not match the chunk's images."""
+
+
+@dataclass(frozen=True)
+class _Row:
+    image_id: int
+    keypoints: str | None
+    confidence: str | None
+    ms: int
+    error: str | None
+    ok: bool
+
+
+def ingest_chunk(
+    uow_factory: UnitOfWorkFactory, storage: Storage, request: ChunkRequest, context: RequestContext
+) -> IngestResult:
+    with uow_factory(SYSTEM, context) as uow:
+        chunk = _chunk(uow, request)
+        if chunk.loaded_at is not None:
+            return _recorded(chunk)
+        expected = list(chunk.image_ids)
+    results = _read_results(storage, request, expected)
+    with uow_factory(SYSTEM, context) as uow:
+        chunk = _chunk(uow, request, for_update=True)
+        if chunk.loaded_at is not None:  # loaded by a concurrent attempt meanwhile
+            return _recorded(chunk)
+        batch = uow.batches.require(request.batch_id)
+        schema = SchemaDefinition.model_validate(
+            uow.schemas.require(batch.keypoint_schema_id).schema_definition
+        )
+        rows = _rows(uow, results, schema)
+        transition(ImageStatus.UPLOADED, ImageStatus.YOLO_PROCESSED)  # the edge the statement applies
+        changed = uow.session.execute(
+            _BULK_UPDATE,
+            {
+                "ids": [r.image_id for r in rows],
+                "keypoints": [r.keypoints for r in rows],
+                "confidences": [r.confidence for r in rows],
+                "ms": [r.ms for r in rows],
+                "errors": [r.error for r in rows],
+                "oks": [r.ok for r in rows],
+                "model_version": batch.yolo_model_version,
+                "batch_id": batch.id,
+                "processed": ImageStatus.YOLO_PROCESSED.value,
+                "uploaded": ImageStatus.UPLOADED.value,
+            },
+        ).all()
+        uow.mark_written()
+        loaded = sorted(image_id for image_id, ok in changed if ok)
+        failed = sorted(image_id for image_id, ok in changed if not ok)
+        chunk.loaded_at = dt.datetime.now(dt.UTC)
+        chunk.loaded_count, chunk.failed_count = len(loaded), len(failed)
+        loaded_now = set(loaded)
+        ms = sum(r.ms for r in rows if r.image_id in loaded_now)
+        uow.audit(
+            AuditEntry(
+                action="CHUNK_INGESTED",
+                category=AuditCategory.IMAGE_PROCESSING,
+                resource_type="ImageBatch",
+                resource_id=batch.id,
+                resource_name=batch.batch_name,
+                new_values={
+                    "run_id": chunk.run_id,
+                    "chunk_index": chunk.chunk_index,
+                    "loaded": len(loaded),
+                    "failed": len(failed),
+                    "failed_image_ids": failed,
+                    "skipped_image_ids": sorted(set(expected) - set(loaded) - set(failed)),
+                    "yolo_model_version": batch.yolo_model_version,
+                },
+                summary=f"chunk {chunk.chunk_index}: {len(loaded)} pre-annotated, {len(failed)} failed",
+                batch_context={"batch_id": batch.id, "batch_name": batch.batch_name},
+            )
+        )
+        uow.commit()
+    return IngestResult(loaded=len(loaded), failed=len(failed), inference_ms=ms)
+
+
+def _chunk(uow: UnitOfWork, request: ChunkRequest, *, for_update: bool = False) -> PipelineChunk:
+    chunk = uow.pipeline_chunks.by_results_key(request.results_key, for_update=for_update)
+    if chunk is None or chunk.batch_id != request.batch_id or chunk.chunk_index != request.chunk_index:
+        raise NotFound("PipelineChunk", f"{request.batch_id}/{request.chunk_index} ({request.results_key})")
+    return chunk
+
+
+def _recorded(chunk: PipelineChunk) -> IngestResult:
+    return IngestResult(loaded=chunk.loaded_count or 0, failed=chunk.failed_count or 0, already_loaded=True)
+
+
+def _read_results(storage: Storage, request: ChunkRequest, expected: list[int]) -> list[ImageResult]:
+    try:
+        data = storage.get(request.results_bucket, request.results_key)
+    except ObjectMissing:
+        raise ResultsUnusable(f"no results at s3://{request.results_bucket}/{request.results_key}") from None
+    try:
+        results = [ImageResult.model_validate_json(line) for line in data.splitlines() if line.strip()]
+    except ValidationError as error:
+        raise ResultsUnusable(
+            f"results of chunk {request.chunk_index} are not ImageResult lines: {error}"
+        ) from None
+    found = [r.image_id for r in results]
+    if sorted(found) != sorted(expected):
+        raise ResultsUnusable(
+            f"results of chunk {request.chunk_index} name images {sorted(set(found) ^ set(expected))[:20]} "
+            "that the chunk does not have, or leave some of its images out"
+        )
+    return results
+
+
+def _rows(uow: UnitOfWork, results: list[ImageResult], schema: SchemaDefinition) -> list[_Row]:
+    sizes = {
+        image_id: (width, height)
+        for image_id, width, height in uow.session.execute(
+            # One array parameter, not one bind parameter per image (PostgreSQL stops at 65,535).
+            sa.select(Image.id, Image.width, Image.height).where(
+                Image.id == sa.any_(sa.cast(sa.literal([r.image_id for r in results]), ARRAY(sa.BigInteger)))
+            )
+        )
+    }
+    rows = []
+    for result in results:
+        width, height = sizes[result.image_id]
+        if result.ok:
+            payload = yolo_keypoints(result, schema, width, height)
+            confidence = hundredths(result.yolo_confidence)
+            rows.append(
+                _Row(
+                    result.image_id,
+                    json.dumps(payload),
+                    str(confidence) if confidence is not None else None,
+                    result.processing_time_ms,
+                    None,
+                    True,
+                )
+            )
+        else:
+            error = (result.error or "the model could not process this image")[:ERROR_TEXT_LIMIT]
+            rows.append(_Row(result.image_id, None, None, result.processing_time_ms, error, False))
+    return rows

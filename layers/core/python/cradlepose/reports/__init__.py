@@ -1,0 +1,1 @@
+"""Staged analysis reports and the reference notes they cite."""

@@ -1,0 +1,1 @@
+"""Assignment, annotation, verification, gold checks, overdue work, and each person's figures."""

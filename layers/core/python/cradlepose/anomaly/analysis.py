@@ -34,6 +34,7 @@ from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access, age_band_model, anomaly_text, pose_embedding
 from cradlepose.domain.age_band_model import BandModel
 from cradlepose.domain.anomaly_text import RESEARCH_NOTICE, AngleContext
+from cradlepose.domain.bounds import BIGINT_MAX
 from cradlepose.domain.enums import AuditCategory
 from cradlepose.domain.errors import Conflict, ValidationFailed
 from cradlepose.domain.keypoint_schema import COCO17_NAMES, COCO17_SKELETON
@@ -41,7 +42,6 @@ from cradlepose.imaging import joint_overlay as overlay
 from cradlepose.settings import get_settings
 
 RECIPE, VERSION = pose_embedding.RECIPE_NAME, pose_embedding.RECIPE_VERSION
-MAX_ID = 9_223_372_036_854_775_807
 BONES = tuple((COCO17_NAMES[a], COCO17_NAMES[b]) for a, b in COCO17_SKELETON)
 _JOINTS = pose_embedding.model_feature_joints()
 _ANGLE_FEATURE = {  # joint -> position among the model features of the angle at it
@@ -54,13 +54,13 @@ _ANGLE_FEATURE = {  # joint -> position among the model features of the angle at
 class AnalysisRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    annotation_id: int = Field(ge=1, le=MAX_ID, description="a verified annotation (its image APPROVED)")
+    annotation_id: int = Field(ge=1, le=BIGINT_MAX, description="a verified annotation (its image APPROVED)")
 
 
 class BatchAnalysisRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    batch_id: int = Field(ge=1, le=MAX_ID)
+    batch_id: int = Field(ge=1, le=BIGINT_MAX)
 
 
 class JointImportance(BaseModel):

@@ -37,6 +37,7 @@ from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from cradlepose.domain import access, age_band_model, band_training, pose_embedding
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.anomaly_text import RESEARCH_NOTICE
+from cradlepose.domain.bounds import DbId
 from cradlepose.domain.enums import AnomalyTrainingStatus, AuditCategory
 from cradlepose.domain.errors import Conflict, DomainError, NotFound
 from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME
@@ -63,7 +64,7 @@ class AgeBand(BaseModel):
 class TrainingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    keypoint_schema_id: int | None = Field(
+    keypoint_schema_id: DbId | None = Field(
         default=None, ge=1, description="default: the active infant-pose-17 schema"
     )
     bands: list[AgeBand] = Field(
@@ -71,7 +72,7 @@ class TrainingConfig(BaseModel):
         min_length=1,
         max_length=24,
     )
-    batch_ids: list[int] | None = Field(
+    batch_ids: list[DbId] | None = Field(
         default=None,
         min_length=1,
         max_length=1000,

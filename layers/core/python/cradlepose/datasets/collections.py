@@ -32,6 +32,7 @@ from cradlepose.db.models import Collection, CollectionItem, Dataset, DatasetIma
 from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from cradlepose.domain import access
 from cradlepose.domain.actor import RequestContext
+from cradlepose.domain.bounds import DbId
 from cradlepose.domain.enums import (
     AuditCategory,
     AuditStatus,
@@ -64,7 +65,7 @@ class CollectionQuery(BaseModel):
     modality: str | None = None
     task_type: str | None = None
     tag: str | None = None
-    dataset_ids: list[int] | None = Field(default=None, min_length=1, max_length=100)
+    dataset_ids: list[DbId] | None = Field(default=None, min_length=1, max_length=100)
     filters: ImageFilters = Field(default_factory=ImageFilters)
 
     @property
@@ -83,7 +84,7 @@ class CollectionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    keypoint_schema_id: int
+    keypoint_schema_id: DbId
     query: CollectionQuery = Field(default_factory=CollectionQuery)
     format: ExportFormat = ExportFormat.COCO_KEYPOINTS
     fractions: SplitFractions = Field(default_factory=SplitFractions)

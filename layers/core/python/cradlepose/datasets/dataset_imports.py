@@ -40,6 +40,7 @@ from cradlepose.db.models import DatasetImport, Image, ImageBatch
 from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from cradlepose.domain import access
 from cradlepose.domain.actor import RequestContext
+from cradlepose.domain.bounds import ByteSize, DbId
 from cradlepose.domain.coco_keypoints import ImportedImage, parse_document
 from cradlepose.domain.enums import AuditCategory, AuditStatus, BatchStatus, ImageStatus, ImportStatus
 from cradlepose.domain.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
@@ -64,8 +65,8 @@ class ImportIn(BaseModel):
     name: str = Field(min_length=1, max_length=200, description="the batch's and the catalogue entry's name")
     description: str | None = Field(default=None, max_length=10_000)
     source_url: str | None = Field(default=None, max_length=500, description="where the dataset comes from")
-    keypoint_schema_id: int | None = Field(default=None, description="default: the active infant-pose-17")
-    size: int | None = Field(default=None, ge=1, description="the archive's size in bytes, checked now")
+    keypoint_schema_id: DbId | None = Field(default=None, description="default: the active infant-pose-17")
+    size: ByteSize | None = Field(default=None, description="the archive's size in bytes, checked now")
 
 
 class ImportOut(BaseModel):

@@ -31,6 +31,7 @@ from cradlepose.datasets.verified_images import ImageFilters, verified_query
 from cradlepose.db.models import Dataset, DatasetImage, Image
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
+from cradlepose.domain.bounds import DbId
 from cradlepose.domain.enums import AuditCategory, DatasetOrigin, DatasetSplit, SplitGrouping
 from cradlepose.domain.errors import Conflict, NotFound, ValidationFailed
 from cradlepose.domain.splits import SplitCandidate, SplitFractions, assign_splits, counts, group_key
@@ -43,7 +44,7 @@ class DatasetIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=10_000)
-    keypoint_schema_id: int
+    keypoint_schema_id: DbId
     filters: ImageFilters = Field(default_factory=ImageFilters)
     fractions: SplitFractions = Field(default_factory=SplitFractions)
     seed: int = Field(default=0, ge=0, le=2**62)

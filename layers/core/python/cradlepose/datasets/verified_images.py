@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from cradlepose.db.models import Annotation, Image, ImageBatch
+from cradlepose.domain.bounds import DbId
 from cradlepose.domain.enums import AnnotationStatus, DifficultyRating, ImageStatus
 from cradlepose.domain.splits import AGE_KEY
 
@@ -23,7 +24,7 @@ from cradlepose.domain.splits import AGE_KEY
 class ImageFilters(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    batch_ids: list[int] | None = Field(default=None, min_length=1, max_length=1000)
+    batch_ids: list[DbId] | None = Field(default=None, min_length=1, max_length=1000)
     institutions: list[str] | None = Field(default=None, min_length=1, max_length=100)
     age_months_min: float | None = Field(default=None, ge=0, le=240)
     age_months_max: float | None = Field(default=None, ge=0, le=240)

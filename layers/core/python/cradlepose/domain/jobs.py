@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from cradlepose.domain.bounds import INTEGER_MAX
 from cradlepose.domain.enums import DatasetSplit, JobStatus
 from cradlepose.domain.inference import ChunkImage, ModelSpec
 from cradlepose.domain.keypoint_errors import PCK_ALPHA
@@ -35,7 +36,7 @@ class TrainingHyperparameters(BaseModel):
     patience: int = Field(default=50, ge=0, le=1000, description="epochs without improvement before stopping")
     lr0: float | None = Field(default=None, gt=0, le=1, description="initial learning rate")
     freeze: int | None = Field(default=None, ge=0, le=50, description="layers to freeze, from the input")
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=INTEGER_MAX)
     workers: int = Field(default=2, ge=0, le=32, description="data-loading processes")
     device: str | None = Field(
         default=None, pattern=r"^(cpu|cuda|cuda:\d+|\d+)$", description="default: the GPU when there is one"

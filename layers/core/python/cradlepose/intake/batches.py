@@ -25,6 +25,7 @@ from cradlepose.db.models import BatchAssignment, Image, ImageBatch, KeypointSch
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
 from cradlepose.domain.actor import Actor
+from cradlepose.domain.bounds import ByteSize, DbId
 from cradlepose.domain.enums import AuditCategory, BatchStatus, ImageStatus, Role
 from cradlepose.domain.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from cradlepose.domain.events import BatchStatusChanged
@@ -39,7 +40,7 @@ class FileToUpload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     filename: str = Field(min_length=1, max_length=255)
-    size: int | None = Field(default=None, ge=1, description="bytes; checked against the upload limit now")
+    size: ByteSize | None = Field(default=None, description="bytes; checked against the upload limit now")
 
 
 class NamedFiles(BaseModel):
@@ -61,7 +62,7 @@ class BatchIn(BaseModel):
 
     batch_name: str = Field(min_length=1, max_length=255)
     description: str | None = Field(default=None, max_length=5000)
-    keypoint_schema_id: int | None = Field(default=None, description="default: the active infant-pose-17")
+    keypoint_schema_id: DbId | None = Field(default=None, description="default: the active infant-pose-17")
     uploads: NamedFiles | UnnamedFiles
     processing_priority: int = Field(default=5, ge=1, le=10)
     min_image_quality_score: float = Field(default=7.0, ge=1, le=10, description="1–10, one decimal place")

@@ -25,6 +25,7 @@ from cradlepose.common.use_cases import (
 from cradlepose.db.models import ImageBatch, KeypointSchema
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
+from cradlepose.domain.bounds import INTEGER_MAX, KeypointId
 from cradlepose.domain.enums import AuditCategory
 from cradlepose.domain.errors import Conflict
 from cradlepose.domain.keypoint_schema import KeypointSchemaSpec, SchemaDefinition, parse_spec
@@ -60,9 +61,9 @@ class SchemaIn(BaseModel):
     version: str = Field(min_length=1, max_length=10, pattern=r"^v?\d+(\.\d+){0,2}([-.][a-z0-9]+)?$")
     description: str | None = Field(default=None, max_length=5000)
     schema_definition: dict[str, Any]
-    required_keypoints: list[int] | None = None
+    required_keypoints: list[KeypointId] | None = None
     min_visibility_threshold: float = Field(default=0.5, ge=0, le=1, description="one decimal place")
-    max_missing_keypoints: int = Field(default=3, ge=0)
+    max_missing_keypoints: int = Field(default=3, ge=0, le=INTEGER_MAX)
     is_active: bool = True
 
     def spec(self) -> KeypointSchemaSpec:
@@ -86,9 +87,9 @@ class SchemaEdit(BaseModel):
 
     description: str | None = Field(default=None, max_length=5000)
     schema_definition: dict[str, Any] | None = None
-    required_keypoints: list[int] | None = None
+    required_keypoints: list[KeypointId] | None = None
     min_visibility_threshold: float | None = Field(default=None, ge=0, le=1, description="one decimal place")
-    max_missing_keypoints: int | None = Field(default=None, ge=0)
+    max_missing_keypoints: int | None = Field(default=None, ge=0, le=INTEGER_MAX)
 
 
 class NewVersion(SchemaEdit):

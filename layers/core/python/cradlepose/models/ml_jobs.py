@@ -22,6 +22,7 @@ from cradlepose.datasets import collections
 from cradlepose.db.models import DatasetImage, Image, InferenceJob, MLModelConfig, TrainingJob
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
+from cradlepose.domain.bounds import DbId
 from cradlepose.domain.enums import AuditCategory, DatasetSplit, ExportFormat, JobStatus
 from cradlepose.domain.errors import Conflict, FieldProblem, NotFound, PermissionDenied, ValidationFailed
 from cradlepose.domain.jobs import TrainingHyperparameters
@@ -35,8 +36,8 @@ Kind = Literal["training", "inference"]
 class TrainingJobIn(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    base_model_id: int
-    dataset_id: int
+    base_model_id: DbId
+    dataset_id: DbId
     hyperparameters: TrainingHyperparameters = Field(default_factory=TrainingHyperparameters)
     result_model_name: str | None = Field(
         default=None, min_length=1, max_length=100, description="default: the base model's name + '-ft'"
@@ -49,9 +50,9 @@ class TrainingJobIn(BaseModel):
 class EvaluationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dataset_id: int
+    dataset_id: DbId
     split: DatasetSplit = DatasetSplit.TEST
-    sigma_schema_id: int | None = Field(
+    sigma_schema_id: DbId | None = Field(
         default=None, description="score with this schema version's sigmas (default: the dataset's schema)"
     )
 
@@ -61,8 +62,8 @@ class InferenceJobIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    model_id: int
-    image_ids: list[int] | None = Field(default=None, min_length=1, max_length=MAX_TARGET_IMAGES)
+    model_id: DbId
+    image_ids: list[DbId] | None = Field(default=None, min_length=1, max_length=MAX_TARGET_IMAGES)
     evaluation: EvaluationIn | None = None
 
     @model_validator(mode="after")

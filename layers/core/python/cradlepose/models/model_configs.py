@@ -19,6 +19,7 @@ from cradlepose.db.models import MLModelConfig, ModelDeployment
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
 from cradlepose.domain.audit import changes
+from cradlepose.domain.bounds import DbId
 from cradlepose.domain.enums import AuditCategory, DeploymentStatus, ModelFramework, ModelType
 from cradlepose.domain.errors import Conflict, ValidationFailed
 
@@ -72,8 +73,8 @@ class ModelConfigIn(BaseModel):
     model_type: ModelType = ModelType.YOLO
     framework: ModelFramework = ModelFramework.YOLO11
     variant: Variant | None = Field(default=None, description="model size: nano, small, medium, large, xl")
-    base_model_id: int | None = Field(default=None, description="the model this one was fine-tuned from")
-    keypoint_schema_id: int
+    base_model_id: DbId | None = Field(default=None, description="the model this one was fine-tuned from")
+    keypoint_schema_id: DbId
     supports_confidence_scores: bool = True
     supports_visibility_flags: bool = True
     model_parameters: dict[str, Any] = Field(default_factory=dict)

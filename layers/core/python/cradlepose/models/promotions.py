@@ -20,6 +20,7 @@ from cradlepose.common.use_cases import audit
 from cradlepose.db.models import MLModelConfig, ModelDeployment
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
+from cradlepose.domain.bounds import DbId
 from cradlepose.domain.enums import AuditCategory, DatasetSplit, DeploymentStatus
 from cradlepose.domain.errors import Conflict
 from cradlepose.domain.lifecycles import DEPLOYMENT
@@ -30,7 +31,7 @@ from cradlepose.models import model_configs, model_metrics
 class Gate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dataset_id: int
+    dataset_id: DbId
     split: DatasetSplit = DatasetSplit.TEST
 
 

@@ -45,6 +45,7 @@ from cradlepose.domain.analysis import (
     topics_for,
 )
 from cradlepose.domain.audit import AuditEntry
+from cradlepose.domain.bounds import BIGINT_MAX, DbId
 from cradlepose.domain.enums import AnalysisStatus, AnnotationStatus, AuditCategory, AuditStatus, Role
 from cradlepose.domain.errors import Conflict, NotFound, ValidationFailed
 from cradlepose.domain.findings import FINDINGS_VERSION, Findings, analyse
@@ -74,8 +75,8 @@ class EmptyLibrary(Conflict):
 class AnalysisJobIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    image_id: int = Field(gt=0, description="the image to analyse")
-    annotation_id: int | None = Field(
+    image_id: int = Field(gt=0, le=BIGINT_MAX, description="the image to analyse")
+    annotation_id: DbId | None = Field(
         default=None,
         gt=0,
         description="a verified (APPROVED) annotation of the image whose keypoints to use; by default "

@@ -20,6 +20,7 @@ from cradlepose.db.models import BatchAssignment, Image, ImageBatch, User
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access, assignment_policy
 from cradlepose.domain.actor import Actor
+from cradlepose.domain.bounds import DbId
 from cradlepose.domain.enums import (
     AssignmentStatus,
     AssignmentType,
@@ -44,7 +45,7 @@ ASSIGNABLE_IMAGE = (ImageStatus.YOLO_PROCESSED, ImageStatus.UPLOADED)
 class AssignmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    annotator_id: int = Field(ge=1)
+    annotator_id: DbId
     priority: int = Field(default=5, ge=1, le=10)
     due_date: dt.datetime | None = None
     special_instructions: str | None = Field(default=None, max_length=5000)

@@ -38,6 +38,7 @@ from cradlepose.db.models import Annotation, BatchAssignment, Image, ImageBatch,
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access, assignment_policy, keypoint_math
 from cradlepose.domain.actor import Actor
+from cradlepose.domain.bounds import KeypointId, Score1To10
 from cradlepose.domain.enums import (
     AnnotationStatus,
     AssignmentStatus,
@@ -85,8 +86,10 @@ class VerificationIn(BaseModel):
     anatomical_accuracy: int | None = Field(default=None, ge=1, le=10)
     technical_precision: int | None = Field(default=None, ge=1, le=10)
     completeness_score: int | None = Field(default=None, ge=1, le=10)
-    keypoint_accuracy_scores: dict[str, int] | None = Field(default=None, description="1–10 by keypoint id")
-    problematic_keypoints: list[int] | None = Field(default=None, max_length=512)
+    keypoint_accuracy_scores: dict[str, Score1To10] | None = Field(
+        default=None, description="1–10 by keypoint id"
+    )
+    problematic_keypoints: list[KeypointId] | None = Field(default=None, max_length=512)
     rejection_reason: RejectionReason | None = None
     rejection_details: str | None = Field(default=None, max_length=5000)
     can_be_reannotated: bool = True

@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import re
+import traceback
 from functools import lru_cache
 from http import HTTPStatus
 from typing import Any
@@ -23,6 +24,7 @@ from api.dependencies import CALLER_KEY, Caller
 from api.observability import logger, metrics, tracer
 from api.openapi import document
 from api.resolver import app
+from cradlepose.db import errors as database_errors
 from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, AuditStatus
 from cradlepose.domain.errors import DomainError
@@ -111,7 +113,12 @@ def allowed_methods(path: str) -> frozenset[str]:
 
 @app.exception_handler(Exception)
 def unexpected(error: Exception) -> Response[str]:
-    logger.exception("unexpected error", extra={"error_type": type(error).__name__})
+    if isinstance(error, DBAPIError):
+        # The server's message quotes values (PHI): log the code, the statement and where.
+        stack = "".join(traceback.format_tb(error.__traceback__))
+        logger.error("unexpected database error", extra={**database_errors.loggable(error), "stack": stack})
+    else:
+        logger.exception("unexpected error", extra={"error_type": type(error).__name__})
     metrics.add_metric(name="ServerErrors", unit="Count", value=1)
     return problems.response(problems.internal(*_where()))
 

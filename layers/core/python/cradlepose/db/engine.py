@@ -80,6 +80,9 @@ def create_engine(settings: Settings | None = None, **overrides: Any) -> Engine:
         "max_overflow": 2 if settings.db_pool_size > 1 else 0,
         "pool_pre_ping": True,
         "pool_recycle": 900,
+        # A failed statement's message goes to the logs: it names the SQL, never the values
+        # (filenames, infant metadata, keypoints).
+        "hide_parameters": True,
         "json_serializer": _json_serializer,
         "connect_args": connect_args,
     }

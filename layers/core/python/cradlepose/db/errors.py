@@ -35,3 +35,18 @@ def sqlstate(exc: BaseException) -> str | None:
 def constraint_name(exc: BaseException) -> str | None:
     name = server_error(exc).get("n")
     return str(name) if name is not None else None
+
+
+def loggable(exc: BaseException) -> dict[str, Any]:
+    """What a log line may say about a database error: the SQLSTATE, the constraint and the
+    statement with its placeholders. PostgreSQL's own message and detail quote the values (an
+    original filename in `invalid input syntax ...` or `Key (filename)=(...) already exists`), so
+    they stay out, as the engine's `hide_parameters` keeps SQLAlchemy's parameter list out."""
+    fields = server_error(exc)
+    statement = exc.statement if isinstance(exc, DBAPIError) else None
+    return {
+        "error_type": type(exc).__name__,
+        "sqlstate": fields.get("C"),
+        "constraint": fields.get("n"),
+        "statement": " ".join(str(statement).split())[:500] if statement else None,
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
 import html
 from collections.abc import Sequence
 from functools import cache
@@ -39,6 +40,15 @@ figure{margin:1.5rem 0}figure img{max-width:100%;border:1px solid #dde2ea}
 figcaption{color:#5b6475;font-size:.9rem}
 code{font-size:.85em}@media print{body{margin:0}}
 """
+
+# The report is opened from a download, outside the web UI's CloudFront headers, so it carries
+# its own policy: nothing may load or run; only its one stylesheet (by hash) and the inlined
+# overlay (a data: URL) render. A note that smuggled markup past markdown-it still cannot fetch.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; "
+    f"style-src 'sha256-{base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()}'; "
+    "img-src data:; base-uri 'none'; form-action 'none'"
+)
 
 
 def markdown_report(
@@ -92,6 +102,7 @@ def html_page(markdown: str, overlay_png: bytes | None, title: str) -> str:
     content = content.replace(marker, marker + figure, 1) if marker in content else figure + content
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{html.escape(title)}</title>"
         f'<meta name="description" content="{html.escape(DISCLAIMER)}"><style>{STYLE}</style></head>'

@@ -64,10 +64,7 @@ class StageConfig:
     # --- logs and storage lifetimes
     log_retention: logs.RetentionDays
     access_log_days: int  # S3 access logs and CloudTrail files
-    incoming_expire_days: int  # raw uploads left behind under incoming/ (they may carry EXIF/GPS)
-    results_expire_days: int  # inference manifests and results, once ingested
-    exports_expire_days: int  # exported datasets (the export is recorded; the file can be rebuilt)
-    noncurrent_days: int  # older versions of images and derived files
+    noncurrent_days: int  # older versions of every object; expiry by age is infra/retention.toml
 
     # --- API and identity
     api_rate_limit: int  # steady requests per second, per stage
@@ -169,9 +166,6 @@ def _dev(account: str, region: str) -> StageConfig:
         retain_data=False,
         log_retention=logs.RetentionDays.ONE_MONTH,
         access_log_days=90,
-        incoming_expire_days=3,
-        results_expire_days=14,
-        exports_expire_days=7,
         noncurrent_days=7,
         api_rate_limit=50,
         api_burst_limit=100,
@@ -202,8 +196,6 @@ def _prod(account: str, region: str) -> StageConfig:
         # Glacier after 90 days).
         log_retention=logs.RetentionDays.SIX_YEARS,
         access_log_days=6 * 365 + 2,
-        results_expire_days=90,
-        exports_expire_days=30,
         noncurrent_days=30,
         api_rate_limit=200,
         api_burst_limit=400,

@@ -15,6 +15,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cradlepose import retention_table
 from infra.config import StageConfig
 from infra.constructs.keys import data_key
 from infra.constructs.nag import acknowledge
@@ -51,35 +52,12 @@ class Storage(Construct):
         removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
         self.access_logs = access_logs
 
+        # Expiry by age comes from infra/retention.toml (the local stack applies the same table);
+        # every bucket also drops old versions after the stage's noncurrent window.
+        expiry = retention_table.load()
         lifecycle: dict[str, list[s3.LifecycleRule]] = {
-            "uploads": [
-                s3.LifecycleRule(
-                    id="incoming-leftovers",
-                    prefix=INCOMING_PREFIX,
-                    expiration=Duration.days(config.incoming_expire_days),
-                    noncurrent_version_expiration=Duration.days(1),
-                ),
-                self._noncurrent_rule(),
-            ],
-            "derived": [self._noncurrent_rule()],
-            "results": [
-                s3.LifecycleRule(
-                    id="results-expire",
-                    expiration=Duration.days(config.results_expire_days),
-                    noncurrent_version_expiration=Duration.days(1),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
-            "exports": [
-                s3.LifecycleRule(
-                    id="exports-expire",
-                    expiration=Duration.days(config.exports_expire_days),
-                    noncurrent_version_expiration=Duration.days(1),
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
-            # Model weights stay until someone deletes them; old versions for the noncurrent window.
-            "models": [self._noncurrent_rule()],
+            name: [self._expiry_rule(rule) for rule in expiry.for_bucket(name)] + [self._noncurrent_rule()]
+            for name in DATA_BUCKETS
         }
         self.buckets: dict[str, Bucket] = {}
         for name in DATA_BUCKETS:
@@ -112,6 +90,15 @@ class Storage(Construct):
                 )
             acknowledge(bucket, NO_REPLICATION, "HIPAA.Security-S3BucketReplicationEnabled")
             self.buckets[name] = Bucket(bucket, key)
+
+    def _expiry_rule(self, rule: retention_table.ExpiryRule) -> s3.LifecycleRule:
+        return s3.LifecycleRule(
+            id=rule.id,
+            prefix=rule.prefix or None,
+            expiration=Duration.days(rule.days_for(self._config.name)),
+            noncurrent_version_expiration=Duration.days(1),
+            abort_incomplete_multipart_upload_after=Duration.days(1),
+        )
 
     def _noncurrent_rule(self) -> s3.LifecycleRule:
         return s3.LifecycleRule(

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from cradlepose import function_table
+from cradlepose import function_table, retention_table
 from infra.config import ROOT, stage_config
 from infra.constructs.api import PUBLIC_PATHS
 from tests.infra.support import ACCOUNT, REGION, STAGES, Synth
@@ -103,21 +103,27 @@ def test_only_the_upload_bucket_answers_cors_and_sends_events(synth: Synth) -> N
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_results_and_exports_expire_per_stage_config(synth: Synth, stage: str) -> None:
-    config = stage_config(stage, account=ACCOUNT, region=REGION)
+def test_every_expiry_rule_of_the_retention_table_is_on_its_bucket(synth: Synth, stage: str) -> None:
+    # Given the table of objects that expire (infra/retention.toml), which the local stack also uses
+    rules = retention_table.load().rule
+    assert {rule.id for rule in rules} >= {"incoming-leftovers", "import-archives", "quarantine"}
     template = Template.from_json(synth.template(stage))
-    for rule_id, days in (
-        ("results-expire", config.results_expire_days),
-        ("exports-expire", config.exports_expire_days),
-    ):
-        template.has_resource_properties(
-            "AWS::S3::Bucket",
-            {
-                "LifecycleConfiguration": {
-                    "Rules": Match.array_with([Match.object_like({"Id": rule_id, "ExpirationInDays": days})])
-                }
-            },
-        )
+    buckets = synth.resources(stage, "AWS::S3::Bucket")
+    for rule in rules:
+        # Then the bucket of that role carries the rule, with the stage's age and prefix
+        expected = {"Id": rule.id, "Status": "Enabled", "ExpirationInDays": rule.days_for(stage)}
+        if rule.prefix:
+            expected["Prefix"] = rule.prefix
+        holders = [
+            logical_id
+            for logical_id, bucket in buckets.items()
+            if any(
+                all(candidate.get(key) == value for key, value in expected.items())
+                for candidate in bucket["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])
+            )
+        ]
+        assert len(holders) == 1, f"{rule.id}: on {holders}"
+        assert holders[0].startswith(f"Storage{rule.bucket.capitalize()}"), holders
     template.has_resource_properties(
         "AWS::S3::Bucket",
         {
@@ -125,11 +131,7 @@ def test_results_and_exports_expire_per_stage_config(synth: Synth, stage: str) -
                 "Rules": Match.array_with(
                     [
                         Match.object_like(
-                            {
-                                "Prefix": "incoming/",
-                                "ExpirationInDays": config.incoming_expire_days,
-                                "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
-                            }
+                            {"Prefix": "incoming/", "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}
                         )
                     ]
                 )

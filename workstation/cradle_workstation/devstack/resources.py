@@ -21,9 +21,10 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cradle_workstation.devstack import object_expiry
 from cradle_workstation.devstack.aws import LocalAws
 from cradle_workstation.devstack.functions import ACCOUNT, InProcessFunctions, function_name
-from cradlepose import function_table
+from cradlepose import function_table, retention_table
 from cradlepose.domain.uploads import INCOMING_PREFIX
 from cradlepose.settings import Settings
 
@@ -69,6 +70,7 @@ def create(
 ) -> CradleResources:
     resources = CradleResources(buckets=bucket_names(settings))
     _buckets(aws, resources.buckets, web_origin)
+    object_expiry.put_rules(aws.client("s3"), resources.buckets, retention_table.load())
     _functions(aws, functions)
     for path in sorted(STATE_MACHINES.glob("*.asl.json")):
         machine = path.name.removesuffix(".asl.json")

@@ -43,7 +43,7 @@ import sqlalchemy as sa
 from botocore.exceptions import ClientError
 from pydantic import SecretStr
 
-from cradle_workstation.devstack import local_identity, resources
+from cradle_workstation.devstack import local_identity, object_expiry, resources
 from cradle_workstation.devstack.admins import any_admin, create_local_admin
 from cradle_workstation.devstack.authorizer import TokenVerifier
 from cradle_workstation.devstack.aws import LocalAws
@@ -84,6 +84,7 @@ log = logging.getLogger(__name__)
 REPO = function_table.DEFAULT_PATH.parents[1]
 STACK_CONTEXT = RequestContext(user_agent="cradle-dev", endpoint="cli:dev", method="CLI")
 STOPPED_ERROR = "CradleLocalStackStopped"
+OBJECT_EXPIRY_EVERY_S = 3600.0  # S3 applies lifecycle rules about daily; hourly is plenty here
 REGION = "us-east-1"
 
 
@@ -376,8 +377,13 @@ class LocalStack:
             for event in spec.events_of(function_table.Schedule)
             if isinstance(event, function_table.Schedule)
         ]
+        jobs.append(Job("s3-lifecycle-expiry", OBJECT_EXPIRY_EVERY_S, self._expire_objects))
         self.scheduler = Scheduler(jobs).start()
         self._exit.callback(self.scheduler.stop)
+
+    def _expire_objects(self) -> None:
+        assert self.resources is not None
+        object_expiry.sweep(self.aws.client("s3"), list(self.resources.buckets.values()))
 
     def _ensure_admin(self, state: Path) -> None:
         session_factory = default_session_factory()

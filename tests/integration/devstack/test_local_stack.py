@@ -244,7 +244,13 @@ def test_the_stack_is_made_from_the_function_table(stack: LocalStack) -> None:
         "dataset_imports": 5,
         "ml_jobs": 3,
         "anomaly_training": 15,
+        # S3's lifecycle rules, which moto stores but never applies (infra/retention.toml)
+        "s3-lifecycle-expiry": 3600.0,
     }
+    assert stack.resources is not None
+    uploads = stack.resources.buckets["uploads"]
+    rules = stack.aws.client("s3").get_bucket_lifecycle_configuration(Bucket=uploads)["Rules"]
+    assert {rule["ID"] for rule in rules} == {"incoming-leftovers", "import-archives"}
     assert stack.functions.invoke("overdue_sweep", {})["overdue"] == []
     assert Path(stack.config.state_dir, "s3").is_dir()
 

@@ -38,7 +38,12 @@ DOCUMENT = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
 # The roles of the issue, in the order they are asked (admin last: its writes change the world).
 ROLES = ("anonymous", "unapproved", "system_token", "annotator", "verifier", "admin")
 # Which column of the access table stands for each role.
-ACCESS_COLUMN = {"unapproved": "unapproved", "annotator": "annotator_owner", "verifier": "verifier", "admin": "admin"}
+ACCESS_COLUMN = {
+    "unapproved": "unapproved",
+    "annotator": "annotator_owner",
+    "verifier": "verifier",
+    "admin": "admin",
+}
 METHODS = ("get", "post", "put", "patch", "delete")
 
 
@@ -97,7 +102,9 @@ def test_every_documented_route_answers_every_role_as_documented(
             row = _row_for(method, path)
             assert row is not None
             public = operation.get("security") == []
-            response = api.call(method, row.path(world), people[role], body=row.body(world) if row.body else None)
+            response = api.call(
+                method, row.path(world), people[role], body=row.body(world) if row.body else None
+            )
             status, where = response.status, f"{method} {path} as {role}"
             documented = {int(code) for code in operation["responses"]}
             expected = _expected(role, row, public)
@@ -108,7 +115,9 @@ def test_every_documented_route_answers_every_role_as_documented(
             elif expected is not None and status != expected:
                 wrong.append(f"{where}: {status}, expected {expected}")
             elif expected is None and status in (401, 403):
-                wrong.append(f"{where}: refused ({status}) though the role may use the route: {response.body}")
+                wrong.append(
+                    f"{where}: refused ({status}) though the role may use the route: {response.body}"
+                )
             if status >= 400 and response.headers.get("content-type") != "application/problem+json":
                 wrong.append(f"{where}: {status} without a problem document")
     assert wrong == [], "\n".join(wrong)

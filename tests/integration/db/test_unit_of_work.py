@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 
 from cradlepose.db.models import AuditLog, User
 from cradlepose.db.unit_of_work import UnauditedChange, UnitOfWorkFactory
-from cradlepose.domain.actor import Actor, RequestContext, SystemActor
+from cradlepose.domain.actor import RequestContext, SystemActor
 from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, Role
 

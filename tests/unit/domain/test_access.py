@@ -198,3 +198,15 @@ def test_the_pipeline_acts_as_a_system_actor() -> None:
     assert isinstance(PIPELINE, SystemActor)
     assert PIPELINE.is_system
     assert access.require_admin(PIPELINE) is PIPELINE
+
+
+@pytest.mark.parametrize("name", ["system", "System", "SYSTEM"])
+def test_no_one_is_invited_or_made_admin_under_the_system_name(name: str) -> None:
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from cradlepose.accounts.users import Invitation, NewAdmin  # noqa: PLC0415
+
+    with pytest.raises(ValidationError, match="reserved"):
+        Invitation(username=name, email="x@example.org", role=Role.ANNOTATOR)
+    with pytest.raises(ValidationError, match="reserved"):
+        NewAdmin(username=name, email="x@example.org")

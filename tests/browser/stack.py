@@ -82,6 +82,8 @@ class RunningStack:
                 "UserAttributes": [{"Name": "email", "Value": f"{username}@example.org"}],
             },
         )
+        # The administrator's confirmation the provider waits for (as the admin console would).
+        self.idp.handle("AdminConfirmSignUp", {"Username": username})
         return str(result["UserSub"])
 
     def admin(self, username: str = "ada") -> Person:

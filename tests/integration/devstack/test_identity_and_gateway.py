@@ -173,7 +173,7 @@ def test_accounts_and_keys_survive_a_restart(running: Running, tmp_path: Path) -
 
 
 def test_verifier_rejects_unknown_keys(tmp_path: Path) -> None:
-    one = LocalIdentityProvider(tmp_path / "one", "http://issuer")
+    one = LocalIdentityProvider(tmp_path / "one", "http://issuer", auto_confirm_sign_up=True)
     other = LocalIdentityProvider(tmp_path / "other", "http://issuer")
     one.handle(
         "SignUp",

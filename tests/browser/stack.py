@@ -82,6 +82,8 @@ class RunningStack:
                 "UserAttributes": [{"Name": "email", "Value": f"{username}@example.org"}],
             },
         )
+        # The administrator's confirmation the provider waits for (as the admin console would).
+        self.idp.handle("AdminConfirmSignUp", {"Username": username})
         return str(result["UserSub"])
 
     def admin(self, username: str = "ada") -> Person:
@@ -170,6 +172,7 @@ def running_stack(database_url: str, state_dir: Path, web_root: Path = WEB_ROOT)
         web_root=web_root,
         schedules=False,
         create_admin=False,
+        auto_confirm_sign_up=True,  # the pages under test include the self sign-up form
     )
     with LocalStack(config) as local:
         engine = create_engine(Settings(database_url=SecretStr(database_url), db_pool_size=8, stage="test"))

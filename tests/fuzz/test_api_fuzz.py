@@ -77,6 +77,7 @@ def local_api(
         provider = LocalIdentityProvider(tmp_path / "idp", ISSUER)
         provider.handle("SignUp", {"Username": "fuzzer", "Password": PASSWORD,
                                    "UserAttributes": [{"Name": "email", "Value": "fuzzer@example.org"}]})  # fmt: skip
+        provider.handle("AdminConfirmSignUp", {"Username": "fuzzer"})
         token = provider.handle(
             "InitiateAuth",
             {

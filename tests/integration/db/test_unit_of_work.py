@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 
 from cradlepose.db.models import AuditLog, User
 from cradlepose.db.unit_of_work import UnauditedChange, UnitOfWorkFactory
-from cradlepose.domain.actor import Actor, RequestContext
+from cradlepose.domain.actor import RequestContext, SystemActor
 from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, Role
 
@@ -113,7 +113,7 @@ def test_reading_needs_no_audit_row(uow_factory: UnitOfWorkFactory) -> None:
 def test_system_actor_is_recorded_as_the_system_user(
     uow_factory: UnitOfWorkFactory, engine: sa.Engine
 ) -> None:
-    system = Actor(user_id=None, username="system", role=Role.ADMIN)
+    system = SystemActor(user_id=None, username="system", role=Role.ADMIN)
     with uow_factory(system) as uow:
         user = uow.users.add(_new_user("bob"))
         uow.audit(_created(user))

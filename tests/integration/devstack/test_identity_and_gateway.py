@@ -62,7 +62,9 @@ def running(tmp_path: Path) -> Iterator[Running]:
     server = make_server("127.0.0.1", 0, lambda e, s: gateway(e, s), threaded=True)  # noqa: PLW0108
     base = f"http://127.0.0.1:{server.server_port}"
     issuer = f"{base}/idp/{POOL_ID}"
-    idp = LocalIdentityProvider(tmp_path / "identity", issuer)
+    # These tests sign up and sign in straight away: the pool's auto-confirm setting is on here
+    # (test_identity_provider_controls shows the default, which waits for an admin).
+    idp = LocalIdentityProvider(tmp_path / "identity", issuer, auto_confirm_sign_up=True)
     verifier = TokenVerifier(issuer, CLIENT_ID, jwks_from_url(f"{issuer}/.well-known/jwks.json"))
     gateway = LocalGateway(handler, verifier, idp)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -171,7 +173,7 @@ def test_accounts_and_keys_survive_a_restart(running: Running, tmp_path: Path) -
 
 
 def test_verifier_rejects_unknown_keys(tmp_path: Path) -> None:
-    one = LocalIdentityProvider(tmp_path / "one", "http://issuer")
+    one = LocalIdentityProvider(tmp_path / "one", "http://issuer", auto_confirm_sign_up=True)
     other = LocalIdentityProvider(tmp_path / "other", "http://issuer")
     one.handle(
         "SignUp",

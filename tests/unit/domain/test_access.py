@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cradlepose.domain import access
-from cradlepose.domain.actor import SYSTEM_USERNAME, Actor
+from cradlepose.domain.actor import SYSTEM_USERNAME, Actor, SystemActor, is_reserved_username
 from cradlepose.domain.enums import BatchStatus, ImageStatus, Role
 from cradlepose.domain.errors import NotAuthenticated, PermissionDenied
 
@@ -22,7 +22,7 @@ def person(
     )
 
 
-SYSTEM = Actor(user_id=None, username=SYSTEM_USERNAME, role=None)
+SYSTEM = SystemActor(user_id=None, username=SYSTEM_USERNAME, role=None)
 ADMIN, ANNOTATOR, VERIFIER = person(Role.ADMIN), person(Role.ANNOTATOR), person(Role.VERIFIER)
 UNREGISTERED = Actor(user_id=None, username="newcomer", role=None, subject="cognito-sub")
 
@@ -165,3 +165,48 @@ def test_a_person_without_a_role_sees_no_batch_and_no_image() -> None:
     nobody = person(None)
     assert not access.can_read_batch(nobody, BatchStatus.IN_PROGRESS, is_assigned=True)
     assert not access.can_read_image(nobody, ImageStatus.SUBMITTED, is_assigned=True)
+
+
+# ------------------------------------------------------------------ the system is a type, not a name
+
+
+@given(st.sampled_from(["system", "System", "SYSTEM", " system ", "sYsTeM"]), st.sampled_from([None, *Role]))
+def test_a_person_named_system_is_not_the_system_and_passes_no_door(name: str, role: Role | None) -> None:
+    """What a token says its holder is called grants nothing: only a SystemActor is the system."""
+    for user_id in (None, 7):
+        impostor = Actor(user_id=user_id, username=name, role=role, is_approved=True, is_active=True)
+        assert not impostor.is_system
+        assert is_reserved_username(name)
+        for gate in (
+            access.require_registered,
+            access.require_worker,
+            access.require_admin,
+            access.require_researcher,
+        ):
+            with pytest.raises(PermissionDenied, match="reserved"):
+                gate(impostor)
+
+
+@given(st.text(min_size=1, max_size=20).filter(lambda n: n.strip().casefold() != SYSTEM_USERNAME))
+def test_only_the_system_name_is_reserved(name: str) -> None:
+    assert not is_reserved_username(name)
+
+
+def test_the_pipeline_acts_as_a_system_actor() -> None:
+    from cradlepose.common.system import SYSTEM as PIPELINE  # noqa: PLC0415
+
+    assert isinstance(PIPELINE, SystemActor)
+    assert PIPELINE.is_system
+    assert access.require_admin(PIPELINE) is PIPELINE
+
+
+@pytest.mark.parametrize("name", ["system", "System", "SYSTEM"])
+def test_no_one_is_invited_or_made_admin_under_the_system_name(name: str) -> None:
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from cradlepose.accounts.users import Invitation, NewAdmin  # noqa: PLC0415
+
+    with pytest.raises(ValidationError, match="reserved"):
+        Invitation(username=name, email="x@example.org", role=Role.ANNOTATOR)
+    with pytest.raises(ValidationError, match="reserved"):
+        NewAdmin(username=name, email="x@example.org")

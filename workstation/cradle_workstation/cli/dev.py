@@ -28,6 +28,11 @@ def run(
         None, help="use this PostgreSQL instead of the embedded one under <state-dir>/pgdata"
     ),
     verbose: bool = typer.Option(False, "--verbose", help="the handlers' INFO logs too"),
+    auto_confirm_sign_up: bool = typer.Option(
+        False,
+        "--auto-confirm-sign-up",
+        help="let self sign-ups sign in at once (by default they wait for an administrator's confirmation)",
+    ),
     config_dir: Path | None = ConfigDir,
 ) -> None:
     """Start the local stack and keep it running until Ctrl-C (or SIGTERM), then stop it cleanly."""
@@ -38,6 +43,7 @@ def run(
         fresh=fresh,
         database_url=database_url,
         log_level="INFO" if verbose else "WARNING",
+        auto_confirm_sign_up=auto_confirm_sign_up,
     )
     stop = threading.Event()
 

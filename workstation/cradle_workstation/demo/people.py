@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import boto3
 
 from cradle_workstation.cli.client import CradleClient
-from cradle_workstation.devstack.identity_provider import CLIENT_ID
+from cradle_workstation.devstack.identity_provider import CLIENT_ID, POOL_ID
 from cradle_workstation.devstack.stack import LocalStack
 
 
@@ -64,6 +64,8 @@ def newcomer(stack: LocalStack, admin: Member, username: str, role: str, special
         Password=password,
         UserAttributes=[{"Name": "email", "Value": f"{username}@example.org"}],
     )
+    # Self sign-ups wait for an administrator's confirmation, as in a pool that requires it.
+    _identity(stack).admin_confirm_sign_up(UserPoolId=POOL_ID, Username=username)  # type: ignore[attr-defined]
     api = _signed_in(stack, username, password)
     registration: dict[str, str] = {"role": role}
     registration["annotation_specialty" if role == "ANNOTATOR" else "verification_expertise"] = specialty

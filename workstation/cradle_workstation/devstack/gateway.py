@@ -5,6 +5,10 @@
            `lambda_handler` answers it. /api/health, /api/openapi.json and /api/swagger are public.
 /idp/...   the local identity provider (Cognito's JSON protocol) and its JWKS.
 /...       the web UI's static files, when there is a web UI.
+
+Every request must name this machine in its Host header (by default a loopback name): a page on
+another site whose DNS name was rebound to 127.0.0.1 sends its own name and is refused (421), so
+it cannot drive the identity provider or the API from the victim's browser.
 """
 
 from __future__ import annotations
@@ -27,6 +31,15 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 API_PREFIX = "/api"
 IDP_PREFIX = "/idp"
 PUBLIC_API_PATHS = frozenset({"/health", "/openapi.json", "/swagger"})
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+MISDIRECTED_PROBLEM = json.dumps(
+    {
+        "type": "https://cradle.example.org/problems/misdirected",
+        "title": "Unknown host",
+        "status": 421,
+        "detail": "this server answers only to the names it was configured with",
+    }
+).encode()
 _TARGET = "AWSCognitoIdentityProviderService."
 UNAUTHORIZED_PROBLEM = json.dumps(
     {
@@ -45,7 +58,9 @@ class LocalGateway:
         verifier: TokenVerifier,
         identity: LocalIdentityProvider | None = None,
         web_root: Path | None = None,
+        allowed_hosts: frozenset[str] = LOOPBACK_HOSTS,
     ) -> None:
+        self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
         self.api_handler = api_handler
         self.verifier = verifier
         self.identity = identity
@@ -53,7 +68,9 @@ class LocalGateway:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = unquote(environ.get("PATH_INFO") or "/")
-        if path == API_PREFIX or path.startswith(API_PREFIX + "/"):
+        if host_name(environ.get("HTTP_HOST", "")) not in self.allowed_hosts:
+            status, headers, body = 421, [("Content-Type", "application/problem+json")], MISDIRECTED_PROBLEM
+        elif path == API_PREFIX or path.startswith(API_PREFIX + "/"):
             status, headers, body = self._api(environ, path.removeprefix(API_PREFIX) or "/")
         elif path.startswith(IDP_PREFIX) and self.identity is not None:
             status, headers, body = self._identity(environ, path.removeprefix(IDP_PREFIX))
@@ -135,6 +152,14 @@ class LocalGateway:
         return 200, headers, target.read_bytes()
 
 
+def host_name(host: str) -> str:
+    """The name in a Host header, without its port: `127.0.0.1:8000` → `127.0.0.1`, `[::1]:80` → `::1`."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
 def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
     headers = {
         key[5:].replace("_", "-").title(): value for key, value in environ.items() if key.startswith("HTTP_")
@@ -157,5 +182,5 @@ def _read_body(environ: dict[str, Any]) -> bytes:
 _REASONS = {
     200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
     404: "Not Found", 409: "Conflict", 412: "Precondition Failed", 413: "Content Too Large",
-    422: "Unprocessable Content", 500: "Internal Server Error",
+    421: "Misdirected Request", 422: "Unprocessable Content", 500: "Internal Server Error",
 }  # fmt: skip

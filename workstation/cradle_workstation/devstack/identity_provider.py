@@ -4,7 +4,8 @@ It keeps accounts on disk (scrypt password hashes, a persistent RS256 signing ke
 and access tokens shaped like Cognito's, and publishes its JWKS at
 `<issuer>/.well-known/jwks.json`. The CLI, the web UI and the identity adapter call it with
 boto3's `cognito-idp` client (endpoint_url pointed here), exactly as they call Cognito in the
-cloud. Supported actions: SignUp (auto-confirmed), InitiateAuth (USER_PASSWORD_AUTH,
+cloud. Supported actions: SignUp (awaiting AdminConfirmSignUp unless the provider was started
+with auto_confirm_sign_up), AdminConfirmSignUp, InitiateAuth (USER_PASSWORD_AUTH,
 REFRESH_TOKEN_AUTH), RespondToAuthChallenge (NEW_PASSWORD_REQUIRED), AdminCreateUser,
 AdminSetUserPassword, AdminGetUser, AdminDeleteUser, AdminAddUserToGroup, AdminRemoveUserFromGroup,
 AdminListGroupsForUser, AdminDisableUser, AdminEnableUser, GetUser.
@@ -19,6 +20,7 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
 import threading
@@ -33,6 +35,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cradlepose.adapters.identity import refusal
+from cradlepose.domain.actor import is_reserved_username
 
 POOL_ID = "local_cradle"
 CLIENT_ID = "cradle-local-client"
@@ -62,6 +65,27 @@ class Account:
     enabled: bool = True
     must_change_password: bool = False
     created: float = field(default_factory=time.time)
+    confirmed: bool = True  # False after a self sign-up, until an admin confirms it
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a secret file that is 0600 from its first byte: a fresh temporary file created with
+    that mode (never chmod after the write, when others could already have opened it), then an
+    atomic rename over the old one, so a reader sees the old file or the new, never a part."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _refuse_reserved(username: str) -> None:
+    if is_reserved_username(username):
+        raise IdentityError("InvalidParameterException", f"the username {username!r} is reserved")
 
 
 def _hash(password: str, salt: bytes | None = None) -> str:
@@ -92,11 +116,13 @@ def generate_password() -> str:
 
 
 class LocalIdentityProvider:
-    def __init__(self, state_dir: Path, issuer: str) -> None:
+    def __init__(self, state_dir: Path, issuer: str, *, auto_confirm_sign_up: bool = False) -> None:
         self.state_dir = state_dir
         self.issuer = issuer.rstrip("/")
+        # Cognito's pool setting: without it a self sign-up waits for AdminConfirmSignUp.
+        self.auto_confirm_sign_up = auto_confirm_sign_up
         self._lock = threading.Lock()
-        state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._key = self._load_key()
         self._kid = hashlib.sha256(self._public_pem()).hexdigest()[:16]
         self._refresh: dict[str, str] = {}
@@ -114,12 +140,12 @@ class LocalIdentityProvider:
             assert isinstance(key, rsa.RSAPrivateKey)
             return key
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        path.write_bytes(
+        write_private(
+            path,
             key.private_bytes(
                 serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            )
+            ),
         )
-        path.chmod(0o600)
         return key
 
     def _public_pem(self) -> bytes:
@@ -134,10 +160,8 @@ class LocalIdentityProvider:
         return {name: Account(**value) for name, value in raw.items()}
 
     def _save(self, accounts: dict[str, Account]) -> None:
-        tmp = self._accounts_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({k: asdict(v) for k, v in accounts.items()}, indent=2))
-        tmp.chmod(0o600)
-        tmp.replace(self._accounts_path)
+        data = json.dumps({k: asdict(v) for k, v in accounts.items()}, indent=2).encode()
+        write_private(self._accounts_path, data)
 
     # ------------------------------------------------------------------ keys and tokens
     def jwks(self) -> dict[str, Any]:
@@ -205,6 +229,7 @@ class LocalIdentityProvider:
     def _SignUp(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802 - Cognito's action names
         accounts = self._accounts()
         username, password = body["Username"], body["Password"]
+        _refuse_reserved(username)
         if username in accounts:
             raise IdentityError("UsernameExistsException", "User already exists")
         if problem := _password_problems(password):
@@ -214,11 +239,29 @@ class LocalIdentityProvider:
         if not email:
             raise IdentityError("InvalidParameterException", "email is required")
         account = Account(
-            username=username, sub=str(uuid.uuid4()), email=email, password_hash=_hash(password)
+            username=username,
+            sub=str(uuid.uuid4()),
+            email=email,
+            password_hash=_hash(password),
+            confirmed=self.auto_confirm_sign_up,
         )
         accounts[username] = account
         self._save(accounts)
-        return {"UserConfirmed": True, "UserSub": account.sub}
+        return {"UserConfirmed": account.confirmed, "UserSub": account.sub}
+
+    def _AdminConfirmSignUp(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        accounts = self._accounts()
+        self._require(accounts, body["Username"]).confirmed = True
+        self._save(accounts)
+        return {}
+
+    @staticmethod
+    def _may_sign_in(account: Account) -> None:
+        """What every flow that issues tokens checks, the refresh flow included."""
+        if not account.enabled:
+            raise IdentityError("NotAuthorizedException", "User is disabled.")
+        if not account.confirmed:
+            raise IdentityError("UserNotConfirmedException", "User is not confirmed.")
 
     def _InitiateAuth(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         flow, params = body.get("AuthFlow"), body.get("AuthParameters", {})
@@ -227,16 +270,15 @@ class LocalIdentityProvider:
             username = self._refresh.get(params.get("REFRESH_TOKEN", ""))
             if username is None:
                 raise IdentityError("NotAuthorizedException", "Invalid Refresh Token")
-            return {
-                "AuthenticationResult": self._tokens(self._require(accounts, username), with_refresh=False)
-            }
+            holder = self._require(accounts, username)
+            self._may_sign_in(holder)  # a disabled account's refresh token is worth nothing
+            return {"AuthenticationResult": self._tokens(holder, with_refresh=False)}
         if flow != "USER_PASSWORD_AUTH":
             raise IdentityError("InvalidParameterException", f"AuthFlow {flow} is not supported locally")
         account = accounts.get(params.get("USERNAME", ""))
         if account is None or not _check(params.get("PASSWORD", ""), account.password_hash):
             raise IdentityError("NotAuthorizedException", "Incorrect username or password.")
-        if not account.enabled:
-            raise IdentityError("NotAuthorizedException", "User is disabled.")
+        self._may_sign_in(account)
         if account.must_change_password:
             session = secrets.token_urlsafe(32)
             self._sessions[session] = account.username
@@ -268,6 +310,7 @@ class LocalIdentityProvider:
     def _AdminCreateUser(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
         accounts = self._accounts()
         username = body["Username"]
+        _refuse_reserved(username)
         if username in accounts:
             raise IdentityError("UsernameExistsException", "User account already exists")
         attributes = {a["Name"]: a["Value"] for a in body.get("UserAttributes", [])}
@@ -298,8 +341,7 @@ class LocalIdentityProvider:
             "username": account.username,
             "temporary_password": temporary_password,
         }
-        path.write_text(json.dumps(message, indent=2))
-        path.chmod(0o600)
+        write_private(path, json.dumps(message, indent=2).encode())
 
     @property
     def outbox_dir(self) -> Path:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from cradle_workstation.devstack.identity_provider import POOL_ID, LocalIdentityAdapter, LocalIdentityProvider
+from cradle_workstation.devstack.identity_provider import (
+    POOL_ID,
+    LocalIdentityAdapter,
+    LocalIdentityProvider,
+    write_private,
+)
 
 DEFAULT_ISSUER = f"http://127.0.0.1:8000/idp/{POOL_ID}"
 
@@ -25,11 +30,12 @@ def adapter(state_dir: Path, issuer: str = DEFAULT_ISSUER) -> LocalIdentityAdapt
 def write_credentials(state_dir: Path, username: str, password: str, role: str) -> Path:
     """Save a generated password where only this user can read it (mode 0600)."""
     directory = credentials_dir(state_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o700)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    directory.chmod(0o700)  # the directory may predate this rule; the file is private from birth
     path = directory / f"{username}.json"
-    path.write_text(json.dumps({"username": username, "password": password, "role": role}, indent=2))
-    path.chmod(0o600)
+    write_private(
+        path, json.dumps({"username": username, "password": password, "role": role}, indent=2).encode()
+    )
     return path
 
 

@@ -106,6 +106,8 @@ class LocalStackConfig:
     job_runner: JobRunner | None = None  # None: training and inference jobs in threads here
     schedules: bool = True
     create_admin: bool = True
+    # Cognito's pool setting: off, a self sign-up waits for AdminConfirmSignUp (docs/security.md).
+    auto_confirm_sign_up: bool = False
     admin_username: str = "admin"
     admin_email: str = "admin@example.org"
     pipeline_chunk_size: int | None = None
@@ -304,7 +306,11 @@ class LocalStack:
         return values
 
     def _serve(self, server: HttpServer, state: Path) -> None:
-        self.identity = LocalIdentityProvider(local_identity.identity_dir(state), self.issuer)
+        self.identity = LocalIdentityProvider(
+            local_identity.identity_dir(state),
+            self.issuer,
+            auto_confirm_sign_up=self.config.auto_confirm_sign_up,
+        )
         verifier = TokenVerifier(self.issuer, CLIENT_ID, self.identity.jwks)
         api = one_at_a_time(self.functions.handler("api"))
         gateway = LocalGateway(api, verifier, self.identity, self.config.web_root)

@@ -11,17 +11,17 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from cradlepose.adapters.identity import IdentityProvider
 from cradlepose.common.use_cases import DecimalNumber, Page, audit, id_desc_page, snapshot
 from cradlepose.db.models import User
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
-from cradlepose.domain.actor import Actor, Claims
+from cradlepose.domain.actor import Actor, Claims, is_reserved_username
 from cradlepose.domain.audit import changes
 from cradlepose.domain.enums import AuditCategory, Role
-from cradlepose.domain.errors import Conflict, NotFound, ValidationFailed
+from cradlepose.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 
 class UserOut(BaseModel):
@@ -84,6 +84,12 @@ class Rejection(BaseModel):
 USERNAME_PATTERN = r"^[A-Za-z0-9_.@+-]+$"
 
 
+def _not_reserved(username: str) -> str:
+    if is_reserved_username(username):
+        raise ValueError(f"{username!r} is reserved; choose another name")
+    return username
+
+
 class Invitation(BaseModel):
     """A person an admin brings in: the identity-provider account and an approved Cradle user."""
 
@@ -97,11 +103,15 @@ class Invitation(BaseModel):
         default=None, max_length=100, examples=["pediatric_physiotherapy"]
     )
 
+    _username_not_reserved = field_validator("username")(_not_reserved)
+
 
 class NewAdmin(BaseModel):
     username: str = Field(min_length=3, max_length=150, pattern=USERNAME_PATTERN)
     email: EmailStr
     identity_subject: str | None = None
+
+    _username_not_reserved = field_validator("username")(_not_reserved)
 
 
 _AUDITED_FIELDS = (
@@ -134,6 +144,8 @@ def actor_for(uow: UnitOfWork, claims: Claims) -> Actor:
 
 def register(uow: UnitOfWork, claims: Claims, command: Registration) -> UserOut:
     """Create the caller's Cradle account: it exists, but can do nothing until an admin approves it."""
+    if is_reserved_username(claims.username):
+        raise PermissionDenied(f"the name {claims.username!r} is reserved; no account may use it")
     if uow.users.by_subject(claims.subject) is not None:
         raise Conflict("you are already registered")
     if not claims.email:
@@ -166,7 +178,8 @@ def register(uow: UnitOfWork, claims: Claims, command: Registration) -> UserOut:
 
 def me(uow: UnitOfWork) -> UserOut:
     actor = access.require_registered(uow.actor)
-    assert actor.user_id is not None
+    if actor.user_id is None:  # the system: it has no profile of its own to show
+        raise PermissionDenied("the system has no profile")
     return UserOut.model_validate(uow.users.require(actor.user_id))
 
 
@@ -347,6 +360,8 @@ def _add_admin(uow: UnitOfWork, command: NewAdmin) -> User:
 
 
 def _require_free(uow: UnitOfWork, username: str, email: str) -> None:
+    if is_reserved_username(username):
+        raise ValidationFailed.single("username", f"{username!r} is reserved; choose another name")
     if uow.users.by_username(username) is not None:
         raise Conflict(f"username {username!r} is taken")
     if uow.users.by_email(email) is not None:

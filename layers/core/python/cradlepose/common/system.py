@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from cradlepose.domain.actor import SYSTEM_USERNAME, Actor, RequestContext
+from cradlepose.domain.actor import SYSTEM_USERNAME, RequestContext, SystemActor
 from cradlepose.domain.enums import Role
 
-SYSTEM = Actor(user_id=None, username=SYSTEM_USERNAME, role=Role.ADMIN)
+# The only system actor: a SystemActor, a type request code never builds (see domain.actor).
+SYSTEM = SystemActor(user_id=None, username=SYSTEM_USERNAME, role=Role.ADMIN)
 
 
 def step_context(step: str, request_id: str | None = None, *, kind: str = "STATES") -> RequestContext:

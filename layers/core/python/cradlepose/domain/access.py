@@ -7,7 +7,7 @@ reached review and never verifies their own, an admin sees everything.
 
 from __future__ import annotations
 
-from cradlepose.domain.actor import Actor
+from cradlepose.domain.actor import Actor, is_reserved_username
 from cradlepose.domain.enums import BatchStatus, ImageStatus, Role
 from cradlepose.domain.errors import NotAuthenticated, PermissionDenied
 
@@ -28,7 +28,12 @@ VERIFIER_IMAGE_STATUSES = frozenset(
 def require_registered(actor: Actor | None) -> Actor:
     if actor is None:
         raise NotAuthenticated("sign in first")
-    if actor.user_id is None and not actor.is_system:
+    if actor.is_system:
+        return actor
+    if is_reserved_username(actor.username):
+        # A token (or an account) named like the system is an impostor's, never the pipeline's.
+        raise PermissionDenied(f"the name {actor.username!r} is reserved; no account may use it")
+    if actor.user_id is None:
         raise PermissionDenied("register with POST /me/register before using Cradle")
     return actor
 

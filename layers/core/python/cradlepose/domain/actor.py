@@ -12,7 +12,9 @@ class Actor:
     """The authenticated caller, as far as the database knows them.
 
     `user_id` is None only for the system itself (pipeline steps, scheduled jobs) and for
-    callers who are authenticated but not yet registered in Cradle.
+    callers who are authenticated but not yet registered in Cradle. A plain Actor is never the
+    system, whatever its name says: only a `SystemActor`, which trigger and pipeline code create,
+    is (a token's username is data from outside, not an identity claim Cradle trusts).
     """
 
     user_id: int | None
@@ -24,7 +26,7 @@ class Actor:
 
     @property
     def is_system(self) -> bool:
-        return self.username == SYSTEM_USERNAME
+        return False
 
     @property
     def is_admin(self) -> bool:
@@ -36,7 +38,26 @@ class Actor:
         return self.is_system or (self.user_id is not None and self.is_approved and self.is_active)
 
 
+@dataclass(frozen=True)
+class SystemActor(Actor):
+    """The pipeline, the triggers and scheduled jobs: a distinct type that no token can become.
+
+    Request code builds Actors from verified claims and database rows and never this type; the
+    one instance lives in cradlepose.common.system."""
+
+    @property
+    def is_system(self) -> bool:
+        return True
+
+
 SYSTEM_USERNAME = "system"
+# Names no person may hold, in any case: the system's own (its audit rows carry it), so a token or
+# an account with that name can never be mistaken for the pipeline in the audit log or in code.
+RESERVED_USERNAMES = frozenset({SYSTEM_USERNAME})
+
+
+def is_reserved_username(username: str) -> bool:
+    return username.strip().casefold() in RESERVED_USERNAMES
 
 
 @dataclass(frozen=True)

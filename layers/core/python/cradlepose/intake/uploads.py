@@ -21,11 +21,12 @@ from enum import StrEnum
 import sqlalchemy as sa
 
 from cradlepose.adapters.storage import ObjectMissing, Storage
+from cradlepose.common.system import SYSTEM
 from cradlepose.db.models import Image, UploadRejection
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
-from cradlepose.domain.actor import SYSTEM_USERNAME, Actor, RequestContext
+from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.audit import AuditEntry
-from cradlepose.domain.enums import AuditCategory, AuditStatus, BatchStatus, Role
+from cradlepose.domain.enums import AuditCategory, AuditStatus, BatchStatus
 from cradlepose.domain.quality import assess
 from cradlepose.domain.uploads import UploadKey
 from cradlepose.imaging import measure, metadata
@@ -35,7 +36,6 @@ from cradlepose.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-SYSTEM = Actor(user_id=None, username=SYSTEM_USERNAME, role=Role.ADMIN)
 TRIGGER_CONTEXT = RequestContext(
     user_agent="cradle-upload-trigger", endpoint="s3:ObjectCreated", method="EVENT"
 )

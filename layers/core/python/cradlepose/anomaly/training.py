@@ -41,6 +41,7 @@ from cradlepose.domain.bounds import DbId
 from cradlepose.domain.enums import AnomalyTrainingStatus, AuditCategory
 from cradlepose.domain.errors import Conflict, DomainError, NotFound
 from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME
+from cradlepose.domain.status_changes import change_status
 from cradlepose.settings import get_settings
 
 STALE_AFTER = dt.timedelta(minutes=20)
@@ -226,7 +227,7 @@ def run_next(
         job = uow.anomaly_jobs.next_queued()
         if job is None:
             return None
-        job.status = S.RUNNING
+        change_status(uow, job, S.RUNNING)
         job.started_at = job.updated_at = dt.datetime.now(dt.UTC)
         job.progress, job.progress_message = Decimal("0.02"), "loading verified poses"
         _audit(uow, job, "ANOMALY_TRAINING_STARTED", new={"status": S.RUNNING.value})
@@ -267,7 +268,7 @@ def _fail(factory: UnitOfWorkFactory, context: RequestContext, job_id: int, reas
 
 
 def _finish_failed(uow: UnitOfWork, job: AnomalyTrainingJob, reason: str) -> None:
-    job.status = S.FAILED
+    change_status(uow, job, S.FAILED, reason=reason)
     job.error_message = reason
     job.finished_at = job.updated_at = dt.datetime.now(dt.UTC)
     job.progress_message = "failed"
@@ -398,7 +399,7 @@ def _publish(
                 report_file_path=report_key,
             )
         )
-        job.status = S.COMPLETED
+        change_status(uow, job, S.COMPLETED)
         job.progress, job.progress_message = Decimal(1), "completed"
         job.finished_at = job.updated_at = dt.datetime.now(dt.UTC)
         document = {

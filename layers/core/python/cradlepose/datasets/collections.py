@@ -43,8 +43,8 @@ from cradlepose.domain.enums import (
 )
 from cradlepose.domain.errors import Conflict, NotFound, ValidationFailed
 from cradlepose.domain.keypoint_schema import SchemaDefinition
-from cradlepose.domain.lifecycles import COLLECTION
 from cradlepose.domain.splits import SplitCandidate, SplitFractions, assign_splits, group_key
+from cradlepose.domain.status_changes import change_status
 from cradlepose.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -375,7 +375,7 @@ def _finish(
     with uow_factory(SYSTEM, context) as uow:
         collection = uow.collections.require(collection_id, for_update=True)
         target = CollectionStatus.FAILED if error is not None else CollectionStatus.READY
-        collection.status = COLLECTION.apply(collection.status, target)
+        change_status(uow, collection, target)
         collection.expires_at = now + retention
         if error is not None:
             collection.error_message = error[:5000]
@@ -428,7 +428,7 @@ def expire_due(
             if collection.archive_path:
                 storage.delete(settings.exports_bucket, collection.archive_path)  # idempotent in S3
             old = collection.status
-            collection.status = COLLECTION.apply(collection.status, CollectionStatus.EXPIRED)
+            change_status(uow, collection, CollectionStatus.EXPIRED)
             _audit(
                 uow,
                 collection,

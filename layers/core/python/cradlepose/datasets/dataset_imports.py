@@ -45,8 +45,8 @@ from cradlepose.domain.coco_keypoints import ImportedImage, parse_document
 from cradlepose.domain.enums import AuditCategory, AuditStatus, BatchStatus, ImageStatus, ImportStatus
 from cradlepose.domain.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME, SchemaDefinition
-from cradlepose.domain.lifecycles import IMPORT
 from cradlepose.domain.quality import assess
+from cradlepose.domain.status_changes import change_status
 from cradlepose.imaging import measure, metadata
 from cradlepose.imaging.sniff import sniff
 from cradlepose.settings import get_settings
@@ -156,7 +156,7 @@ def start_import(uow: UnitOfWork, storage: StreamingStorage, import_id: int) -> 
     with storage.open_read(settings.uploads_bucket, row.archive_key) as source:
         planned = plan(_open_zip(source), schema)
     row.archive_size = size
-    row.status = IMPORT.apply(row.status, ImportStatus.PENDING)
+    change_status(uow, row, ImportStatus.PENDING)
     _audit(
         uow,
         row,
@@ -447,7 +447,7 @@ def _commit_import(
             seed=row.id,
             actor_id=row.created_by,
         )
-        row.status = IMPORT.apply(row.status, ImportStatus.COMPLETED)
+        change_status(uow, row, ImportStatus.COMPLETED)
         row.batch_id, row.dataset_id, row.finished_at = batch.id, dataset.id, now
         row.images_imported = len(images)
         row.annotations_imported = sum(1 for i in images if i.yolo_keypoints is not None)
@@ -482,7 +482,7 @@ def _fail(
         row = uow.dataset_imports.require(import_id, for_update=True)
         if row.status is not ImportStatus.PENDING:
             return row.status
-        row.status = IMPORT.apply(row.status, ImportStatus.FAILED)
+        change_status(uow, row, ImportStatus.FAILED)
         row.error_message = message[:5000]
         row.finished_at = dt.datetime.now(dt.UTC)
         _audit(uow, row, "IMPORT_FAILED", new={"error": row.error_message}, status=AuditStatus.FAILED)

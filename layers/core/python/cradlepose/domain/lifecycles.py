@@ -1,4 +1,4 @@
-"""Status tables of collections, imports, training and inference jobs, and model deployment.
+"""Status tables of collections, imports, jobs, model deployment, pipeline runs and anomaly training.
 
 The same TransitionTable as the workflow's (domain.transitions): a change the table does not
 allow raises IllegalTransition (409) naming the entity and both states, and never half-applies.
@@ -6,7 +6,14 @@ allow raises IllegalTransition (409) naming the entity and both states, and neve
 
 from __future__ import annotations
 
-from cradlepose.domain.enums import CollectionStatus, DeploymentStatus, ImportStatus, JobStatus
+from cradlepose.domain.enums import (
+    AnomalyTrainingStatus,
+    CollectionStatus,
+    DeploymentStatus,
+    ImportStatus,
+    JobStatus,
+    PipelineRunStatus,
+)
 from cradlepose.domain.transitions import TransitionTable
 
 C = CollectionStatus
@@ -56,5 +63,48 @@ DEPLOYMENT = TransitionTable(
         D.PRODUCTION: frozenset({D.DEPRECATED}),
         # A deprecated model may be tested again (and promoted back through TESTING).
         D.DEPRECATED: frozenset({D.TESTING}),
+    },
+)
+
+# Every move a model's deployment status makes, whichever path makes it: the promotion rules above
+# (the only moves POST /models/{id}/promotions accepts) plus the two administrative moves of
+# models.model_configs: make_default (any active model straight to PRODUCTION, no promotion rule
+# applied) and retire_model (any model to DEPRECATED, its record kept).
+MODEL_DEPLOYMENT = TransitionTable(
+    "MLModelConfig",
+    {
+        D.DEVELOPMENT: frozenset({D.TESTING, D.PRODUCTION, D.DEPRECATED}),
+        D.TESTING: frozenset({D.PRODUCTION, D.DEVELOPMENT, D.DEPRECATED}),
+        D.PRODUCTION: frozenset({D.DEPRECATED}),
+        D.DEPRECATED: frozenset({D.TESTING, D.PRODUCTION}),
+    },
+)
+
+P = PipelineRunStatus
+# One run of a batch's state machine (docs/workflow.md, docs/local.md): requested in the
+# transaction that triggers it, RUNNING once its execution started, then SUCCEEDED when the
+# execution ends, or FAILED, from either open state, with its step and reason (the batch stays
+# resumable and the next attempt is a new run).
+PIPELINE_RUN = TransitionTable(
+    "PipelineRun",
+    {
+        P.REQUESTED: frozenset({P.RUNNING, P.FAILED}),
+        P.RUNNING: frozenset({P.SUCCEEDED, P.FAILED}),
+        P.SUCCEEDED: frozenset(),
+        P.FAILED: frozenset(),
+    },
+)
+
+T = AnomalyTrainingStatus
+# Seed 004's training_jobs.status (queued, running, then completed or failed; docs/anomaly.md):
+# the worker takes the oldest QUEUED job, and a RUNNING job ends COMPLETED or FAILED (a job silent
+# for 20 minutes is FAILED by the next worker run). There is no cancelling a queued job.
+ANOMALY_TRAINING = TransitionTable(
+    "AnomalyTrainingJob",
+    {
+        T.QUEUED: frozenset({T.RUNNING}),
+        T.RUNNING: frozenset({T.COMPLETED, T.FAILED}),
+        T.COMPLETED: frozenset(),
+        T.FAILED: frozenset(),
     },
 )

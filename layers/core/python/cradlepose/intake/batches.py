@@ -28,9 +28,8 @@ from cradlepose.domain.actor import Actor
 from cradlepose.domain.bounds import ByteSize, DbId
 from cradlepose.domain.enums import AuditCategory, BatchStatus, ImageStatus, Role
 from cradlepose.domain.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
-from cradlepose.domain.events import BatchStatusChanged
 from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME
-from cradlepose.domain.transitions import transition
+from cradlepose.domain.status_changes import change_status
 from cradlepose.domain.uploads import UploadKey, content_type_for
 from cradlepose.preannotation import pipeline
 from cradlepose.settings import get_settings
@@ -225,9 +224,8 @@ def archive(uow: UnitOfWork, batch_id: int) -> BatchOut:
     access.require_admin(uow.actor)
     batch = uow.batches.require(batch_id, for_update=True)
     old = batch.status
-    batch.status = transition(batch.status, BatchStatus.ARCHIVED)
+    change_status(uow, batch, BatchStatus.ARCHIVED)
     _audit(uow, batch, "BATCH_ARCHIVED", old={"status": old}, new={"status": batch.status})
-    uow.emit(BatchStatusChanged(batch.id, batch.status))
     uow.commit()
     return BatchOut.model_validate(batch)
 

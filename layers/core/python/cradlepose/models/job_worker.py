@@ -51,7 +51,7 @@ from cradlepose.domain.jobs import (
 )
 from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.keypoints import KeypointSet
-from cradlepose.domain.lifecycles import JOB
+from cradlepose.domain.status_changes import change_status
 from cradlepose.models import model_configs, model_metrics
 from cradlepose.models.model_specs import spec_from_config
 from cradlepose.settings import get_settings
@@ -149,7 +149,7 @@ def _dispatch(
         except JobNotStarted as error:
             log.warning("job %s not started yet: %s", launch.name, error)
             return False
-        job.status = JOB.apply(job.status, JobStatus.RUNNING)
+        change_status(uow, job, JobStatus.RUNNING)
         job.start_time = dt.datetime.now(dt.UTC)
         job.runner, job.runner_handle, job.spec_uri = runner.name, handle, launch.spec_uri
         _audit(
@@ -404,7 +404,7 @@ def _store_inference(uow: UnitOfWork, job: InferenceJob, report: JobReport) -> N
 def _finish(
     uow: UnitOfWork, job: TrainingJob | InferenceJob, status: JobStatus, error: str | None = None
 ) -> None:
-    job.status = JOB.apply(job.status, status)
+    change_status(uow, job, status)
     job.end_time = dt.datetime.now(dt.UTC)
     if status is JobStatus.COMPLETED:
         job.progress_percentage = Decimal("100.00")

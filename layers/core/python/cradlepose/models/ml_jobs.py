@@ -27,7 +27,7 @@ from cradlepose.domain.enums import AuditCategory, DatasetSplit, ExportFormat, J
 from cradlepose.domain.errors import Conflict, FieldProblem, NotFound, PermissionDenied, ValidationFailed
 from cradlepose.domain.jobs import TrainingHyperparameters
 from cradlepose.domain.keypoint_schema import SchemaDefinition
-from cradlepose.domain.lifecycles import JOB
+from cradlepose.domain.status_changes import change_status
 
 MAX_TARGET_IMAGES = 100_000
 Kind = Literal["training", "inference"]
@@ -215,7 +215,7 @@ def cancel(uow: UnitOfWork, kind: Kind, job_id: int) -> TrainingJobOut | Inferen
     if not access.owns_or_admin(actor, job.created_by):
         raise PermissionDenied(f"only whoever asked for {kind} job {job.id}, or an admin, may cancel it")
     if job.status is JobStatus.QUEUED:
-        job.status = JOB.apply(job.status, JobStatus.CANCELLED)
+        change_status(uow, job, JobStatus.CANCELLED)
         job.end_time = dt.datetime.now(dt.UTC)
         action = "JOB_CANCELLED"
     elif job.status is JobStatus.RUNNING:

@@ -22,6 +22,7 @@ from cradlepose.domain.audit import changes
 from cradlepose.domain.bounds import DbId
 from cradlepose.domain.enums import AuditCategory, DeploymentStatus, ModelFramework, ModelType
 from cradlepose.domain.errors import Conflict, ValidationFailed
+from cradlepose.domain.status_changes import change_status
 
 Variant = Literal["nano", "small", "medium", "large", "xl"]
 
@@ -167,9 +168,13 @@ def edit_model(uow: UnitOfWork, model_id: int, command: ModelConfigEdit) -> Mode
         raise Conflict("make a model the default with POST /models/{id}/default")
     before = snapshot(row, _FIELDS)
     old_status = row.deployment_status
+    target = values.pop("deployment_status", old_status)
+    if target is None:
+        raise ValidationFailed.single("deployment_status", "a model always has a deployment status")
     for name, value in values.items():
         setattr(row, name, value.model_dump() if isinstance(value, BaseModel) else value)
-    if row.deployment_status is not old_status:
+    if target is not old_status:  # the same status again is no change, as before
+        change_status(uow, row, target, reason="set by an administrator")
         record_deployment(uow, row, old_status, reason="set by an administrator")
     old, new = changes(before, snapshot(row, _FIELDS))
     _audit(uow, row, "MODEL_UPDATED", old=old, new=new)
@@ -186,8 +191,8 @@ def retire_model(uow: UnitOfWork, model_id: int) -> None:
     before = snapshot(row, _FIELDS)
     old_status = row.deployment_status
     row.is_active = False
-    row.deployment_status = DeploymentStatus.DEPRECATED
     if old_status is not DeploymentStatus.DEPRECATED:
+        change_status(uow, row, DeploymentStatus.DEPRECATED, reason="retired")
         record_deployment(uow, row, old_status, reason="retired")
     old, new = changes(before, snapshot(row, _FIELDS))
     _audit(uow, row, "MODEL_RETIRED", old=old, new=new)
@@ -228,7 +233,7 @@ def promote_to_production(
         .with_for_update()
     ).all()
     for old_default in previous:
-        old_default.deployment_status = DeploymentStatus.DEPRECATED
+        change_status(uow, old_default, DeploymentStatus.DEPRECATED, reason=f"replaced by model {row.id}")
         record_deployment(uow, old_default, DeploymentStatus.PRODUCTION, reason=f"replaced by model {row.id}")
         _audit(
             uow,
@@ -240,7 +245,7 @@ def promote_to_production(
         )
     uow.flush()
     old_status = row.deployment_status
-    row.deployment_status = DeploymentStatus.PRODUCTION
+    change_status(uow, row, DeploymentStatus.PRODUCTION, reason=reason)
     replaced = previous[0] if previous else None
     record_deployment(uow, row, old_status, replaced=replaced, evidence=evidence, reason=reason)
     _audit(

@@ -25,6 +25,7 @@ from cradlepose.domain.enums import AuditCategory, DatasetSplit, DeploymentStatu
 from cradlepose.domain.errors import Conflict
 from cradlepose.domain.lifecycles import DEPLOYMENT
 from cradlepose.domain.promotion import GateEvidence, check_gate
+from cradlepose.domain.status_changes import change_status
 from cradlepose.models import model_configs, model_metrics
 
 
@@ -77,7 +78,7 @@ def promote(uow: UnitOfWork, model_id: int, command: PromotionIn) -> DeploymentO
         model_configs.promote_to_production(uow, row, reason=command.reason, evidence=evidence)
     else:
         old = row.deployment_status
-        row.deployment_status = command.target
+        change_status(uow, row, command.target, reason=command.reason)
         model_configs.record_deployment(uow, row, old, reason=command.reason)
         audit(
             uow,

@@ -29,7 +29,7 @@ from cradlepose.domain.errors import Conflict, NotFound
 from cradlepose.domain.inference import ImageResult
 from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.preannotation import yolo_keypoints
-from cradlepose.domain.transitions import transition
+from cradlepose.domain.status_changes import record_bulk_change
 
 ERROR_TEXT_LIMIT = 2000
 
@@ -99,7 +99,6 @@ def ingest_chunk(
             uow.schemas.require(batch.keypoint_schema_id).schema_definition
         )
         rows = _rows(uow, results, schema)
-        transition(ImageStatus.UPLOADED, ImageStatus.YOLO_PROCESSED)  # the edge the statement applies
         changed = uow.session.execute(
             _BULK_UPDATE,
             {
@@ -118,6 +117,9 @@ def ingest_chunk(
         uow.mark_written()
         loaded = sorted(image_id for image_id, ok in changed if ok)
         failed = sorted(image_id for image_id, ok in changed if not ok)
+        # The statement moved the loaded images UPLOADED → YOLO_PROCESSED: the table must allow it
+        # (or this unit of work rolls back), and each image's change is recorded.
+        record_bulk_change(uow, "Image", loaded, ImageStatus.UPLOADED, ImageStatus.YOLO_PROCESSED)
         chunk.loaded_at = dt.datetime.now(dt.UTC)
         chunk.loaded_count, chunk.failed_count = len(loaded), len(failed)
         loaded_now = set(loaded)

@@ -18,6 +18,7 @@ from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from cradlepose.domain.actor import SYSTEM_CONTEXT, Actor
 from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, PipelineRunStatus
+from cradlepose.domain.status_changes import change_status
 from cradlepose.settings import get_settings
 
 
@@ -94,7 +95,7 @@ def start_run(
     with uow_factory(actor, SYSTEM_CONTEXT) as uow:
         run = uow.pipeline_runs.require(run_id, for_update=True)
         if run.status is PipelineRunStatus.REQUESTED:
-            run.status = PipelineRunStatus.RUNNING
+            change_status(uow, run, PipelineRunStatus.RUNNING)
             run.execution_arn = arn
             run.started_at = dt.datetime.now(dt.UTC)
             uow.audit(

@@ -21,6 +21,7 @@ from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, BatchStatus, PipelineRunStatus
+from cradlepose.domain.status_changes import change_status
 from cradlepose.preannotation import pipeline
 
 ExecutionExists = Callable[[str], bool]  # execution ARN -> does Step Functions know it?
@@ -73,7 +74,11 @@ def resume_run(
         if run.status not in pipeline.OPEN:
             return arn
         old = run.status
-        run.status, run.execution_arn = PipelineRunStatus.RUNNING, arn
+        if (
+            run.status is not PipelineRunStatus.RUNNING
+        ):  # a RUNNING run whose execution was gone stays RUNNING
+            change_status(uow, run, PipelineRunStatus.RUNNING, reason="resumed")
+        run.execution_arn = arn
         run.started_at = run.started_at or dt.datetime.now(dt.UTC)
         uow.audit(
             AuditEntry(

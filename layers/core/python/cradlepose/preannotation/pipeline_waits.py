@@ -32,6 +32,7 @@ from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.enums import AuditCategory, BatchStatus, PipelineRunStatus
 from cradlepose.domain.events import BatchStatusChanged, Event
 from cradlepose.domain.pipeline import StageReport
+from cradlepose.domain.status_changes import change_status
 from cradlepose.preannotation.steps import NotThisRun
 
 log = logging.getLogger(__name__)
@@ -157,7 +158,8 @@ def subscribe(bus: MessageBus, uow_factory: UnitOfWorkFactory, workflow: Workflo
 def _finish_run(uow: UnitOfWork, batch: ImageBatch, run_id: int) -> None:
     run = uow.pipeline_runs.require(run_id, for_update=True)
     if run.status is PipelineRunStatus.RUNNING:
-        run.status, run.finished_at = PipelineRunStatus.SUCCEEDED, _now()
+        change_status(uow, run, PipelineRunStatus.SUCCEEDED)
+        run.finished_at = _now()
         _audit(uow, batch, "PIPELINE_SUCCEEDED", {"attempt": run.attempt, "status": batch.status})
 
 

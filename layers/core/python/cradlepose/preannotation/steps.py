@@ -49,8 +49,8 @@ from cradlepose.domain.pipeline import (
     model_label,
     results_key,
 )
+from cradlepose.domain.status_changes import change_status
 from cradlepose.domain.step_errors import describe_error
-from cradlepose.domain.transitions import transition
 from cradlepose.models.model_specs import spec_for_batch
 from cradlepose.preannotation.pipeline import OPEN
 from cradlepose.settings import get_settings
@@ -109,7 +109,8 @@ def mark_processing(
         run = _run_of_execution(uow, batch, execution_id)
         changed = False
         if run.status is PipelineRunStatus.REQUESTED:  # the execution got here before start_run's bookkeeping
-            run.status, run.execution_arn = PipelineRunStatus.RUNNING, execution_id
+            change_status(uow, run, PipelineRunStatus.RUNNING)
+            run.execution_arn = execution_id
             run.started_at = run.started_at or _now()
             _audit(
                 uow, batch, "PIPELINE_STARTED", new={"attempt": run.attempt, "execution_arn": execution_id}
@@ -118,7 +119,7 @@ def mark_processing(
         if batch.status is BatchStatus.UPLOADED:
             spec = spec_for_batch(uow, batch)
             old = batch.status
-            batch.status = transition(batch.status, BatchStatus.YOLO_PROCESSING)
+            change_status(uow, batch, BatchStatus.YOLO_PROCESSING)
             batch.yolo_processing_started = _now()
             batch.yolo_model_version = model_label(spec.name, spec.version)
             run.model_spec = spec.model_dump(mode="json")
@@ -304,7 +305,7 @@ def _complete_processing(uow: UnitOfWork, batch: ImageBatch) -> None:
     batch.failed_yolo_count = failed
     batch.quality_check_passed = quality_check_passed(passing, total)
     batch.yolo_processing_completed = _now()
-    batch.status = transition(batch.status, BatchStatus.YOLO_COMPLETED)
+    change_status(uow, batch, BatchStatus.YOLO_COMPLETED)
     _audit(
         uow,
         batch,
@@ -319,7 +320,7 @@ def _complete_processing(uow: UnitOfWork, batch: ImageBatch) -> None:
             "images_meeting_min_quality": passing,
         },
     )
-    batch.status = transition(batch.status, BatchStatus.READY_FOR_ANNOTATION)
+    change_status(uow, batch, BatchStatus.READY_FOR_ANNOTATION)
     _audit(
         uow,
         batch,
@@ -352,7 +353,8 @@ def record_failure(
                 failed_step=None,
             )
         step = failed_step(uow, batch, run, error)
-        run.status, run.finished_at = PipelineRunStatus.FAILED, _now()
+        change_status(uow, run, PipelineRunStatus.FAILED, reason=message)
+        run.finished_at = _now()
         run.failed_step, run.error = step, message
         uow.audit(
             AuditEntry(
@@ -371,7 +373,7 @@ def record_failure(
             if wait.run_id == run.id:  # its execution is over: nobody will answer the token
                 wait.released_at, wait.released_status = _now(), batch.status
         if batch.status is BatchStatus.YOLO_PROCESSING:
-            batch.status = transition(batch.status, BatchStatus.UPLOADED)
+            change_status(uow, batch, BatchStatus.UPLOADED)
             _audit(
                 uow,
                 batch,

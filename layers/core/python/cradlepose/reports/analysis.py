@@ -51,7 +51,7 @@ from cradlepose.domain.errors import Conflict, NotFound, ValidationFailed
 from cradlepose.domain.findings import FINDINGS_VERSION, Findings, analyse
 from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.keypoints import KeypointSet
-from cradlepose.domain.transitions import transition
+from cradlepose.domain.status_changes import change_status
 from cradlepose.imaging.overlay import draw_skeleton
 from cradlepose.reports import analysis_documents, reference_library
 from cradlepose.settings import get_settings
@@ -322,7 +322,7 @@ def _begin(
         action = stage_action(job.status, stage, output_stored=output_stored)
         if action is StageAction.START:
             before = job.status
-            job.status = transition(job.status, stage)
+            change_status(uow, job, stage)
             _audit(
                 uow, job, "ANALYSIS_STAGE_STARTED", old={"status": before.value}, new={"status": stage.value}
             )
@@ -361,7 +361,7 @@ def _finish(
         result.provenance = {**(result.provenance or {}), **provenance}
         new: dict[str, Any] = {"stage": stage.value, "confidence": round(confidence, 3)}
         if complete:
-            job.status = transition(job.status, AnalysisStatus.COMPLETED)
+            change_status(uow, job, AnalysisStatus.COMPLETED)
             new["status"] = AnalysisStatus.COMPLETED.value
         _audit(uow, job, "ANALYSIS_STAGE_COMPLETED", new=new)
         uow.commit()
@@ -601,7 +601,7 @@ def record_failure(
         result = uow.analysis_jobs.result_of(job.job_id)
         overlay_stored = result is not None and result.segmentation_result_key is not None
         message = f"{error}: {cause}" if cause else error
-        job.status = transition(job.status, AnalysisStatus.FAILED)
+        change_status(uow, job, AnalysisStatus.FAILED)
         job.failed_stage = stage.value
         job.error_message = message[:ERROR_TEXT_LIMIT]
         _audit(

@@ -35,7 +35,7 @@ from cradlepose.domain.enums import (
 from cradlepose.domain.errors import Conflict, NotFound, StaleVersion, ValidationFailed
 from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.keypoints import KeypointSet, completeness_problems, validate_keypoints
-from cradlepose.domain.transitions import transition
+from cradlepose.domain.status_changes import change_status
 from cradlepose.workflow import assignments as assignment_service
 
 WORKABLE = (
@@ -198,7 +198,7 @@ def save_draft(uow: UnitOfWork, image_id: int, command: AnnotationIn, if_match: 
         _fill(annotation, image, payload, command)
         action = "ANNOTATION_DRAFT_SAVED"
     if image.status in (ImageStatus.ASSIGNED, ImageStatus.REQUIRES_REVISION, ImageStatus.ANNOTATED):
-        image.status = transition(image.status, ImageStatus.IN_PROGRESS)
+        change_status(uow, image, ImageStatus.IN_PROGRESS)
     _flush_versioned(uow, annotation, if_match)
     _audit(
         uow,
@@ -229,16 +229,16 @@ def submit(uow: UnitOfWork, image_id: int, if_match: int | None) -> AnnotationOu
     )
     if problems:
         raise ValidationFailed(problems)
-    annotation.status = transition(annotation.status, AnnotationStatus.SUBMITTED)
+    change_status(uow, annotation, AnnotationStatus.SUBMITTED)
     annotation.submitted_at = dt.datetime.now(dt.UTC)
-    image.status = transition(image.status, ImageStatus.SUBMITTED)
+    change_status(uow, image, ImageStatus.SUBMITTED)
     assignment = uow.assignments.require(assignment.id, for_update=True)
     assignment.images_completed += 1
     if assignment.images_completed >= assignment.images_total:
         assignment_service.close_active_time(assignment)
         if assignment.status is AssignmentStatus.ASSIGNED:
-            assignment.status = transition(assignment.status, AssignmentStatus.IN_PROGRESS)
-        assignment.status = transition(assignment.status, AssignmentStatus.SUBMITTED)
+            change_status(uow, assignment, AssignmentStatus.IN_PROGRESS)
+        change_status(uow, assignment, AssignmentStatus.SUBMITTED)
     assignment_service.update_progress(assignment)
     _flush_versioned(uow, annotation, if_match)
     _audit(

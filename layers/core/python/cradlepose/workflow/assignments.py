@@ -30,8 +30,7 @@ from cradlepose.domain.enums import (
     Role,
 )
 from cradlepose.domain.errors import Conflict, NotFound, ValidationFailed
-from cradlepose.domain.events import BatchStatusChanged
-from cradlepose.domain.transitions import transition
+from cradlepose.domain.status_changes import change_status
 
 OPEN = (
     AssignmentStatus.ASSIGNED,
@@ -217,7 +216,7 @@ def candidates(uow: UnitOfWork) -> list[assignment_policy.Candidate]:
 def acknowledge(uow: UnitOfWork, assignment_id: int) -> AssignmentOut:
     assignment = _mine(uow, assignment_id)
     old = assignment.status
-    assignment.status = transition(assignment.status, AssignmentStatus.ACKNOWLEDGED)
+    change_status(uow, assignment, AssignmentStatus.ACKNOWLEDGED)
     assignment.acknowledged_at = _now()
     _audit(uow, assignment, "ASSIGNMENT_ACKNOWLEDGED", old={"status": old}, new={"status": assignment.status})
     uow.commit()
@@ -227,7 +226,7 @@ def acknowledge(uow: UnitOfWork, assignment_id: int) -> AssignmentOut:
 def start(uow: UnitOfWork, assignment_id: int) -> AssignmentOut:
     assignment = _mine(uow, assignment_id)
     old = assignment.status
-    assignment.status = transition(assignment.status, AssignmentStatus.IN_PROGRESS)
+    change_status(uow, assignment, AssignmentStatus.IN_PROGRESS)
     now = _now()
     assignment.started_at = assignment.started_at or now
     assignment.acknowledged_at = assignment.acknowledged_at or now
@@ -263,7 +262,7 @@ def resume(uow: UnitOfWork, assignment_id: int) -> AssignmentOut:
     if assignment.active_since is not None:
         raise Conflict(f"assignment {assignment.id} is not paused")
     if assignment.status is AssignmentStatus.OVERDUE:
-        assignment.status = transition(assignment.status, AssignmentStatus.IN_PROGRESS)
+        change_status(uow, assignment, AssignmentStatus.IN_PROGRESS)
     if assignment.status is not AssignmentStatus.IN_PROGRESS:
         raise Conflict(f"assignment {assignment.id} is {assignment.status.value}; start it first")
     assignment.active_since = _now()
@@ -405,9 +404,8 @@ def close_active_time(assignment: BatchAssignment) -> None:
 def mark_batch_in_progress(uow: UnitOfWork, batch: ImageBatch) -> None:
     if batch.status in (BatchStatus.ASSIGNED, BatchStatus.READY_FOR_ANNOTATION, BatchStatus.COMPLETED):
         old = batch.status
-        batch.status = transition(batch.status, BatchStatus.IN_PROGRESS)
+        change_status(uow, batch, BatchStatus.IN_PROGRESS)
         batch_audit(uow, batch, "BATCH_IN_PROGRESS", old={"status": old}, new={"status": batch.status})
-        uow.emit(BatchStatusChanged(batch.id, batch.status))
 
 
 def batch_audit(uow: UnitOfWork, batch: ImageBatch, action: str, **details: Any) -> None:
@@ -449,13 +447,12 @@ def _assign(
         )
     )
     for image in images:
-        image.status = transition(image.status, ImageStatus.ASSIGNED)
+        change_status(uow, image, ImageStatus.ASSIGNED)
         image.current_annotator = annotator.id
         image.current_assignment_id = assignment.id
     old = batch.status
-    batch.status = transition(batch.status, BatchStatus.ASSIGNED)
+    change_status(uow, batch, BatchStatus.ASSIGNED)
     batch.assigned_count = len(images)
-    uow.emit(BatchStatusChanged(batch.id, batch.status))
     _audit(
         uow,
         assignment,

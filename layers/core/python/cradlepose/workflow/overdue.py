@@ -18,7 +18,7 @@ from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AssignmentStatus, AuditCategory, BatchStatus, ImageStatus
-from cradlepose.domain.transitions import transition
+from cradlepose.domain.status_changes import change_status
 
 LATE_CANDIDATES = (AssignmentStatus.ASSIGNED, AssignmentStatus.ACKNOWLEDGED, AssignmentStatus.IN_PROGRESS)
 AWAITING_ANNOTATION = (ImageStatus.YOLO_PROCESSED, ImageStatus.ASSIGNED, ImageStatus.IN_PROGRESS)
@@ -48,7 +48,7 @@ def mark_overdue(
             page = _late(uow, moment, batch_id)
             for assignment in page:
                 old = assignment.status
-                assignment.status = transition(old, AssignmentStatus.OVERDUE)
+                change_status(uow, assignment, AssignmentStatus.OVERDUE)
                 uow.audit(
                     AuditEntry(
                         action="ASSIGNMENT_OVERDUE",

@@ -53,10 +53,9 @@ from cradlepose.domain.enums import (
     VerificationDecision,
 )
 from cradlepose.domain.errors import Conflict, FieldProblem, NotFound, PermissionDenied, ValidationFailed
-from cradlepose.domain.events import BatchStatusChanged
 from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.keypoints import KeypointSet, validate_keypoints
-from cradlepose.domain.transitions import transition
+from cradlepose.domain.status_changes import change_status
 from cradlepose.workflow import assignments as assignment_service
 from cradlepose.workflow import metrics
 from cradlepose.workflow.annotations import AnnotationOut
@@ -233,8 +232,8 @@ def claim_next(uow: UnitOfWork, queue: Queue) -> ReviewItem | None:
         return None
     annotation = _latest_annotation(uow, image.id)
     if image.status is ImageStatus.SUBMITTED:
-        image.status = transition(image.status, ImageStatus.UNDER_REVIEW)
-        annotation.status = transition(annotation.status, AnnotationStatus.UNDER_REVIEW)
+        change_status(uow, image, ImageStatus.UNDER_REVIEW)
+        change_status(uow, annotation, AnnotationStatus.UNDER_REVIEW)
     image.current_verifier = actor.user_id
     _audit(uow, annotation, "VERIFICATION_CLAIMED", new={"queue": queue.value, "image_id": image.id})
     uow.commit()
@@ -247,8 +246,8 @@ def release(uow: UnitOfWork, annotation_id: int) -> AnnotationOut:
     annotation, image = _claimed(uow, actor, annotation_id)
     image.current_verifier = None
     if _pending_verification(uow, annotation.id) is None:
-        image.status = transition(image.status, ImageStatus.SUBMITTED)
-        annotation.status = transition(annotation.status, AnnotationStatus.SUBMITTED)
+        change_status(uow, image, ImageStatus.SUBMITTED)
+        change_status(uow, annotation, AnnotationStatus.SUBMITTED)
     _audit(uow, annotation, "VERIFICATION_RELEASED", new={"image_id": image.id})
     uow.commit()
     return AnnotationOut.model_validate(annotation)
@@ -359,26 +358,26 @@ def _apply(
     image.requires_specialist_review = False
     new_annotation_id = assignment_id = None
     if decision in (D.APPROVED, D.APPROVED_WITH_CORRECTIONS):
-        annotation.status = transition(annotation.status, AnnotationStatus.APPROVED)
+        change_status(uow, annotation, AnnotationStatus.APPROVED)
         if decision is D.APPROVED_WITH_CORRECTIONS:
             assert corrected is not None
             new_annotation_id = _corrected_version(uow, image, annotation, corrected, verification).id
-        image.status = transition(image.status, ImageStatus.APPROVED)
+        change_status(uow, image, ImageStatus.APPROVED)
         batch.approved_count += 1
         batch.completed_count += 1
     elif decision in REVISIONS:
-        annotation.status = transition(annotation.status, AnnotationStatus.REVISION_REQUESTED)
-        image.status = transition(image.status, ImageStatus.REQUIRES_REVISION)
+        change_status(uow, annotation, AnnotationStatus.REVISION_REQUESTED)
+        change_status(uow, image, ImageStatus.REQUIRES_REVISION)
         annotator = _reviser(uow, image, annotation, decision)
         assignment = assignment_service.open_assignment_for(
             uow, actor, batch, annotator, AssignmentType.REVISION, [image], verification.feedback_to_annotator
         )
         assignment_id = assignment.id
     else:
-        annotation.status = transition(annotation.status, AnnotationStatus.REJECTED)
-        image.status = transition(image.status, ImageStatus.REJECTED)
+        change_status(uow, annotation, AnnotationStatus.REJECTED)
+        change_status(uow, image, ImageStatus.REJECTED)
         if verification.can_be_reannotated:
-            image.status = transition(image.status, ImageStatus.ASSIGNED)
+            change_status(uow, image, ImageStatus.ASSIGNED)
             annotator = _reannotator(uow, annotation)
             assignment = assignment_service.open_assignment_for(
                 uow,
@@ -457,15 +456,14 @@ def _settle(uow: UnitOfWork, batch: ImageBatch, annotation: Annotation) -> None:
     if assignment.status is AssignmentStatus.SUBMITTED and _all_final(
         uow, Image.current_assignment_id == assignment.id
     ):
-        assignment.status = transition(assignment.status, AssignmentStatus.COMPLETED)
+        change_status(uow, assignment, AssignmentStatus.COMPLETED)
         assignment.completed_at = dt.datetime.now(dt.UTC)
     if batch.status is BatchStatus.IN_PROGRESS and _all_final(uow, Image.batch_id == batch.id):
         old = batch.status
-        batch.status = transition(batch.status, BatchStatus.COMPLETED)
+        change_status(uow, batch, BatchStatus.COMPLETED)
         assignment_service.batch_audit(
             uow, batch, "BATCH_COMPLETED", old={"status": old}, new={"status": batch.status}
         )
-        uow.emit(BatchStatusChanged(batch.id, batch.status))
 
 
 def _all_final(uow: UnitOfWork, condition: sa.ColumnElement[bool]) -> bool:

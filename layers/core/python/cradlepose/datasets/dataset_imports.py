@@ -7,8 +7,9 @@
    reference against the archive, and answers 422 naming the first broken record; a good archive
    becomes PENDING.
 3. `process` (the import worker) prepares each image exactly as an upload is prepared (real type
-   from the bytes, metadata stripped losslessly, thumbnail, quality score), refusing one whose
-   size differs from its record or whose EXIF orientation would turn it (the keypoints could then
+   from the bytes, size from the header before any decode, rebuilt from its pixels alone and
+   checked, thumbnail, quality score), refusing one whose size differs from its record or whose
+   EXIF orientation would turn it (the keypoints could then
    mean either orientation), and writes the clean images; then one transaction creates the batch
    (READY_FOR_ANNOTATION: its pre-annotation is the imported keypoints, visibility flags as they
    were), its images and the catalogue's IMPORTED dataset. Any failure deletes every object it
@@ -47,7 +48,7 @@ from cradlepose.domain.errors import Conflict, NotFound, PayloadTooLarge, Valida
 from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME, SchemaDefinition
 from cradlepose.domain.lifecycles import IMPORT
 from cradlepose.domain.quality import assess
-from cradlepose.imaging import measure, metadata
+from cradlepose.imaging import anonymize, measure, metadata
 from cradlepose.imaging.sniff import sniff
 from cradlepose.settings import get_settings
 
@@ -314,10 +315,24 @@ def _prepare(data: bytes, item: PlannedImage) -> _Prepared:
     if detected.image_format is None:
         raise ValidationFailed.single(where, f"the file is a {detected.name}, not a JPEG or PNG image")
     try:
-        clean, reencoded = metadata.clean(data, detected.image_format)
-        width, height = measure.dimensions(clean)
+        # The header's size first: a decompression bomb or a wrong record stops before any decode.
+        declared = anonymize.check_size(data, detected.image_format)
+        if declared != (item.record.width, item.record.height):
+            raise ValidationFailed.single(
+                where,
+                f"is {declared[0]}×{declared[1]} pixels; its record says {item.record.width}×{item.record.height}",
+            )
+        anonymized = anonymize.anonymize(data, detected.image_format)
+        if anonymized.orientation != metadata.UPRIGHT:
+            raise ValidationFailed.single(
+                where,
+                "has an EXIF orientation that turns it; its keypoints could mean either way: save it upright",
+            )
+        clean = anonymized.data
         quality = assess(measure.measure(clean))
         thumbnail = measure.thumbnail(clean, get_settings().thumbnail_max_side)
+    except (anonymize.ImageTooLarge, anonymize.NotAnonymized) as refusal:
+        raise ValidationFailed.single(where, str(refusal)) from None
     except (
         metadata.MalformedImage,
         OSError,
@@ -328,15 +343,6 @@ def _prepare(data: bytes, item: PlannedImage) -> _Prepared:
         raise ValidationFailed.single(
             where, f"the {detected.name} is corrupt or unreadable: {error}"
         ) from None
-    if reencoded:
-        raise ValidationFailed.single(
-            where,
-            "has an EXIF orientation that turns it; its keypoints could mean either way: save it upright",
-        )
-    if (width, height) != (item.record.width, item.record.height):
-        raise ValidationFailed.single(
-            where, f"is {width}×{height} pixels; its record says {item.record.width}×{item.record.height}"
-        )
     return _Prepared(
         image_format=detected.image_format,
         mime_type=detected.mime_type,

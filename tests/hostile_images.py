@@ -137,7 +137,9 @@ def png_with_every_text_chunk() -> Hostile:
     # A gAMA chunk longer than its 4 bytes: a payload disguised as a harmless colour chunk.
     iend = data.rindex(b"IEND") - 4
     smuggled = _png_chunk(b"gAMA", b"\x00\x00\xb1\x8f" + b"SECRET-in-gAMA")
-    return Hostile("png-text-exif-time-iccp", "PNG", data[:iend] + smuggled + data[iend:] + b"SECRET-after-IEND")
+    return Hostile(
+        "png-text-exif-time-iccp", "PNG", data[:iend] + smuggled + data[iend:] + b"SECRET-after-IEND"
+    )
 
 
 HOSTILE: tuple[Callable[[], Hostile], ...] = (

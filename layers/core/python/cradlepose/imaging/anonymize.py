@@ -64,7 +64,9 @@ def anonymize(data: bytes, image_format: str, max_pixels: int = MAX_PIXELS) -> A
         raise NotAnonymized("the cleaned file still holds " + ", ".join(left))
     mode, size, digest = _pixels(data, image_format)
     if size != declared:
-        raise MalformedImage(f"the header says {declared[0]}×{declared[1]}, the pixels are {size[0]}×{size[1]}")
+        raise MalformedImage(
+            f"the header says {declared[0]}×{declared[1]}, the pixels are {size[0]}×{size[1]}"
+        )
     if _pixels(cleaned.data, image_format) != (mode, size, digest):
         raise NotAnonymized("the cleaned file's pixels differ from the original's")
     width, height = (size[1], size[0]) if cleaned.turned else size

@@ -57,4 +57,3 @@ def thumbnail(data: bytes, max_side: int) -> bytes:
         buffer = io.BytesIO()
         small.save(buffer, "JPEG", quality=85, optimize=True)
         return buffer.getvalue()
-

@@ -222,7 +222,12 @@ def jpeg_residue(data: bytes) -> list[str]:
         end = segment.end
         if marker in _CODING or marker in _RST or marker in {_SOS, _EOI}:
             continue
-        if marker == _APP0 and len(raw) == 18 and raw.startswith(b"\xff\xe0\x00\x10" + _JFIF) and raw[-2:] == b"\0\0":
+        if (
+            marker == _APP0
+            and len(raw) == 18
+            and raw.startswith(b"\xff\xe0\x00\x10" + _JFIF)
+            and raw[-2:] == b"\0\0"
+        ):
             continue
         if marker == _APP14 and raw == minimal_adobe(raw[-1]) and raw[-1] <= 2:
             continue
@@ -295,7 +300,6 @@ def header_size(data: bytes, image_format: str) -> tuple[int, int]:
     if width == 0 or height == 0:
         raise MalformedImage(f"the header declares {width}×{height} pixels")
     return width, height
-
 
 
 def clean(data: bytes, image_format: str) -> Cleaned:

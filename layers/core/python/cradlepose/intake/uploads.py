@@ -3,9 +3,10 @@
 An upload arrives at `incoming/<batch>/<slot>/<name>`. Its real type is read from its bytes;
 anything but a readable JPEG or PNG within the size limits (bytes, and pixels as the header
 declares them, before anything is decoded) is rejected: recorded with the reason, copied to
-quarantine, removed from incoming. A good image is rebuilt from what its pixels need and checked
-to hold nothing else with the same pixels (cradlepose.imaging.anonymize; only then is it
-`anonymization_status`), measured for quality, thumbnailed, and registered. The last expected image of a batch requests its pipeline run.
+quarantine, removed from incoming. A good image is rebuilt from what its pixels need, checked to
+hold nothing else and to decode to the same pixels (cradlepose.imaging.anonymize; only then is
+its `anonymization_status` set), measured for quality, thumbnailed, and registered. The last
+expected image of a batch requests its pipeline run.
 
 Every step may run twice (S3 and EventBridge deliver at least once): objects are written to
 deterministic keys, the Image row is unique on its storage path, the rejection on its upload

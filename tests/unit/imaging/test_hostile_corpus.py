@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import struct
+import zlib
 from collections.abc import Callable
 
 import pytest
@@ -124,8 +125,9 @@ def test_orientation_is_kept_not_applied_and_the_size_is_as_shown() -> None:
 
 
 def _declaring(data: bytes, image_format: str, width: int, height: int) -> bytes:
-    if image_format == "PNG":
-        return data[:16] + struct.pack(">II", width, height) + data[24:]
+    if image_format == "PNG":  # IHDR with its CRC recomputed, so only the size lies
+        ihdr = b"IHDR" + struct.pack(">II", width, height) + data[24:29]
+        return data[:12] + ihdr + struct.pack(">I", zlib.crc32(ihdr)) + data[33:]
     sof = next(data.index(bytes((0xFF, m)), 2) for m in (0xC0, 0xC2) if bytes((0xFF, m)) in data)
     return data[: sof + 5] + struct.pack(">HH", height, width) + data[sof + 9 :]
 

@@ -14,12 +14,13 @@ import pytest
 import requests
 import sqlalchemy as sa
 from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
-from PIL import Image
+from PIL import Image, ImageOps
 
 from cradle_workstation.devstack.events import object_created
 from cradlepose.adapters.storage import S3Storage
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.settings import get_settings
+from tests.hostile_images import HOSTILE, SECRET, Hostile, primary_pixels
 from tests.images import PDF_BYTES, blurred_dark_jpeg, jpeg_with_metadata, png_with_text
 from tests.support import ApiClient, Persona
 from triggers import upload
@@ -290,3 +291,35 @@ def test_complete_starts_with_what_arrived(
     assert completed.json["total_images"] == 1
     assert completed.json["pipeline_run"]["status"] == "RUNNING"
     assert api.post(f"/batches/{batch_id}/complete", admin).status == 200  # asking again starts nothing new
+
+
+def _name(hostile: Hostile) -> str:
+    return f"{hostile.name}.{hostile.image_format.lower()}"
+
+
+def test_hostile_files_are_stored_as_their_pixels_alone(
+    api: ApiClient, admin: Persona, uow_factory: UnitOfWorkFactory
+) -> None:
+    corpus = [make() for make in HOSTILE]
+    created = _create(api, admin, [{"filename": _name(h)} for h in corpus])
+    s3 = boto3.client("s3", region_name="us-east-1")
+    settings = get_settings()
+    for hostile, form in zip(corpus, created["uploads"], strict=True):
+        mime = "image/png" if hostile.image_format == "PNG" else "image/jpeg"
+        assert _post(form, hostile.data, _name(hostile), mime) == 204
+        result = _deliver(uow_factory, form["key"], len(hostile.data))
+        assert result["outcome"] == "registered", (hostile.name, result)
+        image = api.get(f"/images/{result['image_id']}", admin).json
+        assert image["anonymization_status"] is True
+        batch_id, slot = created["batch"]["id"], form["key"].split("/")[2]
+        stored = s3.get_object(Bucket=settings.uploads_bucket, Key=f"images/{batch_id}/{slot}")["Body"].read()
+        assert SECRET not in stored, hostile.name
+        with Image.open(io.BytesIO(stored)) as clean:
+            assert (clean.mode, clean.size, clean.tobytes()) == primary_pixels(hostile), hostile.name
+            shown = ImageOps.exif_transpose(clean).size
+        # Width and height are the image as a viewer shows it: the frame keypoints live in.
+        assert (image["width"], image["height"]) == shown, hostile.name
+        thumbnail_key = f"thumbnails/{batch_id}/{slot}.jpg"
+        thumbnail = s3.get_object(Bucket=settings.derived_bucket, Key=thumbnail_key)["Body"].read()
+        with Image.open(io.BytesIO(thumbnail)) as thumb:
+            assert (thumb.width > thumb.height) == (shown[0] > shown[1]), hostile.name  # upright

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageOps
 
 from cradlepose.domain.quality import ImageMeasurements, assess
 from cradlepose.imaging import measure, metadata
@@ -41,37 +41,41 @@ def test_sniff_reads_the_bytes_not_the_name(head: bytes, name: str, accepted: st
 
 def test_jpeg_cleaning_removes_every_identifying_segment_and_keeps_pixels() -> None:
     original = jpeg_with_metadata()
-    cleaned, reencoded = metadata.clean(original, "JPEG")
-    assert reencoded is False
-    assert b"Exif" not in cleaned
-    assert b"InfantCam" not in cleaned
-    assert b"patient 0042" not in cleaned
-    with Image.open(io.BytesIO(original)) as a, Image.open(io.BytesIO(cleaned)) as b:
+    cleaned = metadata.clean(original, "JPEG")
+    assert cleaned.orientation == 1
+    assert b"Exif" not in cleaned.data
+    assert b"InfantCam" not in cleaned.data
+    assert b"patient 0042" not in cleaned.data
+    with Image.open(io.BytesIO(original)) as a, Image.open(io.BytesIO(cleaned.data)) as b:
         assert np.array_equal(np.asarray(a), np.asarray(b))
         assert dict(b.getexif()) == {}
 
 
-def test_icc_profiles_survive_because_they_change_how_pixels_look() -> None:
-    icc = b"\x00" * 128 + b"a colour profile"
+def test_icc_profiles_are_dropped_because_their_text_cannot_be_told_harmless() -> None:
+    icc = b"\x00" * 128 + b"a colour profile naming a device"
     buffer = io.BytesIO()
     Image.new("RGB", (32, 32), "red").save(buffer, "JPEG", icc_profile=icc)
-    cleaned, _ = metadata.clean(buffer.getvalue(), "JPEG")
-    with Image.open(io.BytesIO(cleaned)) as image:
-        assert image.info.get("icc_profile") == icc
+    cleaned = metadata.clean(buffer.getvalue(), "JPEG")
+    with Image.open(io.BytesIO(cleaned.data)) as image, Image.open(buffer) as original:
+        assert "icc_profile" not in image.info
+        assert np.array_equal(np.asarray(original), np.asarray(image))
 
 
-def test_a_rotated_phone_photo_is_turned_upright_then_cleaned() -> None:
+def test_a_rotated_phone_photo_keeps_its_pixels_and_only_its_orientation() -> None:
     original = jpeg_with_metadata((64, 48), orientation=6)  # rotate 90° clockwise to view
-    cleaned, reencoded = metadata.clean(original, "JPEG")
-    assert reencoded is True
-    with Image.open(io.BytesIO(cleaned)) as image:
-        assert image.size == (48, 64)
-        assert dict(image.getexif()) == {}
+    cleaned = metadata.clean(original, "JPEG")
+    assert cleaned.orientation == 6
+    assert cleaned.turned
+    with Image.open(io.BytesIO(cleaned.data)) as image, Image.open(io.BytesIO(original)) as before:
+        assert image.size == (64, 48)  # not re-encoded: the stored pixels are the original's
+        assert np.array_equal(np.asarray(before), np.asarray(image))
+        assert dict(image.getexif()) == {0x0112: 6}  # nothing but the orientation
+        assert ImageOps.exif_transpose(image).size == (48, 64)
 
 
 def test_png_text_chunks_are_dropped_losslessly() -> None:
     original = png_with_text()
-    cleaned, _ = metadata.clean(original, "PNG")
+    cleaned = metadata.clean(original, "PNG").data
     assert b"tEXt" not in cleaned
     assert b"Dr. Example" not in cleaned
     with Image.open(io.BytesIO(original)) as a, Image.open(io.BytesIO(cleaned)) as b:
@@ -87,9 +91,13 @@ def test_truncated_or_broken_jpegs_raise(data: bytes) -> None:
 @settings(max_examples=50)
 @given(st.binary(min_size=0, max_size=200))
 def test_stripping_random_bytes_never_crashes_differently(data: bytes) -> None:
-    for strip in (metadata.strip_jpeg, metadata.strip_png):
+    for image_format in ("JPEG", "PNG"):
+        for read in (metadata.clean, metadata.residue, metadata.header_size):
+            with contextlib.suppress(metadata.MalformedImage):
+                read(data, image_format)
+    for prefix in (b"\xff\xd8", metadata.PNG_SIGNATURE):
         with contextlib.suppress(metadata.MalformedImage):
-            strip(data)
+            metadata.clean(prefix + data, "JPEG" if prefix == b"\xff\xd8" else "PNG")
 
 
 def test_measurements_see_blur_and_darkness() -> None:

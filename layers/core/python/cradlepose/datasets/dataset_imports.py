@@ -3,12 +3,17 @@
 1. `create_import` issues a presigned form for one ZIP (outside `incoming/`, so the upload
    trigger leaves it alone): the COCO keypoints .json file(s) and their images.
 2. `start_import` (after the upload) reads the archive where it lies (ranged reads: only the
-   directory and the JSON), checks every COCO record against the schema and every image
-   reference against the archive, and answers 422 naming the first broken record; a good archive
-   becomes PENDING.
-3. `process` (the import worker) prepares each image exactly as an upload is prepared (real type
-   from the bytes, metadata stripped losslessly, thumbnail, quality score), refusing one whose
-   size differs from its record or whose EXIF orientation would turn it (the keypoints could then
+   directory and the JSON). The directory is checked first against the caps of
+   cradlepose.datasets.archive_limits (members, inflated sizes, COCO file sizes: no zip bomb is
+   inflated). When its COCO files are small (REQUEST_JSON_BYTES), every record is checked against
+   the schema and every image reference against the archive in the request, and a broken one is
+   a 422 naming it; larger ones are left to the worker, so the API Lambda never parses a big
+   document. A good archive becomes PENDING.
+3. `process` (the import worker, a scheduled job outside the API) checks every record (COCO
+   files are read as a stream, cradlepose.datasets.coco_stream), then prepares each image
+   exactly as an upload is prepared (real type from the bytes, size from the header before any
+   decode, rebuilt from its pixels alone and checked, thumbnail, quality score), refusing one
+   whose size differs from its record or whose EXIF orientation would turn it (the keypoints could then
    mean either orientation), and writes the clean images; then one transaction creates the batch
    (READY_FOR_ANNOTATION: its pre-annotation is the imported keypoints, visibility flags as they
    were), its images and the catalogue's IMPORTED dataset. Any failure deletes every object it
@@ -35,7 +40,8 @@ from cradlepose.adapters.storage import ObjectMissing, StreamingStorage
 from cradlepose.common.system import SYSTEM
 from cradlepose.common.upload_forms import UploadForm
 from cradlepose.common.use_cases import audit
-from cradlepose.datasets import datasets
+from cradlepose.datasets import coco_stream, datasets
+from cradlepose.datasets.archive_limits import ArchiveLimits, check_directory
 from cradlepose.db.models import DatasetImport, Image, ImageBatch
 from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from cradlepose.domain import access
@@ -47,7 +53,7 @@ from cradlepose.domain.errors import Conflict, NotFound, PayloadTooLarge, Valida
 from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME, SchemaDefinition
 from cradlepose.domain.quality import assess
 from cradlepose.domain.status_changes import change_status
-from cradlepose.imaging import measure, metadata
+from cradlepose.imaging import anonymize, measure, metadata
 from cradlepose.imaging.sniff import sniff
 from cradlepose.settings import get_settings
 
@@ -55,7 +61,15 @@ log = logging.getLogger(__name__)
 
 MODEL_VERSION = "coco-import"  # images.yolo_model_version of an imported pre-annotation
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-MAX_JSON_BYTES = 1024 * 1024 * 1024
+REQUEST_JSON_BYTES = (
+    16 * 1024 * 1024
+)  # COCO files checked record by record in the request; larger: the worker
+# What `plan` reads of a COCO document; every other field is parsed and dropped as it streams by.
+COCO_FIELDS = {
+    "images": frozenset({"id", "file_name", "width", "height", "infant_metadata", "source_institution"}),
+    "annotations": frozenset({"image_id", "iscrowd", "category_id", "keypoints"}),
+    "categories": frozenset({"id", "name", "keypoints", "skeleton", "supercategory"}),
+}
 WORKER_CONTEXT = RequestContext(user_agent="cradle-import-worker", endpoint="schedule", method="EVENT")
 
 
@@ -154,7 +168,10 @@ def start_import(uow: UnitOfWork, storage: StreamingStorage, import_id: int) -> 
         )
     schema = SchemaDefinition.model_validate(uow.schemas.require(row.keypoint_schema_id).schema_definition)
     with storage.open_read(settings.uploads_bucket, row.archive_key) as source:
-        planned = plan(_open_zip(source), schema)
+        archive = _open_zip(source)
+        directory = check_directory(archive, _limits(), _is_document, _is_image)
+        # Big COCO files are checked by the worker, not in the API Lambda's request.
+        planned = plan(archive, schema) if directory.json_bytes <= REQUEST_JSON_BYTES else None
     row.archive_size = size
     change_status(uow, row, ImportStatus.PENDING)
     _audit(
@@ -163,8 +180,11 @@ def start_import(uow: UnitOfWork, storage: StreamingStorage, import_id: int) -> 
         "IMPORT_QUEUED",
         new={
             "archive_size": size,
-            "images": len(planned),
-            "annotations": sum(p.record.keypoints is not None for p in planned),
+            "records_checked_by": "request" if planned is not None else "worker",
+            "images": len(planned) if planned is not None else None,
+            "annotations": sum(p.record.keypoints is not None for p in planned)
+            if planned is not None
+            else None,
         },
     )
     uow.commit()
@@ -184,25 +204,18 @@ def get_import(uow: UnitOfWork, import_id: int) -> ImportOut:
 
 def plan(archive: zipfile.ZipFile, schema: SchemaDefinition) -> list[PlannedImage]:
     """Every image to import with its archive member, or ValidationFailed naming the first broken record."""
-    members = [
-        i.filename for i in archive.infolist() if not i.is_dir() and not i.filename.startswith("__MACOSX/")
-    ]
-    documents = sorted(
-        m for m in members if m.lower().endswith(".json") and posixpath.basename(m) != "cradle.json"
-    )
+    directory = check_directory(archive, _limits(), _is_document, _is_image)
+    documents = sorted(info.filename for info in directory.documents)
     if not documents:
         raise ValidationFailed.single("archive", "holds no COCO keypoints .json file")
-    images = {m for m in members if m.lower().endswith(IMAGE_SUFFIXES)}
+    images = {i.filename for i in archive.infolist() if _is_image(i)}
     planned: list[PlannedImage] = []
     used: dict[str, str] = {}
     for document in documents:
-        info = archive.getinfo(document)
-        if info.file_size > MAX_JSON_BYTES:
-            raise ValidationFailed.single(document, f"is {info.file_size} bytes; a COCO file may have 1 GiB")
         try:
-            with archive.open(info) as handle:
-                data = json.load(handle)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            with archive.open(document) as handle:
+                data = coco_stream.load_document(handle, COCO_FIELDS)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
             raise ValidationFailed.single(document, f"is not valid JSON: {error}") from None
         for record in parse_document(data, schema, where=document):
             member = _member_for(record, images)
@@ -215,6 +228,28 @@ def plan(archive: zipfile.ZipFile, schema: SchemaDefinition) -> list[PlannedImag
     if not planned:
         raise ValidationFailed.single("archive", "its COCO files list no image")
     return planned
+
+
+def _limits() -> ArchiveLimits:
+    settings = get_settings()
+    # Images barely compress, so an archive inflates to little more than its size; 4× leaves room
+    # for COCO files (which compress ~10×) and refuses anything that inflates like a bomb.
+    return ArchiveLimits(
+        max_total_bytes=4 * settings.max_import_bytes, max_image_bytes=settings.max_upload_bytes
+    )
+
+
+def _listed(info: zipfile.ZipInfo) -> bool:
+    return not info.is_dir() and not info.filename.startswith("__MACOSX/")
+
+
+def _is_document(info: zipfile.ZipInfo) -> bool:
+    name = info.filename
+    return _listed(info) and name.lower().endswith(".json") and posixpath.basename(name) != "cradle.json"
+
+
+def _is_image(info: zipfile.ZipInfo) -> bool:
+    return _listed(info) and info.filename.lower().endswith(IMAGE_SUFFIXES)
 
 
 def _member_for(record: ImportedImage, images: set[str]) -> str:
@@ -314,10 +349,25 @@ def _prepare(data: bytes, item: PlannedImage) -> _Prepared:
     if detected.image_format is None:
         raise ValidationFailed.single(where, f"the file is a {detected.name}, not a JPEG or PNG image")
     try:
-        clean, reencoded = metadata.clean(data, detected.image_format)
-        width, height = measure.dimensions(clean)
+        # The header's size first: a decompression bomb or a wrong record stops before any decode.
+        declared = anonymize.check_size(data, detected.image_format)
+        if declared != (item.record.width, item.record.height):
+            raise ValidationFailed.single(
+                where,
+                f"is {declared[0]}×{declared[1]} pixels; "
+                f"its record says {item.record.width}×{item.record.height}",
+            )
+        anonymized = anonymize.anonymize(data, detected.image_format)
+        if anonymized.orientation != metadata.UPRIGHT:
+            raise ValidationFailed.single(
+                where,
+                "has an EXIF orientation that turns it; its keypoints could mean either way: save it upright",
+            )
+        clean = anonymized.data
         quality = assess(measure.measure(clean))
         thumbnail = measure.thumbnail(clean, get_settings().thumbnail_max_side)
+    except (anonymize.ImageTooLarge, anonymize.NotAnonymized) as refusal:
+        raise ValidationFailed.single(where, str(refusal)) from None
     except (
         metadata.MalformedImage,
         OSError,
@@ -328,15 +378,6 @@ def _prepare(data: bytes, item: PlannedImage) -> _Prepared:
         raise ValidationFailed.single(
             where, f"the {detected.name} is corrupt or unreadable: {error}"
         ) from None
-    if reencoded:
-        raise ValidationFailed.single(
-            where,
-            "has an EXIF orientation that turns it; its keypoints could mean either way: save it upright",
-        )
-    if (width, height) != (item.record.width, item.record.height):
-        raise ValidationFailed.single(
-            where, f"is {width}×{height} pixels; its record says {item.record.width}×{item.record.height}"
-        )
     return _Prepared(
         image_format=detected.image_format,
         mime_type=detected.mime_type,

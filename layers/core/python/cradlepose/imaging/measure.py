@@ -47,21 +47,13 @@ def measure(data: bytes) -> ImageMeasurements:
 
 
 def thumbnail(data: bytes, max_side: int) -> bytes:
-    from PIL import Image  # noqa: PLC0415 - Pillow loads on first use, not with the API
+    """A small JPEG, upright: the EXIF orientation a stored image keeps is applied here."""
+    from PIL import Image, ImageOps  # noqa: PLC0415 - Pillow loads on first use, not with the API
 
     with Image.open(io.BytesIO(data)) as image:
         image.draft("RGB", (max_side, max_side))
-        small = image.convert("RGB")
+        small = ImageOps.exif_transpose(image).convert("RGB")
         small.thumbnail((max_side, max_side))
         buffer = io.BytesIO()
         small.save(buffer, "JPEG", quality=85, optimize=True)
         return buffer.getvalue()
-
-
-def dimensions(data: bytes) -> tuple[int, int]:
-    """Width and height after fully decoding (a truncated or corrupt file raises)."""
-    from PIL import Image  # noqa: PLC0415 - Pillow loads on first use, not with the API
-
-    with Image.open(io.BytesIO(data)) as image:
-        image.load()
-        return image.size

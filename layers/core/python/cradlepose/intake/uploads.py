@@ -1,10 +1,12 @@
 """Registering an uploaded file: the work of the S3 upload trigger.
 
 An upload arrives at `incoming/<batch>/<slot>/<name>`. Its real type is read from its bytes;
-anything but a readable JPEG or PNG within the size limit is rejected: recorded with the
-reason, copied to quarantine, removed from incoming. A good image is stripped of every piece of
-metadata (losslessly, see cradlepose.imaging.metadata), measured for quality, thumbnailed, and
-registered. The last expected image of a batch requests its pipeline run.
+anything but a readable JPEG or PNG within the size limits (bytes, and pixels as the header
+declares them, before anything is decoded) is rejected: recorded with the reason, copied to
+quarantine, removed from incoming. A good image is rebuilt from what its pixels need, checked to
+hold nothing else and to decode to the same pixels (cradlepose.imaging.anonymize; only then is
+its `anonymization_status` set), measured for quality, thumbnailed, and registered. The last
+expected image of a batch requests its pipeline run.
 
 Every step may run twice (S3 and EventBridge deliver at least once): objects are written to
 deterministic keys, the Image row is unique on its storage path, the rejection on its upload
@@ -29,7 +31,7 @@ from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, AuditStatus, BatchStatus
 from cradlepose.domain.quality import assess
 from cradlepose.domain.uploads import UploadKey
-from cradlepose.imaging import measure, metadata
+from cradlepose.imaging import anonymize, measure, metadata
 from cradlepose.imaging.sniff import sniff
 from cradlepose.preannotation import pipeline
 from cradlepose.settings import get_settings
@@ -39,7 +41,7 @@ log = logging.getLogger(__name__)
 TRIGGER_CONTEXT = RequestContext(
     user_agent="cradle-upload-trigger", endpoint="s3:ObjectCreated", method="EVENT"
 )
-MAX_PIXELS = 100_000_000
+MAX_PIXELS = anonymize.MAX_PIXELS
 
 
 class Outcome(StrEnum):
@@ -65,7 +67,7 @@ class _Prepared:
     width: int
     height: int
     clean: bytes
-    reencoded: bool
+    orientation: int  # EXIF orientation kept in the file (1: as stored); width/height are as shown
     thumbnail: bytes
     quality_score: Decimal
     quality_issues: list[str]
@@ -132,15 +134,11 @@ def _prepare(data: bytes, thumbnail_side: int) -> _Prepared:
     if detected.image_format is None:
         raise _Rejected(f"not a JPEG or PNG image: the content is {detected.name}", detected.mime_type)
     try:
-        width, height = measure.dimensions(data)
-        if width * height > MAX_PIXELS:
-            raise _Rejected(f"{width}×{height} pixels is more than the {MAX_PIXELS:,} Cradle accepts")
-        clean, reencoded = metadata.clean(data, detected.image_format)
-        clean_width, clean_height = measure.dimensions(clean)
-        measurements = measure.measure(clean)
-        thumbnail = measure.thumbnail(clean, thumbnail_side)
-    except _Rejected:
-        raise
+        anonymized = anonymize.anonymize(data, detected.image_format, MAX_PIXELS)
+        measurements = measure.measure(anonymized.data)
+        thumbnail = measure.thumbnail(anonymized.data, thumbnail_side)
+    except (anonymize.ImageTooLarge, anonymize.NotAnonymized) as refusal:
+        raise _Rejected(str(refusal), detected.mime_type) from None
     except (
         metadata.MalformedImage,
         OSError,
@@ -155,10 +153,10 @@ def _prepare(data: bytes, thumbnail_side: int) -> _Prepared:
     return _Prepared(
         image_format=detected.image_format,
         mime_type=detected.mime_type,
-        width=clean_width,
-        height=clean_height,
-        clean=clean,
-        reencoded=reencoded,
+        width=anonymized.width,
+        height=anonymized.height,
+        clean=anonymized.data,
+        orientation=anonymized.orientation,
         thumbnail=thumbnail,
         quality_score=quality.score,
         quality_issues=quality.issues,
@@ -192,7 +190,7 @@ def _register(
                 file_size=len(prepared.clean),
                 mime_type=prepared.mime_type,
                 format=prepared.image_format,
-                anonymization_status=True,
+                anonymization_status=True,  # _prepare passed anonymize's checks, or it was rejected
                 image_quality_score=prepared.quality_score,
                 has_quality_issues=bool(prepared.quality_issues),
                 quality_issues=prepared.quality_issues or None,
@@ -213,7 +211,7 @@ def _register(
                     "uploaded_bytes": size,
                     "stored_bytes": image.file_size,
                     "metadata_removed": True,
-                    "reencoded_for_orientation": prepared.reencoded,
+                    "exif_orientation": prepared.orientation,
                     "image_quality_score": image.image_quality_score,
                     "quality_issues": prepared.quality_issues,
                 },

@@ -33,12 +33,7 @@ from cradlepose.domain.errors import Conflict, NotFound, ValidationFailed
 from cradlepose.domain.events import BatchStatusChanged
 from cradlepose.domain.transitions import transition
 
-OPEN = (
-    AssignmentStatus.ASSIGNED,
-    AssignmentStatus.ACKNOWLEDGED,
-    AssignmentStatus.IN_PROGRESS,
-    AssignmentStatus.OVERDUE,
-)
+OPEN = tuple(sorted(access.OPEN_ASSIGNMENT_STATUSES))  # one definition: it also bounds image access
 ASSIGNABLE_IMAGE = (ImageStatus.YOLO_PROCESSED, ImageStatus.UPLOADED)
 
 

@@ -19,12 +19,14 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sqlalchemy.exc import DBAPIError
 
-from api import problems
+from api import dependencies, problems
 from api.dependencies import CALLER_KEY, Caller
 from api.observability import logger, metrics, tracer
 from api.openapi import document
 from api.resolver import app
 from cradlepose.db import errors as database_errors
+from cradlepose.db.unit_of_work import UnitOfWorkFactory
+from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, AuditStatus
 from cradlepose.domain.errors import DomainError
@@ -33,7 +35,9 @@ __all__ = ["app", "lambda_handler"]  # app, from api.resolver: tests and the ben
 
 MAX_JSON_BODY = 1024 * 1024  # API requests are small; image bytes go straight to S3
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-AUDITED_FAILURES = frozenset({401, 403, 404, 409, 412, 413, 422})
+# Refusals of a mutating request that leave an audit row (docs/api.md, "Errors"): all the 4xx
+# this API answers, including those answered before the body is parsed or a route matched.
+AUDITED_FAILURES = frozenset({400, 401, 403, 404, 405, 409, 412, 413, 415, 422})
 
 
 @app.get("/openapi.json", include_in_schema=False)
@@ -65,7 +69,9 @@ def domain_error(error: DomainError) -> Response[str]:
 def invalid_request(error: RequestValidationError) -> Response[str]:
     items = list(error.errors())
     if any(item.get("type") == "json_invalid" for item in items):
-        return _problem(HTTPStatus.BAD_REQUEST, "the request body is not valid JSON")
+        invalid = problems.generic(HTTPStatus.BAD_REQUEST, "the request body is not valid JSON", *_where())
+        _audit_failure(invalid)
+        return problems.response(invalid)
     problem = problems.from_request_validation(items, *_where())
     _audit_failure(problem)
     return problems.response(problem)
@@ -86,12 +92,16 @@ def not_found(_: NotFoundError) -> Response[str]:
     event = app.current_event
     allowed = allowed_methods(event.path)
     if allowed:
-        response = _problem(
-            HTTPStatus.METHOD_NOT_ALLOWED, f"{event.http_method} is not allowed on {event.path}"
+        refused = problems.generic(
+            HTTPStatus.METHOD_NOT_ALLOWED, f"{event.http_method} is not allowed on {event.path}", *_where()
         )
+        _audit_failure(refused)
+        response = problems.response(refused)
         response.headers["Allow"] = ", ".join(sorted(allowed))
         return response
-    return _problem(HTTPStatus.NOT_FOUND, f"no route {event.http_method} {event.path}")
+    missing = problems.generic(HTTPStatus.NOT_FOUND, f"no route {event.http_method} {event.path}", *_where())
+    _audit_failure(missing)
+    return problems.response(missing)
 
 
 @lru_cache(maxsize=1)
@@ -126,8 +136,11 @@ def unexpected(error: Exception) -> Response[str]:
 def _audit_failure(problem: problems.Problem) -> None:
     """Refused attempts to change something are audited too, in a transaction of their own."""
     event = app.current_event
+    if event.http_method not in MUTATING or problem.status not in AUDITED_FAILURES:
+        return
     caller: Caller | None = app.context.get(CALLER_KEY)
-    if event.http_method not in MUTATING or problem.status not in AUDITED_FAILURES or caller is None:
+    if caller is None:  # refused before any route ran: no caller was resolved
+        _audit_unresolved(event.raw_event, problem)
         return
     resource_type, resource_id = _resource_of(app.context.get("_route_args") or {}, event.path)
     try:
@@ -146,6 +159,55 @@ def _audit_failure(problem: problems.Problem) -> None:
             uow.commit()
     except Exception:  # the answer matters more than the record of a refusal
         logger.exception("could not audit a refused request")
+
+
+def _audit_unresolved(event: dict[str, Any], problem: problems.Problem) -> None:
+    """The audit row of a mutating request refused before a route ran (unparsed body, no route):
+    who by the token's subject, from where by the gateway's source ip and user agent."""
+    method = str(event.get("httpMethod") or "").upper()
+    if method not in MUTATING or problem.status not in AUDITED_FAILURES:
+        return
+    path = str(event.get("path") or "")
+    request = event.get("requestContext") or {}
+    identity = request.get("identity") or {}
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    claims = (request.get("authorizer") or {}).get("claims") or {}
+    context = RequestContext(
+        ip_address=identity.get("sourceIp") or "0.0.0.0",  # noqa: S104 - a placeholder address, not a bind
+        user_agent=identity.get("userAgent") or headers.get("user-agent"),
+        endpoint=path[:200],
+        method=method[:10],
+        request_id=request.get("requestId"),
+    )
+    resource_type, resource_id = _resource_of({}, path)
+    digits = [segment for segment in path.split("/") if segment.isdigit() and len(segment) < 19]
+    try:
+        with _unit_of_work_factory()(None, context) as uow:
+            # Never the actor's name: a token's username is not an identity (issue 18).
+            user = uow.users.by_subject(str(claims["sub"])) if claims.get("sub") else None
+            row = uow.audit(
+                AuditEntry(
+                    action=f"{method} {path}"[:100],
+                    category=AuditCategory.SYSTEM,
+                    resource_type=resource_type,
+                    resource_id=int(digits[0]) if digits else resource_id,
+                    status=AuditStatus.FAILED,
+                    error_message=problem.detail[:2000],
+                    http_status=problem.status,
+                    system_context={"token_subject": claims.get("sub")} if claims.get("sub") else None,
+                )
+            )
+            row.user_id = user.id if user is not None else None
+            uow.commit()
+    except Exception:  # the answer matters more than the record of a refusal
+        logger.exception("could not audit a refused request")
+
+
+def _unit_of_work_factory() -> UnitOfWorkFactory:
+    """The API's unit-of-work factory as the routes get it (tests override the dependency)."""
+    provider = app.dependency_overrides.get(dependencies.uow_factory, dependencies.uow_factory)
+    factory: UnitOfWorkFactory = provider()
+    return factory
 
 
 _RESOURCE_TYPES = {
@@ -176,6 +238,7 @@ def _resource_of(route_args: dict[str, Any], path: str) -> tuple[str, int]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     refusal = _refuse_before_parsing(event)
     if refusal is not None:
+        _audit_unresolved(event, refusal)
         return _raw_problem(event, refusal)
     return app.resolve(event, context)
 

@@ -52,6 +52,9 @@ ADMIN_ONLY_200 = (401, 403, 403, 403, 403, 403, 403, 200)
 ADMIN_ONLY_201 = (401, 403, 403, 403, 403, 403, 403, 201)
 WORKERS_200 = (401, 403, 403, 403, 200, 200, 200, 200)
 OWNER_200 = (401, 403, 403, 403, 200, 404, 200, 200)  # annotators see only their assigned batches
+# An image: only the annotator whose open assignment covers it (or a verifier holding its claimed
+# verification; nobody claimed this one) and admins; everyone else gets the nonexistent image's 404.
+IMAGE_OWNER_200 = (401, 403, 403, 403, 200, 404, 404, 200)
 # Annotators' own work: others' assignments and images do not exist for them; other roles may not.
 ANNOTATOR_ONLY_200 = (401, 403, 403, 403, 200, 404, 403, 403)
 ANNOTATOR_ONLY_409 = (401, 403, 403, 403, 409, 404, 403, 403)
@@ -111,7 +114,7 @@ ROWS = [
     Row("POST", "/batches/{id}/complete", lambda w: f"/batches/{w.uploading_batch_id}/complete", ADMIN_ONLY_200),
     Row("POST", "/batches/{id}/archive", lambda w: f"/batches/{w.ready_batch_id}/archive", ADMIN_ONLY_200),
     Row("GET", "/batches/{id}/images", lambda w: f"/batches/{w.assigned_batch_id}/images", OWNER_200),
-    Row("GET", "/images/{id}", lambda w: f"/images/{w.submitted_image_id}", OWNER_200),
+    Row("GET", "/images/{id}", lambda w: f"/images/{w.submitted_image_id}", IMAGE_OWNER_200),
     Row("GET", "/audit-logs", lambda w: "/audit-logs", ADMIN_ONLY_200),
     # --- the workflow
     Row("POST", "/batches/{id}/assignments", lambda w: f"/batches/{w.ready_batch_id}/assignments", ADMIN_ONLY_201,
@@ -133,7 +136,7 @@ ROWS = [
         lambda w: {"keypoints": {"keypoints": []}}),
     Row("POST", "/images/{id}/annotation/submit", lambda w: f"/images/{w.submitted_image_id}/annotation/submit",
         ANNOTATOR_ONLY_409),
-    Row("GET", "/images/{id}/annotations", lambda w: f"/images/{w.submitted_image_id}/annotations", OWNER_200),
+    Row("GET", "/images/{id}/annotations", lambda w: f"/images/{w.submitted_image_id}/annotations", IMAGE_OWNER_200),
     Row("POST", "/verifications/next", lambda w: "/verifications/next", (401, 403, 403, 403, 403, 403, 200, 200)),
     # Verifiers get past the door and meet the claim rule (409): nobody claimed the annotation.
     Row("POST", "/annotations/{id}/verifications", lambda w: f"/annotations/{w.annotation_id}/verifications",
@@ -174,7 +177,8 @@ ROWS = [
     Row("GET", "/training-jobs/{id}", lambda w: f"/training-jobs/{w.training_job_id}", RESEARCHERS_200),
     # Whoever asked for a job (here the admin), or an admin, cancels it.
     Row("POST", "/training-jobs/{id}/cancel", lambda w: f"/training-jobs/{w.training_job_id}/cancel", ADMIN_ONLY_200),
-    Row("POST", "/inference-jobs", lambda w: "/inference-jobs", RESEARCHERS_202,
+    # A verifier targets verified images only: the ready image answers as a nonexistent one (422).
+    Row("POST", "/inference-jobs", lambda w: "/inference-jobs", (401, 403, 403, 403, 403, 403, 422, 202),
         lambda w: {"model_id": w.model_id, "image_ids": [w.ready_image_id]}),
     Row("GET", "/inference-jobs", lambda w: "/inference-jobs", RESEARCHERS_200),
     Row("GET", "/inference-jobs/{id}", lambda w: f"/inference-jobs/{w.inference_job_id}", RESEARCHERS_200),

@@ -145,26 +145,50 @@ def test_a_verifier_sees_batches_being_annotated_or_done(status: BatchStatus, as
     assert access.can_read_batch(VERIFIER, status, is_assigned=assigned) is (status in VERIFIER_SEES_BATCHES)
 
 
-@pytest.mark.parametrize("status", list(ImageStatus))
-def test_admins_and_the_system_see_every_image(status: ImageStatus) -> None:
-    assert access.can_read_image(ADMIN, status, is_assigned=False)
-    assert access.can_read_image(SYSTEM, status, is_assigned=False)
+@given(st.booleans())
+def test_admins_and_the_system_see_every_image(holds: bool) -> None:
+    assert access.can_read_image(ADMIN, holds_open_work=holds)
+    assert access.can_read_image(SYSTEM, holds_open_work=holds)
+
+
+@given(st.sampled_from([ANNOTATOR, VERIFIER]), st.booleans())
+def test_annotators_and_verifiers_see_an_image_only_while_their_open_work_covers_it(
+    actor: Actor, holds: bool
+) -> None:
+    # issue 18: a finished or reassigned assignment, or a decided verification, ends access
+    assert access.can_read_image(actor, holds_open_work=holds) is holds
+
+
+def test_open_assignments_are_the_ones_not_handed_in_or_finished() -> None:
+    assert {s.value for s in access.OPEN_ASSIGNMENT_STATUSES} == {
+        "ASSIGNED",
+        "ACKNOWLEDGED",
+        "IN_PROGRESS",
+        "OVERDUE",
+    }
+
+
+@given(st.sampled_from(list(ImageStatus)))
+def test_a_verifier_analyses_images_that_reached_review(status: ImageStatus) -> None:
+    assert access.can_analyse_image(VERIFIER, status) is (status in VERIFIER_SEES_IMAGES)
+    assert access.can_analyse_image(ADMIN, status)
+    assert not access.can_analyse_image(ANNOTATOR, status)
 
 
 @given(st.sampled_from(list(ImageStatus)), st.booleans())
-def test_an_annotator_sees_an_image_exactly_when_it_is_theirs(status: ImageStatus, assigned: bool) -> None:
-    assert access.can_read_image(ANNOTATOR, status, is_assigned=assigned) is assigned
-
-
-@given(st.sampled_from(list(ImageStatus)), st.booleans())
-def test_a_verifier_sees_images_that_reached_review(status: ImageStatus, assigned: bool) -> None:
-    assert access.can_read_image(VERIFIER, status, is_assigned=assigned) is (status in VERIFIER_SEES_IMAGES)
+def test_a_verifier_targets_verified_images_and_the_one_under_their_review(
+    status: ImageStatus, holds: bool
+) -> None:
+    expected = status is ImageStatus.APPROVED or holds
+    assert access.can_target_image(VERIFIER, status, holds_open_work=holds) is expected
+    assert access.can_target_image(ADMIN, status, holds_open_work=False)
+    assert not access.can_target_image(ANNOTATOR, status, holds_open_work=holds)
 
 
 def test_a_person_without_a_role_sees_no_batch_and_no_image() -> None:
     nobody = person(None)
     assert not access.can_read_batch(nobody, BatchStatus.IN_PROGRESS, is_assigned=True)
-    assert not access.can_read_image(nobody, ImageStatus.SUBMITTED, is_assigned=True)
+    assert not access.can_read_image(nobody, holds_open_work=True)
 
 
 # ------------------------------------------------------------------ the system is a type, not a name

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from cradlepose.adapters.storage import Storage, StreamingStorage
+from cradlepose.common.image_access import audit_phi_read
 from cradlepose.common.system import SYSTEM
 from cradlepose.common.use_cases import Page, audit, id_desc_page
 from cradlepose.datasets import archive_writer, catalogue
@@ -259,6 +260,14 @@ def get_collection(uow: UnitOfWork, storage: Storage, collection_id: int) -> Col
                 ),
                 "download_url_expires_at": dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl),
             }
+        )
+        # A download link to verified images is a read of PHI: audited, with the read.
+        audit_phi_read(
+            uow,
+            "COLLECTION_DOWNLOAD_URL_ISSUED",
+            "Collection",
+            collection.id,
+            details={"dataset_id": collection.dataset_id, "url_ttl_s": ttl},
         )
     return result
 

@@ -1,19 +1,30 @@
 """Who may do what: role and object-level rules, enforced by the services.
 
 Routes check the door (authenticated, approved, active); services check the object: an
-annotator sees only batches and images of their own assignments, a verifier sees work that has
-reached review and never verifies their own, an admin sees everything.
+annotator sees only batches of their open assignments, an annotator or a verifier sees an image
+(metadata, download links, annotations) only while an open assignment or a claimed verification
+of theirs covers it, a verifier never verifies their own work, an admin sees everything.
 """
 
 from __future__ import annotations
 
 from cradlepose.domain.actor import Actor, is_reserved_username
-from cradlepose.domain.enums import BatchStatus, ImageStatus, Role
+from cradlepose.domain.enums import AssignmentStatus, BatchStatus, ImageStatus, Role
 from cradlepose.domain.errors import NotAuthenticated, PermissionDenied
 
 # Batches a verifier may look at: those whose images are being or have been annotated.
 VERIFIER_BATCH_STATUSES = frozenset({BatchStatus.ASSIGNED, BatchStatus.IN_PROGRESS, BatchStatus.COMPLETED})
-# Images a verifier may look at: submitted work and its outcome.
+# An assignment gives access to its images only while it is open: once handed in, completed or
+# replaced by another annotator's, the annotator no longer sees them.
+OPEN_ASSIGNMENT_STATUSES = frozenset(
+    {
+        AssignmentStatus.ASSIGNED,
+        AssignmentStatus.ACKNOWLEDGED,
+        AssignmentStatus.IN_PROGRESS,
+        AssignmentStatus.OVERDUE,
+    }
+)
+# Images a verifier may analyse (analysis reports): submitted work and its outcome.
 VERIFIER_IMAGE_STATUSES = frozenset(
     {
         ImageStatus.SUBMITTED,
@@ -92,11 +103,34 @@ def can_read_batch(actor: Actor, status: BatchStatus, *, is_assigned: bool) -> b
     return False
 
 
-def can_read_image(actor: Actor, status: ImageStatus, *, is_assigned: bool) -> bool:
+def can_read_image(actor: Actor, *, holds_open_work: bool) -> bool:
+    """Whether the actor may see an image: its metadata, download links and annotations.
+
+    `holds_open_work`: an open assignment of this annotator covers the image (it is the image's
+    current assignment), or this verifier holds its claimed, undecided verification. Access ends
+    with the work: a completed, handed-in or reassigned image answers like one that does not exist.
+    """
     if actor.is_system or actor.role is Role.ADMIN:
         return True
-    if actor.role is Role.ANNOTATOR:
-        return is_assigned
+    if actor.role in (Role.ANNOTATOR, Role.VERIFIER):
+        return holds_open_work
+    return False
+
+
+def can_analyse_image(actor: Actor, status: ImageStatus) -> bool:
+    """Analysis reports (admins and verifiers): a verifier analyses work that reached review."""
+    if actor.is_system or actor.role is Role.ADMIN:
+        return True
     if actor.role is Role.VERIFIER:
         return status in VERIFIER_IMAGE_STATUSES
+    return False
+
+
+def can_target_image(actor: Actor, status: ImageStatus, *, holds_open_work: bool) -> bool:
+    """Images a researcher may name as an inference job's targets: an admin any; a verifier the
+    verified data (APPROVED images, what datasets hold) and the image under their own review."""
+    if actor.is_system or actor.role is Role.ADMIN:
+        return True
+    if actor.role is Role.VERIFIER:
+        return status is ImageStatus.APPROVED or holds_open_work
     return False

@@ -234,7 +234,8 @@ def archive(uow: UnitOfWork, batch_id: int) -> BatchOut:
 
 
 def list_batches(uow: UnitOfWork, filters: BatchFilters, cursor: str | None, limit: int) -> Page[BatchOut]:
-    """Newest first. Annotators see their assigned batches, verifiers batches under annotation or review."""
+    """Newest first. Annotators see the batches of their open assignments, verifiers batches
+    under annotation or review."""
     actor = access.require_worker(uow.actor)
     query = sa.select(ImageBatch)
     if actor.role is Role.ANNOTATOR:
@@ -304,10 +305,15 @@ def readable_batch(uow: UnitOfWork, actor: Actor, batch_id: int) -> ImageBatch:
 
 
 def is_assigned(uow: UnitOfWork, actor: Actor, batch_id: int) -> bool:
+    """Whether the actor holds an open assignment in the batch (a finished one gives no access)."""
     return (
         uow.session.scalar(
             sa.select(sa.literal(True))
-            .where(BatchAssignment.batch_id == batch_id, BatchAssignment.annotator_id == actor.user_id)
+            .where(
+                BatchAssignment.batch_id == batch_id,
+                BatchAssignment.annotator_id == actor.user_id,
+                BatchAssignment.status.in_(access.OPEN_ASSIGNMENT_STATUSES),
+            )
             .limit(1)
         )
         is not None
@@ -401,7 +407,10 @@ def _registered_count(uow: UnitOfWork, batch_id: int) -> int:
 
 
 def _assigned_batch_ids(actor: Actor) -> sa.Select[Any]:
-    return sa.select(BatchAssignment.batch_id).where(BatchAssignment.annotator_id == actor.user_id)
+    return sa.select(BatchAssignment.batch_id).where(
+        BatchAssignment.annotator_id == actor.user_id,
+        BatchAssignment.status.in_(access.OPEN_ASSIGNMENT_STATUSES),
+    )
 
 
 def _audit(uow: UnitOfWork, batch: ImageBatch, action: str, **details: Any) -> None:

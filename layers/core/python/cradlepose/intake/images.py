@@ -1,4 +1,8 @@
-"""Reading images: per batch with status filters, one with short-lived download links."""
+"""Reading images: per batch with status filters, one with short-lived download links.
+
+Every read of image data is audited (one row, in the read's own transaction), and an annotator or
+a verifier sees only the images their open work covers (common.image_access).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,13 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
 from cradlepose.adapters.storage import Storage
+from cradlepose.common.image_access import audit_phi_read, open_work_covers, visible_image
 from cradlepose.common.use_cases import DecimalNumber, Page, id_desc_page
 from cradlepose.db.models import Image
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
-from cradlepose.domain.enums import ImageStatus, Role
-from cradlepose.domain.errors import NotFound
-from cradlepose.intake.batches import is_assigned, readable_batch
+from cradlepose.domain.enums import ImageStatus
+from cradlepose.intake.batches import readable_batch
 from cradlepose.settings import get_settings
 
 
@@ -64,25 +68,24 @@ def list_images(
     actor = access.require_worker(uow.actor)
     batch = readable_batch(uow, actor, batch_id)
     query = sa.select(Image).where(Image.batch_id == batch.id)
-    if actor.role is Role.VERIFIER:
-        query = query.where(Image.status.in_(access.VERIFIER_IMAGE_STATUSES))
+    if not access.is_admin(actor):
+        query = query.where(open_work_covers(actor))
     if status is not None:
         query = query.where(Image.status == status)
     rows, next_cursor = id_desc_page(uow.session, query, Image.id, cursor, limit)
-    return Page[ImageOut](items=[ImageOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+    page = Page[ImageOut](items=[ImageOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+    audit_phi_read(
+        uow, "IMAGES_LISTED", "ImageBatch", batch.id, details={"images": [i.id for i in page.items]}
+    )
+    return page
 
 
 def get_image(uow: UnitOfWork, storage: Storage, image_id: int) -> ImageDetail:
     actor = access.require_worker(uow.actor)
-    image = uow.images.get(image_id)
-    if image is None:
-        raise NotFound("Image", image_id)
-    assigned = actor.role is Role.ANNOTATOR and is_assigned(uow, actor, image.batch_id)
-    if not access.can_read_image(actor, image.status, is_assigned=assigned):
-        raise NotFound("Image", image_id)
+    image = visible_image(uow, actor, image_id)
     settings = get_settings()
     ttl = settings.download_url_ttl_seconds
-    return ImageDetail(
+    detail = ImageDetail(
         **ImageOut.model_validate(image).model_dump(),
         yolo_keypoints=image.yolo_keypoints,
         image_url=storage.presigned_get(
@@ -93,3 +96,7 @@ def get_image(uow: UnitOfWork, storage: Storage, image_id: int) -> ImageDetail:
         else None,
         urls_expire_at=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl),
     )
+    audit_phi_read(
+        uow, "IMAGE_VIEWED", "Image", image.id, details={"batch_id": image.batch_id, "urls_ttl_s": ttl}
+    )
+    return detail

@@ -17,11 +17,13 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cradlepose.common import image_access
 from cradlepose.common.use_cases import DecimalNumber, Page, audit, id_desc_page
 from cradlepose.datasets import collections
 from cradlepose.db.models import DatasetImage, Image, InferenceJob, MLModelConfig, TrainingJob
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
+from cradlepose.domain.actor import Actor
 from cradlepose.domain.bounds import DbId
 from cradlepose.domain.enums import AuditCategory, DatasetSplit, ExportFormat, JobStatus
 from cradlepose.domain.errors import Conflict, FieldProblem, NotFound, PermissionDenied, ValidationFailed
@@ -190,7 +192,7 @@ def create_inference_job(uow: UnitOfWork, command: InferenceJobIn) -> InferenceJ
         dataset_id, split, sigma_schema_id = dataset.id, evaluation.split, evaluation.sigma_schema_id
     else:
         assert command.image_ids is not None
-        targets = _existing_images(uow, command.image_ids)
+        targets = _targetable_images(uow, actor, command.image_ids)
     job = uow.inference_jobs.add(
         InferenceJob(
             model_id=model.id,
@@ -292,12 +294,21 @@ def _resource(kind: Kind) -> str:
     return "TrainingJob" if kind == "training" else "InferenceJob"
 
 
-def _existing_images(uow: UnitOfWork, image_ids: list[int]) -> list[int]:
-    found = set(uow.session.scalars(sa.select(Image.id).where(Image.id.in_(image_ids))))
+def _targetable_images(uow: UnitOfWork, actor: Actor, image_ids: list[int]) -> list[int]:
+    """The named images, if the actor may run a model on each. An image they may not use is
+    refused in exactly the words of one that does not exist: no existence oracle."""
+    rows = uow.session.scalars(sa.select(Image).where(Image.id.in_(image_ids))).all()
+    usable = {
+        image.id
+        for image in rows
+        if access.can_target_image(
+            actor, image.status, holds_open_work=image_access.holds_open_work(uow, actor, image)
+        )
+    }
     problems = [
         FieldProblem(f"image_ids[{i}]", f"image {image_id} does not exist")
         for i, image_id in enumerate(image_ids)
-        if image_id not in found
+        if image_id not in usable
     ]
     if problems:
         raise ValidationFailed(problems[:20])

@@ -185,11 +185,15 @@ def get_analysis(uow: UnitOfWork, storage: Storage, job_id: uuid.UUID) -> Analys
             result.segmentation_result_key,
             expires_in=settings.download_url_ttl_seconds,
         )
-    return AnalysisDetail(
+    detail = AnalysisDetail(
         **AnalysisJobOut.model_validate(job).model_dump(),
         result=AnalysisResultOut.model_validate(result) if result is not None else None,
         overlay_url=overlay_url,
     )
+    if overlay_url is not None:  # a link to the image with its keypoints drawn: a read of PHI
+        _audit(uow, job, "ANALYSIS_OVERLAY_URL_ISSUED")
+        uow.commit()
+    return detail
 
 
 def list_analyses(
@@ -241,7 +245,7 @@ def readable_job(uow: UnitOfWork, job_id: uuid.UUID) -> AnalysisJob:
 
 def _readable_image(uow: UnitOfWork, actor: Actor, image_id: int) -> Image:
     image = uow.images.get(image_id)
-    if image is None or not access.can_read_image(actor, image.status, is_assigned=False):
+    if image is None or not access.can_analyse_image(actor, image.status):
         raise NotFound("Image", image_id)
     return image
 

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm.exc import StaleDataError
 
+from cradlepose.common.image_access import audit_phi_read, visible_image
 from cradlepose.common.use_cases import DecimalNumber, audit
 from cradlepose.db.models import Annotation, BatchAssignment, Image, KeypointSchema, Verification
 from cradlepose.db.unit_of_work import UnitOfWork
@@ -164,20 +165,21 @@ def work_item(uow: UnitOfWork, image_id: int) -> WorkItem:
 
 
 def versions(uow: UnitOfWork, image_id: int) -> list[AnnotationOut]:
-    """Every annotation version of an image, oldest first (admins, verifiers, the annotator)."""
+    """Every annotation version of an image, oldest first: admins, and the annotator or verifier
+    whose open work covers the image."""
     actor = access.require_worker(uow.actor)
-    image = uow.images.get(image_id)
-    if image is None:
-        raise NotFound("Image", image_id)
-    assigned = actor.role is Role.ANNOTATOR and image.current_annotator == actor.user_id
-    if not access.can_read_image(actor, image.status, is_assigned=assigned):
-        raise NotFound("Image", image_id)
+    image = visible_image(uow, actor, image_id)
     rows = uow.session.scalars(
         sa.select(Annotation)
         .where(Annotation.image_id == image_id)
         .order_by(Annotation.version, Annotation.id)
     ).all()
-    return [AnnotationOut.model_validate(a) for a in rows]
+    result = [AnnotationOut.model_validate(a) for a in rows]
+    audit_phi_read(
+        uow, "ANNOTATIONS_VIEWED", "Image", image.id, category=AuditCategory.ANNOTATION,
+        details={"annotations": [a.id for a in result]},
+    )  # fmt: skip
+    return result
 
 
 # ------------------------------------------------------------------ writing
@@ -314,11 +316,12 @@ def _my_image(uow: UnitOfWork, image_id: int, *, for_update: bool = False) -> tu
         raise NotFound("Image", image_id)
     if for_update:
         uow.session.refresh(image, with_for_update=True)
+    assignment = uow.assignments.require(image.current_assignment_id)
+    # Access ends with the assignment: a handed-in, completed or reassigned image is not found.
+    if assignment.annotator_id != actor.user_id or assignment.status not in access.OPEN_ASSIGNMENT_STATUSES:
+        raise NotFound("Image", image_id)
     if image.status not in WORKABLE:
         raise Conflict(f"image {image.id} is {image.status.value}: it is not waiting for your annotation")
-    assignment = uow.assignments.require(image.current_assignment_id)
-    if assignment.annotator_id != actor.user_id:
-        raise NotFound("Image", image_id)
     if assignment.status in (AssignmentStatus.ASSIGNED, AssignmentStatus.ACKNOWLEDGED) and for_update:
         raise Conflict(f"start assignment {assignment.id} before annotating its images")
     return image, assignment

@@ -32,12 +32,7 @@ from cradlepose.domain.enums import (
 from cradlepose.domain.errors import Conflict, NotFound, ValidationFailed
 from cradlepose.domain.status_changes import change_status
 
-OPEN = (
-    AssignmentStatus.ASSIGNED,
-    AssignmentStatus.ACKNOWLEDGED,
-    AssignmentStatus.IN_PROGRESS,
-    AssignmentStatus.OVERDUE,
-)
+OPEN = tuple(sorted(access.OPEN_ASSIGNMENT_STATUSES))  # one definition: it also bounds image access
 ASSIGNABLE_IMAGE = (ImageStatus.YOLO_PROCESSED, ImageStatus.UPLOADED)
 
 

@@ -125,3 +125,29 @@ def test_the_stream_gives_what_json_load_gives(
 def test_broken_documents_raise_what_plan_turns_into_a_422(text: bytes) -> None:
     with pytest.raises((json.JSONDecodeError, UnicodeDecodeError)):
         coco_stream.load_document(io.BytesIO(text), KEEP)
+
+
+class _CutAt(io.RawIOBase):
+    """A file whose first read ends at `cut`; later reads give the rest."""
+
+    def __init__(self, data: bytes, cut: int) -> None:
+        self._data, self._cut, self._pos = data, cut, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        end = self._cut if self._pos < self._cut else len(self._data)
+        piece = self._data[self._pos : end]
+        self._pos = end
+        return piece
+
+
+@pytest.mark.parametrize("number", ["1.5", "1e3", "1E+3", "-2.5e-3", "10.25"])
+def test_a_number_cut_before_its_fraction_or_exponent_is_read_whole(number: str) -> None:
+    # Given a first read that ends right after "1." or "1e" (where the JSON decoder stops)
+    text = '{"annotations": [' + number + ", 7]}"
+    cut = text.index(number) + next(i for i, c in enumerate(number) if c in ".eE") + 1
+    # Then the number comes out whole
+    document = coco_stream.load_document(_CutAt(text.encode(), cut), KEEP)  # type: ignore[arg-type]
+    assert document == json.loads(text)

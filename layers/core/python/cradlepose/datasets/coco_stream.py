@@ -16,6 +16,7 @@ from typing import IO, Any
 
 _CHUNK = 1 << 20
 _WHITESPACE = " \t\n\r"
+_NUMBER_GOES_ON = ".eE"
 
 
 class _Reader:
@@ -69,8 +70,13 @@ class _Reader:
                 if not self._more(wanted):
                     raise
             else:
-                # A value that reaches the end of the buffer may go on (a number cut in two).
-                if end < len(self.buffer) or not self._more(wanted):
+                # A value that reaches the end of the buffer may go on (a number cut in two), and
+                # so may a number the decoder stopped before its fraction or exponent ("1." or
+                # "1e" of "1.5" or "1e3"): in a valid document nothing else follows a number so.
+                cut = end == len(self.buffer) or (
+                    isinstance(value, int | float) and self.buffer[end] in _NUMBER_GOES_ON
+                )
+                if not cut or not self._more(wanted):
                     self.pos = end
                     return value
             wanted *= 2

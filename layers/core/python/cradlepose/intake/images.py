@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
 from cradlepose.adapters.storage import Storage
-from cradlepose.common.use_cases import DecimalNumber, Page, id_desc_page
+from cradlepose.common.paging import keyset_page
+from cradlepose.common.use_cases import DecimalNumber, Page
 from cradlepose.db.models import Image
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
@@ -68,8 +69,14 @@ def list_images(
         query = query.where(Image.status.in_(access.VERIFIER_IMAGE_STATUSES))
     if status is not None:
         query = query.where(Image.status == status)
-    rows, next_cursor = id_desc_page(uow.session, query, Image.id, cursor, limit)
-    return Page[ImageOut](items=[ImageOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return keyset_page(
+        uow.session,
+        query,
+        order_by=[Image.id.desc()],
+        cursor=cursor,
+        limit=limit,
+        to_model=ImageOut.model_validate,
+    )
 
 
 def get_image(uow: UnitOfWork, storage: Storage, image_id: int) -> ImageDetail:

@@ -8,7 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cradlepose.common.use_cases import Page, id_desc_page
+from cradlepose.common.paging import keyset_page
+from cradlepose.common.use_cases import Page
 from cradlepose.db.models import AuditLog
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
@@ -83,5 +84,11 @@ def list_audit_logs(
         query = query.where(AuditLog.created_at >= filters.since)
     if filters.until is not None:
         query = query.where(AuditLog.created_at < filters.until)
-    rows, next_cursor = id_desc_page(uow.session, query, AuditLog.id, cursor, limit)
-    return Page[AuditLogOut](items=[AuditLogOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return keyset_page(
+        uow.session,
+        query,
+        order_by=[AuditLog.id.desc()],
+        cursor=cursor,
+        limit=limit,
+        to_model=AuditLogOut.model_validate,
+    )

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
 
 from cradlepose.adapters.identity import IdentityProvider
-from cradlepose.common.use_cases import DecimalNumber, Page, audit, id_desc_page, snapshot
+from cradlepose.common.paging import keyset_page
+from cradlepose.common.use_cases import DecimalNumber, Page, audit, snapshot
 from cradlepose.db.models import User
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
@@ -200,8 +201,14 @@ def list_users(uow: UnitOfWork, filters: UserFilters, cursor: str | None, limit:
         query = query.where(
             sa.or_(sa.func.lower(User.username).like(pattern), sa.func.lower(User.email).like(pattern))
         )
-    rows, next_cursor = id_desc_page(uow.session, query, User.id, cursor, limit)
-    return Page[UserOut](items=[UserOut.model_validate(u) for u in rows], next_cursor=next_cursor)
+    return keyset_page(
+        uow.session,
+        query,
+        order_by=[User.id.desc()],
+        cursor=cursor,
+        limit=limit,
+        to_model=UserOut.model_validate,
+    )
 
 
 def get_user(uow: UnitOfWork, user_id: int) -> UserOut:

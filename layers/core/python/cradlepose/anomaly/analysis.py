@@ -28,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from cradlepose.adapters.storage import ObjectMissing, Storage
 from cradlepose.anomaly import pose_embeddings
 from cradlepose.anomaly.pose_embeddings import VerifiedPose
-from cradlepose.common.use_cases import Page, audit, check_limit, decode_cursor, encode_cursor
+from cradlepose.common.paging import keyset_page
+from cradlepose.common.use_cases import Page, audit
 from cradlepose.db.models import AgeGroupModel, AnomalyAnalysis, InterpretabilityResult
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access, age_band_model, anomaly_text, pose_embedding
@@ -36,7 +37,7 @@ from cradlepose.domain.age_band_model import BandModel
 from cradlepose.domain.anomaly_text import RESEARCH_NOTICE, AngleContext
 from cradlepose.domain.bounds import BIGINT_MAX
 from cradlepose.domain.enums import AuditCategory
-from cradlepose.domain.errors import Conflict, ValidationFailed
+from cradlepose.domain.errors import Conflict
 from cradlepose.domain.keypoint_schema import COCO17_NAMES, COCO17_SKELETON
 from cradlepose.imaging import joint_overlay as overlay
 from cradlepose.settings import get_settings
@@ -467,19 +468,13 @@ def list_analyses(
         filters.append(AgeGroupModel.is_active)
     if min_normalized_score is not None:
         filters.append(AnomalyAnalysis.normalized_score >= min_normalized_score)
-    after = decode_cursor(cursor, 1)
-    if after is not None:
-        if not isinstance(after[0], int):
-            raise ValidationFailed.single("cursor", "is not a cursor this API returned")
-        filters.append(AnomalyAnalysis.id < after[0])
-    rows = uow.session.execute(
-        query.where(*filters).order_by(AnomalyAnalysis.id.desc()).limit(check_limit(limit) + 1)
-    ).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page[AnalysisOut](
-        items=[_compose(storage, a, m, i) for a, m, i in rows],
-        next_cursor=encode_cursor([rows[-1][0].id]) if more and rows else None,
+    return keyset_page(
+        uow.session,
+        query.where(*filters),
+        order_by=[AnomalyAnalysis.id.desc()],
+        cursor=cursor,
+        limit=limit,
+        to_model=lambda row: _compose(storage, *row),
     )
 
 

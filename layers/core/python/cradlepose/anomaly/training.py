@@ -30,8 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cradlepose.adapters.storage import Storage
 from cradlepose.anomaly import pose_embeddings
+from cradlepose.common.paging import keyset_page
 from cradlepose.common.system import SYSTEM
-from cradlepose.common.use_cases import Page, audit, commit_or_conflict, id_desc_page
+from cradlepose.common.use_cases import Page, audit, commit_or_conflict
 from cradlepose.db.models import AgeGroupModel, AnomalyTrainingJob, AnomalyTrainingReport
 from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from cradlepose.domain import access, age_band_model, band_training, pose_embedding
@@ -195,10 +196,14 @@ def request_training(uow: UnitOfWork, command: AnomalyTrainingJobIn) -> AnomalyT
 
 def list_jobs(uow: UnitOfWork, *, cursor: str | None, limit: int) -> Page[AnomalyTrainingJobOut]:
     access.require_researcher(uow.actor)
-    rows, next_cursor = id_desc_page(
-        uow.session, sa.select(AnomalyTrainingJob), AnomalyTrainingJob.id, cursor, limit
+    return keyset_page(
+        uow.session,
+        sa.select(AnomalyTrainingJob),
+        order_by=[AnomalyTrainingJob.id.desc()],
+        cursor=cursor,
+        limit=limit,
+        to_model=lambda r: _out(uow, r),
     )
-    return Page[AnomalyTrainingJobOut](items=[_out(uow, r) for r in rows], next_cursor=next_cursor)
 
 
 def get_job(uow: UnitOfWork, job_id: int) -> AnomalyTrainingJobOut:

@@ -1,15 +1,11 @@
-"""Pieces every service uses: pages with keyset cursors, and snapshots for the audit log."""
+"""Pieces every service uses: pages (`common.paging` fills them), and snapshots for the audit log."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
-import sqlalchemy as sa
 from pydantic import BaseModel, PlainSerializer, WithJsonSchema
 
 from cradlepose.db.base import Base
@@ -17,7 +13,7 @@ from cradlepose.db.errors import UNIQUE_VIOLATION, sqlstate
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain.audit import AuditEntry, jsonable
 from cradlepose.domain.enums import AuditCategory, AuditStatus
-from cradlepose.domain.errors import Conflict, ValidationFailed
+from cradlepose.domain.errors import Conflict
 
 T = TypeVar("T")
 
@@ -40,49 +36,6 @@ class Page(BaseModel, Generic[T]):
 def tenths(value: float) -> Decimal:
     """A score given as a JSON number, kept to one decimal place as the columns store it."""
     return Decimal(str(round(value, 1)))
-
-
-def encode_cursor(values: Sequence[Any]) -> str:
-    raw = json.dumps([jsonable(v) for v in values], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
-    if not cursor:  # absent or empty: the first page
-        return None
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise ValidationFailed.single("cursor", "is not a cursor this API returned") from None
-    if not isinstance(values, list) or len(values) != arity:
-        raise ValidationFailed.single("cursor", "is not a cursor this API returned")
-    return values
-
-
-def check_limit(limit: int) -> int:
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationFailed.single("limit", f"must be between 1 and {MAX_LIMIT}")
-    return limit
-
-
-def id_desc_page(
-    session: sa.orm.Session,
-    query: sa.Select[Any],
-    id_column: sa.orm.InstrumentedAttribute[int],
-    cursor: str | None,
-    limit: int,
-) -> tuple[list[Any], str | None]:
-    """Newest first by primary key, resumed after the cursor's id: index-backed at any depth."""
-    after = decode_cursor(cursor, 1)
-    if after is not None:
-        if not isinstance(after[0], int):
-            raise ValidationFailed.single("cursor", "is not a cursor this API returned")
-        query = query.where(id_column < after[0])
-    rows = list(session.scalars(query.order_by(id_column.desc()).limit(check_limit(limit) + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor([rows[-1].id]) if more and rows else None
 
 
 def snapshot(entity: Base, fields: Sequence[str]) -> dict[str, Any]:

@@ -25,8 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cradlepose.adapters.storage import Storage, StreamingStorage
 from cradlepose.common.image_access import audit_phi_read
+from cradlepose.common.paging import keyset_page
 from cradlepose.common.system import SYSTEM
-from cradlepose.common.use_cases import Page, audit, id_desc_page
+from cradlepose.common.use_cases import Page, audit
 from cradlepose.datasets import archive_writer, catalogue
 from cradlepose.datasets.verified_images import ImageFilters, verified_query
 from cradlepose.db.models import Collection, CollectionItem, Dataset, DatasetImage, Image
@@ -236,8 +237,9 @@ def list_collections(
         query = query.where(Collection.dataset_id == dataset_id)
     if status is not None:
         query = query.where(Collection.status == status)
-    rows, next_cursor = id_desc_page(uow.session, query, Collection.id, cursor, limit)
-    return Page[CollectionOut](items=[out(r) for r in rows], next_cursor=next_cursor)
+    return keyset_page(
+        uow.session, query, order_by=[Collection.id.desc()], cursor=cursor, limit=limit, to_model=out
+    )
 
 
 def get_collection(uow: UnitOfWork, storage: Storage, collection_id: int) -> CollectionOut:

@@ -16,14 +16,11 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
+from cradlepose.common.paging import keyset_page, keyset_rows
 from cradlepose.common.use_cases import (
     Page,
     audit,
-    check_limit,
     commit_or_conflict,
-    decode_cursor,
-    encode_cursor,
-    id_desc_page,
 )
 from cradlepose.datasets import catalogue
 from cradlepose.datasets.catalogue import CatalogueTerms
@@ -220,7 +217,9 @@ def list_datasets(
     """The catalogue, newest first."""
     access.require_researcher(uow.actor)
     statement = sa.select(Dataset).where(Dataset.id.in_(catalogue.matching(query)))
-    rows, next_cursor = id_desc_page(uow.session, statement, Dataset.id, cursor, limit)
+    rows, next_cursor = keyset_rows(
+        uow.session, statement, order_by=[Dataset.id.desc()], cursor=cursor, limit=limit
+    )
     terms = catalogue.terms_of(uow, [r.id for r in rows])
     return Page[DatasetOut](items=[out(uow, r, terms[r.id]) for r in rows], next_cursor=next_cursor)
 
@@ -238,25 +237,25 @@ def list_images(
     )
     if split is not None:
         query = query.where(DatasetImage.split == split)
-    after = decode_cursor(cursor, 1)
-    if after is not None:
-        if not isinstance(after[0], int):
-            raise ValidationFailed.single("cursor", "is not a cursor this API returned")
-        query = query.where(DatasetImage.image_id > after[0])
-    rows = uow.session.execute(query.order_by(DatasetImage.image_id).limit(check_limit(limit) + 1)).all()
-    items = [
-        DatasetImageOut(
-            image_id=member.image_id,
-            split=member.split,
-            annotation_id=member.annotation_id,
-            batch_id=batch_id,
-            width=width,
-            height=height,
-        )
-        for member, batch_id, width, height in rows[:limit]
-    ]
-    next_cursor = encode_cursor([items[-1].image_id]) if len(rows) > limit and items else None
-    return Page[DatasetImageOut](items=items, next_cursor=next_cursor)
+    return keyset_page(
+        uow.session,
+        query,
+        order_by=[DatasetImage.image_id.asc()],
+        cursor=cursor,
+        limit=limit,
+        to_model=lambda row: _image_out(*row),
+    )
+
+
+def _image_out(member: DatasetImage, batch_id: int, width: int, height: int) -> DatasetImageOut:
+    return DatasetImageOut(
+        image_id=member.image_id,
+        split=member.split,
+        annotation_id=member.annotation_id,
+        batch_id=batch_id,
+        width=width,
+        height=height,
+    )
 
 
 def out(uow: UnitOfWork, dataset: Dataset, terms: CatalogueTerms | None = None) -> DatasetOut:

@@ -10,14 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cradlepose.adapters.storage import Storage
 from cradlepose.api_limits import MAX_FORMS_PER_REQUEST
+from cradlepose.common.paging import keyset_page
 from cradlepose.common.upload_forms import UploadForm
 from cradlepose.common.use_cases import (
     DecimalNumber,
     Page,
     audit,
-    check_limit,
-    decode_cursor,
-    encode_cursor,
     snapshot,
     tenths,
 )
@@ -248,12 +246,14 @@ def list_batches(uow: UnitOfWork, filters: BatchFilters, cursor: str | None, lim
         query = query.where(ImageBatch.processing_priority >= filters.min_priority)
     if filters.uploaded_by is not None:
         query = query.where(ImageBatch.uploaded_by == filters.uploaded_by)
-    after = decode_cursor(cursor, 1)
-    if after is not None:
-        query = query.where(ImageBatch.id < int(after[0]))
-    rows = list(uow.session.scalars(query.order_by(ImageBatch.id.desc()).limit(check_limit(limit) + 1)))
-    next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
-    return Page[BatchOut](items=[BatchOut.model_validate(r) for r in rows[:limit]], next_cursor=next_cursor)
+    return keyset_page(
+        uow.session,
+        query,
+        order_by=[ImageBatch.id.desc()],
+        cursor=cursor,
+        limit=limit,
+        to_model=BatchOut.model_validate,
+    )
 
 
 def get_batch(uow: UnitOfWork, batch_id: int) -> BatchDetail:

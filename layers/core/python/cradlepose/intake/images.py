@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict
 
 from cradlepose.adapters.storage import Storage
 from cradlepose.common.image_access import audit_phi_read, open_work_covers, visible_image
-from cradlepose.common.use_cases import DecimalNumber, Page, id_desc_page
+from cradlepose.common.paging import keyset_page
+from cradlepose.common.use_cases import DecimalNumber, Page
 from cradlepose.db.models import Image
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
@@ -72,8 +73,14 @@ def list_images(
         query = query.where(open_work_covers(actor))
     if status is not None:
         query = query.where(Image.status == status)
-    rows, next_cursor = id_desc_page(uow.session, query, Image.id, cursor, limit)
-    page = Page[ImageOut](items=[ImageOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+    page = keyset_page(
+        uow.session,
+        query,
+        order_by=[Image.id.desc()],
+        cursor=cursor,
+        limit=limit,
+        to_model=ImageOut.model_validate,
+    )
     audit_phi_read(
         uow, "IMAGES_LISTED", "ImageBatch", batch.id, details={"images": [i.id for i in page.items]}
     )

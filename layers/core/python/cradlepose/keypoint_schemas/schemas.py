@@ -13,12 +13,12 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
+from cradlepose.common.paging import keyset_rows
 from cradlepose.common.use_cases import (
     DecimalNumber,
     Page,
     audit,
     commit_or_conflict,
-    id_desc_page,
     snapshot,
     tenths,
 )
@@ -118,7 +118,9 @@ def list_schemas(
         query = query.where(KeypointSchema.name == name)
     if active is not None:
         query = query.where(KeypointSchema.is_active == active)
-    rows, next_cursor = id_desc_page(uow.session, query, KeypointSchema.id, cursor, limit)
+    rows, next_cursor = keyset_rows(
+        uow.session, query, order_by=[KeypointSchema.id.desc()], cursor=cursor, limit=limit
+    )
     used = _in_use(uow, [r.id for r in rows])
     return Page[SchemaOut](items=[_out(r, r.id in used) for r in rows], next_cursor=next_cursor)
 

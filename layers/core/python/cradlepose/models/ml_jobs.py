@@ -18,7 +18,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cradlepose.common import image_access
-from cradlepose.common.use_cases import DecimalNumber, Page, audit, id_desc_page
+from cradlepose.common.paging import keyset_page
+from cradlepose.common.use_cases import DecimalNumber, Page, audit
 from cradlepose.datasets import collections
 from cradlepose.db.models import DatasetImage, Image, InferenceJob, MLModelConfig, TrainingJob
 from cradlepose.db.unit_of_work import UnitOfWork
@@ -250,9 +251,13 @@ def list_training_jobs(
     query = sa.select(TrainingJob)
     if status is not None:
         query = query.where(TrainingJob.status == status)
-    rows, next_cursor = id_desc_page(uow.session, query, TrainingJob.id, cursor, limit)
-    return Page[TrainingJobOut](
-        items=[TrainingJobOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    return keyset_page(
+        uow.session,
+        query,
+        order_by=[TrainingJob.id.desc()],
+        cursor=cursor,
+        limit=limit,
+        to_model=TrainingJobOut.model_validate,
     )
 
 
@@ -265,8 +270,14 @@ def list_inference_jobs(
         query = query.where(InferenceJob.status == status)
     if model_id is not None:
         query = query.where(InferenceJob.model_id == model_id)
-    rows, next_cursor = id_desc_page(uow.session, query, InferenceJob.id, cursor, limit)
-    return Page[InferenceJobOut](items=[inference_out(r) for r in rows], next_cursor=next_cursor)
+    return keyset_page(
+        uow.session,
+        query,
+        order_by=[InferenceJob.id.desc()],
+        cursor=cursor,
+        limit=limit,
+        to_model=inference_out,
+    )
 
 
 def inference_out(job: InferenceJob) -> InferenceJobOut:

@@ -14,7 +14,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from cradlepose.common.use_cases import DecimalNumber, Page, audit, commit_or_conflict, id_desc_page, snapshot
+from cradlepose.common.paging import keyset_page
+from cradlepose.common.use_cases import DecimalNumber, Page, audit, commit_or_conflict, snapshot
 from cradlepose.db.models import MLModelConfig, ModelDeployment
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
@@ -130,9 +131,13 @@ def list_models(
         query = query.where(MLModelConfig.keypoint_schema_id == schema_id)
     if status is not None:
         query = query.where(MLModelConfig.deployment_status == status)
-    rows, next_cursor = id_desc_page(uow.session, query, MLModelConfig.id, cursor, limit)
-    return Page[ModelConfigOut](
-        items=[ModelConfigOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    return keyset_page(
+        uow.session,
+        query,
+        order_by=[MLModelConfig.id.desc()],
+        cursor=cursor,
+        limit=limit,
+        to_model=ModelConfigOut.model_validate,
     )
 
 

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.dialects.postgresql import JSONB
 
-from cradlepose.common.use_cases import Page, id_desc_page
+from cradlepose.common.paging import keyset_page
+from cradlepose.common.use_cases import Page
 from cradlepose.db.models import InferenceJob, ModelMetric
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
@@ -61,8 +62,14 @@ def list_metrics(
         query = query.where(ModelMetric.split == split)
     if metric_type is not None:
         query = query.where(ModelMetric.metric_type == metric_type)
-    rows, next_cursor = id_desc_page(uow.session, query, ModelMetric.id, cursor, limit)
-    return Page[MetricOut](items=[MetricOut.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return keyset_page(
+        uow.session,
+        query,
+        order_by=[ModelMetric.id.desc()],
+        cursor=cursor,
+        limit=limit,
+        to_model=MetricOut.model_validate,
+    )
 
 
 def store_evaluation(uow: UnitOfWork, job: InferenceJob, metrics: EvaluationMetrics) -> int:

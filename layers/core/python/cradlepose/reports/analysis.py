@@ -28,8 +28,9 @@ from cradlepose import __version__
 from cradlepose.adapters.storage import Storage
 from cradlepose.adapters.text_writers import TextWriter
 from cradlepose.adapters.workflow import Workflow
+from cradlepose.common.paging import keyset_page
 from cradlepose.common.system import SYSTEM
-from cradlepose.common.use_cases import Page, check_limit, decode_cursor, encode_cursor
+from cradlepose.common.use_cases import Page
 from cradlepose.db.models import AnalysisJob, AnalysisResult, Annotation, Image
 from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from cradlepose.domain import access
@@ -47,7 +48,7 @@ from cradlepose.domain.analysis import (
 from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.bounds import BIGINT_MAX, DbId
 from cradlepose.domain.enums import AnalysisStatus, AnnotationStatus, AuditCategory, AuditStatus, Role
-from cradlepose.domain.errors import Conflict, NotFound, ValidationFailed
+from cradlepose.domain.errors import Conflict, NotFound
 from cradlepose.domain.findings import FINDINGS_VERSION, Findings, analyse
 from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.keypoints import KeypointSet
@@ -212,25 +213,13 @@ def list_analyses(
         query = query.where(AnalysisJob.image_id == image_id)
     if status is not None:
         query = query.where(AnalysisJob.status == status)
-    after = decode_cursor(cursor, 2)
-    if after is not None:
-        try:
-            moment, key = dt.datetime.fromisoformat(after[0]), uuid.UUID(after[1])
-        except (TypeError, ValueError):
-            raise ValidationFailed.single("cursor", "is not a cursor this API returned") from None
-        query = query.where(sa.tuple_(AnalysisJob.created_at, AnalysisJob.job_id) < sa.tuple_(moment, key))
-    rows = list(
-        uow.session.scalars(
-            query.order_by(AnalysisJob.created_at.desc(), AnalysisJob.job_id.desc()).limit(
-                check_limit(limit) + 1
-            )
-        )
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor([rows[-1].created_at, str(rows[-1].job_id)]) if more and rows else None
-    return Page[AnalysisJobOut](
-        items=[AnalysisJobOut.model_validate(r) for r in rows], next_cursor=next_cursor
+    return keyset_page(
+        uow.session,
+        query,
+        order_by=[AnalysisJob.created_at.desc(), AnalysisJob.job_id.desc()],
+        cursor=cursor,
+        limit=limit,
+        to_model=AnalysisJobOut.model_validate,
     )
 
 

@@ -15,7 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from cradlepose.common.use_cases import DecimalNumber, Page, audit, id_desc_page
+from cradlepose.common.paging import keyset_page
+from cradlepose.common.use_cases import DecimalNumber, Page, audit
 from cradlepose.db.models import BatchAssignment, Image, ImageBatch, User
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access, assignment_policy
@@ -298,8 +299,9 @@ def list_assignments(
         query = query.where(BatchAssignment.assignment_type == filters.assignment_type)
     if filters.batch_id is not None:
         query = query.where(BatchAssignment.batch_id == filters.batch_id)
-    rows, next_cursor = id_desc_page(uow.session, query, BatchAssignment.id, cursor, limit)
-    return Page[AssignmentOut](items=[out(a) for a in rows], next_cursor=next_cursor)
+    return keyset_page(
+        uow.session, query, order_by=[BatchAssignment.id.desc()], cursor=cursor, limit=limit, to_model=out
+    )
 
 
 def get_assignment(uow: UnitOfWork, assignment_id: int) -> AssignmentOut:

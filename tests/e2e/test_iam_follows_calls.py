@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from cradle_workstation.cli.client import CradleClient
-from cradle_workstation.devstack.identity_provider import CLIENT_ID
+from cradle_workstation.devstack.identity_provider import CLIENT_ID, POOL_ID
 from cradle_workstation.devstack.postgres import EmbeddedPostgres
 from cradle_workstation.devstack.stack import LocalStack, LocalStackConfig
 from cradlepose.adapters import aws_call_log
@@ -141,6 +141,9 @@ def _registered(stack: LocalStack, username: str, role: str) -> int:
         Password=password,
         UserAttributes=[{"Name": "email", "Value": f"{username}@example.org"}],
     )
+    # The pool confirms no self sign-up on its own (as the cloud's, which has self sign-up off):
+    # the harness confirms, as an operator would.
+    identity.admin_confirm_sign_up(UserPoolId=POOL_ID, Username=username)
     signed_in = identity.initiate_auth(
         ClientId=CLIENT_ID,
         AuthFlow="USER_PASSWORD_AUTH",

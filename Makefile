@@ -12,7 +12,7 @@ PY := $(BIN)/python
 EXTRAS := cli,local,inference,datasets,infra,dev
 STAMP := $(VENV)/.installed
 CONSTRAINTS := requirements/constraints.txt
-SRC_DIRS := layers/core/python/cradlepose workstation/cradle_workstation functions containers infra tests bench
+SRC_DIRS := layers/core/python/cradlepose workstation/cradle_workstation functions containers infra tests bench tools
 # only the folders that hold Python (mypy refuses an empty one)
 SRC = $(foreach d,$(SRC_DIRS),$(if $(shell find $(d) -name '*.py' -print -quit 2>/dev/null),$(d)))
 

@@ -330,13 +330,13 @@ def mutants_of(module_name: str) -> list[Mutant]:
     tree = ast.parse(source)
     module = importlib.import_module(f"cradlepose.domain.{module_name}")
     original = ast.unparse(tree)
-    order = list(ast.walk(tree))
+    position_of = {id(node): i for i, node in enumerate(ast.walk(tree))}
     result: list[Mutant] = []
     seen: set[str] = set()
     for node, operator, detail, replacement in _edits(tree, module):
-        position = order.index(node)
-        copied = copy.deepcopy(tree)
-        target = list(ast.walk(copied))[position]
+        # A fresh parse is a faster copy than deepcopy, and walks in the same order.
+        copied = ast.parse(source)
+        target = next(n for i, n in enumerate(ast.walk(copied)) if i == position_of[id(node)])
         new_node = _apply(target, operator, copy.deepcopy(replacement))
         if new_node is not None:
             _replace(copied, target, new_node)

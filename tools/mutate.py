@@ -610,6 +610,7 @@ def _main(
     outcomes = ("killed", "survived", "timeout", "error")
     counts: dict[str, dict[str, int]] = {name: dict.fromkeys(outcomes, 0) for name in modules}
     survivors: list[Mutant] = []
+    timeouts: list[Mutant] = []
     runnable = [job for job in jobs if job[1]]
     for mutant, tests, _ in jobs:
         if not tests:  # nothing tests the module: every mutant survives
@@ -621,6 +622,8 @@ def _main(
             counts[mutant.module][outcome] += 1
             if outcome in {"survived", "error"}:
                 survivors.append(mutant)
+            elif outcome == "timeout":
+                timeouts.append(mutant)
             if done % 25 == 0:
                 print(f"  {done}/{len(runnable)} run, {time.monotonic() - started:.0f} s", flush=True)
     elapsed = time.monotonic() - started
@@ -644,6 +647,10 @@ def _main(
         f"\ntotal: {total_killed} of {total_counted} mutants killed ({score:.1f} %), "
         f"{len(excluded)} equivalent excluded, {elapsed:.0f} s with {args.jobs} jobs"
     )
+    if timeouts:
+        print("\ntimeouts (counted as killed):")
+        for m in sorted(timeouts, key=lambda m: (m.module, m.line, m.col, m.detail)):
+            print(f"  {m.id}")
     if survivors:
         print("\nsurvivors:")
         for m in sorted(survivors, key=lambda m: (m.module, m.line, m.col, m.detail)):

@@ -12,11 +12,11 @@ PY := $(BIN)/python
 EXTRAS := cli,local,inference,datasets,infra,dev
 STAMP := $(VENV)/.installed
 CONSTRAINTS := requirements/constraints.txt
-SRC_DIRS := layers/core/python/cradlepose workstation/cradle_workstation functions containers infra tests bench
+SRC_DIRS := layers/core/python/cradlepose workstation/cradle_workstation functions containers infra tests bench tools
 # only the folders that hold Python (mypy refuses an empty one)
 SRC = $(foreach d,$(SRC_DIRS),$(if $(shell find $(d) -name '*.py' -print -quit 2>/dev/null),$(d)))
 
-.PHONY: help install demo test lint format typecheck unit integration e2e clean lock openapi fuzz chromium browser screenshots
+.PHONY: help install demo test lint format typecheck unit integration e2e clean lock openapi fuzz chromium browser screenshots mutation
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -143,6 +143,13 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 
 fuzz: $(STAMP)  ## schemathesis against the local API, long run (FUZZ_EXAMPLES per operation)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-150} $(BIN)/pytest tests/fuzz -p no:cacheprovider
+
+# Mutation testing of domain/'s rules (tools/mutate.py); slow, so not part of `make test`.
+# MUTATION_ARGS narrows a run: MUTATION_ARGS="--modules quality --sample 20".
+MUTATION_FLOOR ?= 90
+MUTATION_ARGS ?=
+mutation: $(STAMP)  ## mutation testing of domain/'s rules; fails below MUTATION_FLOOR % killed
+	PYTHONPATH=layers/core/python:workstation $(PY) tools/mutate.py --floor $(MUTATION_FLOOR) $(MUTATION_ARGS)
 
 openapi: $(STAMP)  ## regenerate docs/openapi.json from the API's routes
 	PYTHONPATH=functions $(PY) -m api.openapi > docs/openapi.json

@@ -24,8 +24,11 @@ from cradlepose.adapters.workflow import StepFunctionsWorkflow, Workflow
 from cradlepose.bootstrap import default_uow_factory
 from cradlepose.common.bus import MessageBus
 from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from cradlepose.domain import access
 from cradlepose.domain.actor import Actor, Claims, RequestContext
-from cradlepose.domain.errors import ValidationFailed
+from cradlepose.domain.bounds import NUL
+from cradlepose.domain.enums import Role
+from cradlepose.domain.errors import NotAuthenticated, ValidationFailed
 from cradlepose.settings import get_settings
 
 CALLER_KEY = "cradle_caller"
@@ -89,11 +92,16 @@ def request_context(request: Request) -> RequestContext:
     headers = event.headers or {}
     return RequestContext(
         ip_address=identity.source_ip or "0.0.0.0",  # noqa: S104 - a placeholder address, not a bind
-        user_agent=identity.user_agent or headers.get("User-Agent") or headers.get("user-agent"),
-        endpoint=event.path[:200],
+        user_agent=_text(identity.user_agent or headers.get("User-Agent") or headers.get("user-agent")),
+        endpoint=event.path[:200].replace(NUL, ""),
         method=event.http_method,
         request_id=event.request_context.request_id,
     )
+
+
+def _text(value: str | None) -> str | None:
+    """A header as the audit log can store it (PostgreSQL text holds no NUL)."""
+    return None if value is None else value.replace(NUL, "")
 
 
 def claims_of(request: Request) -> Claims | None:
@@ -140,3 +148,50 @@ def if_match(request: Request) -> int | None:
     if not value.isdigit():
         raise ValidationFailed.single("header.If-Match", f"{raw!r} is not an ETag this API issued")
     return int(value)
+
+
+# ------------------------------------------------------------------ doors: who may call a route
+#
+# Every route but /health takes its caller through exactly one of these (tests/unit/test_route_doors.py
+# checks it). The request validation middleware (api.edge) resolves the door before it parses the
+# body, so a caller without the role gets 403 whatever they sent, and nothing they sent is parsed,
+# let alone stored. The capabilities check again (a command may be called from elsewhere) and
+# check the object (an annotator sees only their own assignments' images).
+
+
+def authenticated(me: Annotated[Caller, Depends(caller)]) -> Caller:
+    """A verified token, registered in Cradle or not (registration, one's own profile)."""
+    if me.claims is None:
+        raise NotAuthenticated("sign in first")
+    return me
+
+
+def worker(me: Annotated[Caller, Depends(caller)]) -> Caller:
+    """Registered, approved and active, in any role; the capability checks the object."""
+    access.require_worker(me.actor)
+    return me
+
+
+def annotator(me: Annotated[Caller, Depends(caller)]) -> Caller:
+    access.require_role(me.actor, Role.ANNOTATOR)
+    return me
+
+
+def researcher(me: Annotated[Caller, Depends(caller)]) -> Caller:
+    """Who works with verified data: admins and verifiers (reviews, datasets, models, analyses)."""
+    access.require_researcher(me.actor)
+    return me
+
+
+def admin(me: Annotated[Caller, Depends(caller)]) -> Caller:
+    access.require_admin(me.actor)
+    return me
+
+
+DOORS = (authenticated, worker, annotator, researcher, admin)
+
+Authenticated = Annotated[Caller, Depends(authenticated)]
+Worker = Annotated[Caller, Depends(worker)]
+Annotator = Annotated[Caller, Depends(annotator)]
+Researcher = Annotated[Caller, Depends(researcher)]
+Admin = Annotated[Caller, Depends(admin)]

@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
 
 import cradlepose
+from api.edge import DoorThenValidation
 from api.routers import ALL as ROUTERS
 from cradlepose.settings import get_settings
 
@@ -19,6 +20,10 @@ app = APIGatewayRestResolver(
     cors=CORSConfig(allow_origin=_origin, allow_headers=["Authorization", "Content-Type", "If-Match"],
                     expose_headers=["ETag"], max_age=600) if _origin else None,
 )  # fmt: skip
+# The door and the NUL check come before Powertools parses anything (api.edge); the resolver made
+# its validation middleware in __init__ and puts whatever this attribute holds first in every
+# route's chain. tests/integration/api/test_edge.py fails if a Powertools upgrade stops doing so.
+app._request_validation_middleware = DoorThenValidation()
 for module in ROUTERS:
     app.include_router(module.router)
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from api.dependencies import Caller, caller, storage, workflow
+from api.dependencies import Researcher, storage, workflow
 from api.observability import metrics
 from api.params import Cursor, IdFilter, Limit
 from api.problems import documented
@@ -22,7 +22,6 @@ from cradlepose.reports import analysis
 
 router = Router()
 TAGS = ["analyses"]
-CallerDep = Annotated[Caller, Depends(caller)]
 StorageDep = Annotated[Storage, Depends(storage)]
 JobId = Annotated[uuid.UUID, Path(description="the analysis job's id")]
 
@@ -35,7 +34,7 @@ JobId = Annotated[uuid.UUID, Path(description="the analysis job's id")]
     responses=documented(202, 401, 403, 404, 409, 422),
 )
 def request_analysis(
-    me: CallerDep,
+    me: Researcher,
     flow: Annotated[Workflow, Depends(workflow)],
     body: Annotated[analysis.AnalysisJobIn, Body()],
 ) -> analysis.AnalysisJobOut:
@@ -56,7 +55,7 @@ def request_analysis(
     responses=documented(200, 401, 403, 422),
 )
 def list_analyses(
-    me: CallerDep,
+    me: Researcher,
     image_id: IdFilter = None,
     status: Annotated[AnalysisStatus | None, Query()] = None,
     cursor: Cursor = None,
@@ -72,7 +71,7 @@ def list_analyses(
     summary="An analysis: its status, the stage that failed, and every stage's results",
     responses=documented(200, 401, 403, 404, 422),
 )
-def get_analysis(me: CallerDep, job_id: JobId, files: StorageDep) -> analysis.AnalysisDetail:
+def get_analysis(me: Researcher, job_id: JobId, files: StorageDep) -> analysis.AnalysisDetail:
     with me.uow() as uow:
         return analysis.get_analysis(uow, files, job_id)
 
@@ -93,7 +92,7 @@ def get_analysis(me: CallerDep, job_id: JobId, files: StorageDep) -> analysis.An
     },
 )
 def download_report(
-    me: CallerDep,
+    me: Researcher,
     job_id: JobId,
     files: StorageDep,
     format: Annotated[

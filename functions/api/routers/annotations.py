@@ -13,14 +13,13 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from api.dependencies import Caller, caller, if_match
+from api.dependencies import Annotator, Worker, if_match
 from api.params import ResourceId
 from api.problems import documented
 from cradlepose.workflow import annotations as annotation_service
 
 router = Router()
 TAGS = ["annotations"]
-CallerDep = Annotated[Caller, Depends(caller)]
 IfMatch = Annotated[int | None, Depends(if_match)]
 
 
@@ -41,7 +40,7 @@ def _with_etag(
     summary="Your work item for one image of your assignment",
     responses=documented(200, 401, 403, 404, 409),
 )
-def work_item(me: CallerDep, image_id: ResourceId) -> annotation_service.WorkItem:
+def work_item(me: Annotator, image_id: ResourceId) -> annotation_service.WorkItem:
     with me.uow() as uow:
         return annotation_service.work_item(uow, image_id)
 
@@ -53,7 +52,7 @@ def work_item(me: CallerDep, image_id: ResourceId) -> annotation_service.WorkIte
     responses=documented(200, 401, 403, 404, 409, 412, 422),
 )
 def save_draft(
-    me: CallerDep,
+    me: Annotator,
     image_id: ResourceId,
     body: Annotated[annotation_service.AnnotationIn, Body()],
     version: IfMatch,
@@ -69,7 +68,7 @@ def save_draft(
     responses=documented(200, 401, 403, 404, 409, 412, 422),
 )
 def submit(
-    me: CallerDep, image_id: ResourceId, version: IfMatch
+    me: Annotator, image_id: ResourceId, version: IfMatch
 ) -> Response[annotation_service.AnnotationOut]:
     with me.uow() as uow:
         return _with_etag(annotation_service.submit(uow, image_id, version))
@@ -81,6 +80,6 @@ def submit(
     summary="Every annotation version of an image",
     responses=documented(200, 401, 403, 404),
 )
-def versions(me: CallerDep, image_id: ResourceId) -> list[annotation_service.AnnotationOut]:
+def versions(me: Worker, image_id: ResourceId) -> list[annotation_service.AnnotationOut]:
     with me.uow() as uow:
         return annotation_service.versions(uow, image_id)

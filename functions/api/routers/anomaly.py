@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from api.dependencies import Caller, caller, storage
+from api.dependencies import Admin, Researcher, storage
 from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
 from cradlepose.adapters.storage import Storage
@@ -23,7 +23,6 @@ from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
 
 router = Router()
 TAGS = ["anomaly"]
-CallerDep = Annotated[Caller, Depends(caller)]
 StorageDep = Annotated[Storage, Depends(storage)]
 
 
@@ -35,7 +34,7 @@ StorageDep = Annotated[Storage, Depends(storage)]
     responses=documented(201, 401, 403, 404, 409, 422),
 )
 def request_training(
-    me: CallerDep, body: Annotated[anomaly_training.AnomalyTrainingJobIn, Body()]
+    me: Admin, body: Annotated[anomaly_training.AnomalyTrainingJobIn, Body()]
 ) -> anomaly_training.AnomalyTrainingJobOut:
     with me.uow() as uow:
         return anomaly_training.request_training(uow, body)
@@ -48,7 +47,7 @@ def request_training(
     responses=documented(200, 401, 403, 422),
 )
 def list_training_jobs(
-    me: CallerDep, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
+    me: Researcher, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
 ) -> Page[anomaly_training.AnomalyTrainingJobOut]:
     with me.uow() as uow:
         return anomaly_training.list_jobs(uow, cursor=cursor, limit=limit)
@@ -60,7 +59,7 @@ def list_training_jobs(
     summary="One training job: status, progress, validation report",
     responses=documented(200, 401, 403, 404),
 )
-def get_training_job(me: CallerDep, job_id: ResourceId) -> anomaly_training.AnomalyTrainingJobOut:
+def get_training_job(me: Researcher, job_id: ResourceId) -> anomaly_training.AnomalyTrainingJobOut:
     with me.uow() as uow:
         return anomaly_training.get_job(uow, job_id)
 
@@ -72,7 +71,7 @@ def get_training_job(me: CallerDep, job_id: ResourceId) -> anomaly_training.Anom
     responses=documented(200, 401, 403, 422),
 )
 def list_models(
-    me: CallerDep,
+    me: Researcher,
     active: Annotated[bool, Query(description="only the models in force")] = True,
     schema_id: IdFilter = None,
 ) -> list[anomaly_analysis.AgeGroupModelOut]:
@@ -87,7 +86,7 @@ def list_models(
     responses=documented(200, 401, 403, 404, 409, 422),
 )
 def analyse_annotation(
-    me: CallerDep, files: StorageDep, body: Annotated[anomaly_analysis.AnalysisRequest, Body()]
+    me: Researcher, files: StorageDep, body: Annotated[anomaly_analysis.AnalysisRequest, Body()]
 ) -> anomaly_analysis.AnalysisOut:
     with me.uow() as uow:
         return anomaly_analysis.analyse_annotation(uow, files, body.annotation_id)
@@ -100,7 +99,7 @@ def analyse_annotation(
     responses=documented(200, 401, 403, 404, 409, 422),
 )
 def analyse_batch(
-    me: CallerDep, files: StorageDep, body: Annotated[anomaly_analysis.BatchAnalysisRequest, Body()]
+    me: Researcher, files: StorageDep, body: Annotated[anomaly_analysis.BatchAnalysisRequest, Body()]
 ) -> anomaly_analysis.BatchAnalysisOut:
     with me.uow() as uow:
         return anomaly_analysis.analyse_batch(uow, files, body.batch_id)
@@ -113,7 +112,7 @@ def analyse_batch(
     responses=documented(200, 401, 403, 422),
 )
 def list_analyses(
-    me: CallerDep,
+    me: Researcher,
     files: StorageDep,
     batch_id: IdFilter = None,
     annotation_id: IdFilter = None,
@@ -145,7 +144,7 @@ def list_analyses(
     summary="One analysis: score, joint shares, sentence, overlay link",
     responses=documented(200, 401, 403, 404),
 )
-def get_analysis(me: CallerDep, files: StorageDep, analysis_id: ResourceId) -> anomaly_analysis.AnalysisOut:
+def get_analysis(me: Researcher, files: StorageDep, analysis_id: ResourceId) -> anomaly_analysis.AnalysisOut:
     with me.uow() as uow:
         return anomaly_analysis.get_analysis(uow, files, analysis_id)
 
@@ -157,7 +156,7 @@ def get_analysis(me: CallerDep, files: StorageDep, analysis_id: ResourceId) -> a
     responses=documented(200, 401, 403, 404, 409, 422),
 )
 def similar_poses(
-    me: CallerDep,
+    me: Researcher,
     annotation_id: ResourceId,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> pose_embeddings.SimilarPoses:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from api.dependencies import Caller, caller
+from api.dependencies import Admin, Annotator, Worker
 from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
 from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
@@ -18,7 +17,6 @@ from cradlepose.workflow import assignments
 
 router = Router()
 TAGS = ["assignments"]
-CallerDep = Annotated[Caller, Depends(caller)]
 
 
 @router.post(
@@ -29,7 +27,7 @@ CallerDep = Annotated[Caller, Depends(caller)]
     responses=documented(201, 401, 403, 404, 409, 422),
 )
 def assign(
-    me: CallerDep, batch_id: ResourceId, body: Annotated[assignments.AssignmentIn, Body()]
+    me: Admin, batch_id: ResourceId, body: Annotated[assignments.AssignmentIn, Body()]
 ) -> assignments.AssignmentOut:
     with me.uow() as uow:
         return assignments.assign_batch(uow, batch_id, body)
@@ -41,7 +39,7 @@ def assign(
     summary="Assign a ready batch with the auto-assign policy (admin)",
     responses=documented(200, 401, 403, 404, 409),
 )
-def auto_assign(me: CallerDep, batch_id: ResourceId) -> assignments.AutoAssigned:
+def auto_assign(me: Admin, batch_id: ResourceId) -> assignments.AutoAssigned:
     with me.uow() as uow:
         return assignments.AutoAssigned(assignment=assignments.auto_assign_batch(uow, batch_id))
 
@@ -52,7 +50,7 @@ def auto_assign(me: CallerDep, batch_id: ResourceId) -> assignments.AutoAssigned
     summary="Assign every ready batch, highest priority first (admin)",
     responses=documented(200, 401, 403),
 )
-def auto_assign_all(me: CallerDep) -> assignments.AutoAssignResult:
+def auto_assign_all(me: Admin) -> assignments.AutoAssignResult:
     with me.uow() as uow:
         return assignments.auto_assign_all(uow)
 
@@ -64,7 +62,7 @@ def auto_assign_all(me: CallerDep) -> assignments.AutoAssignResult:
     responses=documented(200, 401, 403, 422),
 )
 def list_assignments(
-    me: CallerDep,
+    me: Worker,
     status: Annotated[AssignmentStatus | None, Query()] = None,
     assignment_type: Annotated[AssignmentType | None, Query()] = None,
     annotator_id: IdFilter = None,
@@ -85,7 +83,7 @@ def list_assignments(
     summary="One assignment",
     responses=documented(200, 401, 403, 404),
 )
-def get_assignment(me: CallerDep, assignment_id: ResourceId) -> assignments.AssignmentOut:
+def get_assignment(me: Worker, assignment_id: ResourceId) -> assignments.AssignmentOut:
     with me.uow() as uow:
         return assignments.get_assignment(uow, assignment_id)
 
@@ -96,7 +94,7 @@ def get_assignment(me: CallerDep, assignment_id: ResourceId) -> assignments.Assi
     summary="Acknowledge an assignment (annotator)",
     responses=documented(200, 401, 403, 404, 409),
 )
-def acknowledge(me: CallerDep, assignment_id: ResourceId) -> assignments.AssignmentOut:
+def acknowledge(me: Annotator, assignment_id: ResourceId) -> assignments.AssignmentOut:
     with me.uow() as uow:
         return assignments.acknowledge(uow, assignment_id)
 
@@ -107,7 +105,7 @@ def acknowledge(me: CallerDep, assignment_id: ResourceId) -> assignments.Assignm
     summary="Start working (annotator)",
     responses=documented(200, 401, 403, 404, 409),
 )
-def start(me: CallerDep, assignment_id: ResourceId) -> assignments.AssignmentOut:
+def start(me: Annotator, assignment_id: ResourceId) -> assignments.AssignmentOut:
     with me.uow() as uow:
         return assignments.start(uow, assignment_id)
 
@@ -118,7 +116,7 @@ def start(me: CallerDep, assignment_id: ResourceId) -> assignments.AssignmentOut
     summary="Pause: the clock stops (annotator)",
     responses=documented(200, 401, 403, 404, 409),
 )
-def pause(me: CallerDep, assignment_id: ResourceId) -> assignments.AssignmentOut:
+def pause(me: Annotator, assignment_id: ResourceId) -> assignments.AssignmentOut:
     with me.uow() as uow:
         return assignments.pause(uow, assignment_id)
 
@@ -129,7 +127,7 @@ def pause(me: CallerDep, assignment_id: ResourceId) -> assignments.AssignmentOut
     summary="Resume: the clock runs (annotator)",
     responses=documented(200, 401, 403, 404, 409),
 )
-def resume(me: CallerDep, assignment_id: ResourceId) -> assignments.AssignmentOut:
+def resume(me: Annotator, assignment_id: ResourceId) -> assignments.AssignmentOut:
     with me.uow() as uow:
         return assignments.resume(uow, assignment_id)
 
@@ -141,7 +139,7 @@ def resume(me: CallerDep, assignment_id: ResourceId) -> assignments.AssignmentOu
     responses=documented(200, 401, 403, 404, 422),
 )
 def self_assess(
-    me: CallerDep, assignment_id: ResourceId, body: Annotated[assignments.Finishing, Body()]
+    me: Annotator, assignment_id: ResourceId, body: Annotated[assignments.Finishing, Body()]
 ) -> assignments.AssignmentOut:
     with me.uow() as uow:
         return assignments.report(uow, assignment_id, body)
@@ -153,6 +151,6 @@ def self_assess(
     summary="The next image to annotate, with YOLO's keypoints and any draft or revision feedback",
     responses=documented(200, 401, 403, 404),
 )
-def next_image(me: CallerDep, assignment_id: ResourceId) -> annotation_service.NextImage:
+def next_image(me: Annotator, assignment_id: ResourceId) -> annotation_service.NextImage:
     with me.uow() as uow:
         return annotation_service.NextImage(item=annotation_service.next_image(uow, assignment_id))

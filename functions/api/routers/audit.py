@@ -6,10 +6,9 @@ import datetime as dt
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from api.dependencies import Caller, caller
+from api.dependencies import Admin
 from api.params import Cursor, IdFilter, Limit
 from api.problems import documented
 from cradlepose.accounts import audit_log as audit
@@ -27,7 +26,7 @@ router = Router()
     responses=documented(200, 401, 403, 422),
 )
 def list_audit_logs(
-    me: Annotated[Caller, Depends(caller)],
+    me: Admin,
     user_id: IdFilter = None,
     action: Annotated[str | None, Query(max_length=100)] = None,
     category: Annotated[AuditCategory | None, Query()] = None,

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from api.dependencies import Caller, caller, storage, workflow
+from api.dependencies import Admin, Worker, storage, workflow
 from api.observability import metrics
 from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
@@ -22,7 +22,6 @@ from cradlepose.preannotation import pipeline
 
 router = Router()
 TAGS = ["batches"]
-CallerDep = Annotated[Caller, Depends(caller)]
 StorageDep = Annotated[Storage, Depends(storage)]
 WorkflowDep = Annotated[Workflow, Depends(workflow)]
 
@@ -35,7 +34,7 @@ WorkflowDep = Annotated[Workflow, Depends(workflow)]
     responses=documented(201, 401, 403, 409, 413, 422),
 )
 def create_batch(
-    me: CallerDep, files: StorageDep, body: Annotated[batches.BatchIn, Body()]
+    me: Admin, files: StorageDep, body: Annotated[batches.BatchIn, Body()]
 ) -> batches.BatchCreated:
     with me.uow() as uow:
         created = batches.create_batch(uow, files, body)
@@ -50,7 +49,7 @@ def create_batch(
     responses=documented(200, 401, 403, 422),
 )
 def list_batches(
-    me: CallerDep,
+    me: Worker,
     status: Annotated[BatchStatus | None, Query()] = None,
     min_priority: Annotated[int | None, Query(ge=1, le=10)] = None,
     uploaded_by: IdFilter = None,
@@ -68,7 +67,7 @@ def list_batches(
     summary="A batch with its progress",
     responses=documented(200, 401, 403, 404),
 )
-def get_batch(me: CallerDep, batch_id: ResourceId) -> batches.BatchDetail:
+def get_batch(me: Worker, batch_id: ResourceId) -> batches.BatchDetail:
     with me.uow() as uow:
         return batches.get_batch(uow, batch_id)
 
@@ -80,7 +79,7 @@ def get_batch(me: CallerDep, batch_id: ResourceId) -> batches.BatchDetail:
     responses=documented(200, 401, 403, 404, 409, 413, 422),
 )
 def more_uploads(
-    me: CallerDep, batch_id: ResourceId, files: StorageDep, body: Annotated[batches.MoreUploads, Body()]
+    me: Admin, batch_id: ResourceId, files: StorageDep, body: Annotated[batches.MoreUploads, Body()]
 ) -> list[UploadForm]:
     with me.uow() as uow:
         return batches.more_uploads(uow, files, batch_id, body)
@@ -92,7 +91,7 @@ def more_uploads(
     summary="What happened to each uploaded file (admin)",
     responses=documented(200, 401, 403, 404),
 )
-def upload_report(me: CallerDep, batch_id: ResourceId) -> batches.UploadReport:
+def upload_report(me: Admin, batch_id: ResourceId) -> batches.UploadReport:
     with me.uow() as uow:
         return batches.upload_report(uow, batch_id)
 
@@ -103,7 +102,7 @@ def upload_report(me: CallerDep, batch_id: ResourceId) -> batches.UploadReport:
     summary="Every file is in: expect what arrived and start pre-annotation (admin)",
     responses=documented(200, 401, 403, 404, 409),
 )
-def complete(me: CallerDep, batch_id: ResourceId, runs: WorkflowDep) -> batches.BatchDetail:
+def complete(me: Admin, batch_id: ResourceId, runs: WorkflowDep) -> batches.BatchDetail:
     with me.uow() as uow:
         detail, run_id = batches.complete_uploads(uow, batch_id)
     if run_id is not None:
@@ -119,6 +118,6 @@ def complete(me: CallerDep, batch_id: ResourceId, runs: WorkflowDep) -> batches.
     summary="Archive a batch (admin)",
     responses=documented(200, 401, 403, 404, 409),
 )
-def archive(me: CallerDep, batch_id: ResourceId) -> batches.BatchOut:
+def archive(me: Admin, batch_id: ResourceId) -> batches.BatchOut:
     with me.uow() as uow:
         return batches.archive(uow, batch_id)

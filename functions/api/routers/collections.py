@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from api.dependencies import Caller, caller, storage
+from api.dependencies import Researcher, storage
 from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
 from cradlepose.adapters.storage import Storage
@@ -18,7 +18,6 @@ from cradlepose.domain.enums import CollectionStatus
 
 router = Router()
 TAGS = ["collections"]
-CallerDep = Annotated[Caller, Depends(caller)]
 StorageDep = Annotated[Storage, Depends(storage)]
 
 
@@ -30,7 +29,7 @@ StorageDep = Annotated[Storage, Depends(storage)]
     responses=documented(202, 401, 403, 404, 409, 422),
 )
 def create_collection(
-    me: CallerDep, body: Annotated[collections.CollectionIn, Body()]
+    me: Researcher, body: Annotated[collections.CollectionIn, Body()]
 ) -> collections.CollectionOut:
     with me.uow() as uow:
         return collections.create_collection(uow, body)
@@ -43,7 +42,7 @@ def create_collection(
     responses=documented(200, 401, 403, 422),
 )
 def list_collections(
-    me: CallerDep,
+    me: Researcher,
     dataset_id: IdFilter = None,
     status: Annotated[CollectionStatus | None, Query()] = None,
     cursor: Cursor = None,
@@ -61,6 +60,6 @@ def list_collections(
     summary="A collection; once READY, with a short-lived download URL of its ZIP (researchers)",
     responses=documented(200, 401, 403, 404),
 )
-def get_collection(me: CallerDep, collection_id: ResourceId, files: StorageDep) -> collections.CollectionOut:
+def get_collection(me: Researcher, collection_id: ResourceId, files: StorageDep) -> collections.CollectionOut:
     with me.uow() as uow:
         return collections.get_collection(uow, files, collection_id)

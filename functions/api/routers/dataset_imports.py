@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from api.dependencies import Caller, caller, streaming_storage
+from api.dependencies import Admin, streaming_storage
 from api.params import ResourceId
 from api.problems import documented
 from cradlepose.adapters.storage import StreamingStorage
@@ -16,7 +16,6 @@ from cradlepose.datasets import dataset_imports
 
 router = Router()
 TAGS = ["datasets"]
-CallerDep = Annotated[Caller, Depends(caller)]
 StorageDep = Annotated[StreamingStorage, Depends(streaming_storage)]
 
 
@@ -28,7 +27,7 @@ StorageDep = Annotated[StreamingStorage, Depends(streaming_storage)]
     responses=documented(201, 401, 403, 409, 413, 422),
 )
 def create_import(
-    me: CallerDep, files: StorageDep, body: Annotated[dataset_imports.ImportIn, Body()]
+    me: Admin, files: StorageDep, body: Annotated[dataset_imports.ImportIn, Body()]
 ) -> dataset_imports.ImportOut:
     with me.uow() as uow:
         return dataset_imports.create_import(uow, files, body)
@@ -40,7 +39,7 @@ def create_import(
     summary="An import's state: its batch and dataset when COMPLETED, the first broken record when FAILED",
     responses=documented(200, 401, 403, 404),
 )
-def get_import(me: CallerDep, import_id: ResourceId) -> dataset_imports.ImportOut:
+def get_import(me: Admin, import_id: ResourceId) -> dataset_imports.ImportOut:
     with me.uow() as uow:
         return dataset_imports.get_import(uow, import_id)
 
@@ -52,6 +51,6 @@ def get_import(me: CallerDep, import_id: ResourceId) -> dataset_imports.ImportOu
     summary="The ZIP is uploaded: check every record now (422 names the first broken one), then import it",
     responses=documented(202, 401, 403, 404, 409, 413, 422),
 )
-def start_import(me: CallerDep, import_id: ResourceId, files: StorageDep) -> dataset_imports.ImportOut:
+def start_import(me: Admin, import_id: ResourceId, files: StorageDep) -> dataset_imports.ImportOut:
     with me.uow() as uow:
         return dataset_imports.start_import(uow, files, import_id)

@@ -9,10 +9,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from api.dependencies import Caller, caller
+from api.dependencies import Admin, Researcher
 from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
 from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
@@ -22,7 +21,6 @@ from cradlepose.domain.enums import DatasetOrigin, DatasetSplit
 
 router = Router()
 TAGS = ["datasets"]
-CallerDep = Annotated[Caller, Depends(caller)]
 Term = Annotated[str | None, Query(max_length=50, description="a vocabulary term's code")]
 
 
@@ -33,7 +31,7 @@ Term = Annotated[str | None, Query(max_length=50, description="a vocabulary term
     summary="Make a dataset of verified images with seeded splits that never split an infant (researchers)",
     responses=documented(201, 401, 403, 404, 409, 422),
 )
-def create_dataset(me: CallerDep, body: Annotated[datasets.DatasetIn, Body()]) -> datasets.DatasetOut:
+def create_dataset(me: Researcher, body: Annotated[datasets.DatasetIn, Body()]) -> datasets.DatasetOut:
     with me.uow() as uow:
         return datasets.create_dataset(uow, body)
 
@@ -45,7 +43,7 @@ def create_dataset(me: CallerDep, body: Annotated[datasets.DatasetIn, Body()]) -
     responses=documented(200, 401, 403, 422),
 )
 def list_datasets(
-    me: CallerDep,
+    me: Researcher,
     text: Annotated[str | None, Query(max_length=200, description="free text over the catalogue")] = None,
     anatomical_area: Term = None,
     modality: Term = None,
@@ -77,7 +75,7 @@ def list_datasets(
     summary="One dataset with its split counts and catalogue terms (researchers)",
     responses=documented(200, 401, 403, 404),
 )
-def get_dataset(me: CallerDep, dataset_id: ResourceId) -> datasets.DatasetOut:
+def get_dataset(me: Researcher, dataset_id: ResourceId) -> datasets.DatasetOut:
     with me.uow() as uow:
         return datasets.get_dataset(uow, dataset_id)
 
@@ -89,7 +87,7 @@ def get_dataset(me: CallerDep, dataset_id: ResourceId) -> datasets.DatasetOut:
     responses=documented(200, 401, 403, 404, 422),
 )
 def edit_dataset(
-    me: CallerDep, dataset_id: ResourceId, body: Annotated[datasets.DatasetEdit, Body()]
+    me: Admin, dataset_id: ResourceId, body: Annotated[datasets.DatasetEdit, Body()]
 ) -> datasets.DatasetOut:
     with me.uow() as uow:
         return datasets.edit_dataset(uow, dataset_id, body)
@@ -102,7 +100,7 @@ def edit_dataset(
     responses=documented(200, 401, 403, 404, 422),
 )
 def list_images(
-    me: CallerDep,
+    me: Researcher,
     dataset_id: ResourceId,
     split: Annotated[DatasetSplit | None, Query()] = None,
     cursor: Cursor = None,
@@ -120,7 +118,7 @@ def list_images(
     responses=documented(202, 401, 403, 404, 409, 422),
 )
 def export_dataset(
-    me: CallerDep, dataset_id: ResourceId, body: Annotated[collections.ExportIn, Body()]
+    me: Researcher, dataset_id: ResourceId, body: Annotated[collections.ExportIn, Body()]
 ) -> collections.CollectionOut:
     with me.uow() as uow:
         return collections.export_dataset(uow, dataset_id, body)

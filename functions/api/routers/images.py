@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from api.dependencies import Caller, caller, storage
+from api.dependencies import Worker, storage
 from api.params import Cursor, Limit, ResourceId
 from api.problems import documented
 from cradlepose.adapters.storage import Storage
@@ -18,7 +18,6 @@ from cradlepose.intake import images
 
 router = Router()
 TAGS = ["images"]
-CallerDep = Annotated[Caller, Depends(caller)]
 
 
 @router.get(
@@ -28,7 +27,7 @@ CallerDep = Annotated[Caller, Depends(caller)]
     responses=documented(200, 401, 403, 404, 422),
 )
 def list_images(
-    me: CallerDep,
+    me: Worker,
     batch_id: ResourceId,
     status: Annotated[ImageStatus | None, Query()] = None,
     cursor: Cursor = None,
@@ -45,7 +44,7 @@ def list_images(
     responses=documented(200, 401, 403, 404),
 )
 def get_image(
-    me: CallerDep, image_id: ResourceId, files: Annotated[Storage, Depends(storage)]
+    me: Worker, image_id: ResourceId, files: Annotated[Storage, Depends(storage)]
 ) -> images.ImageDetail:
     with me.uow() as uow:
         return images.get_image(uow, files, image_id)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from api.dependencies import Caller, caller
+from api.dependencies import Researcher
 from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
 from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
@@ -17,7 +16,6 @@ from cradlepose.models import ml_jobs
 
 router = Router()
 TAGS = ["models"]
-CallerDep = Annotated[Caller, Depends(caller)]
 
 
 @router.post(
@@ -28,7 +26,7 @@ CallerDep = Annotated[Caller, Depends(caller)]
     responses=documented(202, 401, 403, 404, 409, 422),
 )
 def create_inference_job(
-    me: CallerDep, body: Annotated[ml_jobs.InferenceJobIn, Body()]
+    me: Researcher, body: Annotated[ml_jobs.InferenceJobIn, Body()]
 ) -> ml_jobs.InferenceJobOut:
     with me.uow() as uow:
         return ml_jobs.create_inference_job(uow, body)
@@ -41,7 +39,7 @@ def create_inference_job(
     responses=documented(200, 401, 403, 422),
 )
 def list_inference_jobs(
-    me: CallerDep,
+    me: Researcher,
     status: Annotated[JobStatus | None, Query()] = None,
     model_id: IdFilter = None,
     cursor: Cursor = None,
@@ -57,7 +55,7 @@ def list_inference_jobs(
     summary="An inference job: status, progress, results and (for an evaluation) its metrics (researchers)",
     responses=documented(200, 401, 403, 404),
 )
-def get_inference_job(me: CallerDep, job_id: ResourceId) -> ml_jobs.InferenceJobOut:
+def get_inference_job(me: Researcher, job_id: ResourceId) -> ml_jobs.InferenceJobOut:
     with me.uow() as uow:
         job = ml_jobs.get_job(uow, "inference", job_id)
     assert isinstance(job, ml_jobs.InferenceJobOut)
@@ -70,7 +68,7 @@ def get_inference_job(me: CallerDep, job_id: ResourceId) -> ml_jobs.InferenceJob
     summary="Cancel a queued job, or ask a running one to stop (whoever asked for it, or an admin)",
     responses=documented(200, 401, 403, 404, 409),
 )
-def cancel_inference_job(me: CallerDep, job_id: ResourceId) -> ml_jobs.InferenceJobOut:
+def cancel_inference_job(me: Researcher, job_id: ResourceId) -> ml_jobs.InferenceJobOut:
     with me.uow() as uow:
         job = ml_jobs.cancel(uow, "inference", job_id)
     assert isinstance(job, ml_jobs.InferenceJobOut)

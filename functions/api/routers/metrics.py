@@ -6,17 +6,15 @@ import datetime as dt
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from api.dependencies import Caller, caller
+from api.dependencies import Admin, Worker
 from api.params import ResourceId
 from api.problems import documented
 from cradlepose.domain.enums import PeriodType
 from cradlepose.workflow import metrics, quality_checks
 
 router = Router()
-CallerDep = Annotated[Caller, Depends(caller)]
 
 
 @router.get(
@@ -26,7 +24,7 @@ CallerDep = Annotated[Caller, Depends(caller)]
     responses=documented(200, 401, 403, 404, 422),
 )
 def list_metrics(
-    me: CallerDep,
+    me: Worker,
     user_id: ResourceId,
     period: Annotated[PeriodType | None, Query()] = None,
     since: Annotated[dt.date | None, Query()] = None,
@@ -43,7 +41,7 @@ def list_metrics(
     responses=documented(200, 401, 403, 422),
 )
 def rollup(
-    me: CallerDep,
+    me: Admin,
     period: Annotated[PeriodType, Query()] = PeriodType.DAILY,
     day: Annotated[dt.date | None, Query(description="a day inside the period; default today (UTC)")] = None,
 ) -> metrics.RollupOut:
@@ -58,7 +56,7 @@ def rollup(
     responses=documented(200, 401, 403, 404, 409, 422),
 )
 def set_gold(
-    me: CallerDep, batch_id: ResourceId, image_id: ResourceId, body: Annotated[quality_checks.GoldIn, Body()]
+    me: Admin, batch_id: ResourceId, image_id: ResourceId, body: Annotated[quality_checks.GoldIn, Body()]
 ) -> quality_checks.GoldOut:
     with me.uow() as uow:
         return quality_checks.set_gold(uow, batch_id, image_id, body)

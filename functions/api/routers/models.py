@@ -7,10 +7,9 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from api.dependencies import Caller, caller
+from api.dependencies import Admin, Researcher, Worker
 from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
 from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
@@ -19,7 +18,6 @@ from cradlepose.models import model_configs, model_metrics, promotions
 
 router = Router()
 TAGS = ["models"]
-CallerDep = Annotated[Caller, Depends(caller)]
 
 
 @router.get(
@@ -29,7 +27,7 @@ CallerDep = Annotated[Caller, Depends(caller)]
     responses=documented(200, 401, 403, 422),
 )
 def list_models(
-    me: CallerDep,
+    me: Worker,
     schema_id: IdFilter = None,
     status: Annotated[DeploymentStatus | None, Query()] = None,
     cursor: Cursor = None,
@@ -45,7 +43,7 @@ def list_models(
     summary="One model configuration",
     responses=documented(200, 401, 403, 404),
 )
-def get_model(me: CallerDep, model_id: ResourceId) -> model_configs.ModelConfigOut:
+def get_model(me: Worker, model_id: ResourceId) -> model_configs.ModelConfigOut:
     with me.uow() as uow:
         return model_configs.get_model(uow, model_id)
 
@@ -58,7 +56,7 @@ def get_model(me: CallerDep, model_id: ResourceId) -> model_configs.ModelConfigO
     responses=documented(201, 401, 403, 404, 409, 422),
 )
 def create_model(
-    me: CallerDep, body: Annotated[model_configs.ModelConfigIn, Body()]
+    me: Admin, body: Annotated[model_configs.ModelConfigIn, Body()]
 ) -> model_configs.ModelConfigOut:
     with me.uow() as uow:
         return model_configs.create_model(uow, body)
@@ -71,7 +69,7 @@ def create_model(
     responses=documented(200, 401, 403, 404, 409, 422),
 )
 def edit_model(
-    me: CallerDep, model_id: ResourceId, body: Annotated[model_configs.ModelConfigEdit, Body()]
+    me: Admin, model_id: ResourceId, body: Annotated[model_configs.ModelConfigEdit, Body()]
 ) -> model_configs.ModelConfigOut:
     with me.uow() as uow:
         return model_configs.edit_model(uow, model_id, body)
@@ -84,7 +82,7 @@ def edit_model(
     summary="Retire a model (admin; the record stays)",
     responses=documented(204, 401, 403, 404, 409),
 )
-def retire_model(me: CallerDep, model_id: ResourceId) -> Response[None]:
+def retire_model(me: Admin, model_id: ResourceId) -> Response[None]:
     with me.uow() as uow:
         model_configs.retire_model(uow, model_id)
     return Response(status_code=204)
@@ -96,7 +94,7 @@ def retire_model(me: CallerDep, model_id: ResourceId) -> Response[None]:
     summary="Make it the default (PRODUCTION) model of its schema (admin)",
     responses=documented(200, 401, 403, 404, 409),
 )
-def make_default(me: CallerDep, model_id: ResourceId) -> model_configs.ModelConfigOut:
+def make_default(me: Admin, model_id: ResourceId) -> model_configs.ModelConfigOut:
     with me.uow() as uow:
         return model_configs.make_default(uow, model_id)
 
@@ -108,7 +106,7 @@ def make_default(me: CallerDep, model_id: ResourceId) -> model_configs.ModelConf
     responses=documented(200, 401, 403, 404, 422),
 )
 def list_metrics(
-    me: CallerDep,
+    me: Researcher,
     model_id: ResourceId,
     dataset_id: IdFilter = None,
     split: Annotated[DatasetSplit | None, Query()] = None,
@@ -136,7 +134,7 @@ def list_metrics(
     responses=documented(201, 401, 403, 404, 409, 422),
 )
 def promote(
-    me: CallerDep, model_id: ResourceId, body: Annotated[promotions.PromotionIn, Body()]
+    me: Admin, model_id: ResourceId, body: Annotated[promotions.PromotionIn, Body()]
 ) -> promotions.DeploymentOut:
     with me.uow() as uow:
         return promotions.promote(uow, model_id, body)
@@ -148,6 +146,6 @@ def promote(
     summary="Every change of a model's deployment status, with the evidence of gated promotions",
     responses=documented(200, 401, 403, 404),
 )
-def deployments(me: CallerDep, model_id: ResourceId) -> list[promotions.DeploymentOut]:
+def deployments(me: Researcher, model_id: ResourceId) -> list[promotions.DeploymentOut]:
     with me.uow() as uow:
         return promotions.history(uow, model_id)

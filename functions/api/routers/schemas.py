@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from api.dependencies import Caller, caller
+from api.dependencies import Admin, Worker
 from api.params import Cursor, Limit, ResourceId
 from api.problems import documented
 from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
@@ -16,12 +15,11 @@ from cradlepose.keypoint_schemas import schemas
 
 router = Router()
 TAGS = ["keypoint schemas"]
-CallerDep = Annotated[Caller, Depends(caller)]
 
 
 @router.get("/schemas", tags=TAGS, summary="List keypoint schemas", responses=documented(200, 401, 403, 422))
 def list_schemas(
-    me: CallerDep,
+    me: Worker,
     name: Annotated[str | None, Query(max_length=100)] = None,
     active: Annotated[bool | None, Query()] = None,
     cursor: Cursor = None,
@@ -37,7 +35,7 @@ def list_schemas(
     summary="One keypoint schema",
     responses=documented(200, 401, 403, 404),
 )
-def get_schema(me: CallerDep, schema_id: ResourceId) -> schemas.SchemaOut:
+def get_schema(me: Worker, schema_id: ResourceId) -> schemas.SchemaOut:
     with me.uow() as uow:
         return schemas.get_schema(uow, schema_id)
 
@@ -49,7 +47,7 @@ def get_schema(me: CallerDep, schema_id: ResourceId) -> schemas.SchemaOut:
     summary="Create a keypoint schema (admin)",
     responses=documented(201, 401, 403, 409, 422),
 )
-def create_schema(me: CallerDep, body: Annotated[schemas.SchemaIn, Body()]) -> schemas.SchemaOut:
+def create_schema(me: Admin, body: Annotated[schemas.SchemaIn, Body()]) -> schemas.SchemaOut:
     with me.uow() as uow:
         return schemas.create_schema(uow, body)
 
@@ -61,7 +59,7 @@ def create_schema(me: CallerDep, body: Annotated[schemas.SchemaIn, Body()]) -> s
     responses=documented(200, 401, 403, 404, 409, 422),
 )
 def edit_schema(
-    me: CallerDep, schema_id: ResourceId, body: Annotated[schemas.SchemaEdit, Body()]
+    me: Admin, schema_id: ResourceId, body: Annotated[schemas.SchemaEdit, Body()]
 ) -> schemas.SchemaOut:
     with me.uow() as uow:
         return schemas.edit_schema(uow, schema_id, body)
@@ -75,7 +73,7 @@ def edit_schema(
     responses=documented(201, 401, 403, 404, 409, 422),
 )
 def new_version(
-    me: CallerDep, schema_id: ResourceId, body: Annotated[schemas.NewVersion, Body()]
+    me: Admin, schema_id: ResourceId, body: Annotated[schemas.NewVersion, Body()]
 ) -> schemas.SchemaOut:
     with me.uow() as uow:
         return schemas.new_version(uow, schema_id, body)
@@ -87,7 +85,7 @@ def new_version(
     summary="Activate a version; others of its name deactivate (admin)",
     responses=documented(200, 401, 403, 404, 409),
 )
-def activate(me: CallerDep, schema_id: ResourceId) -> schemas.SchemaOut:
+def activate(me: Admin, schema_id: ResourceId) -> schemas.SchemaOut:
     with me.uow() as uow:
         return schemas.set_active(uow, schema_id, True)
 
@@ -98,6 +96,6 @@ def activate(me: CallerDep, schema_id: ResourceId) -> schemas.SchemaOut:
     summary="Deactivate a version (admin)",
     responses=documented(200, 401, 403, 404, 409),
 )
-def deactivate(me: CallerDep, schema_id: ResourceId) -> schemas.SchemaOut:
+def deactivate(me: Admin, schema_id: ResourceId) -> schemas.SchemaOut:
     with me.uow() as uow:
         return schemas.set_active(uow, schema_id, False)

@@ -5,17 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from api.dependencies import Caller, caller
+from api.dependencies import Admin, Researcher
 from api.params import ResourceId
 from api.problems import documented
 from cradlepose.keypoint_schemas import schemas, sigma_calibrations
 
 router = Router()
 TAGS = ["schemas"]
-CallerDep = Annotated[Caller, Depends(caller)]
 
 
 @router.post(
@@ -26,7 +24,7 @@ CallerDep = Annotated[Caller, Depends(caller)]
     responses=documented(201, 401, 403, 404, 409, 422),
 )
 def calibrate(
-    me: CallerDep, schema_id: ResourceId, body: Annotated[sigma_calibrations.CalibrationIn, Body()]
+    me: Researcher, schema_id: ResourceId, body: Annotated[sigma_calibrations.CalibrationIn, Body()]
 ) -> sigma_calibrations.CalibrationOut:
     with me.uow() as uow:
         return sigma_calibrations.calibrate(uow, schema_id, body)
@@ -38,7 +36,7 @@ def calibrate(
     summary="A calibration: each keypoint's estimate beside COCO's sigma, with its sample count",
     responses=documented(200, 401, 403, 404),
 )
-def get_calibration(me: CallerDep, calibration_id: ResourceId) -> sigma_calibrations.CalibrationOut:
+def get_calibration(me: Researcher, calibration_id: ResourceId) -> sigma_calibrations.CalibrationOut:
     with me.uow() as uow:
         return sigma_calibrations.get_calibration(uow, calibration_id)
 
@@ -51,7 +49,7 @@ def get_calibration(me: CallerDep, calibration_id: ResourceId) -> sigma_calibrat
     responses=documented(201, 401, 403, 404, 409, 422),
 )
 def adopt(
-    me: CallerDep, calibration_id: ResourceId, body: Annotated[sigma_calibrations.AdoptIn, Body()]
+    me: Admin, calibration_id: ResourceId, body: Annotated[sigma_calibrations.AdoptIn, Body()]
 ) -> schemas.SchemaOut:
     with me.uow() as uow:
         return sigma_calibrations.adopt(uow, calibration_id, body)

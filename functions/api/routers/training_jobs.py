@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from api.dependencies import Caller, caller
+from api.dependencies import Researcher
 from api.params import Cursor, Limit, ResourceId
 from api.problems import documented
 from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
@@ -17,7 +16,6 @@ from cradlepose.models import ml_jobs
 
 router = Router()
 TAGS = ["models"]
-CallerDep = Annotated[Caller, Depends(caller)]
 
 
 @router.post(
@@ -28,7 +26,7 @@ CallerDep = Annotated[Caller, Depends(caller)]
     responses=documented(202, 401, 403, 404, 409, 422),
 )
 def create_training_job(
-    me: CallerDep, body: Annotated[ml_jobs.TrainingJobIn, Body()]
+    me: Researcher, body: Annotated[ml_jobs.TrainingJobIn, Body()]
 ) -> ml_jobs.TrainingJobOut:
     with me.uow() as uow:
         return ml_jobs.create_training_job(uow, body)
@@ -41,7 +39,7 @@ def create_training_job(
     responses=documented(200, 401, 403, 422),
 )
 def list_training_jobs(
-    me: CallerDep,
+    me: Researcher,
     status: Annotated[JobStatus | None, Query()] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
@@ -56,7 +54,7 @@ def list_training_jobs(
     summary="A training job: status, progress, the tail of its log, its result model (researchers)",
     responses=documented(200, 401, 403, 404),
 )
-def get_training_job(me: CallerDep, job_id: ResourceId) -> ml_jobs.TrainingJobOut:
+def get_training_job(me: Researcher, job_id: ResourceId) -> ml_jobs.TrainingJobOut:
     with me.uow() as uow:
         job = ml_jobs.get_job(uow, "training", job_id)
     assert isinstance(job, ml_jobs.TrainingJobOut)
@@ -69,7 +67,7 @@ def get_training_job(me: CallerDep, job_id: ResourceId) -> ml_jobs.TrainingJobOu
     summary="Cancel a queued job, or ask a running one to stop (whoever asked for it, or an admin)",
     responses=documented(200, 401, 403, 404, 409),
 )
-def cancel_training_job(me: CallerDep, job_id: ResourceId) -> ml_jobs.TrainingJobOut:
+def cancel_training_job(me: Researcher, job_id: ResourceId) -> ml_jobs.TrainingJobOut:
     with me.uow() as uow:
         job = ml_jobs.cancel(uow, "training", job_id)
     assert isinstance(job, ml_jobs.TrainingJobOut)

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from api.dependencies import Caller, caller, identity_provider
+from api.dependencies import Admin, Authenticated, Worker, identity_provider
 from api.params import Cursor, Limit, ResourceId
 from api.problems import documented
 from cradlepose.accounts import users
@@ -19,7 +19,6 @@ from cradlepose.domain.errors import NotAuthenticated
 
 router = Router()
 TAGS = ["users"]
-CallerDep = Annotated[Caller, Depends(caller)]
 IdentityDep = Annotated[IdentityProvider | None, Depends(identity_provider)]
 
 
@@ -30,7 +29,7 @@ IdentityDep = Annotated[IdentityProvider | None, Depends(identity_provider)]
     summary="Register the signed-in identity as a Cradle user (awaits approval)",
     responses=documented(201, 401, 409, 422),
 )
-def register(me: CallerDep, body: Annotated[users.Registration, Body()]) -> users.UserOut:
+def register(me: Authenticated, body: Annotated[users.Registration, Body()]) -> users.UserOut:
     if me.claims is None:
         raise NotAuthenticated("sign in with the identity provider first")
     with me.uow() as uow:
@@ -38,14 +37,14 @@ def register(me: CallerDep, body: Annotated[users.Registration, Body()]) -> user
 
 
 @router.get("/me", tags=TAGS, summary="Your own profile", responses=documented(200, 401, 403))
-def get_me(me: CallerDep) -> users.UserOut:
+def get_me(me: Authenticated) -> users.UserOut:
     with me.uow() as uow:
         return users.me(uow)
 
 
 @router.get("/users", tags=TAGS, summary="List users (admin)", responses=documented(200, 401, 403, 422))
 def list_users(
-    me: CallerDep,
+    me: Admin,
     role: Annotated[Role | None, Query()] = None,
     is_approved: Annotated[bool | None, Query()] = None,
     is_active: Annotated[bool | None, Query()] = None,
@@ -65,7 +64,7 @@ def list_users(
     summary="Invite a person (admin): a sign-in account, e-mailed a temporary password, and an approved user",
     responses=documented(201, 401, 403, 409, 422),
 )
-def invite(me: CallerDep, body: Annotated[users.Invitation, Body()], identity: IdentityDep) -> users.UserOut:
+def invite(me: Admin, body: Annotated[users.Invitation, Body()], identity: IdentityDep) -> users.UserOut:
     with me.uow() as uow:
         return users.invite(uow, body, identity)
 
@@ -76,7 +75,7 @@ def invite(me: CallerDep, body: Annotated[users.Invitation, Body()], identity: I
     summary="One user (admin, or yourself)",
     responses=documented(200, 401, 403, 404),
 )
-def get_user(me: CallerDep, user_id: ResourceId) -> users.UserOut:
+def get_user(me: Worker, user_id: ResourceId) -> users.UserOut:
     with me.uow() as uow:
         return users.get_user(uow, user_id)
 
@@ -87,9 +86,7 @@ def get_user(me: CallerDep, user_id: ResourceId) -> users.UserOut:
     summary="Change capacity or specialties (admin)",
     responses=documented(200, 401, 403, 404, 422),
 )
-def update_user(
-    me: CallerDep, user_id: ResourceId, body: Annotated[users.UserUpdate, Body()]
-) -> users.UserOut:
+def update_user(me: Admin, user_id: ResourceId, body: Annotated[users.UserUpdate, Body()]) -> users.UserOut:
     with me.uow() as uow:
         return users.update_user(uow, user_id, body)
 
@@ -100,7 +97,7 @@ def update_user(
     summary="Approve a registration (admin)",
     responses=documented(200, 401, 403, 404, 409),
 )
-def approve(me: CallerDep, user_id: ResourceId, identity: IdentityDep) -> users.UserOut:
+def approve(me: Admin, user_id: ResourceId, identity: IdentityDep) -> users.UserOut:
     with me.uow() as uow:
         return users.approve(uow, user_id, identity)
 
@@ -112,7 +109,7 @@ def approve(me: CallerDep, user_id: ResourceId, identity: IdentityDep) -> users.
     responses=documented(200, 401, 403, 404, 409, 422),
 )
 def reject(
-    me: CallerDep, user_id: ResourceId, body: Annotated[users.Rejection, Body()], identity: IdentityDep
+    me: Admin, user_id: ResourceId, body: Annotated[users.Rejection, Body()], identity: IdentityDep
 ) -> users.UserOut:
     with me.uow() as uow:
         return users.reject(uow, user_id, body, identity)
@@ -125,7 +122,7 @@ def reject(
     responses=documented(200, 401, 403, 404, 409, 422),
 )
 def set_role(
-    me: CallerDep, user_id: ResourceId, body: Annotated[users.RoleChange, Body()], identity: IdentityDep
+    me: Admin, user_id: ResourceId, body: Annotated[users.RoleChange, Body()], identity: IdentityDep
 ) -> users.UserOut:
     with me.uow() as uow:
         return users.set_role(uow, user_id, body, identity)
@@ -137,7 +134,7 @@ def set_role(
     summary="Deactivate an account (admin)",
     responses=documented(200, 401, 403, 404, 409),
 )
-def deactivate(me: CallerDep, user_id: ResourceId, identity: IdentityDep) -> users.UserOut:
+def deactivate(me: Admin, user_id: ResourceId, identity: IdentityDep) -> users.UserOut:
     with me.uow() as uow:
         return users.deactivate(uow, user_id, identity)
 
@@ -148,6 +145,6 @@ def deactivate(me: CallerDep, user_id: ResourceId, identity: IdentityDep) -> use
     summary="Reactivate an account (admin)",
     responses=documented(200, 401, 403, 404, 409),
 )
-def reactivate(me: CallerDep, user_id: ResourceId, identity: IdentityDep) -> users.UserOut:
+def reactivate(me: Admin, user_id: ResourceId, identity: IdentityDep) -> users.UserOut:
     with me.uow() as uow:
         return users.reactivate(uow, user_id, identity)

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from api.dependencies import Caller, caller
+from api.dependencies import Researcher, Worker
 from api.observability import metrics
 from api.params import ResourceId
 from api.problems import documented
@@ -19,7 +18,6 @@ from cradlepose.workflow import verifications
 
 router = Router()
 TAGS = ["verifications"]
-CallerDep = Annotated[Caller, Depends(caller)]
 APPROVING = frozenset({VerificationDecision.APPROVED, VerificationDecision.APPROVED_WITH_CORRECTIONS})
 
 
@@ -30,7 +28,7 @@ APPROVING = frozenset({VerificationDecision.APPROVED, VerificationDecision.APPRO
     responses=documented(200, 401, 403, 422),
 )
 def claim_next(
-    me: CallerDep, queue: Annotated[verifications.Queue, Query()] = verifications.Queue.SUBMITTED
+    me: Researcher, queue: Annotated[verifications.Queue, Query()] = verifications.Queue.SUBMITTED
 ) -> verifications.NextReview:
     with me.uow() as uow:
         return verifications.NextReview(item=verifications.claim_next(uow, queue))
@@ -44,7 +42,7 @@ def claim_next(
     responses=documented(201, 401, 403, 404, 409, 422),
 )
 def decide(
-    me: CallerDep, annotation_id: ResourceId, body: Annotated[verifications.VerificationIn, Body()]
+    me: Researcher, annotation_id: ResourceId, body: Annotated[verifications.VerificationIn, Body()]
 ) -> verifications.DecisionOut:
     with me.uow() as uow:
         decided = verifications.decide(uow, annotation_id, body)
@@ -61,7 +59,7 @@ def decide(
     summary="Give a claimed annotation back to its queue",
     responses=documented(200, 401, 403, 404, 409),
 )
-def release(me: CallerDep, annotation_id: ResourceId) -> annotation_service.AnnotationOut:
+def release(me: Researcher, annotation_id: ResourceId) -> annotation_service.AnnotationOut:
     with me.uow() as uow:
         return verifications.release(uow, annotation_id)
 
@@ -72,6 +70,6 @@ def release(me: CallerDep, annotation_id: ResourceId) -> annotation_service.Anno
     summary="The decisions on an annotation",
     responses=documented(200, 401, 403, 404),
 )
-def list_for_annotation(me: CallerDep, annotation_id: ResourceId) -> list[verifications.VerificationOut]:
+def list_for_annotation(me: Worker, annotation_id: ResourceId) -> list[verifications.VerificationOut]:
     with me.uow() as uow:
         return verifications.list_for_annotation(uow, annotation_id)

@@ -5,17 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from api.dependencies import Caller, caller
+from api.dependencies import Admin, Researcher
 from api.problems import documented
 from cradlepose.datasets import catalogue
 from cradlepose.domain.enums import VocabularyKind
 
 router = Router()
 TAGS = ["datasets"]
-CallerDep = Annotated[Caller, Depends(caller)]
 
 
 @router.get(
@@ -25,7 +23,7 @@ CallerDep = Annotated[Caller, Depends(caller)]
     responses=documented(200, 401, 403, 422),
 )
 def list_terms(
-    me: CallerDep, kind: Annotated[VocabularyKind | None, Query()] = None
+    me: Researcher, kind: Annotated[VocabularyKind | None, Query()] = None
 ) -> list[catalogue.TermOut]:
     with me.uow() as uow:
         return catalogue.list_terms(uow, kind)
@@ -38,6 +36,6 @@ def list_terms(
     summary="Add a vocabulary term (admin)",
     responses=documented(201, 401, 403, 409, 422),
 )
-def create_term(me: CallerDep, body: Annotated[catalogue.TermIn, Body()]) -> catalogue.TermOut:
+def create_term(me: Admin, body: Annotated[catalogue.TermIn, Body()]) -> catalogue.TermOut:
     with me.uow() as uow:
         return catalogue.create_term(uow, body)

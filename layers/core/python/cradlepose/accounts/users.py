@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
@@ -21,6 +21,7 @@ from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
 from cradlepose.domain.actor import Actor, Claims, is_reserved_username
 from cradlepose.domain.audit import changes
+from cradlepose.domain.bounds import NOT_NULL, Patch
 from cradlepose.domain.enums import AuditCategory, Role
 from cradlepose.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
@@ -64,10 +65,8 @@ class UserFilters(BaseModel):
     search: str | None = Field(default=None, max_length=100, description="part of the username or e-mail")
 
 
-class UserUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    max_concurrent_batches: int | None = Field(default=None, ge=0, le=100)
+class UserUpdate(Patch):
+    max_concurrent_batches: Annotated[int | None, NOT_NULL] = Field(default=None, ge=0, le=100)
     annotation_specialty: str | None = Field(default=None, max_length=100)
     verification_expertise: str | None = Field(default=None, max_length=100)
 

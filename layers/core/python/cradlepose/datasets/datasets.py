@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,7 +28,7 @@ from cradlepose.datasets.verified_images import ImageFilters, verified_query
 from cradlepose.db.models import Dataset, DatasetImage, Image
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
-from cradlepose.domain.bounds import DbId
+from cradlepose.domain.bounds import NOT_NULL, DbId, Patch
 from cradlepose.domain.enums import AuditCategory, DatasetOrigin, DatasetSplit, SplitGrouping
 from cradlepose.domain.errors import Conflict, NotFound, ValidationFailed
 from cradlepose.domain.splits import SplitCandidate, SplitFractions, assign_splits, counts, group_key
@@ -55,15 +55,13 @@ class DatasetIn(BaseModel):
     catalogue: CatalogueTerms = Field(default_factory=CatalogueTerms)
 
 
-class DatasetEdit(BaseModel):
+class DatasetEdit(Patch):
     """The catalogue description; the images and their splits never change."""
-
-    model_config = ConfigDict(extra="forbid")
 
     description: str | None = Field(default=None, max_length=10_000)
     source_url: str | None = Field(default=None, max_length=500)
-    is_active: bool | None = None
-    catalogue: CatalogueTerms | None = None
+    is_active: Annotated[bool | None, NOT_NULL] = None
+    catalogue: Annotated[CatalogueTerms | None, NOT_NULL] = None
 
 
 class DatasetOut(BaseModel):

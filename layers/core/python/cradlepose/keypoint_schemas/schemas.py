@@ -8,7 +8,7 @@ other versions of the same name in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,7 +25,7 @@ from cradlepose.common.use_cases import (
 from cradlepose.db.models import ImageBatch, KeypointSchema
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
-from cradlepose.domain.bounds import INTEGER_MAX, KeypointId
+from cradlepose.domain.bounds import INTEGER_MAX, NOT_NULL, KeypointId, Patch
 from cradlepose.domain.enums import AuditCategory
 from cradlepose.domain.errors import Conflict
 from cradlepose.domain.keypoint_schema import KeypointSchemaSpec, SchemaDefinition, parse_spec
@@ -80,16 +80,16 @@ class SchemaIn(BaseModel):
         )
 
 
-class SchemaEdit(BaseModel):
+class SchemaEdit(Patch):
     """Changes to a schema. Unset fields keep their value."""
 
-    model_config = ConfigDict(extra="forbid")
-
     description: str | None = Field(default=None, max_length=5000)
-    schema_definition: dict[str, Any] | None = None
+    schema_definition: Annotated[dict[str, Any] | None, NOT_NULL] = None
     required_keypoints: list[KeypointId] | None = None
-    min_visibility_threshold: float | None = Field(default=None, ge=0, le=1, description="one decimal place")
-    max_missing_keypoints: int | None = Field(default=None, ge=0, le=INTEGER_MAX)
+    min_visibility_threshold: Annotated[float | None, NOT_NULL] = Field(
+        default=None, ge=0, le=1, description="one decimal place"
+    )
+    max_missing_keypoints: Annotated[int | None, NOT_NULL] = Field(default=None, ge=0, le=INTEGER_MAX)
 
 
 class NewVersion(SchemaEdit):

@@ -9,7 +9,7 @@ Deployment), with the evidence a gated promotion weighed (models.promotions).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,7 +20,7 @@ from cradlepose.db.models import MLModelConfig, ModelDeployment
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
 from cradlepose.domain.audit import changes
-from cradlepose.domain.bounds import DbId
+from cradlepose.domain.bounds import NOT_NULL, DbId, Patch
 from cradlepose.domain.enums import AuditCategory, DeploymentStatus, ModelFramework, ModelType
 from cradlepose.domain.errors import Conflict, ValidationFailed
 from cradlepose.domain.status_changes import change_status
@@ -90,15 +90,15 @@ class ModelConfigIn(BaseModel):
     training_dataset_info: str | None = Field(default=None, max_length=5000)
 
 
-class ModelConfigEdit(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+class ModelConfigEdit(Patch):
+    model_config = ConfigDict(protected_namespaces=())
 
-    model_parameters: dict[str, Any] | None = None
-    input_resolution: InputResolution | None = None
+    model_parameters: Annotated[dict[str, Any] | None, NOT_NULL] = None
+    input_resolution: Annotated[InputResolution | None, NOT_NULL] = None
     preprocessing_config: dict[str, Any] | None = None
     model_path: str | None = Field(default=None, max_length=500)
     api_endpoint: str | None = Field(default=None, max_length=500)
-    deployment_status: DeploymentStatus | None = None
+    deployment_status: Annotated[DeploymentStatus | None, NOT_NULL] = None
     description: str | None = Field(default=None, max_length=5000)
     training_dataset_info: str | None = Field(default=None, max_length=5000)
 

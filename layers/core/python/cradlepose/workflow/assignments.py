@@ -21,7 +21,7 @@ from cradlepose.db.models import BatchAssignment, Image, ImageBatch, User
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access, assignment_policy
 from cradlepose.domain.actor import Actor
-from cradlepose.domain.bounds import DbId
+from cradlepose.domain.bounds import DbId, Patch
 from cradlepose.domain.enums import (
     AssignmentStatus,
     AssignmentType,
@@ -85,10 +85,9 @@ class AssignmentOut(BaseModel):
     is_paused: bool = False
 
 
-class Finishing(BaseModel):
+class Finishing(Patch):
     """What an annotator may say about an assignment as they pause or finish it."""
 
-    model_config = ConfigDict(extra="forbid")
     self_reported_difficulty: int | None = Field(default=None, ge=1, le=5)
     completion_confidence: float | None = Field(default=None, ge=0, le=1)
 

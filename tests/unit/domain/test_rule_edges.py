@@ -41,8 +41,10 @@ def test_an_approved_actor_without_a_role_reads_no_batch_and_no_image() -> None:
     nobody = Actor(user_id=9, username="norole", role=None, is_approved=True)
     for status in BatchStatus:
         assert access.can_read_batch(nobody, status, is_assigned=True) is False
+    assert access.can_read_image(nobody, holds_open_work=True) is False
     for image_status in ImageStatus:
-        assert access.can_read_image(nobody, image_status, is_assigned=True) is False
+        assert access.can_analyse_image(nobody, image_status) is False
+        assert access.can_target_image(nobody, image_status, holds_open_work=True) is False
 
 
 # --- accuracy: docs/metrics.md's window, and the empty case field by field ---------------------

@@ -50,9 +50,13 @@ demo: $(STAMP)  ## run Cradle's main job end to end on this machine
 
 # Two workers: each has its own embedded PostgreSQL; the suite takes about half the time.
 PYTEST_WORKERS ?= 2
+# Line coverage of the code [tool.coverage.run] names, measured by the whole suite: the run fails
+# below this floor. NOT YET SET: the first full run with coverage (2026-12-05) could not finish on the
+# shared 2-core machine; set it to that run's TOTAL, rounded down, and then only ever raise it.
+COVERAGE_FLOOR ?= 0
 
-test: $(STAMP) $(SAM_STAMP) chromium lint  ## lint, type-check and run the whole test suite
-	$(BIN)/pytest -n $(PYTEST_WORKERS)
+test: $(STAMP) $(SAM_STAMP) chromium lint  ## lint, type-check and run the whole test suite, with coverage
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
 
 unit: $(STAMP)  ## only the unit tests
 	$(BIN)/pytest -m unit

@@ -50,9 +50,13 @@ demo: $(STAMP)  ## run Cradle's main job end to end on this machine
 
 # Two workers: each has its own embedded PostgreSQL; the suite takes about half the time.
 PYTEST_WORKERS ?= 2
+# Line coverage of the code [tool.coverage.run] names, measured by the whole suite: the run fails
+# below this floor. 93.6 % on 2026-12-05 (1,496 tests, -n 2), less 0.1 for run-to-run noise in the
+# threaded paths; raise it as tests are added, never lower it.
+COVERAGE_FLOOR ?= 93.5
 
-test: $(STAMP) $(SAM_STAMP) chromium lint  ## lint, type-check and run the whole test suite
-	$(BIN)/pytest -n $(PYTEST_WORKERS)
+test: $(STAMP) $(SAM_STAMP) chromium lint  ## lint, type-check and run the whole test suite, with coverage
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR)
 
 unit: $(STAMP)  ## only the unit tests
 	$(BIN)/pytest -m unit

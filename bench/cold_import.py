@@ -7,11 +7,14 @@ N times, the targets in turn (A B C … A B C …) so drift in the machine's spe
 
 (a) a bare Powertools `APIGatewayRestResolver(enable_validation=True)` with one route: the
     baseline, what any Powertools REST API pays;
-(b) `api.handler`, the API Lambda;
-(c) each trigger module of the function table.
+(b) `api.handler`, the API Lambda (its routers load on the first request under their paths);
+(c) `api.handler` and the routers a first request under /batches loads (batches, images,
+    assignments, metrics: the most of any path), what a cold start pays before routing it;
+(d) each trigger module of the function table.
 
 It prints min/median/max of the whole process's wall time and of the import alone (timed inside
-the child), the ratio of medians against the baseline, and the ten heaviest modules (cumulative,
+the child), the median CPU time of the process (user + system: on a shared machine it moves less
+with the others' load than wall time does), the ratios of medians against the baseline, and the ten heaviest modules (cumulative,
 from `-X importtime`) of the API's import, so a reader sees what to cut. The database host is an
 unroutable address: a connection attempted at import would show as a hang here.
 
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -40,6 +44,13 @@ def health() -> dict[str, str]:
     return {"status": "ok"}
 """
 
+# The API's import plus what its first request under /batches loads before it is routed.
+FIRST_REQUEST = """
+import api.handler
+from api.resolver import app
+app.include_routers_for("/batches")
+"""
+
 # The child times its own import too: the process's wall time minus this is interpreter start-up.
 CHILD = """
 import time
@@ -55,6 +66,7 @@ class Target:
     code: str
     wall_ms: list[float] = field(default_factory=list)
     import_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
 
 
 def lambda_environment(service: str) -> dict[str, str]:
@@ -91,6 +103,10 @@ def lambda_environment(service: str) -> dict[str, str]:
     }
 
 
+def _service(target: str) -> str:
+    return "api" if target.startswith(("api.", "baseline")) else target.rsplit(".", 1)[-1]
+
+
 def trigger_modules() -> list[str]:
     """The function table's handler modules other than the API's, in table order."""
     sys.path.insert(0, str(ROOT / "layers/core/python"))
@@ -100,16 +116,20 @@ def trigger_modules() -> list[str]:
     return list(dict.fromkeys(modules))
 
 
-def run_once(code: str, env: dict[str, str], importtime: bool = False) -> tuple[float, float, str]:
-    """One fresh process: (wall ms, import ms, stderr)."""
+def run_once(code: str, env: dict[str, str], importtime: bool = False) -> tuple[float, float, float, str]:
+    """One fresh process: (wall ms, import ms, CPU ms, stderr)."""
     argv = [sys.executable, *(["-X", "importtime"] if importtime else []), "-c", CHILD.format(code=code)]
+    # The children run one at a time and are reaped by run(): the growth of RUSAGE_CHILDREN is this one's.
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     wall = (time.perf_counter() - started) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
     if done.returncode != 0:
         raise SystemExit(f"the import failed:\n{code}\n{done.stderr[-3000:]}")
     marker = [line for line in done.stdout.splitlines() if line.startswith("IMPORT_MS ")]
-    return wall, float(marker[-1].split()[1]), done.stderr
+    return wall, float(marker[-1].split()[1]), cpu, done.stderr
 
 
 def heaviest(stderr: str, top: int, skip: str) -> list[tuple[str, float, float]]:
@@ -141,31 +161,39 @@ def main() -> None:
     targets = [
         Target("baseline: bare Powertools resolver", BASELINE),
         Target("api.handler", "import api.handler"),
+        Target("api.handler + the /batches routers", FIRST_REQUEST),
     ]
     if not args.no_triggers:
         targets += [Target(module, f"import {module}") for module in trigger_modules()]
-    envs = {t.name: lambda_environment(t.name.split(".")[-1] if "." in t.name else "api") for t in targets}
+    envs = {t.name: lambda_environment(_service(t.name)) for t in targets}
 
     for round_ in range(args.warmup + args.runs):
         for target in targets:
-            wall, imported, _ = run_once(target.code, envs[target.name])
+            wall, imported, cpu, _ = run_once(target.code, envs[target.name])
             if round_ >= args.warmup:
                 target.wall_ms.append(wall)
                 target.import_ms.append(imported)
+                target.cpu_ms.append(cpu)
 
     baseline = targets[0]
     base_wall, base_import = statistics.median(baseline.wall_ms), statistics.median(baseline.import_ms)
+    base_cpu = statistics.median(baseline.cpu_ms)
     width = max(len(t.name) for t in targets)
-    print(f"\n{'target':<{width}}  {'process wall ms':^23}  {'import ms':^23}  {'ratio of medians':>16}")
     print(
-        f"{'':<{width}}  {'min':>7} {'median':>7} {'max':>7}  {'min':>7} {'median':>7} {'max':>7}  {'wall':>7} {'import':>8}"
+        f"\n{'target':<{width}}  {'process wall ms':^23}  {'import ms':^23}  {'cpu ms':>7}  "
+        f"{'ratio of medians':^25}"
+    )
+    print(
+        f"{'':<{width}}  {'min':>7} {'median':>7} {'max':>7}  {'min':>7} {'median':>7} {'max':>7}  "
+        f"{'median':>7}  {'wall':>7} {'import':>8} {'cpu':>7}"
     )
     for target in targets:
         wall_ratio = statistics.median(target.wall_ms) / base_wall
         import_ratio = statistics.median(target.import_ms) / base_import
+        cpu_ratio = statistics.median(target.cpu_ms) / base_cpu
         print(
             f"{target.name:<{width}}  {_spread(target.wall_ms)}  {_spread(target.import_ms)}  "
-            f"{wall_ratio:6.2f}x {import_ratio:7.2f}x"
+            f"{statistics.median(target.cpu_ms):7.0f}  {wall_ratio:6.2f}x {import_ratio:7.2f}x {cpu_ratio:6.2f}x"
         )
     api = targets[1]
     api_wall = statistics.median(api.wall_ms)
@@ -177,7 +205,7 @@ def main() -> None:
     )
     print(f"api.handler: {api_wall:.0f} ms median for the whole process, {verdict} the {GOAL_MS:.0f} ms goal")
 
-    _, _, stderr = run_once(api.code, envs[api.name], importtime=True)
+    _, _, _, stderr = run_once(api.code, envs[api.name], importtime=True)
     print(
         "\nheaviest modules of `import api.handler` (-X importtime, one run; cumulative includes children):"
     )

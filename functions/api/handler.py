@@ -104,8 +104,13 @@ def not_found(_: NotFoundError) -> Response[str]:
     return problems.response(missing)
 
 
-@lru_cache(maxsize=1)
 def _route_patterns() -> list[tuple[re.Pattern[str], frozenset[str]]]:
+    # Routers are included as requests need them (api.resolver): the table follows the route count.
+    return _route_patterns_of(len(app._static_routes) + len(app._dynamic_routes))
+
+
+@lru_cache(maxsize=1)
+def _route_patterns_of(_route_count: int) -> list[tuple[re.Pattern[str], frozenset[str]]]:
     methods: dict[str, set[str]] = {}
     for route in app._static_routes + app._dynamic_routes:
         methods.setdefault(route.rule.pattern, set()).update(route.method.split("|"))

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from cradle_workstation.cli.dev import STOP_HINT
 from cradle_workstation.cli.main import app
 from cradle_workstation.devstack.identity_provider import CLIENT_ID
+from cradle_workstation.devstack.local_ecs import signal_task
 from cradle_workstation.devstack.postgres import EmbeddedPostgres
 from tests.stack_support import stack_database
 from tests.support import ROOT
@@ -41,9 +42,12 @@ class DevProcess:
         command = [sys.executable, "-m", "cradle_workstation.cli.main", "dev", "--state-dir", str(state_dir),
                    "--port", "0", "--aws-port", "0", "--database-url", database_url,
                    "--config-dir", str(config_dir)]  # fmt: skip
+        # A process group of its own, as a shell gives a job: Ctrl-C goes to that group (`cradle dev`
+        # and whatever it started) and never to this pytest process or its other children.
         self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT
-        )
+            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT,
+            start_new_session=True,
+        )  # fmt: skip
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -73,14 +77,15 @@ class DevProcess:
         raise AssertionError(f"no {label} in the output")
 
     def stop(self, signal_number: int, timeout_s: float = 60.0) -> int:
-        self.process.send_signal(signal_number)
+        """What a terminal does on Ctrl-C (SIGINT) or a service manager on stop (SIGTERM)."""
+        signal_task(self.process, signal_number)
         code = self.process.wait(timeout_s)
         self.wait_for_line("stopped", 5)
         return code
 
     def kill(self) -> None:
         if self.process.poll() is None:
-            self.process.kill()
+            signal_task(self.process, signal.SIGKILL)
             self.process.wait(10)
 
 

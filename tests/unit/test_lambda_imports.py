@@ -95,6 +95,33 @@ def test_handler_modules_import_no_torch_no_dev_tools_and_no_network() -> None:
     assert report["network"] == [], f"network reached at import: {report['network']}"
 
 
+# What the API's cold start leaves to its first request: the routers (each imported by the first
+# request under its paths, api.resolver) and numpy (only the anomaly routes compute with it).
+API_DEFERRED = ("api.routers.", "numpy")
+
+API_PROBE = """
+import json, sys
+import api.handler
+loaded = sorted(n for n in sys.modules if n.startswith({deferred!r}))
+print(json.dumps(loaded))
+"""
+
+
+def test_the_api_imports_no_router_and_no_numpy_until_a_request_needs_them() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRADLE_", "PYTHONPATH"))}
+    env |= {
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "functions"), str(ROOT / "layers/core/python")]),
+        "CRADLE_STAGE": "dev",
+        "CRADLE_DB_HOST": "192.0.2.1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", API_PROBE.format(deferred=API_DEFERRED)],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
 def test_the_probe_does_catch_a_forbidden_import() -> None:
     # Given a module list that imports a forbidden package (the CLI) after a clean one
     script = PROBE.format(forbidden=FORBIDDEN, modules=["json", "cradle_workstation.cli"])

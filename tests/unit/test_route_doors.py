@@ -19,6 +19,7 @@ OPEN = {"/health"}  # no token needed
 def _routes() -> list[Any]:
     from api.handler import app  # noqa: PLC0415
 
+    app.include_all_routers()  # routers load on first use (api.resolver.LazyRoutersResolver)
     return [r for r in app._static_routes + app._dynamic_routes if r.include_in_schema]
 
 

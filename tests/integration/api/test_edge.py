@@ -223,6 +223,7 @@ def _door_routes() -> list[tuple[str, str, str]]:
     from api.dependencies import DOORS  # noqa: PLC0415
     from api.handler import app  # noqa: PLC0415
 
+    app.include_all_routers()  # routers load on first use (api.resolver.LazyRoutersResolver)
     result: list[tuple[str, str, str]] = []
     for route in app._static_routes + app._dynamic_routes:
         if not route.include_in_schema:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,53 @@ def test_stopping_kills_the_running_process_and_stops_the_pending_ones(tmp_path:
     ) == ["token-0", "token-1", "token-2"]
     assert "exitCode" not in _detail(stops[-1])["containers"][0]  # never started
     assert [t.task.chunk_index for t in runner.tasks] == [0, 1]
+
+
+# A "container" that starts a helper process of its own, as an inference engine may (loaders, workers)
+WITH_HELPER = """
+import json, os, subprocess, sys, time
+helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+print(json.dumps({"pgid": os.getpgid(0), "helper": helper.pid}))
+sys.stdout.flush()
+time.sleep(60)
+"""
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie left for a non-reaping init counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_a_task_is_a_process_group_of_its_own_and_stopping_it_signals_that_group_only(
+    tmp_path: Path,
+) -> None:
+    stops: list[dict[str, Any]] = []
+    runner = LocalEcsRunner(ENVIRONMENT, stops.append, entry_point=["-c", WITH_HELPER], stop_timeout_s=5)
+    runner.start_worker()
+    try:
+        arn = runner.start(_task(0))
+        _wait_until(lambda: runner.running is not None and bool(runner.running.log_lines))
+        assert runner.running is not None
+        started = json.loads(runner.running.log_lines[0])
+        # Then the task leads a group that is not this process's: a signal for it cannot land here
+        process = runner.running.process
+        assert process is not None
+        assert started["pgid"] == process.pid != os.getpgid(0)
+        assert _alive(started["helper"])
+
+        # When it is stopped (ecs:StopTask), then its helper gets the SIGTERM too, and this process lives on
+        assert runner.stop_task(arn)
+        _wait_until(lambda: not _alive(started["helper"]))
+    finally:
+        runner.close()
+    assert (_detail(stops[0])["stopCode"], _detail(stops[0])["containers"][0]["exitCode"]) == (
+        "UserInitiated",
+        143,
+    )
 
 
 def test_jobs_run_on_their_timers_until_stopped() -> None:

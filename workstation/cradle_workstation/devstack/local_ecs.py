@@ -12,15 +12,19 @@ code, the stop reason) handed to the functions whose `ecs_task_stopped` event ma
 that died without answering has its token failed by the same trigger as in the cloud.
 
 One task at a time: the CPU is this machine's one GPU, and the engine keeps every core busy.
-`stop_task` is ecs:StopTask (SIGTERM, then SIGKILL); `capacity` plays the GPU capacity ECS can
-place tasks on (None: always; a number: that many more tasks, the rest stay PENDING).
+`stop_task` is ecs:StopTask (SIGTERM, then SIGKILL). A task is a process group of its own, as a
+container is: its signals go to that group only, never to the process that started it, and Ctrl-C at
+`cradle dev`'s terminal stops the stack, which stops its tasks. `capacity` plays the GPU capacity
+ECS can place tasks on (None: always; a number: that many more tasks, the rest stay PENDING).
 The processes' JSON log lines go to `<state-dir>/logs/inference.log` and this module's logger.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -169,11 +173,11 @@ class LocalEcsRunner:
             return False
         running.started.wait(self.stop_timeout_s)  # placed, its process about to start
         if running.process is not None:
-            running.process.terminate()
+            signal_task(running.process, signal.SIGTERM)
             try:
                 running.process.wait(self.stop_timeout_s)
             except subprocess.TimeoutExpired:
-                running.process.kill()
+                signal_task(running.process, signal.SIGKILL)
         running.stopped.wait(self.stop_timeout_s + 5)
         return True
 
@@ -226,11 +230,12 @@ class LocalEcsRunner:
             stderr=subprocess.STDOUT,
             text=True,
             bufsize=1,
+            start_new_session=True,  # its own process group, as a container is (see signal_task)
         )
         task.process = process
         task.started.set()
         if task.stop_code is not None:  # stopped between its placement and its start
-            process.terminate()
+            signal_task(process, signal.SIGTERM)
         assert process.stdout is not None
         for line in process.stdout:
             self._forward(task, line.rstrip("\n"))
@@ -297,3 +302,11 @@ class LocalEcsRunner:
                 ),
             },
         }
+
+
+def signal_task(process: subprocess.Popen[str], number: int) -> None:
+    """Send a signal to a task's process group (the task leads it: start_new_session), never wider."""
+    if process.poll() is not None:  # ended and reaped: its group id may belong to another by now
+        return
+    with contextlib.suppress(ProcessLookupError):  # ended between the poll and the signal
+        os.killpg(process.pid, number)

@@ -6,7 +6,6 @@ import threading
 from functools import cache
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
 from cradlepose.settings import get_settings
@@ -17,6 +16,10 @@ _lock = threading.Lock()
 @cache
 def client(service: str) -> Any:
     """A shared client for `service`, with the endpoint and region from settings."""
+    # boto3 (with s3transfer) loads with the first client, not at import: a cold start that
+    # calls no AWS API does not pay for it.
+    import boto3  # noqa: PLC0415
+
     settings = get_settings()
     endpoint = settings.aws_endpoint_url
     if service == "cognito-idp" and settings.cognito_endpoint_url:

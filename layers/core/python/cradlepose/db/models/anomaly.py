@@ -24,7 +24,7 @@ from pgvector.sqlalchemy import Vector
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cradlepose.db.base import Base, BigIntPK, CreatedAt, between, numeric, pg_enum
-from cradlepose.domain import pose_embedding
+from cradlepose.domain import pose_features
 from cradlepose.domain.enums import AnomalyTrainingStatus
 
 
@@ -62,7 +62,7 @@ class PoseEmbedding(Base):
         ),
         sa.Index("idx_pose_embedding_image", "image_id"),
         sa.CheckConstraint("vector_dims(vector) = dimension", name="dimension_matches"),
-        hnsw_index(pose_embedding.RECIPE_NAME, pose_embedding.RECIPE_VERSION, pose_embedding.DIMENSION),
+        hnsw_index(pose_features.RECIPE_NAME, pose_features.RECIPE_VERSION, pose_features.DIMENSION),
     )
 
 

@@ -9,9 +9,12 @@ dropping or disabling the append-only trigger, altering or dropping a table all 
 from __future__ import annotations
 
 import base64
+import json
 
+import boto3
 import pytest
 import sqlalchemy as sa
+from moto import mock_aws
 from pydantic import SecretStr
 from sqlalchemy.exc import DBAPIError
 
@@ -247,3 +250,33 @@ def test_the_verifier_is_the_one_postgres_computes(owner_engine: sa.Engine) -> N
 
     # Then ours, with the same salt, is the same string
     assert roles.scram_verifier("correct horse", salt) == theirs
+
+
+def test_the_cloud_migration_sets_the_app_login_password_from_its_secret(owner_database_url: str) -> None:
+    # Given the app login's secret, as CDK creates it (moto's Secrets Manager)
+    password = "pw-from-the-secret"
+    with mock_aws():
+        client = boto3.client("secretsmanager", region_name="us-east-1")
+        arn = client.create_secret(
+            Name="cradle-test/database-app",
+            SecretString=json.dumps({"username": "cradle_api_cloud", "password": password}),
+        )["ARN"]
+        settings = Settings(
+            database_url=SecretStr(owner_database_url),
+            db_app_user="cradle_api_cloud",
+            db_app_secret_arn=arn,
+            stage="test",
+        )
+        owner = create_engine(settings)
+
+        # When the migrate function's run upgrades (it reads the secret itself)
+        migrate.upgrade(owner, settings=settings)
+
+    # Then the login exists with a verifier of exactly that password
+    with owner.begin() as conn:
+        stored = conn.scalar(sa.text("SELECT rolpassword FROM pg_authid WHERE rolname = 'cradle_api_cloud'"))
+        conn.exec_driver_sql("DROP OWNED BY cradle_api_cloud")
+        conn.exec_driver_sql("DROP ROLE cradle_api_cloud")
+    owner.dispose()
+    salt = base64.b64decode(stored.split(":")[1].split("$")[0])
+    assert stored == roles.scram_verifier(password, salt)

@@ -48,7 +48,6 @@ FORBIDDEN_TO_THE_APP = [
     "CREATE TABLE forged (id int)",
     "UPDATE alembic_version SET version_num = '0001'",
     "ALTER ROLE cradle_app LOGIN",
-    "SET ROLE cradle_app_owner_does_not_exist",
 ]
 
 
@@ -109,9 +108,7 @@ def test_the_app_cannot_rewrite_the_audit_trail_or_the_schema(
 
     # Then the database refuses for want of privilege (not the trigger: the app never gets that far)
     message = str(refused.value.orig)
-    assert any(
-        reason in message for reason in ("permission denied", "must be owner", "must be able to SET ROLE")
-    ) or ("does not exist" in message and statement.startswith("SET ROLE")), message
+    assert "permission denied" in message or "must be owner" in message, message
     # and the trail and its guards are whole
     assert _audit_fingerprint(owner_engine) == before
     with owner_engine.connect() as conn:

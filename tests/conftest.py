@@ -20,9 +20,11 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlalchemy.orm import Session, sessionmaker
 
+from cradle_workstation.devstack.database import app_url
 from cradle_workstation.devstack.postgres import EmbeddedPostgres
 from cradlepose.db import migrate
 from cradlepose.db.engine import create_engine, make_session_factory
+from cradlepose.db.roles import LOCAL_APP_LOGIN, AppLogin
 from cradlepose.db.unit_of_work import UnitOfWorkFactory, unit_of_work_factory
 from cradlepose.settings import Settings
 
@@ -54,17 +56,19 @@ def postgres() -> Iterator[EmbeddedPostgres]:
 
 @pytest.fixture(scope="session")
 def migrated_template(postgres: EmbeddedPostgres) -> str:
-    """A database at the head revision that every test database is copied from."""
+    """A database at the head revision that every test database is copied from, migrated by the
+    owner (the server's superuser), which also creates the app login the tests connect as."""
     postgres.drop_database(TEMPLATE)
     url = postgres.create_database(TEMPLATE)
     engine = sa.create_engine(url, poolclass=sa.NullPool)
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, app_login=AppLogin(LOCAL_APP_LOGIN))
     engine.dispose()
     return TEMPLATE
 
 
 @pytest.fixture
-def database_url(postgres: EmbeddedPostgres, migrated_template: str) -> Iterator[str]:
+def owner_database_url(postgres: EmbeddedPostgres, migrated_template: str) -> Iterator[str]:
+    """A fresh test database, as its owner: migrations, and tests of what only the owner may do."""
     name = f"t_{os.getpid()}_{next(_counter)}"
     url = postgres.create_database(name, template=migrated_template)
     yield url
@@ -72,8 +76,22 @@ def database_url(postgres: EmbeddedPostgres, migrated_template: str) -> Iterator
 
 
 @pytest.fixture
+def database_url(owner_database_url: str) -> str:
+    """The same database as the app login: every function connects so, locally and in the cloud."""
+    return app_url(owner_database_url)
+
+
+@pytest.fixture
 def engine(database_url: str) -> Iterator[sa.Engine]:
     settings = Settings(database_url=SecretStr(database_url), db_pool_size=8, stage="test")
+    engine = create_engine(settings)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def owner_engine(owner_database_url: str) -> Iterator[sa.Engine]:
+    settings = Settings(database_url=SecretStr(owner_database_url), db_pool_size=2, stage="test")
     engine = create_engine(settings)
     yield engine
     engine.dispose()

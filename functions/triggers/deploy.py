@@ -13,7 +13,7 @@ from cradlepose.accounts import users
 from cradlepose.adapters.identity import CognitoIdentityProvider, IdentityProvider
 from cradlepose.bootstrap import default_uow_factory
 from cradlepose.common.system import SYSTEM
-from cradlepose.db.engine import create_engine
+from cradlepose.db.engine import create_engine, migration_settings
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.validation import parse
@@ -46,7 +46,8 @@ def run_migrate(event: dict[str, Any], engine: sa.Engine | None = None) -> dict[
     if request not in ("Create", "Update"):
         raise UnknownRequest(f"unknown RequestType {request!r}")
     owned = engine is None
-    engine = engine or create_engine(pool_size=1)
+    # As the owner: the only function that connects as the migration role (docs/security.md).
+    engine = engine or create_engine(migration_settings(get_settings()), pool_size=1)
     try:
         upgraded = database.upgrade(engine)
     finally:

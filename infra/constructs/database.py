@@ -1,15 +1,17 @@
 """Aurora PostgreSQL Serverless v2 behind RDS Proxy.
 
 Encrypted with its own KMS key; IAM authentication on the cluster and on the proxy (Lambdas connect
-to the proxy with a 15-minute IAM token, never a password); the master credentials live in Secrets
-Manager, encrypted with the same key and rotated every 30 days by the hosted rotation function (in
-the VPC, through the Secrets Manager endpoint). Performance Insights, PostgreSQL logs to CloudWatch,
+to the proxy with a 15-minute IAM token, never a password). Two database users, each with its
+secret in Secrets Manager (encrypted with the same key, rotated every 30 days by a hosted rotation
+function in the VPC, through the Secrets Manager endpoint) and both held by the proxy: the master
+user, which owns the schema and only the migrate function may connect as, and the app login
+(`cradle_api`), which every other function connects as. Performance Insights, PostgreSQL logs to CloudWatch,
 `rds.force_ssl`, backups and deletion protection per stage.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -25,8 +27,11 @@ from infra.constructs.network import Network
 
 ENGINE = rds.DatabaseClusterEngine.aurora_postgres(version=rds.AuroraPostgresEngineVersion.VER_17_7)
 DB_NAME = "cradle"
-# One database user for every function for now (see docs/architecture-aws.md, "Known gaps").
-DB_USER = "cradle"
+# Two database users (cradlepose.db.roles, docs/security.md): the master user owns the schema and
+# only the migrate function connects as it; every other function connects as the app login, a
+# member of `cradle_app` with DML on the tables and only SELECT/INSERT on audit_logs.
+MIGRATION_USER = "cradle"
+APP_USER = "cradle_api"
 PROXY_PORT = 5432
 
 
@@ -96,7 +101,11 @@ class Database(Construct):
             },
         )
         self.secret = rds.DatabaseSecret(
-            self, "Secret", username=DB_USER, encryption_key=self.key, secret_name=f"{config.prefix}/database"
+            self,
+            "Secret",
+            username=MIGRATION_USER,
+            encryption_key=self.key,
+            secret_name=f"{config.prefix}/database",
         )
         readers = [
             rds.ClusterInstance.serverless_v2(
@@ -188,11 +197,33 @@ class Database(Construct):
             ),
         )
 
+        # The app login's own secret: RDS Proxy logs in with it for the app's IAM-authenticated
+        # clients; the migrate function reads it to create the login (and set its password) on every
+        # run; its own single-user rotation changes it afterwards. Attached to the cluster, so it
+        # carries the host the rotation function needs.
+        self.app_secret = rds.DatabaseSecret(
+            self,
+            "AppSecret",
+            username=APP_USER,
+            encryption_key=self.key,
+            secret_name=f"{config.prefix}/database-app",
+        ).attach(self.cluster)
+        self.app_secret.add_rotation_schedule(
+            "AppRotation",
+            automatically_after=Duration.days(30),
+            hosted_rotation=secretsmanager.HostedRotation.postgre_sql_single_user(
+                vpc=vpc,
+                vpc_subnets=network.private_subnets,
+                security_groups=[self.rotation_security_group],
+                function_name=f"{config.prefix}-db-app-rotation",
+            ),
+        )
+
         self.proxy = rds.DatabaseProxy(
             self,
             "Proxy",
             proxy_target=rds.ProxyTarget.from_cluster(self.cluster),
-            secrets=[self.secret],
+            secrets=[self.secret, self.app_secret],
             vpc=vpc,
             vpc_subnets=network.private_subnets,
             security_groups=[self.proxy_security_group],
@@ -202,7 +233,8 @@ class Database(Construct):
             debug_logging=False,
             db_proxy_name=f"{config.prefix}-proxy",
         )
-        self.db_user = DB_USER
+        self.migration_user = MIGRATION_USER
+        self.app_user = APP_USER
         self.db_name = DB_NAME
 
     def allow_from(self, group: ec2.ISecurityGroup, description: str) -> None:
@@ -210,6 +242,18 @@ class Database(Construct):
         self.proxy_security_group.add_ingress_rule(group, ec2.Port.tcp(PROXY_PORT), description)
         group.add_egress_rule(self.proxy_security_group, ec2.Port.tcp(PROXY_PORT), description)
 
-    def grant_connect(self, grantee: iam.IGrantable) -> None:
-        """rds-db:connect as the Cradle user, through the proxy only."""
-        self.proxy.grant_connect(grantee, self.db_user)
+    def grant_connect(self, grantee: iam.IGrantable, user: str) -> None:
+        """rds-db:connect as `user` (the app login or the migration role), through the proxy only."""
+        self.proxy.grant_connect(grantee, user)
+
+    def grant_set_app_password(self, grantee: iam.IGrantable) -> None:
+        """Read the app login's secret (the migrate function: it sets the login's password)."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"], resources=[self.app_secret.secret_arn]
+            )
+        )
+        via = {"StringEquals": {"kms:ViaService": f"secretsmanager.{Stack.of(self).region}.amazonaws.com"}}
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(actions=["kms:Decrypt"], resources=[self.key.key_arn], conditions=via)
+        )

@@ -27,7 +27,7 @@ from infra.constructs.database import PROXY_PORT
 from infra.constructs.layers import Layers, function_code
 from infra.constructs.nag import acknowledge, logical_id
 from infra.constructs.network import Network
-from infra.constructs.permissions import GrantTargets, grant_statements, uses_db
+from infra.constructs.permissions import DB_GRANTS, GrantTargets, db_user, grant_statements, uses_db
 
 LOG_LEVEL = "INFO"
 
@@ -157,8 +157,11 @@ class Functions(Construct):
             "AwsSolutions-IAM5[Resource::*]",
         )
         for grant in spec.grants:
-            if grant == "db":
-                self._targets.database.grant_connect(role)
+            if grant in DB_GRANTS:
+                database = self._targets.database
+                database.grant_connect(role, db_user(spec.grants, database))
+                if grant == "db:owner":
+                    database.grant_set_app_password(role)
                 continue
             for statement in grant_statements(grant, self._targets):
                 role.add_to_principal_policy(statement)
@@ -276,9 +279,14 @@ class Functions(Construct):
                 "CRADLE_DB_HOST": database.proxy.endpoint,
                 "CRADLE_DB_PORT": str(PROXY_PORT),
                 "CRADLE_DB_NAME": database.db_name,
-                "CRADLE_DB_USER": database.db_user,
+                "CRADLE_DB_USER": db_user(spec.grants, database),
                 "CRADLE_DB_IAM_AUTH": "true",
             }
+            if "db:owner" in spec.grants:  # the migration keeps the app login up to date
+                env |= {
+                    "CRADLE_DB_APP_USER": database.app_user,
+                    "CRADLE_DB_APP_SECRET_ARN": database.app_secret.secret_arn,
+                }
         for bucket in sorted({g.split(":")[1] for g in spec.grants if g.startswith("s3:")}):
             env[f"CRADLE_{bucket.upper()}_BUCKET"] = self._targets.buckets[bucket].bucket.bucket_name
         if {"states:start", "states:release", "states:fail_task"} & set(spec.grants):

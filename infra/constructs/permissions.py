@@ -1,7 +1,10 @@
 """The abstract grants of `infra/functions.toml`, turned into least-privilege IAM statements.
 
-- `db`: rds-db:connect as the Cradle DB user through RDS Proxy (IAM auth: no password, no
-  secret read).
+- `db`: rds-db:connect as the app login (`cradle_api`: DML, and only SELECT/INSERT on audit_logs)
+  through RDS Proxy (IAM auth: no password, no secret read).
+- `db:owner`: rds-db:connect as the schema's owner (the migration role) instead, and
+  secretsmanager:GetSecretValue on the app login's secret (the migration sets its password). Only
+  the migrate function has it.
 - `s3:<bucket>:read`: s3:GetObject on the bucket's objects, s3:ListBucket on the bucket, kms:Decrypt
   on the bucket's key, only via S3.
 - `s3:<bucket>:write`: s3:PutObject, s3:AbortMultipartUpload on its objects; kms:GenerateDataKey and
@@ -110,7 +113,7 @@ def s3_statements(bucket: Bucket, access: str, keys: str = "*") -> list[iam.Poli
 
 
 def grant_statements(grant: str, targets: GrantTargets) -> list[iam.PolicyStatement]:
-    """The statements of one abstract grant (all but `db`, which RDS Proxy grants itself)."""
+    """The statements of one abstract grant (all but `db` and `db:owner`, which the database grants)."""
     parts = grant.split(":")
     if parts[0] == "s3" and len(parts) == 3:
         if parts[1] not in targets.buckets:
@@ -172,5 +175,13 @@ def run_inference_statements(target: InferenceTarget) -> list[iam.PolicyStatemen
     ]
 
 
+DB_GRANTS = ("db", "db:owner")
+
+
 def uses_db(grants: list[str]) -> bool:
-    return "db" in grants
+    return any(grant in DB_GRANTS for grant in grants)
+
+
+def db_user(grants: list[str], database: Database) -> str:
+    """The database user a function connects as: the owner for `db:owner`, else the app login."""
+    return database.migration_user if "db:owner" in grants else database.app_user

@@ -60,6 +60,8 @@ NOT_IN_THIS_FLOW: dict[str, str] = {
     "collections_expire": "no collection passes its retention during the flow (tests/integration/datasets/test_collections.py)",
     "pipeline_auto_assign": "it releases a parked wait when it assigns; here nobody is parked when it runs",
     "pipeline_await": "it answers at once when the batch already reached the stage; here it only parks tokens",
+    "migrate": "runs at deploy time (a custom resource): reads the app login's secret to set its password; "
+    "locally the stack migrates as the owner itself (tests/integration/db/test_app_role.py)",
 }
 EXPLAINED: dict[tuple[str, str, str], str] = {
     **iam_check.PRESIGNED,

@@ -11,6 +11,7 @@ from aws_cdk.assertions import Match, Template
 from cradlepose import function_table, retention_table
 from infra.config import ROOT, stage_config
 from infra.constructs.api import PUBLIC_PATHS
+from infra.constructs.permissions import uses_db
 from tests.infra.support import ACCOUNT, REGION, STAGES, Synth
 
 pytestmark = pytest.mark.infra
@@ -229,7 +230,7 @@ def test_each_function_role_holds_exactly_its_grants(synth: Synth, stage: str) -
             p["Properties"]["PolicyDocument"]["Statement"] for k, p in policies.items() if k.startswith(role)
         ]
         actions = {a for statements in docs for s in statements for a in _as_list(s["Action"])}
-        assert ("rds-db:connect" in actions) == ("db" in spec.grants), spec.name
+        assert ("rds-db:connect" in actions) == uses_db(spec.grants), spec.name
         starts = {"states:start", "states:start_analysis"} & set(spec.grants)
         assert ("states:StartExecution" in actions) == bool(starts), spec.name
         assert ("states:SendTaskSuccess" in actions) == ("states:release" in spec.grants), spec.name
@@ -238,7 +239,8 @@ def test_each_function_role_holds_exactly_its_grants(synth: Synth, stage: str) -
         assert ("ecs:RunTask" in actions) == ("ecs:run_inference" in spec.grants), spec.name
         assert ("s3:DeleteObject" in actions) == any(g.endswith(":delete") for g in spec.grants), spec.name
         assert ("s3:PutObject" in actions) == any(g.endswith(":write") for g in spec.grants), spec.name
-        assert "secretsmanager:GetSecretValue" not in actions, f"{spec.name}: IAM auth, no password"
+        # IAM auth, no password: only the migration reads a secret, the app login's (it sets its password)
+        assert ("secretsmanager:GetSecretValue" in actions) == ("db:owner" in spec.grants), spec.name
         assert ("cognito-idp:AdminDisableUser" in actions) == ("cognito:admin" in spec.grants), spec.name
         creates_users = {"cognito:create_users", "cognito:admin"} & set(spec.grants)
         assert ("cognito-idp:AdminCreateUser" in actions) == bool(creates_users), spec.name
@@ -274,6 +276,7 @@ def test_functions_come_from_the_table_and_only_from_it(synth: Synth, stage: str
     config = stage_config(stage, account=ACCOUNT, region=REGION)
     ours = {name: props for name, props in functions.items() if name.startswith(f"{config.prefix}-")}
     ours.pop(f"{config.prefix}-db-rotation", None)
+    ours.pop(f"{config.prefix}-db-app-rotation", None)
     assert sorted(ours) == sorted(f"{config.prefix}-{s.name.replace('_', '-')}" for s in table.functions)
     for spec in table.functions:
         props = ours[f"{config.prefix}-{spec.name.replace('_', '-')}"]
@@ -291,10 +294,13 @@ def test_functions_come_from_the_table_and_only_from_it(synth: Synth, stage: str
         assert env["POWERTOOLS_SERVICE_NAME"] == ("cradle-api" if spec.name == "api" else "cradle-triggers")
         assert env["POWERTOOLS_LOGGER_LOG_EVENT"] == "false"
         assert env["CRADLE_STAGE"] == stage
-        assert ("CRADLE_DB_HOST" in env) == ("db" in spec.grants)
-        if "db" in spec.grants:
+        assert ("CRADLE_DB_HOST" in env) == uses_db(spec.grants)
+        if uses_db(spec.grants):
             assert env["CRADLE_DB_IAM_AUTH"] == "true"
             assert "CRADLE_DB_SECRET_ARN" not in env
+            owner = "db:owner" in spec.grants
+            assert env["CRADLE_DB_USER"] == ("cradle" if owner else "cradle_api"), spec.name
+            assert ("CRADLE_DB_APP_SECRET_ARN" in env) == owner, spec.name
         if "ecs:run_inference" in spec.grants:
             assert env["CRADLE_INFERENCE_RUNNER"] == "ecs"
             assert "CRADLE_INFERENCE_TASK_DEFINITION_ARN" in env
@@ -418,9 +424,10 @@ def test_database_is_encrypted_iam_authenticated_and_behind_a_tls_proxy(synth: S
     )
     template.has_resource_properties(
         "AWS::RDS::DBProxy",
-        {"RequireTLS": True, "Auth": [Match.object_like({"IAMAuth": "REQUIRED"})]},
+        # Two database users behind the proxy: the owner (migrations) and the app login.
+        {"RequireTLS": True, "Auth": [Match.object_like({"IAMAuth": "REQUIRED"})] * 2},
     )
-    template.has_resource_properties("AWS::SecretsManager::RotationSchedule", Match.any_value())
+    template.resource_count_is("AWS::SecretsManager::RotationSchedule", 2)
     template.resource_count_is("AWS::RDS::DBInstance", 1 + config.db_readers)
 
 
@@ -482,3 +489,71 @@ def test_gpu_capacity_scales_to_zero(synth: Synth, stage: str) -> None:
             )
         },
     )
+
+
+def _function_policies(synth: Synth, stage: str) -> dict[str, list[dict[str, Any]]]:
+    """Each function of the table → the statements of its role's policies."""
+    policies = synth.resources(stage, "AWS::IAM::Policy")
+    result = {}
+    for spec in function_table.load().functions:
+        role = "Functions" + "".join(p.capitalize() for p in spec.name.split("_")) + "Role"
+        result[spec.name] = [
+            statement
+            for key, policy in policies.items()
+            if key.startswith(role)
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        ]
+    return result
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_only_the_migration_connects_as_the_owner_or_reads_a_database_secret(
+    synth: Synth, stage: str
+) -> None:
+    # The two secrets: the owner's (master user) and the app login's, each its own resource.
+    secrets = {
+        key: props["Properties"]
+        for key, props in synth.resources(stage, "AWS::SecretsManager::Secret").items()
+        if key.startswith("Database")
+    }
+    users = {
+        key: json.loads(props["GenerateSecretString"]["SecretStringTemplate"])["username"]
+        for key, props in secrets.items()
+    }
+    (owner_secret,) = [k for k, user in users.items() if user == "cradle"]
+    (app_secret,) = [k for k, user in users.items() if user == "cradle_api"]
+    # The app secret is used through its attachment to the cluster (it carries the host).
+    attachments = synth.resources(stage, "AWS::SecretsManager::SecretTargetAttachment")
+    app_refs = {app_secret} | {
+        key for key, a in attachments.items() if a["Properties"]["SecretId"] == {"Ref": app_secret}
+    }
+    proxy = next(iter(synth.resources(stage, "AWS::RDS::DBProxy").values()))["Properties"]
+    held = json.dumps(proxy["Auth"])
+    assert owner_secret in held, "the proxy logs in as the owner (for the migration)"
+    assert any(r in held for r in app_refs), "the proxy logs in as the app login"
+
+    owners = []
+    for name, statements in _function_policies(synth, stage).items():
+        connects = [
+            json.dumps(s["Resource"]) for s in statements if "rds-db:connect" in _as_list(s["Action"])
+        ]
+        reads = [
+            json.dumps(s["Resource"])
+            for s in statements
+            if "secretsmanager:GetSecretValue" in _as_list(s["Action"])
+        ]
+        if not connects:
+            assert not reads, name
+            continue
+        (connect,) = connects
+        as_owner = connect.endswith('/cradle"]]}')
+        assert as_owner or connect.endswith('/cradle_api"]]}'), f"{name}: {connect}"
+        if as_owner:
+            owners.append(name)
+            # the app login's secret only (to set its password), never the owner's
+            assert reads, name
+            assert all(any(r in read for r in app_refs) for read in reads), f"{name}: {reads}"
+            assert all(owner_secret not in read for read in reads), f"{name}: {reads}"
+        else:
+            assert not reads, f"{name} reads a database secret: {reads}"
+    assert owners == ["migrate"]

@@ -46,6 +46,7 @@ def test_grants_are_ones_the_cdk_app_understands() -> None:
             else:
                 assert grant in {
                     "db",
+                    "db:owner",
                     "states:start",
                     "states:start_analysis",
                     "states:release",

@@ -54,8 +54,9 @@ order_strategy = st.lists(
 
 
 @pytest.fixture
-def sessions(engine: sa.Engine, session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
-    probe.metadata.create_all(engine)
+def sessions(owner_engine: sa.Engine, session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    # The probe table is DDL, the owner's (a migration's) business; the app's sessions then use it.
+    probe.metadata.create_all(owner_engine)
     return session_factory
 
 

@@ -43,9 +43,10 @@ def test_a_new_connection_has_the_settings_from_its_role_not_from_a_set(engine: 
 
 
 @pytest.fixture
-def role_url(database_url: str) -> Iterator[str]:
+def role_url(owner_database_url: str) -> Iterator[str]:
     """A login role of its own (not a superuser, like the cloud's `cradle`) on the test database."""
     role = f"cradle_role_{os.getpid()}"
+    database_url = owner_database_url
     admin = sa.create_engine(database_url, poolclass=sa.NullPool, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sa.text(f"DROP ROLE IF EXISTS {role}"))

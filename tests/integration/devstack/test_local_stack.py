@@ -73,6 +73,11 @@ def test_uploaded_images_are_pre_annotated_and_the_execution_waits_for_people(
 
     # Then the trigger registers them, the last one starts the pipeline, and the batch is ready
     ready = api.wait_for_status(batch_id, "READY_FOR_ANNOTATION", timeout_s=180)
+    # (all of it as the app login, never the schema's owner: docs/deploy.md, "Database roles")
+    functions_url = get_settings().database_url
+    assert functions_url is not None
+    assert sa.make_url(functions_url.get_secret_value()).username == "cradle_api"
+    assert _scalar(db, "SELECT current_user") == "cradle_api"
     assert ready["images_by_status"] == [{"status": "YOLO_PROCESSED", "count": 3}]
     assert ready["yolo_model_version"] == "yolo11n-pose@8.4"
     assert (

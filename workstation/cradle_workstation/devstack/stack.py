@@ -41,13 +41,12 @@ from types import TracebackType
 
 import sqlalchemy as sa
 from botocore.exceptions import ClientError
-from pydantic import SecretStr
 
 from cradle_workstation.devstack import local_identity, object_expiry, resources
 from cradle_workstation.devstack.admins import any_admin, create_local_admin
 from cradle_workstation.devstack.authorizer import TokenVerifier
 from cradle_workstation.devstack.aws import LocalAws
-from cradle_workstation.devstack.database import LocalDatabase
+from cradle_workstation.devstack.database import LocalDatabase, app_url, upgrade_as_owner
 from cradle_workstation.devstack.event_queues import QueuePoller
 from cradle_workstation.devstack.functions import InProcessFunctions, function_name, one_at_a_time
 from cradle_workstation.devstack.gateway import LocalGateway
@@ -72,12 +71,11 @@ from cradlepose.adapters.job_runner import JobRunner
 from cradlepose.adapters.job_runner import install_local_runner as install_job_runner
 from cradlepose.adapters.workflow import StepFunctionsWorkflow
 from cradlepose.bootstrap import default_uow_factory
-from cradlepose.db.engine import create_engine, default_session_factory, reset_default_engine
+from cradlepose.db.engine import default_session_factory, reset_default_engine
 from cradlepose.db.models import PipelineWait
 from cradlepose.domain.actor import RequestContext
 from cradlepose.preannotation import pipeline_resume
-from cradlepose.settings import Settings, get_settings
-from cradlepose.upgrade import upgrade as upgrade_database
+from cradlepose.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +99,9 @@ class LocalStackConfig:
     port: int = 0  # the gateway: API, identity provider, web UI (0: any free port)
     aws_port: int = 0  # moto's server
     fresh: bool = False  # wipe the state directory's data first
-    database_url: str | None = None  # None: the embedded PostgreSQL under <state-dir>/pgdata
+    # The owner's URL (the app connects as cradle_api on the same server, trusted, no password);
+    # None: the embedded PostgreSQL under <state-dir>/pgdata.
+    database_url: str | None = None
     web_root: Path | None = field(default_factory=default_web_root)
     job_runner: JobRunner | None = None  # None: training and inference jobs in threads here
     schedules: bool = True
@@ -153,7 +153,8 @@ class LocalStack:
         self._env = _Environment()
         self.aws = LocalAws(config.aws_port, REGION)
         self.functions = InProcessFunctions(region=REGION)
-        self.database_url = ""
+        self.database_url = ""  # the app login's (cradlepose.db.roles)
+        self.migration_database_url = ""  # the owner's: migrations and tests that need the owner
         self.base_url = ""
         self.resources: resources.CradleResources | None = None
         self.runner: LocalEcsRunner | None = None
@@ -260,15 +261,14 @@ class LocalStack:
         self._exit.callback(server.stop)  # registered last: on the way out, requests stop first
 
     def _database(self, state: Path) -> str:
+        """Migrate as the owner; answer the app login's URL, the one the functions get."""
         if self.config.database_url is not None:
-            engine = create_engine(Settings(database_url=SecretStr(self.config.database_url), db_pool_size=1))
-            try:
-                upgrade_database(engine)
-            finally:
-                engine.dispose()
-            return self.config.database_url
+            self.migration_database_url = self.config.database_url
+            upgrade_as_owner(self.config.database_url)
+            return app_url(self.config.database_url)
         database = LocalDatabase.open(state, fresh=self.config.fresh, pool_size=1)
         self._exit.callback(database.close)
+        self.migration_database_url = database.migration_url
         return database.url
 
     def _environment(self, state: Path) -> dict[str, str]:

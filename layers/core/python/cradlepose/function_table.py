@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_PATH = Path(__file__).resolve().parents[4] / "infra" / "functions.toml"
 
-# One of: "db", "s3:<bucket>:<read|write|delete>", "states:start", "states:start_analysis",
+# One of: "db", "db:owner", "s3:<bucket>:<read|write|delete>", "states:start", "states:start_analysis",
 # "states:release", "states:fail_task", "ecs:run_inference", "cognito:admin", "cognito:create_users",
 # "bedrock:invoke".
 Grant = str

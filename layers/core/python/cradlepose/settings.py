@@ -38,6 +38,17 @@ class Settings(BaseSettings):
         default=None, description="Secrets Manager secret with username/password"
     )
     db_iam_auth: bool = Field(default=False, description="connect with an IAM token instead of a password")
+    # --- the two roles (cradlepose.db.roles): the migration owns the schema, the app only uses it
+    migration_database_url: SecretStr | None = Field(
+        default=None,
+        description="the migration role's URL where it differs from database_url (the local stack)",
+    )
+    db_app_user: str | None = Field(
+        default=None, description="the app's login role, which a migration run creates or refreshes"
+    )
+    db_app_secret_arn: str | None = Field(
+        default=None, description="the app login's secret: the migration run sets its password from it"
+    )
     db_pool_size: int = 1
     db_statement_timeout_ms: int = 30_000
 

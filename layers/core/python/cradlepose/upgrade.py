@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from cradlepose.db import migrate
+from cradlepose.db import migrate, roles
 from cradlepose.db.engine import make_session_factory
 from cradlepose.db.unit_of_work import unit_of_work_factory
 from cradlepose.reports import reference_library
@@ -23,8 +23,9 @@ class Upgraded:
     library: reference_library.SyncResult
 
 
-def upgrade(engine: sa.Engine) -> Upgraded:
+def upgrade(engine: sa.Engine, app_login: roles.AppLogin | None = None) -> Upgraded:
+    """Upgrade over `engine`, the migration role's (the owner's); `app_login`: see `migrate.upgrade`."""
     before = migrate.current_revision(engine)
-    migrate.upgrade(engine)
+    migrate.upgrade(engine, app_login=app_login)
     library = reference_library.sync(unit_of_work_factory(make_session_factory(engine)))
     return Upgraded(before, migrate.current_revision(engine), library)

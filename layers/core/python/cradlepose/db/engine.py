@@ -47,7 +47,7 @@ def url_from_settings(settings: Settings) -> URL:
         raise RuntimeError("no database configured: set CRADLE_DATABASE_URL or CRADLE_DB_HOST")
     user, password = settings.db_user, None
     if settings.db_secret_arn and not settings.db_iam_auth:
-        secret = _read_secret(settings)
+        secret = read_secret(settings, settings.db_secret_arn)
         user, password = secret.get("username", user), secret["password"]
     return URL.create(
         "postgresql+pg8000",
@@ -59,14 +59,23 @@ def url_from_settings(settings: Settings) -> URL:
     )
 
 
-def _read_secret(settings: Settings) -> dict[str, Any]:
+def read_secret(settings: Settings, arn: str) -> dict[str, Any]:
     import boto3  # noqa: PLC0415 - only the cloud path needs it, and only once per environment
 
     client = boto3.client("secretsmanager", region_name=settings.aws_region)
-    value: dict[str, Any] = json.loads(
-        client.get_secret_value(SecretId=settings.db_secret_arn)["SecretString"]
-    )
+    value: dict[str, Any] = json.loads(client.get_secret_value(SecretId=arn)["SecretString"])
     return value
+
+
+def migration_settings(settings: Settings) -> Settings:
+    """The settings to migrate with: the migration role's URL where one is set apart from the app's.
+
+    In the cloud the migrate function is itself configured as the owner (CRADLE_DB_USER), so its
+    settings are already the migration's; locally CRADLE_MIGRATION_DATABASE_URL names the owner.
+    """
+    if settings.migration_database_url is None:
+        return settings
+    return settings.model_copy(update={"database_url": settings.migration_database_url})
 
 
 def create_engine(settings: Settings | None = None, **overrides: Any) -> Engine:

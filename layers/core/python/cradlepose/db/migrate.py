@@ -2,8 +2,9 @@
 
 An upgrade also sets the connecting role's session defaults (`engine.session_defaults`: statement
 timeout, UTC) with `ALTER ROLE CURRENT_USER SET`, so no connection has to SET them itself, which
-would pin its session at RDS Proxy. In the cloud every function connects as the one database user
-the migrate function runs as; locally it is the embedded server's own user. New sessions get them.
+would pin its session at RDS Proxy. The migrate function runs as the owner; the app's login role
+(cradlepose.db.roles), which every other function connects as, gets the same defaults from the same
+run. New sessions get them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from cradlepose.db import roles
 from cradlepose.db.engine import session_defaults
 from cradlepose.settings import Settings, get_settings
 
@@ -33,10 +35,24 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head", settings: Settings | None = None) -> None:
+def upgrade(
+    engine: Engine,
+    revision: str = "head",
+    settings: Settings | None = None,
+    app_login: roles.AppLogin | None = None,
+) -> None:
+    """Migrate as the engine's role (the owner), then keep the app's login role up to date.
+
+    `app_login` None: the one the settings name (CRADLE_DB_APP_USER, its password from
+    CRADLE_DB_APP_SECRET_ARN), if any.
+    """
+    settings = settings or get_settings()
+    app_login = app_login or roles.app_login_from_settings(settings)
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), revision)
-        set_role_defaults(connection, settings or get_settings())
+        set_role_defaults(connection, settings)
+        if app_login is not None:
+            roles.ensure_app_login(connection, app_login, session_defaults(settings))
 
 
 def set_role_defaults(connection: Connection, settings: Settings) -> None:

@@ -78,6 +78,14 @@ class Image(Base):
         sa.Index("idx_image_quality", "image_quality_score"),
         sa.Index("idx_image_created", "created_at"),
         sa.Index("idx_image_assignment_status", "current_assignment_id", "status"),
+        # A verifier's images of a batch: the ones under review by them, newest first.
+        sa.Index(
+            "idx_image_verifier_review",
+            "current_verifier",
+            "batch_id",
+            "id",
+            postgresql_where=sa.text("status = 'UNDER_REVIEW'"),
+        ),
         sa.CheckConstraint("width > 0 AND height > 0", name="dimensions_positive"),
         sa.CheckConstraint("file_size > 0", name="file_size_positive"),
         sa.CheckConstraint("format IN ('JPEG', 'PNG')", name="format_supported"),

@@ -6,6 +6,11 @@ filled with generated rows (batches of 1,000 images in every status, one audit r
 once with 10k images — the baseline — and once with 1M. It prints p50/p95 per route and the
 ratio of the 1M figures to the baseline's.
 
+Every list of every role is called: the admin's, the annotator's (one open assignment per batch,
+covering the batch's ASSIGNED and IN_PROGRESS images) and the verifier's (the batch's
+UNDER_REVIEW images are theirs), and the research lists a verifier reads (one dataset of each
+batch's APPROVED images and one collection of it; one analysis job per 100 images).
+
     .venv/bin/python bench/api_latency.py               # 10k vs 1M images
     .venv/bin/python bench/api_latency.py --large 200000 --calls 100
 """
@@ -67,6 +72,12 @@ def fill(engine: sa.Engine, images: int) -> dict[str, Any]:
                 "VALUES ('bench-admin', 'bench@example.org', 'ADMIN', true, 'bench-admin-sub') RETURNING id"
             )
         )
+        verifier_id = conn.scalar(
+            sa.text(
+                "INSERT INTO users (username, email, role, is_approved, identity_subject) "
+                "VALUES ('bench-verifier', 'ver@example.org', 'VERIFIER', true, 'bench-ver-sub') RETURNING id"
+            )
+        )
         annotator_id = conn.scalar(
             sa.text(
                 "INSERT INTO users (username, email, role, is_approved, identity_subject) "
@@ -90,14 +101,52 @@ def fill(engine: sa.Engine, images: int) -> dict[str, Any]:
         conn.execute(
             sa.text(
                 "INSERT INTO images (batch_id, filename, original_filename, storage_path, thumbnail_path, width, "
-                "height, file_size, mime_type, format, status, image_quality_score, anonymization_status) "
-                "SELECT b.id, g || '.jpg', 'frame-' || g || '.jpg', 'images/' || b.id || '/' || g, "
-                "'thumbnails/' || b.id || '/' || g || '.jpg', 1920, 1080, 350000, 'image/jpeg', 'JPEG', "
+                "height, file_size, mime_type, format, status, image_quality_score, anonymization_status, "
+                "current_assignment_id, current_verifier) "
+                "SELECT a.batch_id, g || '.jpg', 'frame-' || g || '.jpg', 'images/' || a.batch_id || '/' || g, "
+                "'thumbnails/' || a.batch_id || '/' || g || '.jpg', 1920, 1080, 350000, 'image/jpeg', 'JPEG', "
                 "(ARRAY['YOLO_PROCESSED','ASSIGNED','IN_PROGRESS','SUBMITTED','UNDER_REVIEW','APPROVED'])"
-                "[1 + mod(g, 6)]::image_status, 5 + mod(g, 50) / 10.0, true "
-                "FROM image_batches b CROSS JOIN generate_series(1, :per) g"
+                "[1 + mod(g, 6)]::image_status, 5 + mod(g, 50) / 10.0, true, "
+                "CASE WHEN mod(g, 6) IN (1, 2) THEN a.id END, CASE WHEN mod(g, 6) = 4 THEN CAST(:ver AS bigint) END "
+                "FROM batch_assignments a CROSS JOIN generate_series(1, :per) g"
             ),
-            {"per": IMAGES_PER_BATCH},
+            {"per": IMAGES_PER_BATCH, "ver": verifier_id},
+        )
+        # The research lists: a dataset of each batch's APPROVED images, a collection of each
+        # dataset (the verifier's), and analysis jobs, one per 100 images, every other the verifier's.
+        conn.execute(
+            sa.text(
+                "INSERT INTO datasets (name, origin, keypoint_schema_id, filters, split_seed, split_fractions, "
+                "group_by, train_count, validation_count, test_count, batch_id, created_by) "
+                "SELECT 'dataset ' || b.id, 'CURATED', 1, '{}', b.id, "
+                '\'{"train": 0.8, "validation": 0.1, "test": 0.1}\', \'batch\', :per / 6, 0, 0, b.id, :admin '
+                "FROM image_batches b"
+            ),
+            {"per": IMAGES_PER_BATCH, "admin": admin_id},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO dataset_images (dataset_id, image_id, split) "
+                "SELECT d.id, i.id, (ARRAY['train','train','train','validation','test'])[1 + mod(i.id, 5)]"
+                "::dataset_split FROM datasets d JOIN images i ON i.batch_id = d.batch_id "
+                "WHERE i.status = 'APPROVED'"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO collections (user_id, name, filter_snapshot, format, keypoint_schema_id, dataset_id, "
+                "num_images) SELECT :ver, 'collection ' || d.id, '{}', 'COCO_KEYPOINTS', 1, d.id, d.train_count "
+                "FROM datasets d"
+            ),
+            {"ver": verifier_id},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO analysis_jobs (user_id, image_id, original_image_key, status, created_at) "
+                "SELECT CASE WHEN mod(id / 100, 2) = 0 THEN CAST(:ver AS bigint) ELSE CAST(:admin AS bigint) END, id, storage_path, 'completed', "
+                "now() - (id || ' seconds')::interval FROM images WHERE mod(id, 100) = 0"
+            ),
+            {"ver": verifier_id, "admin": admin_id},
         )
         conn.execute(
             sa.text(
@@ -110,7 +159,14 @@ def fill(engine: sa.Engine, images: int) -> dict[str, Any]:
         last_batch = conn.scalar(sa.text("SELECT max(id) FROM image_batches"))
         middle_batch = conn.scalar(sa.text("SELECT min(id) + (max(id) - min(id)) / 2 FROM image_batches"))
         image_id = conn.scalar(
-            sa.text("SELECT id FROM images WHERE batch_id = :b LIMIT 1"), {"b": middle_batch}
+            sa.text("SELECT min(id) FROM images WHERE batch_id = :b AND current_assignment_id IS NOT NULL"),
+            {"b": middle_batch},
+        )
+        middle_assignment = conn.scalar(
+            sa.text("SELECT id FROM batch_assignments WHERE batch_id = :b"), {"b": middle_batch}
+        )
+        middle_dataset = conn.scalar(
+            sa.text("SELECT id FROM datasets WHERE batch_id = :b"), {"b": middle_batch}
         )
     # Settle the tables so autovacuum does not run during the measurement. (Its own unpooled
     # connection: the pool's pre-ping leaves pg8000 inside a transaction, where VACUUM cannot run.)
@@ -122,6 +178,9 @@ def fill(engine: sa.Engine, images: int) -> dict[str, Any]:
     return {
         "admin": claims_for("bench-admin-sub", "bench-admin", "bench@example.org", ("ADMIN",)),
         "annotator": claims_for("bench-ann-sub", "bench-annotator", "ann@example.org", ("ANNOTATOR",)),
+        "verifier": claims_for("bench-ver-sub", "bench-verifier", "ver@example.org", ("VERIFIER",)),
+        "middle_assignment": middle_assignment,
+        "middle_dataset": middle_dataset,
         "admin_id": admin_id,
         "annotator_id": annotator_id,
         "last_batch": last_batch,
@@ -142,6 +201,31 @@ ROUTES = [
     Route("GET /batches/{id}/images?status",
           lambda w: {"method": "GET", "path": f"/batches/{w['middle_batch']}/images",
                      "query": {"status": "SUBMITTED"}, "claims": w["admin"]}),
+    # The annotator's views
+    Route("GET /assignments (annotator)",
+          lambda w: {"method": "GET", "path": "/assignments", "query": {"limit": 10}, "claims": w["annotator"]}),
+    Route("GET /batches/{id}/images (annotator)",
+          lambda w: {"method": "GET", "path": f"/batches/{w['middle_batch']}/images", "query": {"limit": 10},
+                     "claims": w["annotator"]}),
+    Route("GET /assignments/{id}/next-image",
+          lambda w: {"method": "GET", "path": f"/assignments/{w['middle_assignment']}/next-image",
+                     "claims": w["annotator"]}),
+    # The verifier's views
+    Route("GET /batches (verifier)",
+          lambda w: {"method": "GET", "path": "/batches", "query": {"limit": 10}, "claims": w["verifier"]}),
+    Route("GET /batches/{id}/images (verifier)",
+          lambda w: {"method": "GET", "path": f"/batches/{w['middle_batch']}/images", "query": {"limit": 10},
+                     "claims": w["verifier"]}),
+    Route("GET /analyses (verifier)",
+          lambda w: {"method": "GET", "path": "/analyses", "query": {"limit": 10}, "claims": w["verifier"]}),
+    # The research lists (a verifier is a researcher)
+    Route("GET /datasets",
+          lambda w: {"method": "GET", "path": "/datasets", "query": {"limit": 10}, "claims": w["verifier"]}),
+    Route("GET /datasets/{id}/images",
+          lambda w: {"method": "GET", "path": f"/datasets/{w['middle_dataset']}/images", "query": {"limit": 50},
+                     "claims": w["verifier"]}),
+    Route("GET /collections",
+          lambda w: {"method": "GET", "path": "/collections", "query": {"limit": 10}, "claims": w["verifier"]}),
     Route("GET /images/{id} (+ presigned URLs)",
           lambda w: {"method": "GET", "path": f"/images/{w['image_id']}", "claims": w["annotator"]}),
     Route("GET /audit-logs (filtered)",

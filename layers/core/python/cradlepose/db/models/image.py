@@ -78,6 +78,10 @@ class Image(Base):
         sa.Index("idx_image_quality", "image_quality_score"),
         sa.Index("idx_image_created", "created_at"),
         sa.Index("idx_image_assignment_status", "current_assignment_id", "status"),
+        # A batch's images newest first (an annotator's view of a batch filters them by assignment):
+        # without it the newest-first page scans the whole table's primary key backwards, past the
+        # other batches' images, once uploads of several batches interleave their ids.
+        sa.Index("idx_image_batch_id", "batch_id", "id"),
         # A verifier's images of a batch: the ones under review by them, newest first.
         sa.Index(
             "idx_image_verifier_review",

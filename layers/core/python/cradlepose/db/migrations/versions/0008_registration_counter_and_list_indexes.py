@@ -6,8 +6,10 @@ registration adds one with an atomic UPDATE instead of locking the batch and cou
 
 The indexes serve lists whose cost otherwise grows with the data (EXPLAIN in
 tests/integration/db/test_list_indexes.py):
-- batch_assignments (annotator_id, batch_id): an annotator's batch list, newest batch first;
+- batch_assignments (annotator_id, batch_id, status): an annotator's batch list, newest batch
+  first, answered from the index alone;
 - batch_assignments (annotator_id, id): an annotator's assignment list, newest first;
+- images (batch_id, id): a batch's images newest first, as an annotator sees them;
 - images (current_verifier, batch_id, id) WHERE status = 'UNDER_REVIEW': a verifier's images;
 - analysis_jobs (user_id, created_at, job_id): a verifier's analyses, newest first.
 
@@ -39,8 +41,11 @@ def upgrade() -> None:
         "UPDATE image_batches b SET registered_images = c.n "
         "FROM (SELECT batch_id, count(*) AS n FROM images GROUP BY batch_id) c WHERE c.batch_id = b.id"
     )
-    op.create_index("idx_assignment_annotator_batch", "batch_assignments", ["annotator_id", "batch_id"])
+    op.create_index(
+        "idx_assignment_annotator_batch", "batch_assignments", ["annotator_id", "batch_id", "status"]
+    )
     op.create_index("idx_assignment_annotator_id", "batch_assignments", ["annotator_id", "id"])
+    op.create_index("idx_image_batch_id", "images", ["batch_id", "id"])
     op.create_index(
         "idx_image_verifier_review",
         "images",
@@ -53,6 +58,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("idx_analysis_jobs_user_created", table_name="analysis_jobs")
     op.drop_index("idx_image_verifier_review", table_name="images")
+    op.drop_index("idx_image_batch_id", table_name="images")
     op.drop_index("idx_assignment_annotator_id", table_name="batch_assignments")
     op.drop_index("idx_assignment_annotator_batch", table_name="batch_assignments")
     op.drop_constraint(

@@ -3,8 +3,9 @@
 Each route is called through the API Lambda's real entry point (`lambda_handler`, Powertools and
 all) with API Gateway proxy events, in-process, against the embedded PostgreSQL. The database is
 filled with generated rows (batches of 1,000 images in every status, one audit row per image),
-once with 10k images — the baseline — and once with 1M. It prints p50/p95 per route and the
-ratio of the 1M figures to the baseline's.
+once with 10k images — the baseline — and once with 1M, both kept open; each route's calls
+alternate between the two, so a shared machine's changing load falls on both alike. It prints
+p50/p95 per route and the ratio of the 1M figures to the baseline's.
 
 Every list of every role is called: the admin's, the annotator's (one open assignment per batch,
 covering the batch's ASSIGNED and IN_PROGRESS images) and the verifier's (the batch's
@@ -51,6 +52,7 @@ from cradlepose.db.unit_of_work import unit_of_work_factory
 from cradlepose.settings import Settings
 
 IMAGES_PER_BATCH = 1000
+Timings = dict[str, tuple[float, float]]  # route -> (p50 ms, p95 ms)
 STATUSES = ("YOLO_PROCESSED", "ASSIGNED", "IN_PROGRESS", "SUBMITTED", "UNDER_REVIEW", "APPROVED")
 
 
@@ -240,31 +242,47 @@ ROUTES = [
 ]  # fmt: skip
 
 
-def measure(handler: Any, world: dict[str, Any], calls: int, warmup: int) -> dict[str, tuple[float, float]]:
-    results = {}
+@dataclass
+class Database:
+    """One filled database and what the routes need to call against it."""
+
+    engine: sa.Engine
+    factory: Any
+    world: dict[str, Any]
+
+
+def measure(handler: Any, small: Database, large: Database, calls: int, warmup: int) -> list[Timings]:
+    """Each route's calls alternate between the two databases, call by call, so a change of load
+    on a shared machine weighs on both figures alike instead of on whichever ran later."""
+    from api import dependencies  # noqa: PLC0415
+
+    results: list[Timings] = [{}, {}]
     sink = io.StringIO()
     for route in ROUTES:
-        spec = route.call(world)
-        timings = []
+        timings: list[list[float]] = [[], []]
         for i in range(warmup + calls):
-            event = proxy_event(spec["method"], spec["path"], body=spec.get("body"), query=spec.get("query"),
-                                claims=spec["claims"])  # fmt: skip
-            with contextlib.redirect_stdout(sink):  # the EMF metrics lines, as Lambda would print them
-                started = time.perf_counter()
-                response = handler(event, LambdaContext())
-                elapsed = (time.perf_counter() - started) * 1000
-            if response["statusCode"] >= 400:
-                raise SystemExit(f"{route.name}: {response['statusCode']} {response['body'][:300]}")
-            if i >= warmup:
-                timings.append(elapsed)
-            sink.seek(0)
-            sink.truncate()
-        timings.sort()
-        results[route.name] = (statistics.median(timings), timings[int(0.95 * (len(timings) - 1))])
+            for side, database in enumerate((small, large)):
+                spec = route.call(database.world)
+                handler.app.dependency_overrides[dependencies.uow_factory] = lambda db=database: db.factory
+                event = proxy_event(spec["method"], spec["path"], body=spec.get("body"), query=spec.get("query"),
+                                    claims=spec["claims"])  # fmt: skip
+                with contextlib.redirect_stdout(sink):  # the EMF metrics lines, as Lambda would print them
+                    started = time.perf_counter()
+                    response = handler.lambda_handler(event, LambdaContext())
+                    elapsed = (time.perf_counter() - started) * 1000
+                if response["statusCode"] >= 400:
+                    raise SystemExit(f"{route.name}: {response['statusCode']} {response['body'][:300]}")
+                if i >= warmup:
+                    timings[side].append(elapsed)
+                sink.seek(0)
+                sink.truncate()
+        for side in (0, 1):
+            ordered = sorted(timings[side])
+            results[side][route.name] = (statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))])
     return results
 
 
-def run_at(server: EmbeddedPostgres, images: int, calls: int, warmup: int) -> dict[str, tuple[float, float]]:
+def prepare(server: EmbeddedPostgres, images: int) -> Database:
     name = f"bench_{images}"
     server.drop_database(name)
     url = server.create_database(name)
@@ -273,16 +291,7 @@ def run_at(server: EmbeddedPostgres, images: int, calls: int, warmup: int) -> di
     started = time.perf_counter()
     world = fill(engine, images)
     print(f"  filled {images:,} images in {time.perf_counter() - started:.0f} s", flush=True)
-    from api import dependencies, handler  # noqa: PLC0415
-
-    factory = unit_of_work_factory(make_session_factory(engine))
-    handler.app.dependency_overrides[dependencies.uow_factory] = lambda: factory
-    try:
-        return measure(handler.lambda_handler, world, calls, warmup)
-    finally:
-        handler.app.dependency_overrides.clear()
-        engine.dispose()
-        server.drop_database(name)
+    return Database(engine, unit_of_work_factory(make_session_factory(engine)), world)
 
 
 def _short(n: int) -> str:
@@ -307,9 +316,18 @@ def main() -> None:
         server = EmbeddedPostgres(Path(tmp) / "pgdata").start()
         try:
             print(f"baseline: {args.small:,} images", flush=True)
-            small = run_at(server, args.small, args.calls, args.warmup)
+            small_db = prepare(server, args.small)
             print(f"large: {args.large:,} images", flush=True)
-            large = run_at(server, args.large, args.calls, args.warmup)
+            large_db = prepare(server, args.large)
+            from api import handler  # noqa: PLC0415
+
+            print("measuring, the two databases' calls alternating", flush=True)
+            try:
+                small, large = measure(handler, small_db, large_db, args.calls, args.warmup)
+            finally:
+                handler.app.dependency_overrides.clear()
+                small_db.engine.dispose()
+                large_db.engine.dispose()
         finally:
             server.stop()
 
@@ -325,7 +343,8 @@ def main() -> None:
             f"{route.name:<{width}}  {s50:7.1f}ms {s95:7.1f}ms  {l50:7.1f}ms {l95:7.1f}ms  {l50 / s50:8.2f}x {l95 / s95:8.2f}x"
         )
     print(f"\nratio = figure at {args.large:,} images / figure at the {args.small:,}-image baseline, same run, "
-          f"{args.calls} calls per route after {args.warmup} warm-up calls, in-process through lambda_handler")  # fmt: skip
+          f"{args.calls} calls per route on each, alternating, after {args.warmup} warm-up calls, in-process "
+          "through lambda_handler")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ import base64
 import datetime as dt
 import io
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -19,6 +21,7 @@ from PIL import Image, ImageOps
 from cradle_workstation.devstack.events import object_created
 from cradlepose.adapters.storage import S3Storage
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
+from cradlepose.intake import uploads
 from cradlepose.settings import get_settings
 from tests.hostile_images import HOSTILE, SECRET, Hostile, primary_pixels
 from tests.images import PDF_BYTES, blurred_dark_jpeg, jpeg_with_metadata, png_with_text
@@ -323,3 +326,74 @@ def test_hostile_files_are_stored_as_their_pixels_alone(
         thumbnail = s3.get_object(Bucket=settings.derived_bucket, Key=thumbnail_key)["Body"].read()
         with Image.open(io.BytesIO(thumbnail)) as thumb:
             assert (thumb.width > thumb.height) == (shown[0] > shown[1]), hostile.name  # upright
+
+
+class _OneCallAtATime:
+    """S3Storage for threads: moto's S3 is not thread-safe, so its calls take turns (the
+    registrations' database work still overlaps, which is what the test is about)."""
+
+    def __init__(self, storage: S3Storage) -> None:
+        self._storage = storage
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._storage, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return call
+
+
+def test_concurrent_registrations_count_exactly_without_locking_the_batch(
+    api: ApiClient, admin: Persona, uow_factory: UnitOfWorkFactory, engine: sa.Engine, aws: str
+) -> None:
+    # Given a batch of eight uploaded files, each of whose events arrives twice, all at once
+    data = jpeg_with_metadata()
+    files = [f"{n}.jpg" for n in range(8)]
+    created = _create(api, admin, [{"filename": name} for name in files])
+    batch_id = created["batch"]["id"]
+    for form, name in zip(created["uploads"], files, strict=True):
+        assert _post(form, data, name, "image/jpeg") == 204
+    keys = [form["key"] for form in created["uploads"]] * 2
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    start = threading.Barrier(len(keys))
+
+    storage = _OneCallAtATime(S3Storage())
+
+    def deliver(key: str) -> uploads.Registration:
+        start.wait()
+        return uploads.register_upload(uow_factory, storage, key)
+
+    # When the trigger handles the sixteen events in parallel
+    try:
+        with ThreadPoolExecutor(max_workers=len(keys)) as pool:
+            results = list(pool.map(deliver, keys))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+    # Then each image is registered once, the counter is exact and one pipeline run started
+    assert sorted(r.outcome.value for r in results) == ["duplicate"] * 8 + ["registered"] * 8, results
+    assert sum(1 for r in results if r.run_to_start is not None) == 1
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM images WHERE batch_id = :b"), {"b": batch_id}) == 8
+        assert (
+            conn.scalar(sa.text("SELECT registered_images FROM image_batches WHERE id = :b"), {"b": batch_id})
+            == 8
+        )
+        assert conn.scalar(sa.text("SELECT count(*) FROM audit_logs WHERE action = 'IMAGE_REGISTERED'")) == 8
+        assert (
+            conn.scalar(sa.text("SELECT count(*) FROM pipeline_runs WHERE batch_id = :b"), {"b": batch_id})
+            == 1
+        )
+    # and no registration locked the batch row or counted the batch's images
+    batch_locks = [s for s in statements if "FROM image_batches" in s and "FOR UPDATE" in s]
+    recounts = [s for s in statements if "count(*)" in s and "FROM images" in s]
+    assert batch_locks == []
+    assert recounts == []

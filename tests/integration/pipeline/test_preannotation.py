@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +21,7 @@ from cradlepose.domain.step_errors import describe_error
 from cradlepose.preannotation import chunk_ingest
 from cradlepose.preannotation import steps as preannotation
 from cradlepose.preannotation.chunk_ingest import ChunkRequest
+from cradlepose.settings import get_settings
 from tests.pipeline_support import execution_id, make_batch, request_run, write_results
 from tests.support import Persona
 
@@ -328,3 +331,74 @@ def test_a_lambda_error_is_stored_as_its_type_and_message() -> None:
         "ResultsUnusable: no results at s3://b/k"
     )
     assert describe_error(None) == "unknown error"
+
+
+POSTGRES_MAX_PARAMETERS = 65_535
+
+
+def test_plan_of_more_images_than_a_statement_has_parameters(
+    uow_factory: UnitOfWorkFactory,
+    session_factory: sessionmaker[Session],
+    admin: Persona,
+    storage: S3Storage,
+    engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a batch of 70,001 uploaded images (made in the database) planned in chunks of 1,000
+    assert admin.user_id is not None
+    images = POSTGRES_MAX_PARAMETERS + 4_466
+    monkeypatch.setenv("CRADLE_PIPELINE_CHUNK_SIZE", "1000")
+    get_settings.cache_clear()
+    batch_id, _ = make_batch(session_factory, admin.user_id, 0)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO images (batch_id, filename, original_filename, storage_path, thumbnail_path, "
+                "width, height, file_size, mime_type, format, image_quality_score) "
+                "SELECT :b, g || '.jpg', 'f-' || g || '.jpg', 'images/' || :b || '/' || g, "
+                "'thumbnails/' || :b || '/' || g || '.jpg', 640, 480, 1000, 'image/jpeg', 'JPEG', 8 "
+                "FROM generate_series(1, :n) g"
+            ),
+            {"b": batch_id, "n": images},
+        )
+        conn.execute(
+            sa.text("UPDATE image_batches SET total_images = :n WHERE id = :b"), {"n": images, "b": batch_id}
+        )
+        image_ids = list(
+            conn.scalars(sa.text("SELECT id FROM images WHERE batch_id = :b ORDER BY id"), {"b": batch_id})
+        )
+    execution = _start(uow_factory, batch_id)
+    preannotation.mark_processing(uow_factory, batch_id, execution, CTX)
+    parameters: list[int] = []
+
+    def count(
+        conn: object, cursor: object, statement: str, params: Sequence[Any], context: object, many: bool
+    ) -> None:
+        rows: Sequence[Sequence[Any]] = params if many else [params]
+        parameters.append(sum(len(row) for row in rows))
+
+    # When it is planned
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        plan = preannotation.plan_chunks(uow_factory, storage, batch_id, execution, CTX)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+
+    # Then every image is in exactly one chunk, in id order, 1,000 to a chunk
+    assert plan.image_count == images
+    assert [item.image_count for item in plan.chunks] == [1000] * 70 + [1]
+    assert [item.chunk_index for item in plan.chunks] == list(range(71))
+    assert plan.chunks[70].results_key == f"results/{batch_id}/run-1/chunk-00070.jsonl"
+    covered = [image.image_id for item in plan.chunks for image in _manifest(storage, item).images]
+    assert covered == image_ids
+    # and the plan took a fixed number of statements, none with parameters in proportion to the
+    # images or the chunks (the 71 chunks are one INSERT … SELECT, not one INSERT per chunk)
+    assert len(parameters) <= 20, len(parameters)
+    assert max(parameters) <= 64, parameters  # the audit row's 24 is the most
+    with engine.connect() as conn:
+        stored = conn.execute(
+            sa.text("SELECT chunk_index, manifest_key, cardinality(image_ids) FROM pipeline_chunks WHERE batch_id = :b "
+                    "ORDER BY chunk_index"), {"b": batch_id}
+        ).all()  # fmt: skip
+    assert stored[0] == (0, f"manifests/{batch_id}/run-1/chunk-00000.json", 1000)
+    assert len(stored) == 71

@@ -442,6 +442,7 @@ def _commit_import(
                 description=row.description,
                 keypoint_schema_id=row.keypoint_schema_id,
                 total_images=len(stored),
+                registered_images=len(stored),
                 status=BatchStatus.READY_FOR_ANNOTATION,
                 yolo_model_version=MODEL_VERSION,
                 yolo_processing_completed=now,

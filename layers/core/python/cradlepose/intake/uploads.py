@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from cradlepose.adapters.storage import ObjectMissing, Storage
 from cradlepose.common.system import SYSTEM
-from cradlepose.db.models import Image, UploadRejection
+from cradlepose.db.models import Image, ImageBatch, UploadRejection
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.audit import AuditEntry
@@ -170,32 +170,21 @@ def _register(
     storage.put(settings.uploads_bucket, upload.image, prepared.clean, content_type=prepared.mime_type)
     storage.put(settings.derived_bucket, upload.thumbnail, prepared.thumbnail, content_type="image/jpeg")
     with uow_factory(SYSTEM, TRIGGER_CONTEXT) as uow:
-        batch = uow.batches.require(upload.batch_id, for_update=True)  # serializes a batch's registrations
+        # No lock on the batch here: thousands of registrations of one batch run at once, and the
+        # only write they share is the counter's increment, the last statement before commit.
+        batch = uow.batches.require(upload.batch_id)
         if uow.images.by_storage_path(upload.image) is not None:
             return Registration(Outcome.DUPLICATE, upload.incoming)
         if batch.status is not BatchStatus.UPLOADED:
             uow.rollback()
-            return _reject(
-                uow_factory, storage, upload, _Rejected(f"batch {batch.id} closed during the upload"), size
-            )
-        image = uow.images.add(
-            Image(
-                batch_id=batch.id,
-                filename=upload.slot + (".jpg" if prepared.image_format == "JPEG" else ".png"),
-                original_filename=upload.filename,
-                storage_path=upload.image,
-                thumbnail_path=upload.thumbnail,
-                width=prepared.width,
-                height=prepared.height,
-                file_size=len(prepared.clean),
-                mime_type=prepared.mime_type,
-                format=prepared.image_format,
-                anonymization_status=True,  # _prepare passed anonymize's checks, or it was rejected
-                image_quality_score=prepared.quality_score,
-                has_quality_issues=bool(prepared.quality_issues),
-                quality_issues=prepared.quality_issues or None,
-            )
-        )
+            return _closed(uow_factory, storage, upload, batch.id, size)
+        try:
+            image = uow.images.add(_image_row(batch.id, upload, prepared))
+        except sa.exc.IntegrityError:  # the same upload, delivered twice at once, registered first
+            uow.rollback()
+            if _already_handled(uow_factory, upload):
+                return Registration(Outcome.DUPLICATE, upload.incoming)
+            raise
         uow.audit(
             AuditEntry(
                 action="IMAGE_REGISTERED",
@@ -218,16 +207,53 @@ def _register(
                 batch_context={"batch_id": batch.id, "batch_name": batch.batch_name},
             )
         )
+        # One atomic increment, and only while the batch still takes uploads: the row lock it takes
+        # lasts to the commit, so processing cannot start between this count and the image's commit.
+        counted = uow.session.execute(
+            sa.update(ImageBatch)
+            .where(ImageBatch.id == batch.id, ImageBatch.status == BatchStatus.UPLOADED)
+            .values(registered_images=ImageBatch.registered_images + 1)
+            .returning(ImageBatch.registered_images, ImageBatch.total_images)
+            .execution_options(synchronize_session=False)
+        ).one_or_none()
+        if counted is None:
+            uow.rollback()
+            return _closed(uow_factory, storage, upload, batch.id, size)
+        registered, expected = counted
         run_id = None
-        registered = uow.session.scalar(
-            sa.select(sa.func.count()).select_from(Image).where(Image.batch_id == batch.id)
-        )
-        if registered is not None and registered >= batch.total_images > 0:
+        if registered >= expected > 0:
             run_id = pipeline.request_run(uow, batch, "the last expected image was registered").id
         uow.commit()
         image_id = image.id
     _remove_incoming(storage, upload)
     return Registration(Outcome.REGISTERED, upload.incoming, image_id=image_id, run_to_start=run_id)
+
+
+def _image_row(batch_id: int, upload: UploadKey, prepared: _Prepared) -> Image:
+    return Image(
+        batch_id=batch_id,
+        filename=upload.slot + (".jpg" if prepared.image_format == "JPEG" else ".png"),
+        original_filename=upload.filename,
+        storage_path=upload.image,
+        thumbnail_path=upload.thumbnail,
+        width=prepared.width,
+        height=prepared.height,
+        file_size=len(prepared.clean),
+        mime_type=prepared.mime_type,
+        format=prepared.image_format,
+        anonymization_status=True,  # _prepare passed anonymize's checks, or it was rejected
+        image_quality_score=prepared.quality_score,
+        has_quality_issues=bool(prepared.quality_issues),
+        quality_issues=prepared.quality_issues or None,
+    )
+
+
+def _closed(
+    uow_factory: UnitOfWorkFactory, storage: Storage, upload: UploadKey, batch_id: int, size: int
+) -> Registration:
+    return _reject(
+        uow_factory, storage, upload, _Rejected(f"batch {batch_id} closed during the upload"), size
+    )
 
 
 def _reject(

@@ -24,6 +24,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, TypeAdapter
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from cradlepose.adapters.storage import Storage
 from cradlepose.common.system import SYSTEM
@@ -42,7 +44,6 @@ from cradlepose.domain.pipeline import (
     PlanOutput,
     PrefixLocation,
     chunk_list_key,
-    chunked,
     execution_name,
     manifest_key,
     map_results_prefix,
@@ -237,33 +238,60 @@ def plan_chunks(
 
 
 def _write_plan(uow: UnitOfWork, batch: ImageBatch, run: PipelineRun, size: int) -> list[PipelineChunk]:
-    ids = list(
-        uow.session.scalars(
-            sa.select(Image.id)
-            .where(Image.batch_id == batch.id, Image.status == ImageStatus.UPLOADED)
-            .order_by(Image.id)
-        )
+    """The run's chunks, written by one INSERT … SELECT that numbers the images in the database.
+
+    The image ids never travel through Python or as bind parameters: a statement with one
+    parameter per image (or per chunk) outgrows PostgreSQL's 65,535 at scale. The keys come from
+    the domain's functions and travel as two array parameters, joined to the chunks by position.
+    """
+    uploaded = (Image.batch_id == batch.id, Image.status == ImageStatus.UPLOADED)
+    images = int(uow.session.scalar(sa.select(sa.func.count()).where(*uploaded)) or 0)
+    count = -(-images // size)  # the batch row is locked and UPLOADED images stay so while we plan
+    numbered = (
+        sa.select(Image.id, ((sa.func.row_number().over(order_by=Image.id) - 1) // size).label("chunk_index"))
+        .where(*uploaded)
+        .subquery("numbered")
     )
-    chunks = [
-        uow.pipeline_chunks.add(
-            PipelineChunk(
-                run_id=run.id,
-                batch_id=batch.id,
-                chunk_index=index,
-                image_ids=group,
-                manifest_key=manifest_key(batch.id, run.attempt, index),
-                results_key=results_key(batch.id, run.attempt, index),
-            )
+    key_lists = (
+        sa.bindparam(name, [key(batch.id, run.attempt, i) for i in range(count)], type_=pg.ARRAY(sa.String))
+        for name, key in (("manifest_keys", manifest_key), ("results_keys", results_key))
+    )
+    keys = (
+        sa.func.unnest(*key_lists)
+        .table_valued("manifest_key", "results_key", with_ordinality="position")
+        .render_derived("keys")
+    )
+    grouped = (
+        sa.select(
+            numbered.c.chunk_index,
+            sa.func.array_agg(aggregate_order_by(numbered.c.id, numbered.c.id)).label("image_ids"),
         )
-        for index, group in enumerate(chunked(ids, size))
-    ]
+        .group_by(numbered.c.chunk_index)
+        .subquery("grouped")
+    )
+    plan = sa.select(
+        sa.literal(run.id, sa.BigInteger),
+        sa.literal(batch.id, sa.BigInteger),
+        grouped.c.chunk_index,
+        grouped.c.image_ids,
+        keys.c.manifest_key,
+        keys.c.results_key,
+    ).join_from(grouped, keys, keys.c.position == grouped.c.chunk_index + 1)
+    columns = ["run_id", "batch_id", "chunk_index", "image_ids", "manifest_key", "results_key"]
+    written = len(
+        uow.session.execute(
+            sa.insert(PipelineChunk).from_select(columns, plan).returning(PipelineChunk.id)
+        ).all()
+    )
+    if written != count:  # the keys and the chunks must pair one to one
+        raise RuntimeError(f"planned {written} chunks of batch {batch.id}, expected {count}")
     _audit(
         uow,
         batch,
         "PIPELINE_PLANNED",
-        new={"attempt": run.attempt, "images": len(ids), "chunks": len(chunks), "chunk_size": size},
+        new={"attempt": run.attempt, "images": images, "chunks": count, "chunk_size": size},
     )
-    return chunks
+    return list(uow.pipeline_chunks.of_run(run.id))
 
 
 def _run_spec(uow: UnitOfWork, batch: ImageBatch, run: PipelineRun) -> ModelSpec:

@@ -45,6 +45,7 @@ class AnalysisJob(Base):
         sa.Index("idx_analysis_jobs_status", "status"),
         sa.Index("idx_analysis_jobs_created_at", "created_at"),
         sa.Index("idx_analysis_jobs_image_id", "image_id"),
+        sa.Index("idx_analysis_jobs_user_created", "user_id", "created_at", "job_id"),  # a verifier's list
         sa.CheckConstraint("status <> 'failed' OR error_message IS NOT NULL", name="failure_has_message"),
     )
 

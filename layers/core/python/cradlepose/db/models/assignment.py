@@ -58,6 +58,10 @@ class BatchAssignment(Base):
     __table_args__ = (
         sa.Index("idx_assignment_annotator_status", "annotator_id", "status"),
         sa.Index("idx_assignment_batch", "batch_id"),
+        # An annotator's batch list (batches with an open assignment of theirs, newest first) and
+        # assignment list, newest first; btree scans run backwards, so ascending serves DESC.
+        sa.Index("idx_assignment_annotator_batch", "annotator_id", "batch_id", "status"),
+        sa.Index("idx_assignment_annotator_id", "annotator_id", "id"),
         sa.Index("idx_assignment_due_date", "due_date"),
         sa.Index("idx_assignment_assigned_at", "assigned_at"),
         between("priority", 1, 10),

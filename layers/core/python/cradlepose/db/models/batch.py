@@ -48,6 +48,9 @@ class ImageBatch(Base):
     completed_count: Mapped[int] = mapped_column(server_default=sa.text("0"), default=0)
     approved_count: Mapped[int] = mapped_column(server_default=sa.text("0"), default=0)
     rejected_count: Mapped[int] = mapped_column(server_default=sa.text("0"), default=0)
+    # Images registered so far, kept by one atomic increment per registration (intake.uploads), so
+    # the upload trigger never locks the batch to count its images.
+    registered_images: Mapped[int] = mapped_column(server_default=sa.text("0"), default=0)
 
     __table_args__ = (
         sa.Index("idx_batch_status", "status"),
@@ -64,5 +67,6 @@ class ImageBatch(Base):
             "completed_count",
             "approved_count",
             "rejected_count",
+            "registered_images",
         ),
     )

@@ -78,6 +78,18 @@ class Image(Base):
         sa.Index("idx_image_quality", "image_quality_score"),
         sa.Index("idx_image_created", "created_at"),
         sa.Index("idx_image_assignment_status", "current_assignment_id", "status"),
+        # A batch's images newest first (an annotator's view of a batch filters them by assignment):
+        # without it the newest-first page scans the whole table's primary key backwards, past the
+        # other batches' images, once uploads of several batches interleave their ids.
+        sa.Index("idx_image_batch_id", "batch_id", "id"),
+        # A verifier's images of a batch: the ones under review by them, newest first.
+        sa.Index(
+            "idx_image_verifier_review",
+            "current_verifier",
+            "batch_id",
+            "id",
+            postgresql_where=sa.text("status = 'UNDER_REVIEW'"),
+        ),
         sa.CheckConstraint("width > 0 AND height > 0", name="dimensions_positive"),
         sa.CheckConstraint("file_size > 0", name="file_size_positive"),
         sa.CheckConstraint("format IN ('JPEG', 'PNG')", name="format_supported"),

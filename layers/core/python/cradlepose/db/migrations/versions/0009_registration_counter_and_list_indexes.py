@@ -13,8 +13,8 @@ tests/integration/db/test_list_indexes.py):
 - images (current_verifier, batch_id, id) WHERE status = 'UNDER_REVIEW': a verifier's images;
 - analysis_jobs (user_id, created_at, job_id): a verifier's analyses, newest first.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-05 08:00:00
 """
 
@@ -23,8 +23,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

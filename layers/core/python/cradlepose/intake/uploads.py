@@ -91,9 +91,6 @@ def register_upload(uow_factory: UnitOfWorkFactory, storage: Storage, key: str) 
         return Registration(Outcome.DUPLICATE, key)
     try:
         head = storage.head(settings.uploads_bucket, upload.incoming)
-    except ObjectMissing:
-        return Registration(Outcome.IGNORED, key, reason="the uploaded object is gone")
-    try:
         _check_batch_open(uow_factory, upload.batch_id)
         if head.size > settings.max_upload_bytes:
             raise _Rejected(
@@ -102,6 +99,12 @@ def register_upload(uow_factory: UnitOfWorkFactory, storage: Storage, key: str) 
         prepared = _prepare(
             storage.get(settings.uploads_bucket, upload.incoming), settings.thumbnail_max_side
         )
+    except ObjectMissing:
+        # A second delivery of the same event, running alongside the first, finds the object
+        # removed once the first has registered it.
+        if _already_handled(uow_factory, upload):
+            return Registration(Outcome.DUPLICATE, key)
+        return Registration(Outcome.IGNORED, key, reason="the uploaded object is gone")
     except _Rejected as rejection:
         return _reject(uow_factory, storage, upload, rejection, head.size)
     return _register(uow_factory, storage, upload, prepared, head.size)

@@ -342,8 +342,6 @@ def process(
 
 
 def _prepare(data: bytes, item: PlannedImage) -> _Prepared:
-    from PIL import Image as PILImage  # noqa: PLC0415 - Pillow loads on first use, not with the API
-
     where = f"{item.record.location} ({item.member})"
     detected = sniff(data[:32])
     if detected.image_format is None:
@@ -368,13 +366,7 @@ def _prepare(data: bytes, item: PlannedImage) -> _Prepared:
         thumbnail = measure.thumbnail(clean, get_settings().thumbnail_max_side)
     except (anonymize.ImageTooLarge, anonymize.NotAnonymized) as refusal:
         raise ValidationFailed.single(where, str(refusal)) from None
-    except (
-        metadata.MalformedImage,
-        OSError,
-        SyntaxError,
-        ValueError,
-        PILImage.DecompressionBombError,
-    ) as error:
+    except anonymize.unreadable_errors() as error:
         raise ValidationFailed.single(
             where, f"the {detected.name} is corrupt or unreadable: {error}"
         ) from None

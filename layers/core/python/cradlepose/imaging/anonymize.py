@@ -28,6 +28,15 @@ class NotAnonymized(ValueError):
     """The rebuilt file still holds something beyond pixels, or its pixels changed."""
 
 
+def unreadable_errors() -> tuple[type[Exception], ...]:
+    """What reading a file that does not hold together raises: the cleaner's own refusal and
+    Pillow's (truncated data, bad headers, a bomb past Pillow's own limit). Uploads reject on these
+    and imports refuse the archive, both with "corrupt or unreadable"."""
+    from PIL import Image  # noqa: PLC0415 - Pillow loads on first use, not with the API
+
+    return (MalformedImage, OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
 @dataclass(frozen=True)
 class Anonymized:
     data: bytes

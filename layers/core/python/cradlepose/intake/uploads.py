@@ -31,7 +31,7 @@ from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, AuditStatus, BatchStatus
 from cradlepose.domain.quality import assess
 from cradlepose.domain.uploads import UploadKey
-from cradlepose.imaging import anonymize, measure, metadata
+from cradlepose.imaging import anonymize, measure
 from cradlepose.imaging.sniff import sniff
 from cradlepose.preannotation import pipeline
 from cradlepose.settings import get_settings
@@ -131,8 +131,6 @@ def _check_batch_open(uow_factory: UnitOfWorkFactory, batch_id: int) -> None:
 
 
 def _prepare(data: bytes, thumbnail_side: int) -> _Prepared:
-    from PIL import Image as PILImage  # noqa: PLC0415 - Pillow loads on first use, not with the API
-
     detected = sniff(data[:32])
     if detected.image_format is None:
         raise _Rejected(f"not a JPEG or PNG image: the content is {detected.name}", detected.mime_type)
@@ -142,13 +140,7 @@ def _prepare(data: bytes, thumbnail_side: int) -> _Prepared:
         thumbnail = measure.thumbnail(anonymized.data, thumbnail_side)
     except (anonymize.ImageTooLarge, anonymize.NotAnonymized) as refusal:
         raise _Rejected(str(refusal), detected.mime_type) from None
-    except (
-        metadata.MalformedImage,
-        OSError,
-        SyntaxError,
-        ValueError,
-        PILImage.DecompressionBombError,
-    ) as error:
+    except anonymize.unreadable_errors() as error:
         raise _Rejected(
             f"the {detected.name} is corrupt or unreadable: {error}", detected.mime_type
         ) from None

@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from PIL import Image
+from skimage import data as skdata
 
 from cradle_workstation.cli.client import ApiError, CradleClient
 from cradle_workstation.demo.people import Member, local_admin, newcomer
@@ -114,9 +115,9 @@ def keypoint_schema(world: World) -> None:
 # ------------------------------------------------------------------ upload and pre-annotation
 
 
-def _encoded(image: Image.Image, kind: str) -> bytes:
+def _jpeg(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    image.convert("RGB").save(buffer, kind, quality=90) if kind == "JPEG" else image.save(buffer, kind)
+    image.convert("RGB").save(buffer, "JPEG", quality=90)
     return buffer.getvalue()
 
 
@@ -133,8 +134,9 @@ def upload_batch(world: World) -> None:
     """An admin creates a batch with its settings, uploads the files through the presigned forms
     (one is corrupt and is refused), and says the upload is complete."""
     files = {name: path.read_bytes() for name, path in sample_paths().items()}
-    files["ward.jpg"] = _encoded(photo((640, 480), seed=5), "JPEG")
-    files["damaged.jpg"] = _damaged(_encoded(photo((640, 480), seed=3), "JPEG"))
+    # A fifth picture unlike the others (photo() is the astronaut again: a near-duplicate).
+    files["ward.jpg"] = _jpeg(Image.fromarray(skdata.coffee()).resize((640, 480)))
+    files["damaged.jpg"] = _damaged(_jpeg(photo((640, 480), seed=3)))
     created = world.admin.post(
         "/batches",
         {"batch_name": "conformance", "description": "every flow of seed 000",
@@ -481,7 +483,7 @@ def highest_ids(database_url: str) -> dict[str, int]:
 def enum_values_reached(
     database_url: str, baseline: dict[str, int], fields: list[SeedField]
 ) -> dict[str, set[str]]:
-    """For each enum field of the seed, the values rows written by the scenarios hold."""
+    """For each enum field of the seed, the values rows made since the baseline hold now."""
     reached: dict[str, set[str]] = {}
     engine = sa.create_engine(database_url, poolclass=sa.NullPool)
     try:
@@ -535,11 +537,14 @@ def test_every_seed_field_the_data_model_gives_a_flow_is_written_through_http(
     baseline = highest_ids(stack.database_url)
     world = World(stack, tmp_path)
     written_so_far: set[tuple[str, str]] = set()
+    enums_seen: dict[str, set[str]] = {}
     missing: list[str] = []
     for scenario in SCENARIOS:
         step = time.monotonic()
         scenario(world)
         before, written_so_far = written_so_far, read_written(stack.database_url, baseline, fields)
+        for name, values in enum_values_reached(stack.database_url, baseline, fields).items():
+            enums_seen.setdefault(name, set()).update(values)
         log.info(
             "scenario %s: %.1f s; first wrote %s", scenario.__name__, time.monotonic() - step,
             ", ".join(f"{entity}.{name}" for entity, name in sorted(written_so_far - before)) or "nothing new",
@@ -560,10 +565,12 @@ def test_every_seed_field_the_data_model_gives_a_flow_is_written_through_http(
     for row in table.values():
         if row.writer is not Writer.FLOW:
             log.info("%s.%s, %s: %s", row.entity, row.field, row.writer.value, row.note)
-    for name, values in enum_values_reached(stack.database_url, baseline, fields).items():
+    # Issue 19 wants every value of the seed's enums produced by some flow: what the walk saw at
+    # the end of a scenario (a value held only within one is not seen), for whoever takes that on.
+    for name, values in enums_seen.items():
         entity, field_name = name.split(".")
         declared = next(f for f in fields if f.entity == entity and f.name == field_name).enum_values
-        log.info("%s ends as %s; never as %s", name, sorted(values), sorted(set(declared) - values))
+        log.info("%s seen %s; never seen %s", name, sorted(values), sorted(set(declared) - values))
 
     problems = []
     if missing:

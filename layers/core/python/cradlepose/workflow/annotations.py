@@ -37,7 +37,9 @@ from cradlepose.domain.errors import Conflict, NotFound, StaleVersion, Validatio
 from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.keypoints import KeypointSet, completeness_problems, validate_keypoints
 from cradlepose.domain.status_changes import change_status
+from cradlepose.domain.verification_rules import gold_check_passed
 from cradlepose.workflow import assignments as assignment_service
+from cradlepose.workflow import review_routing
 
 WORKABLE = (
     ImageStatus.ASSIGNED,
@@ -243,6 +245,11 @@ def submit(uow: UnitOfWork, image_id: int, if_match: int | None) -> AnnotationOu
         change_status(uow, assignment, AssignmentStatus.SUBMITTED)
     assignment_service.update_progress(assignment)
     _flush_versioned(uow, annotation, if_match)
+    gold_oks = review_routing.check_gold(uow, image, annotation)
+    gold_failed = gold_oks is not None and not gold_check_passed(gold_oks)
+    review_routing.flag_submitted(uow, image, annotation, gold_failed=gold_failed)
+    if gold_oks is not None:
+        review_routing.open_quality_check(uow, image, gold_oks, assignment.annotator_id)
     _audit(
         uow,
         annotation,

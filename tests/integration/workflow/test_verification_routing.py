@@ -212,3 +212,43 @@ def test_gold_images_set_quality_check_passed_and_open_quality_checks(
     assert far_image in reviewed
     for image_id in reviewed:
         assert api.get(f"/assignments/{checks[image_id]['id']}", team.admin).json["status"] == "COMPLETED"
+
+
+def test_an_image_marked_annotated_waits_complete_until_submitted(
+    api: ApiClient, team: Team, ready_batch: Callable[..., int]
+) -> None:
+    batch_id = ready_batch(1)
+    created = api.post(
+        f"/batches/{batch_id}/assignments", team.admin, body={"annotator_id": team.annotator.user_id}
+    )
+    assignment_id = created.json["id"]
+    api.post(f"/assignments/{assignment_id}/start", team.annotator)
+    item = api.get(f"/assignments/{assignment_id}/next-image", team.annotator).json["item"]
+    image_id, keypoints = item["image_id"], moved(item["yolo_keypoints"], 1.0)
+
+    incomplete = {"keypoints": [{**k, "visible": 0} if k["id"] == 0 else k for k in keypoints["keypoints"]]}
+    refused = api.put(f"/images/{image_id}/annotation", team.annotator,
+                      body={"keypoints": incomplete, "mark_annotated": True})  # fmt: skip
+    assert refused.status == 422, refused.body  # the nose is required: checked like a submission
+
+    done = api.put(
+        f"/images/{image_id}/annotation",
+        team.annotator,
+        body={"keypoints": keypoints, "mark_annotated": True},
+    )
+    assert done.status == 200, done.body
+    assert done.json["status"] == "COMPLETED"
+    assert api.get(f"/images/{image_id}", team.admin).json["status"] == "ANNOTATED"
+
+    reopened = api.put(
+        f"/images/{image_id}/annotation", team.annotator, body={"keypoints": keypoints}, headers=etag(done)
+    )
+    assert reopened.json["status"] == "DRAFT"
+    assert api.get(f"/images/{image_id}", team.admin).json["status"] == "IN_PROGRESS"
+
+    again = api.put(f"/images/{image_id}/annotation", team.annotator,
+                    body={"keypoints": keypoints, "mark_annotated": True}, headers=etag(reopened))  # fmt: skip
+    assert again.json["status"] == "COMPLETED"
+    submitted = api.post(f"/images/{image_id}/annotation/submit", team.annotator, headers=etag(again))
+    assert submitted.status == 200, submitted.body
+    assert api.get(f"/images/{image_id}", team.admin).json["status"] == "SUBMITTED"

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from cradlepose.domain.enums import Role
 from tests.integration.workflow.conftest import Team, etag, moved
-from tests.support import ApiClient, Persona
+from tests.support import ApiClient, Persona, make_user
 
 pytestmark = pytest.mark.integration
 
@@ -252,3 +253,27 @@ def test_an_image_marked_annotated_waits_complete_until_submitted(
     submitted = api.post(f"/images/{image_id}/annotation/submit", team.annotator, headers=etag(again))
     assert submitted.status == 200, submitted.body
     assert api.get(f"/images/{image_id}", team.admin).json["status"] == "SUBMITTED"
+
+
+def test_a_second_opinion_reserved_for_a_verifier_who_left_goes_to_another(
+    api: ApiClient, team: Team, ready_batch: Callable[..., int], session_factory: Any
+) -> None:
+    third = make_user(session_factory, Role.VERIFIER, name="vic")
+    batch_id = ready_batch(1)
+    _assign_and_annotate(api, team, batch_id)
+    item = _claim(api, team.verifier)
+    assert item is not None
+    asked = _decide(
+        api, team.verifier, item["annotation"]["id"], decision="APPROVED", requires_second_opinion=True
+    )
+    second = api.get(f"/assignments/{asked['second_opinion_assignment_id']}", team.admin).json
+    holder = team.second_verifier if second["annotator_id"] == team.second_verifier.user_id else third
+    other = third if holder is team.second_verifier else team.second_verifier
+    assert _claim(api, other, "second_opinion") is None  # reserved for the holder
+
+    assert api.post(f"/users/{holder.user_id}/deactivate", team.admin).status == 200
+    taken = _claim(api, other, "second_opinion")
+    assert taken is not None
+    assert taken["image_id"] == item["image_id"]
+    moved_to = api.get(f"/assignments/{second['id']}", team.admin).json
+    assert (moved_to["annotator_id"], moved_to["status"]) == (other.user_id, "IN_PROGRESS")

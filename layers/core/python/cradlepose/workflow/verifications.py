@@ -249,10 +249,16 @@ def claim_next(uow: UnitOfWork, queue: Queue) -> ReviewItem | None:
         # A submitted image reserved for another verifier (their QUALITY_CHECK) still comes, last.
         query = query.where(Image.status == ImageStatus.SUBMITTED)
     elif queue is Queue.SECOND_OPINION:
-        # Under review, a verifier on the image is its claim: only the one it is reserved for takes it.
+        # Under review, a verifier on the image is its claim: only the one it is reserved for takes
+        # it, unless they can no longer work (deactivated or unapproved): then anyone else may.
+        gone = sa.select(User.id).where(sa.or_(User.is_active.is_(False), User.is_approved.is_(False)))
         query = query.join(pending, pending.c.image_id == Image.id).where(
             Image.status == ImageStatus.UNDER_REVIEW,
-            sa.or_(Image.current_verifier.is_(None), Image.current_verifier == actor.user_id),
+            sa.or_(
+                Image.current_verifier.is_(None),
+                Image.current_verifier == actor.user_id,
+                Image.current_verifier.in_(gone),
+            ),
             pending.c.requires_second_opinion,
             pending.c.verifier_id != actor.user_id,
         )

@@ -271,6 +271,9 @@ def test_summarize_opens_the_batch_for_annotation(
     assert batch.yolo_processing_completed is not None
     assert _audits(engine, "BATCH_PRE_ANNOTATED") == 1
     assert _audits(engine, "BATCH_READY_FOR_ANNOTATION") == 1
+    with engine.connect() as conn:  # one image failed inference: the step succeeded in part
+        status = "SELECT status FROM audit_logs WHERE action = 'BATCH_PRE_ANNOTATED'"
+        assert conn.scalar(sa.text(status)) == "PARTIAL"
 
 
 def test_a_failure_midway_is_recorded_and_a_new_run_resumes_only_what_is_left(

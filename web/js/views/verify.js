@@ -239,7 +239,8 @@ export function mountVerify(root, ctx, route) {
       h("div", { class: "side-head" },
         h("div", {},
           h("h2", { text: `Review · ${info.original_filename}` }),
-          h("div", { class: "muted", style: { fontSize: "12.5px" }, text: `Image ${item.image_id} · annotation v${a.version}${a.is_revision ? " (revision)" : ""} · batch ${item.batch_id}` }))),
+          h("div", { class: "muted", style: { fontSize: "12.5px" }, text: `Image ${item.image_id} · annotation v${a.version}${a.is_revision ? " (revision)" : ""} · batch ${item.batch_id}` }),
+          caseTags(item))),
       h("div", { class: "queue-row" }, h("span", { class: "muted", text: "Queue" }), queuePicker()),
       h("div", { class: "side-scroll" },
         earlier,
@@ -265,6 +266,20 @@ export function mountVerify(root, ctx, route) {
     );
     renderFields();
     refresh();
+  }
+
+  // The rule-made flags and the routing (docs/workflow.md): why this item is here and what it needs.
+  function caseTags(item) {
+    const tags = [
+      item.is_difficult_case && ["difficult", "Difficult case: low model confidence, quality issues, a hard rating, a verifier's marks or repeated revisions"],
+      item.has_annotation_issues && ["annotation issues", "Earlier verdicts, a failed gold check or repeated revisions found problems"],
+      item.requires_specialist_review && ["specialist review", "A verifier asked for specialist input"],
+      item.needed_expertise && [item.needed_expertise === "*" ? "needs an expert" : `needs ${humanize(item.needed_expertise)}`, "The verification expertise this item is routed to"],
+      item.review_assignment_type && [item.review_assignment_type === "SECOND_OPINION" ? "your second opinion" : "your quality check", item.review_instructions || ""],
+    ].filter(Boolean);
+    if (!tags.length) return null;
+    return h("div", { class: "chips", dataset: { testid: "case-tags" }, style: { marginTop: ".3rem" } },
+      tags.map(([text, title]) => h("span", { class: "tag", title, text })));
   }
 
   function queuePicker() {
@@ -496,10 +511,11 @@ export function mountVerify(root, ctx, route) {
       const result = await api.post(`/annotations/${st.item.annotation.id}/verifications`, { body });
       st.item = null;
       const pending = !result.verification.is_final_decision;
+      const byRule = result.second_opinion_by_rule ? " A difficult case decided with low certainty needs a second opinion." : "";
       notify(
         `Recorded: ${humanize(body.decision)}${pending ? " (waiting for a second opinion or an admin)" : ""}`,
         "success",
-        `Image is now ${humanize(result.image_status)}.`,
+        `Image is now ${humanize(result.image_status)}.${byRule}`,
       );
       await claimNext();
     } catch (error) {

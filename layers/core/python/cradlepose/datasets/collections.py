@@ -7,7 +7,9 @@ key and size, or FAILED with the error. Downloads go through a short-lived presi
 the retention period (`collection_retention_days`) the expiry job deletes the object and marks
 the collection EXPIRED.
 
-Exporting a dataset makes a collection of exactly the dataset's images and splits.
+Exporting a dataset makes a collection of the dataset's images and splits, less those a
+verifier's final judgement found unusable (domain.judgement) unless the export says
+`include_unusable`. Every archive's manifest (cradle.json) says whether they were included.
 A collection from a query takes the verified images the filters choose, within the catalogue's
 datasets that the free text and term filters find (all verified images when the query names no
 dataset), and splits them like a dataset, grouped by infant, with the given seed.
@@ -29,7 +31,7 @@ from cradlepose.common.paging import keyset_page
 from cradlepose.common.system import SYSTEM
 from cradlepose.common.use_cases import Page, audit
 from cradlepose.datasets import archive_writer, catalogue
-from cradlepose.datasets.verified_images import ImageFilters, verified_query
+from cradlepose.datasets.verified_images import ImageFilters, judged_unusable, verified_query
 from cradlepose.db.models import Collection, CollectionItem, Dataset, DatasetImage, Image
 from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from cradlepose.domain import access
@@ -97,6 +99,11 @@ class ExportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: ExportFormat
+    include_unusable: bool = Field(
+        default=False,
+        description="also export images whose final verification judged them not usable for research "
+        "or of POOR diagnostic quality (left out by default)",
+    )
 
 
 class CollectionOut(BaseModel):
@@ -177,25 +184,37 @@ def create_collection(uow: UnitOfWork, command: CollectionIn) -> CollectionOut:
 
 def export_dataset(uow: UnitOfWork, dataset_id: int, command: ExportIn) -> CollectionOut:
     access.require_researcher(uow.actor)
-    collection = start_export(uow, dataset_id, command.format)
+    collection = start_export(uow, dataset_id, command.format, include_unusable=command.include_unusable)
     uow.commit()
     return out(collection)
 
 
-def start_export(uow: UnitOfWork, dataset_id: int, export_format: ExportFormat) -> Collection:
+def start_export(
+    uow: UnitOfWork, dataset_id: int, export_format: ExportFormat, *, include_unusable: bool = False
+) -> Collection:
     """A new export collection of the dataset (audited; the caller commits)."""
     dataset = uow.datasets.require(dataset_id)
-    members = uow.session.execute(
+    query = (
         sa.select(DatasetImage.image_id, DatasetImage.split, DatasetImage.annotation_id)
         .where(DatasetImage.dataset_id == dataset.id)
         .order_by(DatasetImage.image_id)
-    ).all()
+    )
+    if not include_unusable:
+        query = query.where(DatasetImage.image_id.not_in(judged_unusable()))
+    members = uow.session.execute(query).all()
+    if not members:
+        raise ValidationFailed.single(
+            "include_unusable", "every image of this dataset was judged unusable: nothing to export"
+        )
+    snapshot: dict[str, Any] = {"dataset_id": dataset.id}
+    if include_unusable:
+        snapshot["include_unusable"] = True  # usable_export never hands this one to a training job
     return _add(
         uow,
         actor_id=uow.actor.user_id if uow.actor else None,
         name=f"{dataset.name} ({export_format.value})",
         query_text=None,
-        snapshot={"dataset_id": dataset.id},
+        snapshot=snapshot,
         export_format=export_format,
         schema_id=dataset.keypoint_schema_id,
         dataset_id=dataset.id,
@@ -204,13 +223,14 @@ def start_export(uow: UnitOfWork, dataset_id: int, export_format: ExportFormat) 
 
 
 def usable_export(uow: UnitOfWork, dataset_id: int, export_format: ExportFormat) -> Collection | None:
-    """The dataset's newest export in this format that is ready or on its way."""
+    """The dataset's newest export in this format that is ready or on its way, judged unusable left out."""
     return uow.session.scalar(
         sa.select(Collection)
         .where(
             Collection.dataset_id == dataset_id,
             Collection.format == export_format,
             Collection.status.in_((CollectionStatus.PENDING, CollectionStatus.READY)),
+            sa.not_(Collection.filter_snapshot.has_key("include_unusable")),
         )
         .order_by(Collection.id.desc())
         .limit(1)
@@ -366,6 +386,7 @@ def _claim(
                 "keypoint_schema_id": collection.keypoint_schema_id,
                 "dataset_id": collection.dataset_id,
                 "query": collection.filter_snapshot,
+                "include_unusable": _includes_unusable(collection.filter_snapshot),
                 "created_at": collection.created_at.isoformat(),
                 "visibility": "0 absent, 1 occluded, 2 visible (COCO)",
             },
@@ -498,6 +519,12 @@ def _add(
         new={"format": export_format, "num_images": len(items), "dataset_id": dataset_id, "query": snapshot},
     )
     return collection
+
+
+def _includes_unusable(snapshot: dict[str, Any]) -> bool:
+    """Whether the export took images judged unusable: a dataset export's flag, or a query's filter."""
+    filters = snapshot.get("filters") or {}
+    return bool(snapshot.get("include_unusable") or filters.get("include_unusable"))
 
 
 def _slug(name: str) -> str:

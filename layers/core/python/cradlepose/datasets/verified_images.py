@@ -5,6 +5,9 @@ annotation version (a verifier's correction is a newer APPROVED version than the
 Filters: keypoint schema (always: keypoints of two schemas do not mix), batches, institutions,
 the infant's age in months (infant_metadata.age_months), image quality, and the difficulty the
 annotator rated the verified version.
+
+Judgement (domain.judgement): an image whose final verification says it is not usable for
+research, or of POOR diagnostic quality, is left out unless the filters say `include_unusable`.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.dialects.postgresql import distinct_on
 
-from cradlepose.db.models import Annotation, Image, ImageBatch
+from cradlepose.db.models import Annotation, Image, ImageBatch, Verification
 from cradlepose.domain.bounds import DbId
 from cradlepose.domain.enums import AnnotationStatus, DifficultyRating, ImageStatus
+from cradlepose.domain.judgement import UNUSABLE_DIAGNOSTIC_QUALITY
 from cradlepose.domain.splits import AGE_KEY
 
 
@@ -31,6 +35,11 @@ class ImageFilters(BaseModel):
     min_quality: float | None = Field(default=None, ge=1, le=10, description="image quality score, 1–10")
     difficulty: list[DifficultyRating] | None = Field(
         default=None, min_length=1, description="the verified version's difficulty rating"
+    )
+    include_unusable: bool = Field(
+        default=False,
+        description="also take images whose final verification judged them not usable for research "
+        "or of POOR diagnostic quality (left out by default)",
     )
 
     @model_validator(mode="after")
@@ -56,6 +65,28 @@ def final_annotations() -> Any:
         .ext(distinct_on(Annotation.image_id))
         .order_by(Annotation.image_id, Annotation.version.desc(), Annotation.id.desc())
         .subquery("final_annotation")
+    )
+
+
+def judged_unusable() -> sa.Select[Any]:
+    """Ids of the images whose latest final verification judged them unusable (domain.judgement)."""
+    latest = (
+        sa.select(
+            Annotation.image_id.label("image_id"),
+            Verification.research_usability.label("research_usability"),
+            Verification.diagnostic_quality.label("diagnostic_quality"),
+        )
+        .join(Verification, Verification.annotation_id == Annotation.id)
+        .where(Verification.is_final_decision)
+        .ext(distinct_on(Annotation.image_id))
+        .order_by(Annotation.image_id, Verification.id.desc())
+        .subquery("final_judgement")
+    )
+    return sa.select(latest.c.image_id).where(
+        sa.or_(
+            latest.c.research_usability.is_(False),
+            latest.c.diagnostic_quality.in_(sorted(UNUSABLE_DIAGNOSTIC_QUALITY)),
+        )
     )
 
 
@@ -92,4 +123,6 @@ def verified_query(schema_id: int, filters: ImageFilters) -> sa.Select[Any]:
         query = query.where(Image.image_quality_score >= filters.min_quality)
     if filters.difficulty:
         query = query.where(final.c.difficulty_rating.in_(filters.difficulty))
+    if not filters.include_unusable:
+        query = query.where(Image.id.not_in(judged_unusable()))
     return query.order_by(Image.id)

@@ -338,6 +338,8 @@ def _complete_processing(uow: UnitOfWork, batch: ImageBatch) -> None:
         uow,
         batch,
         "BATCH_PRE_ANNOTATED",
+        # Some images failed inference (they are annotated by hand): the step succeeded only in part.
+        status=AuditStatus.PARTIAL if failed else AuditStatus.SUCCESS,
         old={"status": BatchStatus.YOLO_PROCESSING},
         new={
             "status": batch.status,
@@ -445,7 +447,8 @@ def _audit(
     old: dict[str, Any] | None = None,
     new: dict[str, Any] | None = None,
     summary: str | None = None,
+    status: AuditStatus = AuditStatus.SUCCESS,
 ) -> None:
     context = {"batch_id": batch.id, "batch_name": batch.batch_name}
     audit(uow, action, AuditCategory.IMAGE_PROCESSING, "ImageBatch", batch.id, batch.batch_name,
-          old=old, new=new, summary=summary, batch_context=context)  # fmt: skip
+          old=old, new=new, summary=summary, batch_context=context, status=status)  # fmt: skip

@@ -37,7 +37,9 @@ from cradlepose.domain.errors import Conflict, NotFound, StaleVersion, Validatio
 from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.keypoints import KeypointSet, completeness_problems, validate_keypoints
 from cradlepose.domain.status_changes import change_status
+from cradlepose.domain.verification_rules import gold_check_passed
 from cradlepose.workflow import assignments as assignment_service
+from cradlepose.workflow import review_routing
 
 WORKABLE = (
     ImageStatus.ASSIGNED,
@@ -71,6 +73,12 @@ class AnnotationIn(BaseModel):
     pause_count: int = Field(default=0, ge=0, le=10_000)
     zoom_level_used: float | None = Field(default=None, gt=0, le=99)
     annotation_tool_version: str | None = Field(default=None, max_length=20)
+    mark_annotated: bool = Field(
+        default=False,
+        description="the annotator is done with this image but submits later: checked like a submission "
+        "(422 naming what is missing), then the draft is COMPLETED and the image ANNOTATED; a later save "
+        "without it makes them DRAFT and IN_PROGRESS again",
+    )
 
 
 class AnnotationOut(BaseModel):
@@ -189,6 +197,13 @@ def save_draft(uow: UnitOfWork, image_id: int, command: AnnotationIn, if_match: 
     image, assignment = _my_image(uow, image_id, for_update=True)
     schema = _schema_of(uow, image)
     payload = validate_keypoints(command.keypoints, schema, image.width, image.height)
+    if command.mark_annotated:
+        schema_row = _schema_row(uow, image)
+        problems = completeness_problems(
+            payload, schema, list(schema_row.required_keypoints or []), schema_row.max_missing_keypoints
+        )
+        if problems:
+            raise ValidationFailed(problems)
     annotation = _current_draft(uow, image, assignment)
     if annotation is None:
         if if_match is not None:
@@ -199,8 +214,7 @@ def save_draft(uow: UnitOfWork, image_id: int, command: AnnotationIn, if_match: 
         _check_version(annotation, if_match)
         _fill(annotation, image, payload, command)
         action = "ANNOTATION_DRAFT_SAVED"
-    if image.status in (ImageStatus.ASSIGNED, ImageStatus.REQUIRES_REVISION, ImageStatus.ANNOTATED):
-        change_status(uow, image, ImageStatus.IN_PROGRESS)
+    _mark(uow, image, annotation, annotated=command.mark_annotated)
     _flush_versioned(uow, annotation, if_match)
     _audit(
         uow,
@@ -243,6 +257,11 @@ def submit(uow: UnitOfWork, image_id: int, if_match: int | None) -> AnnotationOu
         change_status(uow, assignment, AssignmentStatus.SUBMITTED)
     assignment_service.update_progress(assignment)
     _flush_versioned(uow, annotation, if_match)
+    gold_oks = review_routing.check_gold(uow, image, annotation)
+    gold_failed = gold_oks is not None and not gold_check_passed(gold_oks)
+    review_routing.flag_submitted(uow, image, annotation, gold_failed=gold_failed)
+    if gold_oks is not None:
+        review_routing.open_quality_check(uow, image, gold_oks, assignment.annotator_id)
     _audit(
         uow,
         annotation,
@@ -259,6 +278,23 @@ def submit(uow: UnitOfWork, image_id: int, if_match: int | None) -> AnnotationOu
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _mark(uow: UnitOfWork, image: Image, annotation: Annotation, *, annotated: bool) -> None:
+    """A saved draft's statuses: DRAFT / IN_PROGRESS while worked on, COMPLETED / ANNOTATED when
+    the annotator marked it done (to submit later)."""
+    if image.status in (ImageStatus.ASSIGNED, ImageStatus.REQUIRES_REVISION):
+        change_status(uow, image, ImageStatus.IN_PROGRESS)
+    if annotated:
+        if image.status is ImageStatus.IN_PROGRESS:
+            change_status(uow, image, ImageStatus.ANNOTATED)
+        if annotation.status is AnnotationStatus.DRAFT:
+            change_status(uow, annotation, AnnotationStatus.COMPLETED)
+    else:
+        if image.status is ImageStatus.ANNOTATED:
+            change_status(uow, image, ImageStatus.IN_PROGRESS)
+        if annotation.status is AnnotationStatus.COMPLETED:
+            change_status(uow, annotation, AnnotationStatus.DRAFT)
 
 
 def _work_item(uow: UnitOfWork, image: Image, assignment: BatchAssignment, remaining: int) -> WorkItem:
@@ -359,6 +395,7 @@ def _new_version(
         used_ai_suggestions=image.yolo_keypoints is not None,
         refined_keypoints={},
         time_spent_seconds=0,
+        status=AnnotationStatus.DRAFT,
     )
     _fill(annotation, image, payload, command)
     uow.session.add(annotation)

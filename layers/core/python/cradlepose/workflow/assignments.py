@@ -72,6 +72,9 @@ class AssignmentOut(BaseModel):
     progress_percentage: DecimalNumber
     images_completed: int
     images_total: int
+    image_id: int | None = Field(
+        default=None, description="a verifier's QUALITY_CHECK or SECOND_OPINION assignment: its one image"
+    )
     assigned_at: dt.datetime
     acknowledged_at: dt.datetime | None
     due_date: dt.datetime | None

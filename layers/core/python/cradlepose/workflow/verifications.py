@@ -20,7 +20,14 @@ stay exact under concurrency:
   REJECTED for good: rejected_count and completed_count up.
 - requires_second_opinion, escalated_to_admin or requires_specialist_input: the decision is
   recorded with is_final_decision = false and nothing else changes until the second opinion (or
-  the admin) decides; that final decision takes effect.
+  the admin) decides; that final decision takes effect. A second opinion is also required by rule
+  (domain.verification_rules.needs_second_opinion: a difficult case decided with low certainty), and
+  produces a SECOND_OPINION assignment to another verifier, who gets the image reserved.
+
+Routing (workflow.review_routing): a verifier takes items reserved for them first (their
+QUALITY_CHECK and SECOND_OPINION assignments), then those whose needed expertise they have, then
+those needing none, then the rest; every verdict raises the image's is_difficult_case and
+has_annotation_issues flags by rule and completes the image's open review assignments.
 A batch whose every image has a final outcome is COMPLETED, with its assignments.
 """
 
@@ -37,6 +44,7 @@ from cradlepose.common.use_cases import audit
 from cradlepose.db.models import Annotation, BatchAssignment, Image, ImageBatch, User, Verification
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access, assignment_policy, keypoint_math
+from cradlepose.domain import verification_rules as rules
 from cradlepose.domain.actor import Actor
 from cradlepose.domain.bounds import KeypointId, Score1To10
 from cradlepose.domain.enums import (
@@ -57,7 +65,7 @@ from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.keypoints import KeypointSet, validate_keypoints
 from cradlepose.domain.status_changes import change_status
 from cradlepose.workflow import assignments as assignment_service
-from cradlepose.workflow import metrics
+from cradlepose.workflow import metrics, review_routing
 from cradlepose.workflow.annotations import AnnotationOut
 
 D = VerificationDecision
@@ -175,6 +183,17 @@ class ReviewItem(BaseModel):
     displacement: list[KeypointDisplacement]
     major_threshold_px: float
     earlier_verifications: list[VerificationOut]
+    is_difficult_case: bool = Field(description="set by rule: see docs/workflow.md, Flags")
+    has_annotation_issues: bool = Field(description="set by rule: see docs/workflow.md, Flags")
+    requires_specialist_review: bool
+    needed_expertise: str | None = Field(
+        description="the verification_expertise this item needs ('*': any expertise), or null"
+    )
+    review_assignment_id: int | None = Field(
+        default=None, description="your QUALITY_CHECK or SECOND_OPINION assignment for this image, if any"
+    )
+    review_assignment_type: AssignmentType | None = None
+    review_instructions: str | None = None
 
 
 class NextReview(BaseModel):
@@ -188,6 +207,15 @@ class DecisionOut(BaseModel):
     new_annotation_id: int | None = Field(default=None, description="the corrected version, if any")
     assignment_id: int | None = Field(
         default=None, description="the revision or re-annotation assignment, if any"
+    )
+    second_opinion_assignment_id: int | None = Field(
+        default=None, description="the SECOND_OPINION assignment this verdict waits for, if any"
+    )
+    second_opinion_by_rule: bool = Field(
+        default=False, description="a second opinion the rules required although the verifier did not ask"
+    )
+    completed_review_assignment_ids: list[int] = Field(
+        default_factory=list, description="the QUALITY_CHECK and SECOND_OPINION assignments it completed"
     )
 
 
@@ -207,17 +235,30 @@ def claim_next(uow: UnitOfWork, queue: Queue) -> ReviewItem | None:
         sa.select(Image)
         .join(ImageBatch, ImageBatch.id == Image.batch_id)
         .where(Image.id.not_in(authored_by_me))
-        .order_by(ImageBatch.processing_priority.desc(), Image.last_status_change, Image.id)
+        .order_by(
+            *review_routing.claim_order(uow, actor),
+            ImageBatch.processing_priority.desc(),
+            Image.last_status_change,
+            Image.id,
+        )
         .limit(1)
         .with_for_update(of=Image, skip_locked=True)
     )
     pending = _pending_verification_subquery()
     if queue is Queue.SUBMITTED:
+        # A submitted image reserved for another verifier (their QUALITY_CHECK) still comes, last.
         query = query.where(Image.status == ImageStatus.SUBMITTED)
     elif queue is Queue.SECOND_OPINION:
+        # Under review, a verifier on the image is its claim: only the one it is reserved for takes
+        # it, unless they can no longer work (deactivated or unapproved): then anyone else may.
+        gone = sa.select(User.id).where(sa.or_(User.is_active.is_(False), User.is_approved.is_(False)))
         query = query.join(pending, pending.c.image_id == Image.id).where(
             Image.status == ImageStatus.UNDER_REVIEW,
-            Image.current_verifier.is_(None),
+            sa.or_(
+                Image.current_verifier.is_(None),
+                Image.current_verifier == actor.user_id,
+                Image.current_verifier.in_(gone),
+            ),
             pending.c.requires_second_opinion,
             pending.c.verifier_id != actor.user_id,
         )
@@ -235,6 +276,7 @@ def claim_next(uow: UnitOfWork, queue: Queue) -> ReviewItem | None:
         change_status(uow, image, ImageStatus.UNDER_REVIEW)
         change_status(uow, annotation, AnnotationStatus.UNDER_REVIEW)
     image.current_verifier = actor.user_id
+    review_routing.take_over(uow, image, actor.user_id or 0)
     _audit(uow, annotation, "VERIFICATION_CLAIMED", new={"queue": queue.value, "image_id": image.id})
     uow.commit()
     return review_item(uow, image, annotation, queue)
@@ -263,6 +305,8 @@ def review_item(uow: UnitOfWork, image: Image, annotation: Annotation, queue: Qu
     earlier = uow.session.scalars(
         sa.select(Verification).where(Verification.annotation_id == annotation.id).order_by(Verification.id)
     ).all()
+    reviews = review_routing.open_reviews(uow, image.id)
+    mine = next((a for a in reviews if a.annotator_id == image.current_verifier), None)
     return ReviewItem(
         image_id=image.id,
         batch_id=image.batch_id,
@@ -285,6 +329,17 @@ def review_item(uow: UnitOfWork, image: Image, annotation: Annotation, queue: Qu
         ],
         major_threshold_px=round(comparison.threshold_px, 2),
         earlier_verifications=[VerificationOut.model_validate(v) for v in earlier],
+        is_difficult_case=image.is_difficult_case,
+        has_annotation_issues=image.has_annotation_issues,
+        requires_specialist_review=image.requires_specialist_review,
+        needed_expertise=rules.needed_expertise(
+            batch.upload_metadata,
+            difficult=image.is_difficult_case,
+            specialist=image.requires_specialist_review,
+        ),
+        review_assignment_id=mine.id if mine else None,
+        review_assignment_type=mine.assignment_type if mine else None,
+        review_instructions=mine.special_instructions if mine else None,
     )
 
 
@@ -305,22 +360,35 @@ def decide(uow: UnitOfWork, annotation_id: int, command: VerificationIn) -> Deci
     pending = _pending_verification(uow, annotation.id)
     if pending is not None and pending.escalated_to_admin and actor.role is not Role.ADMIN:
         raise PermissionDenied("this annotation was escalated: an admin decides it")
-    verification = uow.verifications.add(
-        Verification(
-            annotation_id=annotation.id,
-            verifier_id=actor.user_id,
-            **command.model_dump(exclude={"corrected_keypoints"}),
-            corrected_keypoints=corrected.model_dump(mode="json") if corrected else None,
-            is_final_decision=command.is_final,
+    verification = Verification(
+        annotation_id=annotation.id,
+        verifier_id=actor.user_id,
+        **command.model_dump(exclude={"corrected_keypoints"}),
+        corrected_keypoints=corrected.model_dump(mode="json") if corrected else None,
+        is_final_decision=command.is_final,
+    )
+    review_routing.flag_verdict(uow, image, verification)
+    by_rule = (
+        pending is None
+        and not command.requires_second_opinion
+        and rules.needs_second_opinion(
+            asked=False, difficult=image.is_difficult_case, certainty_level=command.certainty_level
         )
     )
+    if by_rule:  # a first verdict, unsure, on a difficult case: it waits for a second opinion
+        verification.requires_second_opinion, verification.is_final_decision = True, False
+    uow.verifications.add(verification)
+    is_final = verification.is_final_decision
     image.current_verifier = None
+    completed_reviews = review_routing.close_reviews(uow, image, actor.user_id or 0)
     result = DecisionOut(
         verification=VerificationOut.model_validate(verification),
         image_status=image.status,
         batch_status=batch.status,
+        second_opinion_by_rule=by_rule,
+        completed_review_assignment_ids=completed_reviews,
     )
-    if command.is_final:
+    if is_final:
         result = _apply(uow, actor, batch, image, annotation, verification, corrected, result)
     else:
         image.requires_specialist_review = command.requires_specialist_input or command.escalated_to_admin
@@ -330,15 +398,19 @@ def decide(uow: UnitOfWork, annotation_id: int, command: VerificationIn) -> Deci
             "VERIFICATION_PENDING",
             new={
                 "decision": command.decision,
-                "second_opinion": command.requires_second_opinion,
+                "second_opinion": verification.requires_second_opinion,
+                "second_opinion_by_rule": by_rule,
                 "escalated": command.escalated_to_admin,
                 "specialist": command.requires_specialist_input,
             },
         )
     author_id = _author_of(uow, annotation)
+    if not is_final and verification.requires_second_opinion and not image.requires_specialist_review:
+        second = review_routing.open_second_opinion(uow, actor, batch, image, author_id)
+        result = result.model_copy(update={"second_opinion_assignment_id": second.id if second else None})
     if actor.user_id is not None:
         metrics.refresh_user(uow, actor.user_id)
-    if command.is_final and author_id is not None:
+    if is_final and author_id is not None:
         metrics.refresh_user(uow, author_id)
     uow.commit()
     return result.model_copy(update={"image_status": image.status, "batch_status": batch.status})

@@ -37,6 +37,8 @@ class BatchAssignment(Base):
     )
     images_completed: Mapped[int] = mapped_column(server_default=sa.text("0"), default=0)
     images_total: Mapped[int]
+    # A verifier's QUALITY_CHECK or SECOND_OPINION assignment concerns this one image (migration 0013).
+    image_id: Mapped[int | None] = mapped_column(sa.ForeignKey("images.id", use_alter=True))
 
     assigned_at: Mapped[dt.datetime] = mapped_column(server_default=sa.func.now())
     acknowledged_at: Mapped[dt.datetime | None]
@@ -64,6 +66,7 @@ class BatchAssignment(Base):
         sa.Index("idx_assignment_annotator_id", "annotator_id", "id"),
         sa.Index("idx_assignment_due_date", "due_date"),
         sa.Index("idx_assignment_assigned_at", "assigned_at"),
+        sa.Index("idx_assignment_review_image", "image_id", postgresql_where=sa.text("image_id IS NOT NULL")),
         between("priority", 1, 10),
         between("progress_percentage", 0, 100),
         between("self_reported_difficulty", 1, 5),

@@ -37,7 +37,7 @@ class BatchAssignment(Base):
     )
     images_completed: Mapped[int] = mapped_column(server_default=sa.text("0"), default=0)
     images_total: Mapped[int]
-    # A verifier's QUALITY_CHECK or SECOND_OPINION assignment concerns this one image (migration 0013).
+    # A verifier's QUALITY_CHECK or SECOND_OPINION assignment concerns this one image (migration 0010).
     image_id: Mapped[int | None] = mapped_column(sa.ForeignKey("images.id", use_alter=True))
 
     assigned_at: Mapped[dt.datetime] = mapped_column(server_default=sa.func.now())

@@ -5,7 +5,7 @@ assignment (a first verdict waiting for theirs) each concern one image, which th
 assignments (a batch, or a set of images through `images.current_assignment_id`) cannot name.
 `batch_assignments.image_id` names it; the partial index finds an image's open review assignment.
 
-Revision ID: 0013
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-05 12:30:00
 """
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
+revision: str = "0010"
 down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -16,6 +16,7 @@ from cradlepose.adapters.storage import S3Storage, Storage
 from cradlepose.adapters.workflow import StepFunctionsWorkflow, Workflow
 from cradlepose.bootstrap import default_uow_factory
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
+from cradlepose.domain.uploads import loggable_key
 from cradlepose.intake import uploads
 from cradlepose.preannotation import pipeline
 from triggers.observability import logger, metrics, tracer
@@ -38,10 +39,14 @@ def handle(
     uow_factory = uow_factory or default_uow_factory()
     storage = storage or S3Storage()
     key = event.detail.object.key
-    logger.append_keys(object_key=key)
+    # The key ends with the uploader's file name, which may name a patient: logs get it without.
+    logger.append_keys(object_key=loggable_key(key))
     result = uploads.register_upload(uow_factory, storage, key)
     metrics.add_metric(name=_METRIC[result.outcome], unit="Count", value=1)
-    logger.info("upload handled", extra={"outcome": result.outcome.value, "reason": result.reason})
+    logger.info(
+        "upload handled",
+        extra={"outcome": result.outcome.value, "reason": result.reason, "image_id": result.image_id},
+    )
     execution = None
     if result.run_to_start is not None:
         execution = pipeline.start_run(uow_factory, workflow or StepFunctionsWorkflow(), result.run_to_start)

@@ -24,6 +24,7 @@ import pytest
 import requests
 
 from cradle_workstation.cli.client import CradleClient
+from cradle_workstation.devstack import local_identity
 from cradle_workstation.devstack.identity_provider import CLIENT_ID, POOL_ID
 from cradle_workstation.devstack.postgres import EmbeddedPostgres
 from cradle_workstation.devstack.stack import LocalStack, LocalStackConfig
@@ -129,7 +130,7 @@ def _identity(stack: LocalStack) -> Any:
         endpoint_url=stack.identity_url,
         region_name="us-east-1",
         aws_access_key_id="local",
-        aws_secret_access_key="local",  # the local identity provider checks no signature
+        aws_secret_access_key="local",  # sign-up and sign-in take no credentials
     )
 
 
@@ -145,7 +146,10 @@ def _registered(stack: LocalStack, username: str, role: str) -> int:
     )
     # The pool confirms no self sign-up on its own (as the cloud's, which has self sign-up off):
     # the harness confirms, as an operator would.
-    identity.admin_confirm_sign_up(UserPoolId=POOL_ID, Username=username)
+    # (Admin* wants a signature with the stack's admin key, as Cognito wants IAM credentials.)
+    local_identity.cognito(stack.identity_url, stack.identity_admin).admin_confirm_sign_up(
+        UserPoolId=POOL_ID, Username=username
+    )
     signed_in = identity.initiate_auth(
         ClientId=CLIENT_ID,
         AuthFlow="USER_PASSWORD_AUTH",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import threading
 import time
 from collections.abc import Iterator
@@ -9,13 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.auth
 import jwt
 import pytest
 import requests
+from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from werkzeug.serving import make_server
 
+from cradle_workstation.devstack.admin_signature import AdminCredentials
 from cradle_workstation.devstack.authorizer import TokenVerifier, Unauthorized, jwks_from_url
 from cradle_workstation.devstack.gateway import LocalGateway
 from cradle_workstation.devstack.identity_provider import CLIENT_ID, POOL_ID, LocalIdentityProvider
@@ -39,6 +43,17 @@ class Running:
             aws_access_key_id="local",
             aws_secret_access_key="local",
             config=Config(retries={"max_attempts": 1}),
+        )
+
+    def admin_cognito(self, credentials: AdminCredentials | None = None) -> Any:
+        """A client that signs with the provider's admin key (or `credentials`): what Admin* needs."""
+        key = credentials or AdminCredentials.load_or_create(self.idp.state_dir)
+        return boto3.client(
+            "cognito-idp",
+            endpoint_url=f"{self.base}/idp",
+            region_name="us-east-1",
+            config=Config(retries={"max_attempts": 1}),
+            **key.client_kwargs(),
         )
 
     def sign_in(self, username: str, password: str = PASSWORD) -> str:
@@ -128,8 +143,8 @@ def test_the_gateway_refuses_what_the_authorizer_would(running: Running) -> None
 
 
 def test_admin_accounts_groups_and_disabling(running: Running) -> None:
-    cognito = running.cognito()
-    created = cognito.admin_create_user(
+    cognito, admin = running.cognito(), running.admin_cognito()
+    created = admin.admin_create_user(
         UserPoolId=POOL_ID, Username="root", UserAttributes=[{"Name": "email", "Value": "root@example.org"}],
         TemporaryPassword="Temporary-pass-1", MessageAction="SUPPRESS",
     )  # fmt: skip
@@ -144,11 +159,11 @@ def test_admin_accounts_groups_and_disabling(running: Running) -> None:
         ClientId=CLIENT_ID, ChallengeName="NEW_PASSWORD_REQUIRED", Session=challenge["Session"],
         ChallengeResponses={"USERNAME": "root", "NEW_PASSWORD": PASSWORD},
     )  # fmt: skip
-    cognito.admin_add_user_to_group(UserPoolId=POOL_ID, Username="root", GroupName="ADMIN")
+    admin.admin_add_user_to_group(UserPoolId=POOL_ID, Username="root", GroupName="ADMIN")
     token = running.sign_in("root")
     assert jwt.decode(token, options={"verify_signature": False})["cognito:groups"] == ["ADMIN"]
 
-    cognito.admin_disable_user(UserPoolId=POOL_ID, Username="root")
+    admin.admin_disable_user(UserPoolId=POOL_ID, Username="root")
     with pytest.raises(ClientError, match="NotAuthorizedException"):
         running.sign_in("root")
     with pytest.raises(ClientError, match="InvalidPasswordException"):
@@ -183,3 +198,79 @@ def test_verifier_rejects_unknown_keys(tmp_path: Path) -> None:
                                         "AuthParameters": {"USERNAME": "d", "PASSWORD": PASSWORD}})["AuthenticationResult"]["IdToken"]  # fmt: skip
     with pytest.raises(Unauthorized, match="unknown key"):
         TokenVerifier("http://issuer", CLIENT_ID, other.jwks).claims(f"Bearer {token}")
+
+
+# ---------------------------------------------------------------- Admin* needs the admin key
+def _sign_up(running: Running, username: str) -> None:
+    running.cognito().sign_up(
+        ClientId=CLIENT_ID, Username=username, Password=PASSWORD,
+        UserAttributes=[{"Name": "email", "Value": f"{username}@example.org"}],
+    )  # fmt: skip
+
+
+def _refusal(call: Any, **params: Any) -> tuple[int, str]:
+    with pytest.raises(ClientError) as refused:
+        call(UserPoolId=POOL_ID, **params)
+    return refused.value.response["ResponseMetadata"]["HTTPStatusCode"], refused.value.response["Error"][
+        "Code"
+    ]
+
+
+def test_an_unsigned_admin_call_is_refused_and_changes_nothing(running: Running) -> None:
+    """boto3 with no credentials at all (signature_version=UNSIGNED), as anything on this machine
+    could send. On the code before this control each of these calls succeeded."""
+    _sign_up(running, "ada")
+    accounts = running.idp.state_dir / "accounts.json"
+    before = accounts.read_bytes()
+    unsigned = boto3.client(
+        "cognito-idp", endpoint_url=f"{running.base}/idp", region_name="us-east-1",
+        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}),
+    )  # fmt: skip
+    new_password = "Taken-over-pass-42"
+    assert _refusal(
+        unsigned.admin_set_user_password, Username="ada", Password=new_password, Permanent=True
+    ) == (400, "NotAuthorizedException")
+    assert _refusal(unsigned.admin_disable_user, Username="ada") == (400, "NotAuthorizedException")
+    assert _refusal(unsigned.admin_create_user, Username="eve", TemporaryPassword=new_password,
+                    UserAttributes=[{"Name": "email", "Value": "e@example.org"}]) == (400, "NotAuthorizedException")  # fmt: skip
+    assert _refusal(unsigned.admin_get_user, Username="ada") == (400, "NotAuthorizedException")
+    assert accounts.read_bytes() == before
+    running.sign_in("ada")  # still enabled, with the password she chose
+    with pytest.raises(ClientError, match="NotAuthorizedException"):
+        running.sign_in("ada", new_password)
+
+
+def test_an_admin_call_signed_with_another_key_is_refused(running: Running) -> None:
+    _sign_up(running, "bob")
+    accounts = running.idp.state_dir / "accounts.json"
+    before = accounts.read_bytes()
+    stranger = running.admin_cognito(AdminCredentials("local", "local"))  # what every client used to send
+    assert _refusal(stranger.admin_disable_user, Username="bob") == (400, "UnrecognizedClientException")
+    key = AdminCredentials.load_or_create(running.idp.state_dir)
+    guessed = running.admin_cognito(AdminCredentials(key.access_key_id, "not-the-secret"))
+    assert _refusal(guessed.admin_disable_user, Username="bob") == (400, "InvalidSignatureException")
+    assert accounts.read_bytes() == before
+    running.sign_in("bob")
+
+
+def test_an_admin_call_signed_with_the_admin_key_is_answered(running: Running) -> None:
+    _sign_up(running, "cid")
+    admin = running.admin_cognito()
+    admin.admin_set_user_password(
+        UserPoolId=POOL_ID, Username="cid", Password="Reset-by-admin-42", Permanent=True
+    )
+    running.sign_in("cid", "Reset-by-admin-42")
+    assert admin.admin_get_user(UserPoolId=POOL_ID, Username="cid")["Enabled"] is True
+
+
+def test_a_stale_signature_is_refused(running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A request signed six minutes ago (a replayed capture, or a clock far off) is refused."""
+    _sign_up(running, "dee")
+    accounts = running.idp.state_dir / "accounts.json"
+    before = accounts.read_bytes()
+    six_minutes_ago = datetime.datetime.now(datetime.UTC).replace(tzinfo=None) - datetime.timedelta(minutes=6)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: six_minutes_ago)
+    with pytest.raises(ClientError, match="Signature expired") as refused:
+        running.admin_cognito().admin_disable_user(UserPoolId=POOL_ID, Username="dee")
+    assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
+    assert accounts.read_bytes() == before

@@ -19,19 +19,28 @@ from cradle_workstation.demo import story
 from cradle_workstation.devstack.stack import LocalStack, LocalStackConfig
 
 
+def stack_config(demo_dir: Path, *, verbose: bool = False) -> LocalStackConfig:
+    """The demo's local stack: fresh, no web UI; with `verbose`, the handlers log at INFO, the
+    level they log at in the cloud (infra's LOG_LEVEL)."""
+    # Schedules on: the export is packed by the stack's scheduled job, as in the cloud.
+    return LocalStackConfig(
+        state_dir=demo_dir, fresh=True, web_root=None, log_level="INFO" if verbose else "WARNING"
+    )
+
+
 def run(
     directory: Path | None = StateDir,
     output: Path = typer.Option(
         Path("demo-output"), "--output", "-o", help="where the demo writes its results"
     ),
+    verbose: bool = typer.Option(False, "--verbose", help="the handlers' INFO logs too"),
 ) -> None:
     """Run the whole story on a fresh local stack and print what happened."""
     started = time.perf_counter()
     demo_dir = state_dir(directory) / "demo"
     output.mkdir(parents=True, exist_ok=True)
     console.rule("[bold]Cradle demo")
-    # Schedules on: the export is packed by the stack's scheduled job, as in the cloud.
-    config = LocalStackConfig(state_dir=demo_dir, fresh=True, web_root=None)
+    config = stack_config(demo_dir, verbose=verbose)
     with ExitStack() as running:
         with console.status("starting the local stack (embedded PostgreSQL, moto, gateway) …"):
             stack = running.enter_context(LocalStack(config))

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-
-import boto3
+from typing import Any
 
 from cradle_workstation.cli.client import CradleClient
+from cradle_workstation.devstack import local_identity
 from cradle_workstation.devstack.identity_provider import CLIENT_ID, POOL_ID
 from cradle_workstation.devstack.stack import LocalStack
 
@@ -25,18 +25,19 @@ class Member:
     api: CradleClient
 
 
-def _identity(stack: LocalStack) -> object:
-    return boto3.client(
-        "cognito-idp",
-        endpoint_url=stack.identity_url,
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 - the local identity provider checks no signature
-    )
+def _identity(stack: LocalStack) -> Any:
+    """What a person's browser uses: sign-up and sign-in need no AWS credentials."""
+    return local_identity.cognito(stack.identity_url)
+
+
+def _identity_admin(stack: LocalStack) -> Any:
+    """What an operator uses for Admin* calls: signed with the stack's admin key, as Cognito
+    wants IAM credentials for them."""
+    return local_identity.cognito(stack.identity_url, stack.identity_admin)
 
 
 def _signed_in(stack: LocalStack, username: str, password: str) -> CradleClient:
-    result = _identity(stack).initiate_auth(  # type: ignore[attr-defined]
+    result = _identity(stack).initiate_auth(
         ClientId=CLIENT_ID,
         AuthFlow="USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": username, "PASSWORD": password},
@@ -58,14 +59,14 @@ def local_admin(stack: LocalStack) -> Member:
 def newcomer(stack: LocalStack, admin: Member, username: str, role: str, specialty: str) -> Member:
     """Sign up, register with Cradle (awaiting approval), be approved by the admin, sign in again."""
     password = f"Demo-{secrets.token_urlsafe(12)}1a"
-    _identity(stack).sign_up(  # type: ignore[attr-defined]
+    _identity(stack).sign_up(
         ClientId=CLIENT_ID,
         Username=username,
         Password=password,
         UserAttributes=[{"Name": "email", "Value": f"{username}@example.org"}],
     )
     # Self sign-ups wait for an administrator's confirmation, as in a pool that requires it.
-    _identity(stack).admin_confirm_sign_up(UserPoolId=POOL_ID, Username=username)  # type: ignore[attr-defined]
+    _identity_admin(stack).admin_confirm_sign_up(UserPoolId=POOL_ID, Username=username)
     api = _signed_in(stack, username, password)
     registration: dict[str, str] = {"role": role}
     registration["annotation_specialty" if role == "ANNOTATOR" else "verification_expertise"] = specialty

@@ -3,7 +3,8 @@
 /api/...   the API: the token is verified as the Cognito authorizer would, the request becomes
            a REST proxy event with the claims in requestContext.authorizer, the API Lambda's
            `lambda_handler` answers it. /api/health, /api/openapi.json and /api/swagger are public.
-/idp/...   the local identity provider (Cognito's JSON protocol) and its JWKS.
+/idp/...   the local identity provider (Cognito's JSON protocol) and its JWKS; its Admin*
+           actions only when SigV4-signed with the stack's admin key (admin_signature).
 /...       the web UI's static files, when there is a web UI.
 
 Every request must name this machine in its Host header (by default a loopback name): a page on
@@ -19,8 +20,14 @@ import mimetypes
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
+from cradle_workstation.devstack.admin_signature import (
+    AdminCredentials,
+    ReceivedRequest,
+    is_admin_action,
+    require_admin_signature,
+)
 from cradle_workstation.devstack.apigw import LambdaContext, proxy_event
 from cradle_workstation.devstack.authorizer import TokenVerifier, Unauthorized
 from cradle_workstation.devstack.identity_provider import IdentityError, LocalIdentityProvider
@@ -64,6 +71,10 @@ class LocalGateway:
         self.api_handler = api_handler
         self.verifier = verifier
         self.identity = identity
+        # The key Admin* requests must be signed with: the one this provider's state directory holds.
+        self.admin_credentials = (
+            AdminCredentials.load_or_create(identity.state_dir) if identity is not None else None
+        )
         self.web_root = web_root
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -121,9 +132,15 @@ class LocalGateway:
                 json_type,
                 json.dumps({"__type": "InvalidAction", "message": "unknown request"}).encode(),
             )
+        action, raw_body = target.removeprefix(_TARGET), _read_body(environ)
         try:
-            body = json.loads(_read_body(environ) or b"{}")
-            result = self.identity.handle(target.removeprefix(_TARGET), body)
+            if is_admin_action(action):
+                # Cognito's Admin* actions are IAM calls: refused, before anything is read or
+                # changed, unless signed with the stack's admin key (admin_signature).
+                assert self.admin_credentials is not None
+                require_admin_signature(_received(environ, raw_body), self.admin_credentials)
+            body = json.loads(raw_body or b"{}")
+            result = self.identity.handle(action, body)
         except IdentityError as error:
             return 400, json_type, json.dumps({"__type": error.code, "message": error.message}).encode()
         except (KeyError, ValueError) as error:
@@ -169,6 +186,17 @@ def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
     if "X-Amz-Target" not in headers and "HTTP_X_AMZ_TARGET" in environ:
         headers["X-Amz-Target"] = environ["HTTP_X_AMZ_TARGET"]
     return headers
+
+
+def _received(environ: dict[str, Any], body: bytes) -> ReceivedRequest:
+    """The request as the client sent it: the path as it was on the wire (what it signed)."""
+    path = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if not path:
+        path = quote(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "/"))
+        if environ.get("QUERY_STRING"):
+            path += "?" + environ["QUERY_STRING"]
+    url = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}{path}"
+    return ReceivedRequest(environ.get("REQUEST_METHOD", "POST"), url, _request_headers(environ), body)
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:

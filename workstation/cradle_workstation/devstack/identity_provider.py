@@ -10,6 +10,9 @@ REFRESH_TOKEN_AUTH), RespondToAuthChallenge (NEW_PASSWORD_REQUIRED), AdminCreate
 AdminSetUserPassword, AdminGetUser, AdminDeleteUser, AdminAddUserToGroup, AdminRemoveUserFromGroup,
 AdminListGroupsForUser, AdminDisableUser, AdminEnableUser, GetUser.
 
+Over HTTP, the Admin* actions need a SigV4 signature made with the state directory's admin key
+(admin_signature, checked by the gateway), as Cognito needs IAM credentials for them.
+
 This is for one laptop: it has no rate limiting, MFA or e-mail (the message with a temporary
 password is written to `<state-dir>/identity/outbox/<username>.json` instead). Never expose it.
 """
@@ -44,6 +47,8 @@ ID_TOKEN_SECONDS = 3600
 REFRESH_TOKEN_SECONDS = 30 * 24 * 3600
 # What Cognito accepts as an e-mail attribute, near enough: one @, no spaces, a dot in the domain.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# An action of Cognito's protocol, as the X-Amz-Target header names it: AdminGetUser, SignUp, …
+_ACTION_NAME = re.compile(r"[A-Z][A-Za-z]+")
 
 
 class IdentityError(Exception):
@@ -211,7 +216,10 @@ class LocalIdentityProvider:
 
     # ------------------------------------------------------------------ the protocol
     def handle(self, action: str, body: dict[str, Any]) -> dict[str, Any]:
-        method = getattr(self, f"_{action}", None)
+        """Answer one action of the protocol. Over HTTP the gateway has already checked the
+        signature of Admin* actions; a caller in this process holds the state directory anyway."""
+        # Only Cognito's action names (capitalised) reach a method: never a helper such as _save.
+        method = getattr(self, f"_{action}", None) if _ACTION_NAME.fullmatch(action) else None
         if method is None:
             raise IdentityError(
                 "InvalidParameterException", f"{action} is not supported by the local provider"

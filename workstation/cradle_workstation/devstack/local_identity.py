@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import boto3
+from botocore.config import Config
+
+from cradle_workstation.devstack.admin_signature import AdminCredentials
 from cradle_workstation.devstack.identity_provider import (
     POOL_ID,
     LocalIdentityAdapter,
@@ -25,6 +30,24 @@ def credentials_dir(state_dir: Path) -> Path:
 
 def adapter(state_dir: Path, issuer: str = DEFAULT_ISSUER) -> LocalIdentityAdapter:
     return LocalIdentityAdapter(LocalIdentityProvider(identity_dir(state_dir), issuer))
+
+
+def cognito(identity_url: str, admin: AdminCredentials | None = None) -> Any:
+    """boto3's cognito-idp client for the local provider. With `admin` (the stack's
+    `identity_admin`) it signs Admin* calls with the key they need; without, it carries a
+    placeholder key that only the unauthenticated actions (sign-up, sign-in) accept."""
+    credentials = admin.client_kwargs() if admin is not None else _PLACEHOLDER_KEY
+    return boto3.client(
+        "cognito-idp",
+        endpoint_url=identity_url,
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 2}),
+        **credentials,
+    )
+
+
+# botocore signs every call; sign-up and sign-in need no credentials, so any key does for them.
+_PLACEHOLDER_KEY = {"aws_access_key_id": "anonymous", "aws_secret_access_key": "anonymous"}
 
 
 def write_credentials(state_dir: Path, username: str, password: str, role: str) -> Path:

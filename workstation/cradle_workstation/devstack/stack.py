@@ -43,6 +43,7 @@ import sqlalchemy as sa
 from botocore.exceptions import ClientError
 
 from cradle_workstation.devstack import local_identity, object_expiry, resources
+from cradle_workstation.devstack.admin_signature import AdminCredentials
 from cradle_workstation.devstack.admins import any_admin, create_local_admin
 from cradle_workstation.devstack.authorizer import TokenVerifier
 from cradle_workstation.devstack.aws import LocalAws
@@ -162,6 +163,8 @@ class LocalStack:
         self.pollers: list[QueuePoller] = []
         self.scheduler: Scheduler | None = None
         self.identity: LocalIdentityProvider | None = None
+        # The key the identity provider's Admin* actions must be signed with (admin_signature).
+        self.identity_admin = AdminCredentials("")
         self.admin_username: str | None = None
         self.admin_credentials: Path | None = None  # set when this start created the administrator
         self.restored_objects = 0
@@ -224,6 +227,13 @@ class LocalStack:
         self.aws.start()
         self._exit.callback(self.aws.stop)
         self._exit.callback(self._env.restore)
+        # Before the environment: the provider's admin key is this process's AWS credentials.
+        self.identity = LocalIdentityProvider(
+            local_identity.identity_dir(state),
+            self.issuer,
+            auto_confirm_sign_up=config.auto_confirm_sign_up,
+        )
+        self.identity_admin = AdminCredentials.load_or_create(self.identity.state_dir)
         self._env.set(self._environment(state))
         # Metrics are off locally; Powertools still warns at every flush that it has none to send.
         warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -245,7 +255,7 @@ class LocalStack:
             }
         )
 
-        self._serve(server, state)
+        self._serve(server)
         self._start_inference(config, state)
         # Registered after the runner: on the way out the executions stop first, then the runner
         # stops its tasks and reports their stops, which answers their tokens.
@@ -285,11 +295,13 @@ class LocalStack:
             "CRADLE_JWT_ISSUER": self.issuer,
             "CRADLE_JWT_AUDIENCE": CLIENT_ID,
             # Admin routes (invitations, approvals, roles) call the local identity provider with
-            # boto3's cognito-idp client, as the API calls Cognito in the cloud.
+            # boto3's cognito-idp client, as the API calls Cognito in the cloud; its Admin* actions
+            # need a signature with the provider's admin key, as Cognito's need IAM credentials.
+            # (moto takes any key; the inference container gets none of this one.)
             "CRADLE_COGNITO_USER_POOL_ID": POOL_ID,
             "CRADLE_COGNITO_ENDPOINT_URL": self.identity_url,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_ACCESS_KEY_ID": self.identity_admin.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.identity_admin.secret_access_key,
             "AWS_DEFAULT_REGION": REGION,
             # moto's ASL interpreter calls task Lambdas at localhost:$MOTO_PORT.
             "MOTO_PORT": str(self.aws.port),
@@ -305,12 +317,8 @@ class LocalStack:
             values["CRADLE_INFERENCE_HEARTBEAT_SECONDS"] = str(self.config.inference_heartbeat_seconds)
         return values
 
-    def _serve(self, server: HttpServer, state: Path) -> None:
-        self.identity = LocalIdentityProvider(
-            local_identity.identity_dir(state),
-            self.issuer,
-            auto_confirm_sign_up=self.config.auto_confirm_sign_up,
-        )
+    def _serve(self, server: HttpServer) -> None:
+        assert self.identity is not None
         verifier = TokenVerifier(self.issuer, CLIENT_ID, self.identity.jwks)
         api = one_at_a_time(self.functions.handler("api"))
         gateway = LocalGateway(api, verifier, self.identity, self.config.web_root)

@@ -10,6 +10,7 @@ same upload twice finds the image already there.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import unicodedata
@@ -46,6 +47,11 @@ class UploadKey:
     def quarantine(self) -> str:
         return f"quarantine/{self.batch_id}/{self.slot}/{self.filename}"
 
+    @property
+    def loggable(self) -> str:
+        """The incoming key without its file name: what logs may say (the slot names the upload)."""
+        return f"{INCOMING_PREFIX}{self.batch_id}/{self.slot}"
+
     @classmethod
     def new(cls, batch_id: int, filename: str) -> UploadKey:
         return cls(batch_id, secrets.token_hex(16), safe_filename(filename))
@@ -61,6 +67,16 @@ class UploadKey:
         if match is None:
             return None
         return cls(int(match["batch"]), match["slot"], match["name"])
+
+
+def loggable_key(key: str) -> str:
+    """What a log may say about an object key of the uploads bucket: never the file name an
+    uploader gave (it may name a patient). An upload key loses its name; any other key is
+    reduced to a SHA-256 prefix, enough to match it with S3's own records."""
+    upload = UploadKey.parse(key)
+    if upload is not None:
+        return upload.loggable
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 def safe_filename(name: str) -> str:

@@ -87,6 +87,12 @@ def list_images(
     return page
 
 
+def download_name(image: Image) -> str:
+    """The name a downloaded image is saved under: its id, never the uploader's file name. The
+    name travels in the signed URL's query, which S3's access logs and any proxy log record."""
+    return f"image-{image.id}.{'png' if image.format.upper() == 'PNG' else 'jpg'}"
+
+
 def get_image(uow: UnitOfWork, storage: Storage, image_id: int) -> ImageDetail:
     actor = access.require_worker(uow.actor)
     image = visible_image(uow, actor, image_id)
@@ -96,7 +102,7 @@ def get_image(uow: UnitOfWork, storage: Storage, image_id: int) -> ImageDetail:
         **ImageOut.model_validate(image).model_dump(),
         yolo_keypoints=image.yolo_keypoints,
         image_url=storage.presigned_get(
-            settings.uploads_bucket, image.storage_path, expires_in=ttl, filename=image.original_filename
+            settings.uploads_bucket, image.storage_path, expires_in=ttl, filename=download_name(image)
         ),
         thumbnail_url=storage.presigned_get(settings.derived_bucket, image.thumbnail_path, expires_in=ttl)
         if image.thumbnail_path

@@ -30,7 +30,7 @@ from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, AuditStatus, BatchStatus
 from cradlepose.domain.quality import assess
-from cradlepose.domain.uploads import UploadKey
+from cradlepose.domain.uploads import UploadKey, loggable_key
 from cradlepose.imaging import anonymize, measure
 from cradlepose.imaging.sniff import sniff
 from cradlepose.preannotation import pipeline
@@ -84,7 +84,7 @@ def register_upload(uow_factory: UnitOfWorkFactory, storage: Storage, key: str) 
     settings = get_settings()
     upload = UploadKey.parse(key)
     if upload is None:
-        log.warning("ignoring an object outside the upload layout: %s", key)
+        log.warning("ignoring an object outside the upload layout: %s", loggable_key(key))
         return Registration(Outcome.IGNORED, key, reason="not an upload key")
     if _already_handled(uow_factory, upload):
         _remove_incoming(storage, upload)

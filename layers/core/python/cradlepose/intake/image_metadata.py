@@ -1,0 +1,178 @@
+"""Image metadata at intake: the per-file manifest, what registration writes, and corrections.
+
+An uploader gives `infant_metadata`, `acquisition_date` and `source_institution` for a whole batch
+(`BatchIn.image_defaults`) and for each named file (with the file's entry when asking for its
+upload form). The file's values are kept in `upload_manifest_entries` until the upload trigger
+registers the file and writes them, over the batch's defaults, onto the Image row.
+
+`PATCH /images/{id}` corrects them: an admin at any time; the batch's uploader while no annotation
+has been handed in for the image (`domain.image_metadata.UPLOADER_CORRECTABLE`), 409 afterwards;
+anyone else 403 (the same answer whether or not the image exists, so it tells them nothing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.dialects.postgresql import insert
+
+from cradlepose.common.use_cases import audit
+from cradlepose.db.models import Image, ImageBatch, UploadManifestEntry
+from cradlepose.db.unit_of_work import UnitOfWork
+from cradlepose.domain import access
+from cradlepose.domain.enums import AuditCategory
+from cradlepose.domain.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from cradlepose.domain.image_metadata import (
+    UPLOADER_CORRECTABLE,
+    AcquisitionDate,
+    ImageMetadata,
+    InfantMetadata,
+    Institution,
+    merged,
+)
+from cradlepose.domain.uploads import safe_filename
+
+FIELDS = ("infant_metadata", "acquisition_date", "source_institution")
+
+
+class MetadataCorrection(BaseModel):
+    """The fields to change; a field left out keeps its value, `null` clears it.
+
+    `infant_metadata` is replaced as a whole (send every key it should keep)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    infant_metadata: InfantMetadata | None = None
+    acquisition_date: AcquisitionDate | None = None
+    source_institution: Institution | None = None
+
+
+class MetadataOut(BaseModel):
+    image_id: int
+    batch_id: int
+    infant_metadata: dict[str, Any] | None
+    acquisition_date: dt.date | None
+    source_institution: str | None
+
+
+# ------------------------------------------------------------------ before the upload
+
+
+def record_manifest(uow: UnitOfWork, batch_id: int, files: Sequence[tuple[str, ImageMetadata]]) -> int:
+    """Keep what the uploader said about each named file until it is registered.
+
+    A name asked for again with new values replaces the old ones; one request naming a file twice
+    with different values is refused (422), since the later would silently win. Returns how many
+    entries were written."""
+    by_name: dict[str, tuple[int, dict[str, Any]]] = {}
+    for index, (filename, metadata) in enumerate(files):
+        if metadata.is_empty():
+            continue
+        name, values = safe_filename(filename), metadata.stored()
+        earlier = by_name.get(name)
+        if earlier is not None and earlier[1] != values:
+            raise ValidationFailed.single(
+                f"files[{index}]",
+                f"{filename!r} is also files[{earlier[0]}], with other metadata: give each file once",
+            )
+        by_name[name] = (index, values)
+    for name, (_, values) in by_name.items():
+        row = {
+            "batch_id": batch_id,
+            "filename": name,
+            "infant_metadata": values.get("infant_metadata"),
+            "acquisition_date": _date(values.get("acquisition_date")),
+            "source_institution": values.get("source_institution"),
+        }
+        statement = insert(UploadManifestEntry).values(**row)
+        uow.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["batch_id", "filename"],
+                set_={k: statement.excluded[k] for k in FIELDS},
+            )
+        )
+    return len(by_name)
+
+
+def for_registration(uow: UnitOfWork, batch: ImageBatch, filename: str) -> dict[str, Any]:
+    """The Image columns registration writes for `filename`: its manifest entry over the defaults."""
+    entry = uow.session.scalar(
+        sa.select(UploadManifestEntry).where(
+            UploadManifestEntry.batch_id == batch.id,
+            UploadManifestEntry.filename == safe_filename(filename),
+        )
+    )
+    own = (
+        {
+            "infant_metadata": entry.infant_metadata,
+            "acquisition_date": entry.acquisition_date,
+            "source_institution": entry.source_institution,
+        }
+        if entry is not None
+        else None
+    )
+    return merged(batch.image_defaults, own)
+
+
+# ------------------------------------------------------------------ corrections
+
+
+def correct_metadata(uow: UnitOfWork, image_id: int, correction: MetadataCorrection) -> MetadataOut:
+    actor = access.require_worker(uow.actor)
+    image = uow.session.scalar(sa.select(Image).where(Image.id == image_id).with_for_update())
+    batch = uow.batches.get(image.batch_id) if image is not None else None
+    if not access.is_admin(actor):
+        if image is None or batch is None or batch.uploaded_by != actor.user_id:
+            raise PermissionDenied("only an admin or the batch's uploader may correct an image's metadata")
+        if image.status not in UPLOADER_CORRECTABLE:
+            raise Conflict(
+                f"image {image.id} is {image.status.value}: once it is annotated only an admin may "
+                "correct its metadata"
+            )
+    if image is None or batch is None:
+        raise NotFound("Image", image_id)
+    changes = correction.model_dump(mode="json", exclude_unset=True)
+    if not changes:
+        raise ValidationFailed.single("body", "name at least one of " + ", ".join(FIELDS))
+    old = {name: _json(getattr(image, name)) for name in changes}
+    if "infant_metadata" in changes:
+        image.infant_metadata = changes["infant_metadata"] or None
+        if image.infant_metadata is not None:
+            image.infant_metadata = {k: v for k, v in image.infant_metadata.items() if v is not None}
+    if "acquisition_date" in changes:
+        image.acquisition_date = _date(changes["acquisition_date"])
+    if "source_institution" in changes:
+        image.source_institution = changes["source_institution"]
+    new = {name: _json(getattr(image, name)) for name in changes}
+    audit(
+        uow,
+        "IMAGE_METADATA_CORRECTED",
+        AuditCategory.IMAGE_PROCESSING,
+        "Image",
+        image.id,
+        image.original_filename,
+        old=old,
+        new=new,
+        batch_context={"batch_id": batch.id, "batch_name": batch.batch_name},
+    )
+    uow.commit()
+    return MetadataOut(
+        image_id=image.id,
+        batch_id=image.batch_id,
+        infant_metadata=image.infant_metadata,
+        acquisition_date=image.acquisition_date,
+        source_institution=image.source_institution,
+    )
+
+
+def _date(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+

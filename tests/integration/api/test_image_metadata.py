@@ -7,19 +7,14 @@ import dataclasses
 from typing import Any
 
 import pytest
-import requests
 import sqlalchemy as sa
-from aws_lambda_powertools.utilities.data_classes import S3EventBridgeNotificationEvent
 from sqlalchemy.orm import Session, sessionmaker
 
 from cradle_workstation.devstack.apigw import claims_for
-from cradle_workstation.devstack.events import object_created
-from cradlepose.adapters.storage import S3Storage
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.enums import Role
-from tests.images import jpeg_with_metadata
+from tests.intake_support import upload_batch
 from tests.support import ApiClient, Persona, make_user
-from triggers import upload
 
 pytestmark = pytest.mark.integration
 
@@ -30,29 +25,10 @@ DEFAULTS = {
 }
 
 
-def _upload(api: ApiClient, who: Persona, uow_factory: UnitOfWorkFactory, body: dict[str, Any]) -> list[int]:
-    """Create the batch, send every form's file, deliver S3's events; the registered image ids."""
-    created = api.post("/batches", who, body=body)
-    assert created.status == 201, created.body
-    ids = []
-    for form in created.json["uploads"]:
-        data = jpeg_with_metadata()
-        name = form["key"].rsplit("/", 1)[-1]
-        sent = requests.post(
-            form["url"], data=form["fields"], files={"file": (name, data, "image/jpeg")}, timeout=10
-        )
-        assert sent.status_code == 204
-        event = S3EventBridgeNotificationEvent(object_created("cradle-uploads", form["key"], len(data)))
-        result = upload.handle(event, uow_factory=uow_factory, storage=S3Storage())
-        assert result["outcome"] == "registered", result
-        ids.append(result["image_id"])
-    return ids
-
-
 def test_registration_writes_each_files_metadata_over_the_batch_defaults(
     api: ApiClient, admin: Persona, uow_factory: UnitOfWorkFactory, engine: sa.Engine
 ) -> None:
-    first, second = _upload(
+    first, second = upload_batch(
         api,
         admin,
         uow_factory,
@@ -169,7 +145,7 @@ def test_corrections_admin_uploader_and_others(
     engine: sa.Engine,
 ) -> None:
     uploader = make_user(session_factory, Role.ADMIN, name="uploader")
-    (image_id,) = _upload(
+    (image_id,) = upload_batch(
         api, uploader, uow_factory, {"batch_name": "c", "image_defaults": DEFAULTS, "uploads": {"count": 1}}
     )
     uploader = _demoted(session_factory, uploader, Role.VERIFIER)
@@ -181,7 +157,8 @@ def test_corrections_admin_uploader_and_others(
         body={"infant_metadata": {"age_months": 5, "subject_id": "CP-2"}, "source_institution": "Site C"},
     )
     assert fixed.status == 200, fixed.body
-    assert fixed.json["infant_metadata"] == {"age_months": 5, "subject_id": "CP-2"}
+    merged_infant = {"session_type": "clinic", "age_months": 5, "subject_id": "CP-2"}
+    assert fixed.json["infant_metadata"] == merged_infant
     assert fixed.json["source_institution"] == "Site C"
     assert fixed.json["acquisition_date"] == "2025-03-01"  # left out: kept
     with engine.connect() as conn:
@@ -193,7 +170,7 @@ def test_corrections_admin_uploader_and_others(
             {"id": image_id},
         ).one()
     assert old == {"infant_metadata": DEFAULTS["infant_metadata"], "source_institution": "Site A"}
-    assert new == {"infant_metadata": {"age_months": 5, "subject_id": "CP-2"}, "source_institution": "Site C"}
+    assert new == {"infant_metadata": merged_infant, "source_institution": "Site C"}
     assert actor == uploader.user_id
 
     # Anyone else: 403, for this image and for one that does not exist alike
@@ -210,6 +187,10 @@ def test_corrections_admin_uploader_and_others(
         conn.execute(sa.text("UPDATE images SET status = 'ANNOTATED' WHERE id = :id"), {"id": image_id})
     late = api.patch(f"/images/{image_id}", uploader, body={"source_institution": "Site D"})
     assert late.status == 409, late.body
-    cleared = api.patch(f"/images/{image_id}", admin, body={"source_institution": None})
+    cleared = api.patch(
+        f"/images/{image_id}", admin, body={"source_institution": None, "infant_metadata": {"subject_id": None}}
+    )
     assert cleared.status == 200
-    assert api.get(f"/images/{image_id}", admin).json["source_institution"] is None
+    image = api.get(f"/images/{image_id}", admin).json
+    assert image["source_institution"] is None
+    assert image["infant_metadata"] == {"session_type": "clinic", "age_months": 5}

@@ -42,7 +42,9 @@ FIELDS = ("infant_metadata", "acquisition_date", "source_institution")
 class MetadataCorrection(BaseModel):
     """The fields to change; a field left out keeps its value, `null` clears it.
 
-    `infant_metadata` is replaced as a whole (send every key it should keep)."""
+    Inside `infant_metadata` the same holds key by key: `{"age_months": 5}` changes the age and
+    keeps the rest, `{"subject_id": null}` removes the pseudonym; `"infant_metadata": null` clears
+    it all."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -140,9 +142,7 @@ def correct_metadata(uow: UnitOfWork, image_id: int, correction: MetadataCorrect
         raise ValidationFailed.single("body", "name at least one of " + ", ".join(FIELDS))
     old = {name: _json(getattr(image, name)) for name in changes}
     if "infant_metadata" in changes:
-        image.infant_metadata = changes["infant_metadata"] or None
-        if image.infant_metadata is not None:
-            image.infant_metadata = {k: v for k, v in image.infant_metadata.items() if v is not None}
+        image.infant_metadata = _corrected_infant(image.infant_metadata, changes["infant_metadata"])
     if "acquisition_date" in changes:
         image.acquisition_date = _date(changes["acquisition_date"])
     if "source_institution" in changes:
@@ -167,6 +167,20 @@ def correct_metadata(uow: UnitOfWork, image_id: int, correction: MetadataCorrect
         acquisition_date=image.acquisition_date,
         source_institution=image.source_institution,
     )
+
+
+def _corrected_infant(current: dict[str, Any] | None, given: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Key by key: a key given replaces, a key given as null is removed, the rest is kept (keys
+    this API does not set, such as an imported `expert_label`, survive a correction)."""
+    if given is None:
+        return None
+    result = dict(current or {})
+    for key, value in given.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = value
+    return result or None
 
 
 def _date(value: Any) -> dt.date | None:

@@ -176,7 +176,9 @@ def test_an_admin_corrects_an_images_metadata_on_the_batch_images_page(
     page = watched.page
     sign_in(page, "ada")
     page.goto("/#/admin/batches")
-    page.locator("[data-page=batches] tr", has_text="ward-f-2026-04").get_by_role("link", name="Images").click()
+    page.locator("[data-page=batches] tr", has_text="ward-f-2026-04").get_by_role(
+        "link", name="Images"
+    ).click()
     table = page.get_by_role("table", name="Images")
     expect(table).to_contain_text("frame-0000.jpg")
     first = table.locator("tbody tr").first

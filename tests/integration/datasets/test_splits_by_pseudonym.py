@@ -52,7 +52,8 @@ def test_no_infant_is_in_two_splits(
     shares: dict[str, float],
     stratify: str | None,
 ) -> None:
-    assert admin.user_id is not None and annotator.user_id is not None
+    assert admin.user_id is not None
+    assert annotator.user_id is not None
     batch = add_verified_batch(
         session_factory, admin.user_id, annotator.user_id, images=len(pseudonyms), store=False
     )

@@ -31,7 +31,12 @@ def test_rows_become_form_entries_by_path_or_unique_name(tmp_path: Path) -> None
     )
     assert described == {
         "a.jpg": {
-            "infant_metadata": {"age_months": 4.5, "sex": "female", "session_type": "clinic", "subject_id": "CP-017"},
+            "infant_metadata": {
+                "age_months": 4.5,
+                "sex": "female",
+                "session_type": "clinic",
+                "subject_id": "CP-017",
+            },
             "acquisition_date": "2025-03-01",
             "source_institution": "Site A",
         },

@@ -42,7 +42,8 @@ def test_pseudonyms_that_pass(good: str) -> None:
 )
 def test_pseudonyms_that_look_like_names_or_record_numbers_are_refused(bad: str, why: str) -> None:
     problem = pseudonym_problem(bad)
-    assert problem is not None and why in problem
+    assert problem is not None
+    assert why in problem
     with pytest.raises(ValidationError):
         InfantMetadata(subject_id=bad)
 
@@ -92,4 +93,8 @@ def test_a_files_values_win_over_the_batch_defaults_key_by_key() -> None:
         "acquisition_date": dt.date(2024, 5, 1),
         "source_institution": "Site A",
     }
-    assert merged(None, None) == {"infant_metadata": None, "acquisition_date": None, "source_institution": None}
+    assert merged(None, None) == {
+        "infant_metadata": None,
+        "acquisition_date": None,
+        "source_institution": None,
+    }

@@ -28,7 +28,12 @@ COLUMNS = (
     "source_institution",
 )
 # CSV column → where the API takes it (the pseudonym is stored as infant_metadata.subject_id).
-_INFANT = {"age_months": "age_months", "sex": "sex", "session_type": "session_type", "pseudonym": "subject_id"}
+_INFANT = {
+    "age_months": "age_months",
+    "sex": "sex",
+    "session_type": "session_type",
+    "pseudonym": "subject_id",
+}
 
 
 class MetadataFileError(ValueError):
@@ -62,7 +67,9 @@ def read_metadata_csv(path: Path, files: Iterable[str]) -> dict[str, dict[str, A
             name = row.get("filename", "")
             target = _file_for(name, known, by_name)
             if target is None:
-                problems.append(f"row {number}, filename: {name!r} is not a file of the folder (or is ambiguous)")
+                problems.append(
+                    f"row {number}, filename: {name!r} is not a file of the folder (or is ambiguous)"
+                )
                 continue
             if target in seen:
                 problems.append(f"row {number}, filename: {name!r} is listed twice")

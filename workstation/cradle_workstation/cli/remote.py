@@ -116,7 +116,8 @@ def upload(
         "--metadata",
         exists=True,
         dir_okay=False,
-        help="a CSV: filename, age_months, sex, session_type, pseudonym, acquisition_date, source_institution",
+        help="a CSV of what is known about each image: filename, age_months, sex, session_type, "
+        "pseudonym, acquisition_date, source_institution",
     ),
     profile: str = ProfileOption,
     config_dir: Path | None = ConfigDir,

@@ -133,7 +133,9 @@ class ImageMetadata(BaseModel):
     source_institution: Institution | None = None
 
     def is_empty(self) -> bool:
-        return self.infant_metadata is None and self.acquisition_date is None and self.source_institution is None
+        return (
+            self.infant_metadata is None and self.acquisition_date is None and self.source_institution is None
+        )
 
     def stored(self) -> dict[str, Any]:
         """As stored (batch defaults, a file's manifest entry): JSON, only what was given."""

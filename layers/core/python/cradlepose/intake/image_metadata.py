@@ -189,4 +189,3 @@ def _date(value: Any) -> dt.date | None:
 
 def _json(value: Any) -> Any:
     return value.isoformat() if isinstance(value, dt.date) else value
-

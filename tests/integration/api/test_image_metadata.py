@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cradle_workstation.devstack.apigw import claims_for
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.enums import Role
+from cradlepose.intake import image_metadata
 from tests.intake_support import upload_batch
 from tests.support import ApiClient, Persona, make_user
 
@@ -84,13 +85,14 @@ def test_more_uploads_carry_metadata_too(
     )
     assert forms.status == 200, forms.body
     with uow_factory() as uow:
-        from cradlepose.intake.image_metadata import for_registration  # noqa: PLC0415
-
         batch = uow.batches.require(batch_id)
-        assert for_registration(uow, batch, "late.png")["infant_metadata"] == {
+        assert image_metadata.for_registration(uow, batch, forms.json[0]["key"])["infant_metadata"] == {
             "age_months": 7,
             "subject_id": "s-9",
         }
+        # The first form's file was described by nothing
+        first = created.json["uploads"][0]["key"]
+        assert image_metadata.for_registration(uow, batch, first)["infant_metadata"] is None
 
 
 @pytest.mark.parametrize(
@@ -120,14 +122,32 @@ def test_bad_metadata_is_a_422_that_says_where_and_writes_nothing(
         assert conn.scalar(sa.text("SELECT count(*) FROM upload_manifest_entries")) == 0
 
 
-def test_one_file_named_twice_with_different_metadata_is_refused(api: ApiClient, admin: Persona) -> None:
-    files = [
-        {"filename": "a.jpg", "infant_metadata": {"age_months": 1}},
-        {"filename": "a.jpg", "infant_metadata": {"age_months": 2}},
-    ]
-    response = api.post("/batches", admin, body={"batch_name": "twice", "uploads": {"files": files}})
-    assert response.status == 422
-    assert [e["location"] for e in response.json["errors"]] == ["files[1]"]
+def test_two_files_of_the_same_name_keep_their_own_values(
+    api: ApiClient, admin: Persona, uow_factory: UnitOfWorkFactory
+) -> None:
+    # Two sessions' cameras both named their first picture IMG_0001.jpg
+    first, second = upload_batch(
+        api,
+        admin,
+        uow_factory,
+        {
+            "batch_name": "two sessions",
+            "uploads": {
+                "files": [
+                    {"filename": "IMG_0001.jpg", "infant_metadata": {"subject_id": "CP-1", "age_months": 2}},
+                    {"filename": "IMG_0001.jpg", "infant_metadata": {"subject_id": "CP-2", "age_months": 9}},
+                ]
+            },
+        },
+    )
+    assert api.get(f"/images/{first}", admin).json["infant_metadata"] == {
+        "subject_id": "CP-1",
+        "age_months": 2,
+    }
+    assert api.get(f"/images/{second}", admin).json["infant_metadata"] == {
+        "subject_id": "CP-2",
+        "age_months": 9,
+    }
 
 
 def _demoted(session_factory: sessionmaker[Session], who: Persona, role: Role) -> Persona:

@@ -8,6 +8,7 @@ import pytest
 
 from cradle_workstation.cli import uploader
 from cradle_workstation.cli.metadata_csv import MetadataFileError, read_metadata_csv
+from cradlepose.intake.batches import BatchIn
 from tests.unit.cli.test_uploader import API, FakeApi, _folder
 
 pytestmark = pytest.mark.unit
@@ -50,6 +51,8 @@ def test_rows_become_form_entries_by_path_or_unique_name(tmp_path: Path) -> None
     assert listed["a.jpg"]["infant_metadata"]["subject_id"] == "CP-017"
     assert listed["c.jpeg"]["infant_metadata"] == {"subject_id": "s-2"}
     assert set(listed["b.PNG"]) == {"filename", "size"}
+    # What the CLI sends is what the API's own request model takes
+    BatchIn.model_validate(api.calls[0][2])
 
 
 def test_every_bad_row_is_reported_with_its_row_and_column(tmp_path: Path) -> None:

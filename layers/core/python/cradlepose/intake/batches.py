@@ -176,11 +176,15 @@ def create_batch(uow: UnitOfWork, storage: Storage, command: BatchIn) -> BatchCr
             uploaded_by=actor.user_id,
         )
     )
-    image_metadata.record_manifest(uow, batch.id, [(f.filename, f.metadata()) for f in files])
     if isinstance(command.uploads, NamedFiles):
         forms = _forms(storage, batch.id, [f.filename for f in files])
     else:
         forms = _open_forms(storage, batch.id, command.uploads.count)
+    # Named files only (an open form's file is not known yet: the batch's defaults are all it gets).
+    named = forms[: len(files)]
+    image_metadata.record_manifest(
+        uow, batch.id, [(form.key, f.metadata()) for form, f in zip(named, files, strict=True)]
+    )
     created = snapshot(batch, ("batch_name", "keypoint_schema_id", "total_images", "processing_priority"))
     _audit(uow, batch, "BATCH_CREATED", new=created, summary=f"{len(forms)} upload forms issued")
     uow.commit()
@@ -194,8 +198,10 @@ def more_uploads(uow: UnitOfWork, storage: Storage, batch_id: int, command: More
     if batch.status is not BatchStatus.UPLOADED:
         raise Conflict(f"batch {batch.id} is {batch.status.value}; uploads are closed once processing starts")
     _check_files(command.files, get_settings().max_upload_bytes)
-    image_metadata.record_manifest(uow, batch.id, [(f.filename, f.metadata()) for f in command.files])
     forms = _forms(storage, batch.id, [f.filename for f in command.files])
+    image_metadata.record_manifest(
+        uow, batch.id, [(form.key, f.metadata()) for form, f in zip(forms, command.files, strict=True)]
+    )
     registered = _registered_count(uow, batch.id)
     new_total = max(batch.total_images, registered + len(command.files))
     old_total = batch.total_images

@@ -2,8 +2,9 @@
 
 An uploader gives `infant_metadata`, `acquisition_date` and `source_institution` for a whole batch
 (`BatchIn.image_defaults`) and for each named file (with the file's entry when asking for its
-upload form). The file's values are kept in `upload_manifest_entries` until the upload trigger
-registers the file and writes them, over the batch's defaults, onto the Image row.
+upload form). The file's values are kept in `upload_manifest_entries`, by the form's key, until
+the upload trigger registers the file and writes them, over the batch's defaults, onto the Image
+row.
 
 `PATCH /images/{id}` corrects them: an admin at any time; the batch's uploader while no annotation
 has been handed in for the image (`domain.image_metadata.UPLOADER_CORRECTABLE`), 409 afterwards;
@@ -18,7 +19,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.dialects.postgresql import insert
 
 from cradlepose.common.use_cases import audit
 from cradlepose.db.models import Image, ImageBatch, UploadManifestEntry
@@ -34,7 +34,6 @@ from cradlepose.domain.image_metadata import (
     Institution,
     merged,
 )
-from cradlepose.domain.uploads import safe_filename
 
 FIELDS = ("infant_metadata", "acquisition_date", "source_institution")
 
@@ -64,49 +63,31 @@ class MetadataOut(BaseModel):
 # ------------------------------------------------------------------ before the upload
 
 
-def record_manifest(uow: UnitOfWork, batch_id: int, files: Sequence[tuple[str, ImageMetadata]]) -> int:
-    """Keep what the uploader said about each named file until it is registered.
-
-    A name asked for again with new values replaces the old ones; one request naming a file twice
-    with different values is refused (422), since the later would silently win. Returns how many
-    entries were written."""
-    by_name: dict[str, tuple[int, dict[str, Any]]] = {}
-    for index, (filename, metadata) in enumerate(files):
-        if metadata.is_empty():
-            continue
-        name, values = safe_filename(filename), metadata.stored()
-        earlier = by_name.get(name)
-        if earlier is not None and earlier[1] != values:
-            raise ValidationFailed.single(
-                f"files[{index}]",
-                f"{filename!r} is also files[{earlier[0]}], with other metadata: give each file once",
-            )
-        by_name[name] = (index, values)
-    for name, (_, values) in by_name.items():
-        row = {
+def record_manifest(uow: UnitOfWork, batch_id: int, forms: Sequence[tuple[str, ImageMetadata]]) -> int:
+    """Keep what the uploader said about each file, by its upload form's key, until the upload
+    trigger registers the file. Returns how many entries were written."""
+    rows = [
+        {
             "batch_id": batch_id,
-            "filename": name,
+            "upload_key": key,
             "infant_metadata": values.get("infant_metadata"),
             "acquisition_date": _date(values.get("acquisition_date")),
             "source_institution": values.get("source_institution"),
         }
-        statement = insert(UploadManifestEntry).values(**row)
-        uow.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["batch_id", "filename"],
-                set_={k: statement.excluded[k] for k in FIELDS},
-            )
-        )
-    return len(by_name)
+        for key, metadata in forms
+        if not metadata.is_empty()
+        for values in [metadata.stored()]
+    ]
+    if rows:
+        uow.session.execute(sa.insert(UploadManifestEntry), rows)
+    return len(rows)
 
 
-def for_registration(uow: UnitOfWork, batch: ImageBatch, filename: str) -> dict[str, Any]:
-    """The Image columns registration writes for `filename`: its manifest entry over the defaults."""
+def for_registration(uow: UnitOfWork, batch: ImageBatch, upload_key: str) -> dict[str, Any]:
+    """The Image columns registration writes for the upload at `upload_key`: what its form's
+    request said, over the batch's defaults."""
     entry = uow.session.scalar(
-        sa.select(UploadManifestEntry).where(
-            UploadManifestEntry.batch_id == batch.id,
-            UploadManifestEntry.filename == safe_filename(filename),
-        )
+        sa.select(UploadManifestEntry).where(UploadManifestEntry.upload_key == upload_key)
     )
     own = (
         {

@@ -177,7 +177,7 @@ def _register(
             uow.rollback()
             return _closed(uow_factory, storage, upload, batch.id, size)
         try:
-            described = image_metadata.for_registration(uow, batch, upload.filename)
+            described = image_metadata.for_registration(uow, batch, upload.incoming)
             image = uow.images.add(_image_row(batch.id, upload, prepared, described))
         except sa.exc.IntegrityError:  # the same upload, delivered twice at once, registered first
             uow.rollback()

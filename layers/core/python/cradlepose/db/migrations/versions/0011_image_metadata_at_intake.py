@@ -3,7 +3,7 @@
 `image_batches.image_defaults` holds what every image of a batch gets (infant_metadata,
 acquisition_date, source_institution) unless its own upload says otherwise; the table
 `upload_manifest_entries` holds what the uploader said about each file when asking for its upload
-form. The upload trigger copies both onto the Image row when it registers the file
+form, by the form's key. The upload trigger copies both onto the Image row when it registers the file
 (cradlepose.intake.uploads).
 
 Revision ID: 0011
@@ -32,7 +32,7 @@ def upgrade() -> None:
         "upload_manifest_entries",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
         sa.Column("batch_id", sa.BigInteger(), nullable=False),
-        sa.Column("filename", sa.String(length=255), nullable=False),
+        sa.Column("upload_key", sa.String(length=500), nullable=False),
         sa.Column("infant_metadata", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("acquisition_date", sa.Date(), nullable=True),
         sa.Column("source_institution", sa.String(length=100), nullable=True),
@@ -41,12 +41,12 @@ def upgrade() -> None:
             ["batch_id"], ["image_batches.id"], name=op.f("fk_upload_manifest_entries_batch_id_image_batches")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_upload_manifest_entries")),
-        sa.UniqueConstraint(
-            "batch_id", "filename", name=op.f("uq_upload_manifest_entries_batch_id_filename")
-        ),
+        sa.UniqueConstraint("upload_key", name=op.f("uq_upload_manifest_entries_upload_key")),
     )
+    op.create_index("idx_upload_manifest_batch", "upload_manifest_entries", ["batch_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("idx_upload_manifest_batch", table_name="upload_manifest_entries")
     op.drop_table("upload_manifest_entries")
     op.drop_column("image_batches", "image_defaults")

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 
 import pytest
+import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
 from cradlepose.accounts import users
@@ -164,3 +165,56 @@ def test_invite_a_person_who_then_signs_in_with_the_mailed_password(
     other.get_by_label("Repeat it").fill("Ines-own-password-7")
     other.get_by_role("button", name="Set password and sign in").click()
     expect(other.locator("#topbar")).to_be_visible()
+
+
+def test_an_admin_corrects_an_images_metadata_on_the_batch_images_page(
+    stack: RunningStack, project: None, open_page: Callable[[], Watched]
+) -> None:
+    # Given the admin on the batches page, opening the images of a batch
+    watched = open_page()
+    watched.allow("status of 422")  # the refused pseudonym below: the answer is shown, not a fault
+    page = watched.page
+    sign_in(page, "ada")
+    page.goto("/#/admin/batches")
+    page.locator("[data-page=batches] tr", has_text="ward-f-2026-04").get_by_role(
+        "link", name="Images"
+    ).click()
+    table = page.get_by_role("table", name="Images")
+    expect(table).to_contain_text("frame-0000.jpg")
+    first = table.locator("tbody tr").first
+
+    # When they give a pseudonym that looks like a name, the API's answer says why and nothing changes
+    first.get_by_role("button", name="Correct…").click()
+    dialog = page.locator("dialog[open]")
+    dialog.get_by_label("Pseudonym").fill("Smith3")
+    dialog.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("looks like a name")).to_be_visible()
+    expect(first).not_to_contain_text("Smith3")
+
+    # And when they correct it properly, the row shows the new values
+    first.get_by_role("button", name="Correct…").click()
+    dialog = page.locator("dialog[open]")
+    dialog.get_by_label("Age (months)").fill("4.5")
+    dialog.get_by_label("Sex").select_option("female")
+    dialog.get_by_label("Pseudonym").fill("CP-017")
+    dialog.get_by_label("Institution").fill("Site B")
+    dialog.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("corrected")).to_be_visible()
+    expect(first).to_contain_text("CP-017")
+    expect(first).to_contain_text("4.5")
+    expect(first).to_contain_text("Site B")
+
+    # And the correction is in the audit log with what was there before
+    image_id = int(first.get_attribute("data-image") or 0)
+    with stack.session_factory() as session:
+        old, new = session.execute(
+            sa.text(
+                "SELECT old_values, new_values FROM audit_logs "
+                "WHERE action = 'IMAGE_METADATA_CORRECTED' AND resource_id = :id"
+            ),
+            {"id": image_id},
+        ).one()
+    assert old["infant_metadata"] is None
+    assert new["infant_metadata"] == {"age_months": 4.5, "sex": "female", "subject_id": "CP-017"}
+    assert new["source_institution"] == "Site B"
+    no_horizontal_overflow(page)

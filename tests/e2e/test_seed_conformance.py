@@ -140,7 +140,11 @@ def upload_batch(world: World) -> None:
     created = world.admin.post(
         "/batches",
         {"batch_name": "conformance", "description": "every flow of seed 000",
-         "uploads": {"files": [{"filename": name} for name in files]},
+         "uploads": {"files": [
+             {"filename": name, "infant_metadata": {"age_months": 2 + i, "subject_id": f"INF-{i:03d}"}}
+             for i, name in enumerate(files)]},
+         "image_defaults": {"infant_metadata": {"sex": "unknown", "session_type": "ward"},
+                            "acquisition_date": "2026-11-30", "source_institution": "Conformance Clinic"},
          "processing_priority": 8, "min_image_quality_score": 6.5,
          "upload_metadata": {"source": "conformance test", "session": "ward round 1"}},
     )  # fmt: skip

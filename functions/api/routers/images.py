@@ -1,4 +1,4 @@
-"""Images: per batch, and one with short-lived links to its pixels and thumbnail."""
+"""Images: per batch, one with short-lived links to its pixels and thumbnail, metadata corrections."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from api.dependencies import Worker, storage
 from api.params import Cursor, Limit, ResourceId
@@ -14,7 +14,7 @@ from api.problems import documented
 from cradlepose.adapters.storage import Storage
 from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
 from cradlepose.domain.enums import ImageStatus
-from cradlepose.intake import images
+from cradlepose.intake import image_metadata, images
 
 router = Router()
 TAGS = ["images"]
@@ -48,3 +48,17 @@ def get_image(
 ) -> images.ImageDetail:
     with me.uow() as uow:
         return images.get_image(uow, files, image_id)
+
+
+@router.patch(
+    "/images/<image_id>",
+    tags=TAGS,
+    summary="Correct an image's infant metadata, acquisition date or institution (admin; the batch's "
+    "uploader until it is annotated)",
+    responses=documented(200, 401, 403, 404, 409, 422),
+)
+def correct_image_metadata(
+    me: Worker, image_id: ResourceId, body: Annotated[image_metadata.MetadataCorrection, Body()]
+) -> image_metadata.MetadataOut:
+    with me.uow() as uow:
+        return image_metadata.correct_metadata(uow, image_id, body)

@@ -1,7 +1,8 @@
 """Pose anomaly screening end to end on the embedded PostgreSQL (pgvector) and moto's S3.
 
 Training with progress and a validation report, analyses of one annotation and of a batch (twice),
-refusals as 409 problem documents, nearest poses through the HNSW index, the pipeline step.
+refusals as 409 problem documents, nearest poses through the HNSW index, the pipeline step, and an
+image uploaded through the forms scored by the age its uploader gave.
 """
 
 from __future__ import annotations
@@ -17,15 +18,20 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session, sessionmaker
 
 from cradlepose.adapters.storage import S3Storage
 from cradlepose.anomaly import training as anomaly_training
 from cradlepose.common.system import SYSTEM, step_context
 from cradlepose.db.anomaly_repositories import PoseEmbeddingRepository
-from cradlepose.db.models import AnomalyTrainingJob
+from cradlepose.db.models import Annotation, AnomalyTrainingJob, BatchAssignment
+from cradlepose.db.models import Image as ImageRow
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
-from cradlepose.domain import band_training, pose_embedding
-from cradlepose.domain.enums import AnomalyTrainingStatus
+from cradlepose.domain import band_training, pose_embedding, synthetic_poses
+from cradlepose.domain.enums import AnnotationStatus, AnomalyTrainingStatus, AssignmentStatus, ImageStatus
+from cradlepose.domain.synthetic_poses import SyntheticPoses
+from tests.anomaly_support import keypoints_payload
+from tests.intake_support import upload_batch
 from tests.integration.anomaly.conftest import CONFIG, CONTEXT, World, train
 from tests.support import ApiClient, Persona
 from triggers import anomaly as anomaly_step
@@ -307,3 +313,73 @@ def test_a_failed_training_changes_no_model_and_a_silent_job_is_failed(
     assert failed.status is AnomalyTrainingStatus.FAILED
     assert failed.error_message is not None
     assert "the worker stopped" in failed.error_message
+
+
+def test_an_uploaded_image_is_scored_by_the_age_its_uploader_gave(
+    trained: World,
+    api: ApiClient,
+    admin: Persona,
+    annotator: Persona,
+    verifier: Persona,
+    session_factory: sessionmaker[Session],
+    uow_factory: UnitOfWorkFactory,
+) -> None:
+    # Given two images uploaded through the forms: one with the infant's age, one without
+    size = synthetic_poses.IMAGE_SIZE
+    with_age, without_age = upload_batch(
+        api,
+        admin,
+        uow_factory,
+        {
+            "batch_name": "uploaded",
+            "uploads": {
+                "files": [
+                    {"filename": "aged.jpg", "infant_metadata": {"age_months": 1.5, "subject_id": "CP-40"}},
+                    {"filename": "unknown.jpg"},
+                ]
+            },
+        },
+        size=(size, size),
+    )
+    # ... whose verified keypoints are in (the annotation workflow has its own tests)
+    annotations = _verify(session_factory, annotator, [with_age, without_age], trained.fresh_poses)
+
+    # Then the one with an age is scored in its band, and the other is refused as before
+    scored = api.post("/anomaly/analyses", verifier, body={"annotation_id": annotations[0]})
+    assert scored.status == 200, scored.body
+    assert scored.json["age_band"] == "0–3 months"
+    assert scored.json["age_months"] == 1.5
+    refused = api.post("/anomaly/analyses", verifier, body={"annotation_id": annotations[1]})
+    assert refused.status == 409
+    assert "no usable infant_metadata.age_months" in refused.json["detail"]
+
+
+def _verify(
+    session_factory: sessionmaker[Session], annotator: Persona, image_ids: list[int], poses: SyntheticPoses
+) -> list[int]:
+    with session_factory() as session:
+        batch_id = session.scalar(sa.select(ImageRow.batch_id).where(ImageRow.id == image_ids[0]))
+        assignment = BatchAssignment(
+            batch_id=batch_id, annotator_id=annotator.user_id, assigned_by=annotator.user_id,
+            images_total=len(image_ids),
+            status=AssignmentStatus.COMPLETED,
+        )  # fmt: skip
+        session.add(assignment)
+        session.flush()
+        ids = []
+        for i, image_id in enumerate(image_ids):
+            session.execute(
+                sa.update(ImageRow).where(ImageRow.id == image_id).values(status=ImageStatus.APPROVED)
+            )
+            annotation = Annotation(
+                image_id=image_id,
+                batch_assignment_id=assignment.id,
+                refined_keypoints=keypoints_payload(poses, i),
+                time_spent_seconds=30,
+                status=AnnotationStatus.APPROVED,
+            )
+            session.add(annotation)
+            session.flush()
+            ids.append(annotation.id)
+        session.commit()
+    return ids

@@ -115,6 +115,9 @@ ROWS = [
     Row("POST", "/batches/{id}/archive", lambda w: f"/batches/{w.ready_batch_id}/archive", ADMIN_ONLY_200),
     Row("GET", "/batches/{id}/images", lambda w: f"/batches/{w.assigned_batch_id}/images", OWNER_200),
     Row("GET", "/images/{id}", lambda w: f"/images/{w.submitted_image_id}", IMAGE_OWNER_200),
+    # Nobody in this world uploaded the batch but the admin: everyone else is refused alike.
+    Row("PATCH", "/images/{id}", lambda w: f"/images/{w.submitted_image_id}", ADMIN_ONLY_200,
+        lambda w: {"source_institution": "Site A"}),
     Row("GET", "/audit-logs", lambda w: "/audit-logs", ADMIN_ONLY_200),
     # --- the workflow
     Row("POST", "/batches/{id}/assignments", lambda w: f"/batches/{w.ready_batch_id}/assignments", ADMIN_ONLY_201,

@@ -24,6 +24,7 @@ EXTRA_TABLES = {
     "dataset_imports", "training_jobs", "inference_jobs", "model_metrics", "model_deployments",
     "sigma_calibrations",
     "analysis_jobs", "analysis_results", "reference_passages",
+    "upload_manifest_entries",  # image metadata given with upload forms (migration 0011)
 }  # fmt: skip
 # Pose anomaly screening (seed 004, docs/anomaly.md).
 ANOMALY_TABLES = {

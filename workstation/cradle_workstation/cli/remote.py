@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from cradle_workstation.cli import auth, uploader
+from cradle_workstation.cli import auth, metadata_csv, uploader
 from cradle_workstation.cli.client import ApiError, CradleClient
 from cradle_workstation.cli.common import console, err_console
 from cradle_workstation.cli.profiles import LOCAL, Profile, ProfileStore
@@ -111,6 +111,14 @@ def upload(
     workers: int = typer.Option(uploader.default_workers(), min=1, max=32, help="uploads in parallel"),
     wait: bool = typer.Option(True, help="wait for every file's verdict and start pre-annotation"),
     specialty: str | None = typer.Option(None, help="the annotator specialty the batch asks for"),
+    metadata: Path | None = typer.Option(
+        None,
+        "--metadata",
+        exists=True,
+        dir_okay=False,
+        help="a CSV of what is known about each image: filename, age_months, sex, session_type, "
+        "pseudonym, acquisition_date, source_institution",
+    ),
     profile: str = ProfileOption,
     config_dir: Path | None = ConfigDir,
 ) -> None:
@@ -119,6 +127,14 @@ def upload(
         state = uploader.scan(
             folder, uploader.UploadState.load(folder), client_url(profile, config_dir), batch
         )
+        if metadata is not None:
+            try:
+                described = metadata_csv.read_metadata_csv(metadata, state.files)
+            except metadata_csv.MetadataFileError as error:
+                for problem in error.problems:
+                    err_console.print(f"[red]error:[/] {metadata.name}: {problem}")
+                raise typer.Exit(2) from None
+            uploader.describe_files(state, described)
         uploader.ensure_batch(client, state, folder, {"specialty": specialty} if specialty else {})
         console.print(f"batch [bold]{state.batch_name}[/] (id {state.batch_id})")
         try:

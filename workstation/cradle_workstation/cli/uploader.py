@@ -1,7 +1,9 @@
 """`cradle upload DIR --batch NAME`: send a folder of images straight to S3, resumably.
 
 1. Create the batch with one presigned form per JPEG/PNG (other files are skipped and said so; a
-   file over the upload limit is refused up front, by name, and the rest go on). The forms are
+   file over the upload limit is refused up front, by name, and the rest go on). Each file's entry
+   carries what the `--metadata` CSV says about its image (cli.metadata_csv), which the upload
+   trigger writes onto the image when it registers it. The forms are
    asked for in as many requests as it takes to keep each within the API's limits (at most
    `MAX_FORMS_PER_REQUEST` files and `MAX_REQUEST_BODY_BYTES` of JSON, what the cloud's WAF allows).
 2. POST each file to S3 with its form, several at a time, with a progress bar for bytes and files.
@@ -47,6 +49,8 @@ class FileState:
     form_expires_at: str | None = None
     image_id: int | None = None
     message: str | None = None
+    # What the uploader said about the image (--metadata CSV): sent with the request for its form.
+    described: dict[str, Any] | None = None
 
     @property
     def slot(self) -> str | None:
@@ -117,6 +121,13 @@ def scan(folder: Path, previous: UploadState | None, api_url: str, batch_name: s
     return state
 
 
+def describe_files(state: UploadState, described: dict[str, dict[str, Any]]) -> None:
+    """Attach each file's metadata (from the --metadata CSV) to the files still to ask forms for."""
+    for relative, file in state.files.items():
+        if file.state in ("pending", "failed") and relative in described:
+            file.described = described[relative]
+
+
 def ensure_batch(client: CradleClient, state: UploadState, folder: Path, metadata: dict[str, Any]) -> None:
     """Create the batch (first run) and get forms for every file still to send."""
     if state.batch_id is not None:
@@ -159,7 +170,7 @@ def upload_request(
     state: UploadState, metadata: dict[str, Any], files: list[FileState]
 ) -> tuple[str, dict[str, Any]]:
     """The path and JSON body that ask for `files`' forms: the batch's creation, or more uploads."""
-    listed = [{"filename": Path(f.path).name, "size": f.size} for f in files]
+    listed = [{"filename": Path(f.path).name, "size": f.size, **(f.described or {})} for f in files]
     if state.batch_id is None:
         return "/batches", {
             "batch_name": state.batch_name,

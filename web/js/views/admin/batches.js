@@ -4,6 +4,7 @@ import { h, replace, fmtDateTime, humanize, fmtPercent } from "../../dom.js";
 import { openDialog } from "../../ui/dialog.js";
 import { guarded, notify } from "../../ui/notices.js";
 import { IMAGE_STATUS_COLOURS, dataTable, latestOnly, pageHead, pager, statusPill } from "./common.js";
+import { mountBatchImages } from "./batch-images.js";
 
 const ORDER = ["APPROVED", "REJECTED", "UNDER_REVIEW", "SUBMITTED", "REQUIRES_REVISION", "ANNOTATED", "IN_PROGRESS", "ASSIGNED", "YOLO_PROCESSED", "UPLOADED"];
 
@@ -20,7 +21,9 @@ export function progressBar(detail) {
       present.map((s) => h("span", {}, h("i", { style: { background: IMAGE_STATUS_COLOURS[s] } }), `${counts.get(s)} ${humanize(s)}`))));
 }
 
-export function mountBatches(root, ctx) {
+export function mountBatches(root, ctx, route) {
+  const batchId = Number(route?.parts?.[2]);
+  if (batchId > 0) return mountBatchImages(root, ctx, batchId);
   const api = ctx.api;
   let items = [];
   let cursor = null;
@@ -68,6 +71,7 @@ export function mountBatches(root, ctx) {
         {
           label: "",
           render: (b) => h("div", { class: "actions" },
+            h("a", { class: "btn btn-small", href: `#/admin/batches/${b.id}`, dataset: { images: String(b.id) }, text: "Images" }),
             b.status === "READY_FOR_ANNOTATION"
               ? h("button", { class: "btn btn-primary btn-small", type: "button", dataset: { assign: String(b.id) }, text: "Assign…", onclick: guarded(() => assign(b), "Assign") })
               : h("button", { class: "btn btn-small", type: "button", text: "Assignments", onclick: guarded(() => showAssignments(b), "Assignments") })),

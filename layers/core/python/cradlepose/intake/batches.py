@@ -26,18 +26,29 @@ from cradlepose.domain.actor import Actor
 from cradlepose.domain.bounds import ByteSize, DbId
 from cradlepose.domain.enums import AuditCategory, BatchStatus, ImageStatus, Role
 from cradlepose.domain.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from cradlepose.domain.image_metadata import ImageMetadata
 from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME
 from cradlepose.domain.status_changes import change_status
 from cradlepose.domain.uploads import UploadKey, content_type_for
+from cradlepose.intake import image_metadata
 from cradlepose.preannotation import pipeline
 from cradlepose.settings import get_settings
 
 
-class FileToUpload(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FileToUpload(ImageMetadata):
+    """A file to upload, with what is known about its image (over the batch's `image_defaults`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     filename: str = Field(min_length=1, max_length=255)
     size: ByteSize | None = Field(default=None, description="bytes; checked against the upload limit now")
+
+    def metadata(self) -> ImageMetadata:
+        return ImageMetadata(
+            infant_metadata=self.infant_metadata,
+            acquisition_date=self.acquisition_date,
+            source_institution=self.source_institution,
+        )
 
 
 class NamedFiles(BaseModel):
@@ -64,6 +75,11 @@ class BatchIn(BaseModel):
     processing_priority: int = Field(default=5, ge=1, le=10)
     min_image_quality_score: float = Field(default=7.0, ge=1, le=10, description="1–10, one decimal place")
     upload_metadata: dict[str, Any] | None = Field(default=None, description="source, session, institution…")
+    image_defaults: ImageMetadata | None = Field(
+        default=None,
+        description="infant_metadata, acquisition_date, source_institution for every image of the batch; "
+        "a file's own values win, key by key",
+    )
 
 
 class MoreUploads(BaseModel):
@@ -94,6 +110,7 @@ class BatchOut(BaseModel):
     quality_check_passed: bool
     min_image_quality_score: DecimalNumber
     upload_metadata: dict[str, Any] | None
+    image_defaults: dict[str, Any] | None
     processing_priority: int
     uploaded_by: int
     uploaded_at: dt.datetime
@@ -155,6 +172,7 @@ def create_batch(uow: UnitOfWork, storage: Storage, command: BatchIn) -> BatchCr
             processing_priority=command.processing_priority,
             min_image_quality_score=tenths(command.min_image_quality_score),
             upload_metadata=command.upload_metadata,
+            image_defaults=command.image_defaults.stored() if command.image_defaults else None,
             uploaded_by=actor.user_id,
         )
     )
@@ -162,6 +180,11 @@ def create_batch(uow: UnitOfWork, storage: Storage, command: BatchIn) -> BatchCr
         forms = _forms(storage, batch.id, [f.filename for f in files])
     else:
         forms = _open_forms(storage, batch.id, command.uploads.count)
+    # Named files only (an open form's file is not known yet: the batch's defaults are all it gets).
+    named = forms[: len(files)]
+    image_metadata.record_manifest(
+        uow, batch.id, [(form.key, f.metadata()) for form, f in zip(named, files, strict=True)]
+    )
     created = snapshot(batch, ("batch_name", "keypoint_schema_id", "total_images", "processing_priority"))
     _audit(uow, batch, "BATCH_CREATED", new=created, summary=f"{len(forms)} upload forms issued")
     uow.commit()
@@ -176,6 +199,9 @@ def more_uploads(uow: UnitOfWork, storage: Storage, batch_id: int, command: More
         raise Conflict(f"batch {batch.id} is {batch.status.value}; uploads are closed once processing starts")
     _check_files(command.files, get_settings().max_upload_bytes)
     forms = _forms(storage, batch.id, [f.filename for f in command.files])
+    image_metadata.record_manifest(
+        uow, batch.id, [(form.key, f.metadata()) for form, f in zip(forms, command.files, strict=True)]
+    )
     registered = _registered_count(uow, batch.id)
     new_total = max(batch.total_images, registered + len(command.files))
     old_total = batch.total_images

@@ -5,8 +5,9 @@ anything but a readable JPEG or PNG within the size limits (bytes, and pixels as
 declares them, before anything is decoded) is rejected: recorded with the reason, copied to
 quarantine, removed from incoming. A good image is rebuilt from what its pixels need, checked to
 hold nothing else and to decode to the same pixels (cradlepose.imaging.anonymize; only then is
-its `anonymization_status` set), measured for quality, thumbnailed, and registered. The last
-expected image of a batch requests its pipeline run.
+its `anonymization_status` set), measured for quality, thumbnailed, and registered with what the
+uploader said about it (intake.image_metadata: its manifest entry over the batch's defaults). The
+last expected image of a batch requests its pipeline run.
 
 Every step may run twice (S3 and EventBridge deliver at least once): objects are written to
 deterministic keys, the Image row is unique on its storage path, the rejection on its upload
@@ -19,6 +20,7 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -27,12 +29,13 @@ from cradlepose.common.system import SYSTEM
 from cradlepose.db.models import Image, ImageBatch, UploadRejection
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
-from cradlepose.domain.audit import AuditEntry
+from cradlepose.domain.audit import AuditEntry, jsonable
 from cradlepose.domain.enums import AuditCategory, AuditStatus, BatchStatus
 from cradlepose.domain.quality import assess
 from cradlepose.domain.uploads import UploadKey, loggable_key
 from cradlepose.imaging import anonymize, measure
 from cradlepose.imaging.sniff import sniff
+from cradlepose.intake import image_metadata
 from cradlepose.preannotation import pipeline
 from cradlepose.settings import get_settings
 
@@ -174,7 +177,8 @@ def _register(
             uow.rollback()
             return _closed(uow_factory, storage, upload, batch.id, size)
         try:
-            image = uow.images.add(_image_row(batch.id, upload, prepared))
+            described = image_metadata.for_registration(uow, batch, upload.incoming)
+            image = uow.images.add(_image_row(batch.id, upload, prepared, described))
         except sa.exc.IntegrityError:  # the same upload, delivered twice at once, registered first
             uow.rollback()
             if _already_handled(uow_factory, upload):
@@ -198,6 +202,9 @@ def _register(
                     "exif_orientation": prepared.orientation,
                     "image_quality_score": image.image_quality_score,
                     "quality_issues": prepared.quality_issues,
+                    "infant_metadata": image.infant_metadata,
+                    "acquisition_date": jsonable(image.acquisition_date),
+                    "source_institution": image.source_institution,
                 },
                 batch_context={"batch_id": batch.id, "batch_name": batch.batch_name},
             )
@@ -224,8 +231,9 @@ def _register(
     return Registration(Outcome.REGISTERED, upload.incoming, image_id=image_id, run_to_start=run_id)
 
 
-def _image_row(batch_id: int, upload: UploadKey, prepared: _Prepared) -> Image:
+def _image_row(batch_id: int, upload: UploadKey, prepared: _Prepared, described: dict[str, Any]) -> Image:
     return Image(
+        **described,  # infant_metadata, acquisition_date, source_institution (intake.image_metadata)
         batch_id=batch_id,
         filename=upload.slot + (".jpg" if prepared.image_format == "JPEG" else ".png"),
         original_filename=upload.filename,

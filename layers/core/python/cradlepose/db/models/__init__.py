@@ -27,6 +27,7 @@ from cradlepose.db.models.pipeline_chunk import PipelineChunk
 from cradlepose.db.models.pipeline_run import PipelineRun
 from cradlepose.db.models.pipeline_wait import PipelineWait
 from cradlepose.db.models.sigma_calibration import SigmaCalibration
+from cradlepose.db.models.upload_manifest import UploadManifestEntry
 from cradlepose.db.models.upload_rejection import UploadRejection
 from cradlepose.db.models.user import User
 from cradlepose.db.models.verification import Verification
@@ -63,6 +64,7 @@ __all__ = [
     "ReferencePassage",
     "SigmaCalibration",
     "TrainingJob",
+    "UploadManifestEntry",
     "UploadRejection",
     "User",
     "Verification",

@@ -39,6 +39,9 @@ class ImageBatch(Base):
     )
 
     upload_metadata: Mapped[dict[str, Any] | None]
+    # Beyond seed 000: what every image of the batch gets unless its own upload says otherwise
+    # (domain.image_metadata.ImageMetadata as JSON: infant_metadata, acquisition_date, source_institution).
+    image_defaults: Mapped[dict[str, Any] | None]
     processing_priority: Mapped[int] = mapped_column(server_default=sa.text("5"), default=5)
 
     uploaded_by: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))

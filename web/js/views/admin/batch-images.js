@@ -1,0 +1,92 @@
+// A batch's images and what was said about each (#/admin/batches/<id>): the infant's age, sex,
+// session and pseudonym, the acquisition date and the institution, corrected here by an admin
+// (PATCH /images/{id}; every correction is audited with the old and new values).
+
+import { h, replace, humanize } from "../../dom.js";
+import { openDialog } from "../../ui/dialog.js";
+import { guarded, notify } from "../../ui/notices.js";
+import { dataTable, pageHead, statusPill } from "./common.js";
+
+const SEXES = ["female", "male", "unknown"];
+
+export function mountBatchImages(root, ctx, batchId) {
+  const api = ctx.api;
+  let images = [];
+  const list = h("div", {});
+  const title = h("span", { text: `Batch #${batchId}` });
+  root.append(
+    pageHead("Images and their metadata", "Infant, acquisition date and institution of each image; correct them where they are wrong.",
+      h("a", { class: "btn", href: "#/admin/batches", text: "Back to batches" }),
+      h("button", { class: "btn", type: "button", text: "Refresh", onclick: () => load() })),
+    h("h3", {}, title),
+    list,
+  );
+
+  const load = guarded(async () => {
+    const [batch, found] = await Promise.all([api.get(`/batches/${batchId}`), api.all(`/batches/${batchId}/images`)]);
+    title.textContent = `${batch.batch_name} (#${batch.id})`;
+    images = found;
+    draw();
+  }, "Images");
+
+  function draw() {
+    const infant = (i, key) => (i.infant_metadata && i.infant_metadata[key] != null ? String(i.infant_metadata[key]) : "—");
+    replace(list, dataTable(
+      [
+        { label: "#", render: (i) => String(i.id) },
+        { label: "File", render: (i) => i.original_filename },
+        { label: "Status", render: (i) => statusPill(i.status) },
+        { label: "Age (months)", num: true, render: (i) => infant(i, "age_months") },
+        { label: "Sex", render: (i) => infant(i, "sex") },
+        { label: "Session", render: (i) => infant(i, "session_type") },
+        { label: "Pseudonym", render: (i) => infant(i, "subject_id") },
+        { label: "Acquired", render: (i) => i.acquisition_date || "—" },
+        { label: "Institution", render: (i) => i.source_institution || "—" },
+        {
+          label: "",
+          render: (i) => h("button", { class: "btn btn-small", type: "button", dataset: { correct: String(i.id) }, text: "Correct…", onclick: guarded(() => correct(i), "Correct metadata") }),
+        },
+      ],
+      images,
+      { empty: "No image registered in this batch yet.", label: "Images", rowAttrs: (i) => ({ dataset: { image: String(i.id) } }) },
+    ));
+  }
+
+  async function correct(image) {
+    const m = image.infant_metadata || {};
+    const today = new Date().toISOString().slice(0, 10);
+    const field = (label, input) => h("label", { class: "field" }, h("span", { class: "field-label", text: label }), input);
+    const body = h("div", { class: "stack" },
+      h("p", { class: "muted", text: `${image.original_filename} (image #${image.id}, ${humanize(image.status)}). An empty field is cleared.` }),
+      h("div", { class: "form-grid" },
+        field("Age (months)", h("input", { name: "age_months", type: "number", min: 0, max: 240, step: "0.1", value: m.age_months ?? "" })),
+        field("Sex", h("select", { name: "sex" }, h("option", { value: "", text: "—" }), SEXES.map((s) => h("option", { value: s, text: s, selected: m.sex === s })))),
+        field("Session type", h("input", { name: "session_type", maxlength: 50, value: m.session_type ?? "" })),
+        field("Pseudonym", h("input", { name: "subject_id", maxlength: 40, value: m.subject_id ?? "", title: "like CP-017: letters, digits, - or _, with a digit; never a name or record number" })),
+        field("Acquisition date", h("input", { name: "acquisition_date", type: "date", min: "1990-01-01", max: today, value: image.acquisition_date ?? "" })),
+        field("Institution", h("input", { name: "source_institution", maxlength: 100, value: image.source_institution ?? "" }))));
+    const answer = await openDialog({
+      title: "Correct the image's metadata",
+      body,
+      actions: [{ label: "Cancel", value: null }, { label: "Save", kind: "primary", submit: true }],
+    });
+    if (!answer) return;
+    const text = (v) => (v && v.trim() ? v.trim() : null);
+    const payload = {
+      infant_metadata: {
+        age_months: answer.age_months === "" ? null : Number(answer.age_months),
+        sex: text(answer.sex),
+        session_type: text(answer.session_type),
+        subject_id: text(answer.subject_id),
+      },
+      acquisition_date: text(answer.acquisition_date),
+      source_institution: text(answer.source_institution),
+    };
+    await api.patch(`/images/${image.id}`, { body: payload });
+    notify(`Metadata of image #${image.id} corrected`, "success");
+    await load();
+  }
+
+  load();
+  return {};
+}

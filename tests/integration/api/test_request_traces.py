@@ -1,0 +1,91 @@
+"""What each authenticated request leaves behind: `last_login` (at most once a minute) and the
+sign-in session in its audit rows (issue 19, "the small fields")."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from tests.support import ApiClient, Persona, unregistered
+
+pytestmark = pytest.mark.integration
+
+
+def _last_login(engine: sa.Engine, user_id: int | None) -> dt.datetime | None:
+    with engine.connect() as conn:
+        value: dt.datetime | None = conn.scalar(
+            sa.text("SELECT last_login FROM users WHERE id = :id"), {"id": user_id}
+        )
+        return value
+
+
+def _set_last_login(engine: sa.Engine, user_id: int | None, value: dt.datetime | None) -> None:
+    with engine.begin() as conn:  # the test's clock: the row as a minute-old sign-in left it
+        conn.execute(sa.text("UPDATE users SET last_login = :v WHERE id = :id"), {"v": value, "id": user_id})
+
+
+def test_each_request_stamps_last_login_at_most_once_a_minute(
+    api: ApiClient, annotator: Persona, engine: sa.Engine
+) -> None:
+    _set_last_login(engine, annotator.user_id, None)
+
+    assert api.get("/me", annotator).status == 200
+    first = _last_login(engine, annotator.user_id)
+    assert first is not None
+    assert abs((dt.datetime.now(dt.UTC) - first).total_seconds()) < 60
+
+    # Within the minute: the row is not written again
+    assert api.get("/batches", annotator).status == 200
+    assert _last_login(engine, annotator.user_id) == first
+
+    # Over a minute later: it is
+    earlier = first - dt.timedelta(minutes=2)
+    _set_last_login(engine, annotator.user_id, earlier)
+    assert api.get("/me", annotator).status == 200
+    latest = _last_login(engine, annotator.user_id)
+    assert latest is not None
+    assert latest > earlier + dt.timedelta(minutes=1)
+
+
+def test_a_refused_request_still_counts_as_seen_and_me_reports_it(
+    api: ApiClient, engine: sa.Engine, admin: Persona
+) -> None:
+    newcomer = unregistered("lena")
+    user_id = api.post("/me/register", newcomer, body={"role": "ANNOTATOR"}).json["id"]
+    _set_last_login(engine, user_id, None)
+
+    assert api.get("/batches", newcomer).status == 403  # awaiting approval, but signed in
+    assert _last_login(engine, user_id) is not None
+    assert api.get("/me", newcomer).json["last_login"] is not None
+
+
+def test_audit_rows_name_the_sign_in_session(api: ApiClient, admin: Persona, engine: sa.Engine) -> None:
+    assert admin.claims is not None
+    signed_in = Persona(admin.name, {**admin.claims, "origin_jti": "sign-in-7"}, admin.user_id, admin.role)
+    newcomer = unregistered("milo")
+    user_id = api.post("/me/register", newcomer, body={"role": "VERIFIER"}).json["id"]
+
+    assert api.post(f"/users/{user_id}/approve", signed_in).status == 200
+    refused = api.post("/users/999999999/approve", signed_in)
+    assert refused.status == 404
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT action, session_id FROM audit_logs WHERE user_id = :admin ORDER BY id DESC LIMIT 2"
+            ),
+            {"admin": admin.user_id},
+        ).all()
+        registered = conn.scalar(
+            sa.text(
+                "SELECT session_id FROM audit_logs WHERE action = 'USER_REGISTERED' AND resource_id = :id"
+            ),
+            {"id": user_id},
+        )
+    assert {r.session_id for r in rows} == {"jti:sign-in-7"}
+    assert {r.action for r in rows} >= {"USER_APPROVED"}
+    # A token without origin_jti (the test personas' claims): named by subject and sign-in time
+    assert registered is not None
+    assert registered.startswith("auth:")

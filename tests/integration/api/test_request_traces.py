@@ -89,3 +89,18 @@ def test_audit_rows_name_the_sign_in_session(api: ApiClient, admin: Persona, eng
     # A token without origin_jti (the test personas' claims): named by subject and sign-in time
     assert registered is not None
     assert registered.startswith("auth:")
+
+
+def test_admins_read_the_session_in_the_audit_log(api: ApiClient, admin: Persona) -> None:
+    assert admin.claims is not None
+    signed_in = Persona(admin.name, {**admin.claims, "origin_jti": "sign-in-9"}, admin.user_id, admin.role)
+    newcomer = unregistered("nils")
+    user_id = api.post("/me/register", newcomer, body={"role": "VERIFIER"}).json["id"]
+    assert api.post(f"/users/{user_id}/approve", signed_in).status == 200
+
+    page = api.get("/audit-logs", admin, query={"action": "USER_APPROVED", "resource_id": user_id})
+
+    assert page.status == 200, page.body
+    (row,) = page.json["items"]
+    assert row["session_id"] == "jti:sign-in-9"
+    assert row["processing_time_ms"] is None  # a request, not a job

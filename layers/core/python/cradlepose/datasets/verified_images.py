@@ -3,7 +3,8 @@
 An image is verified when it is APPROVED; its verified keypoints are its latest APPROVED
 annotation version (a verifier's correction is a newer APPROVED version than the annotator's).
 Filters: keypoint schema (always: keypoints of two schemas do not mix), batches, institutions,
-the infant's age in months (infant_metadata.age_months), image quality, and the difficulty the
+the infant's age in months (infant_metadata.age_months), other infant_metadata values (containment,
+served by the GIN index idx_image_infant_metadata), image quality, and the difficulty the
 annotator rated the verified version.
 """
 
@@ -31,6 +32,14 @@ class ImageFilters(BaseModel):
     min_quality: float | None = Field(default=None, ge=1, le=10, description="image quality score, 1–10")
     difficulty: list[DifficultyRating] | None = Field(
         default=None, min_length=1, description="the verified version's difficulty rating"
+    )
+    infant: dict[str, str | int | float | bool] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=10,
+        description="images whose infant_metadata holds every one of these values, e.g. "
+        '{"sex": "F", "session_type": "home"} (answered by the GIN index on infant_metadata)',
+        examples=[{"sex": "F"}],
     )
 
     @model_validator(mode="after")
@@ -92,4 +101,6 @@ def verified_query(schema_id: int, filters: ImageFilters) -> sa.Select[Any]:
         query = query.where(Image.image_quality_score >= filters.min_quality)
     if filters.difficulty:
         query = query.where(final.c.difficulty_rating.in_(filters.difficulty))
+    if filters.infant:
+        query = query.where(Image.infant_metadata.contains(filters.infant))  # @>, idx_image_infant_metadata
     return query.order_by(Image.id)

@@ -10,16 +10,24 @@ annotator rated the verified version.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from cradlepose.db.models import Annotation, Image, ImageBatch
-from cradlepose.domain.bounds import DbId
+from cradlepose.domain.bounds import INTEGER_MAX, DbId
 from cradlepose.domain.enums import AnnotationStatus, DifficultyRating, ImageStatus
 from cradlepose.domain.splits import AGE_KEY
+
+# One value of infant_metadata to match exactly (a string, a flag, or a number).
+InfantValue = (
+    Annotated[str, Field(max_length=200)]
+    | bool
+    | Annotated[int, Field(ge=-INTEGER_MAX, le=INTEGER_MAX)]
+    | float
+)
 
 
 class ImageFilters(BaseModel):
@@ -33,7 +41,7 @@ class ImageFilters(BaseModel):
     difficulty: list[DifficultyRating] | None = Field(
         default=None, min_length=1, description="the verified version's difficulty rating"
     )
-    infant: dict[str, str | int | float | bool] | None = Field(
+    infant: dict[Annotated[str, Field(max_length=100)], InfantValue] | None = Field(
         default=None,
         min_length=1,
         max_length=10,

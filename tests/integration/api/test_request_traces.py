@@ -104,3 +104,27 @@ def test_admins_read_the_session_in_the_audit_log(api: ApiClient, admin: Persona
     (row,) = page.json["items"]
     assert row["session_id"] == "jti:sign-in-9"
     assert row["processing_time_ms"] is None  # a request, not a job
+
+
+def test_the_stamp_costs_no_round_trip(api: ApiClient, annotator: Persona, engine: sa.Engine) -> None:
+    """GET /me is four round trips, stamp or no stamp, as before last_login was kept: finding the
+    caller (the stamp rides along as a CTE) and its COMMIT, the profile's SELECT and its ROLLBACK."""
+    sent: list[str] = []
+
+    def statement(*args: object) -> None:
+        sent.append(str(args[2]).split()[0])
+
+    sa.event.listen(engine, "before_cursor_execute", statement)
+    sa.event.listen(engine, "commit", lambda _conn: sent.append("COMMIT"))
+    sa.event.listen(engine, "rollback", lambda _conn: sent.append("ROLLBACK"))
+    try:
+        counts = []
+        for stale in (True, False):  # a stamp written, then one skipped within the minute
+            if stale:
+                _set_last_login(engine, annotator.user_id, dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+            sent.clear()
+            assert api.get("/me", annotator).status == 200
+            counts.append(list(sent))
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", statement)
+    assert counts[0] == counts[1] == ["WITH", "COMMIT", "SELECT", "ROLLBACK"]

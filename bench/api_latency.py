@@ -251,14 +251,16 @@ class Database:
     world: dict[str, Any]
 
 
-def measure(handler: Any, small: Database, large: Database, calls: int, warmup: int) -> list[Timings]:
+def measure(
+    handler: Any, small: Database, large: Database, calls: int, warmup: int, routes: list[Route]
+) -> list[Timings]:
     """Each route's calls alternate between the two databases, call by call, so a change of load
     on a shared machine weighs on both figures alike instead of on whichever ran later."""
     from api import dependencies  # noqa: PLC0415
 
     results: list[Timings] = [{}, {}]
     sink = io.StringIO()
-    for route in ROUTES:
+    for route in routes:
         timings: list[list[float]] = [[], []]
         for i in range(warmup + calls):
             for side, database in enumerate((small, large)):
@@ -307,7 +309,13 @@ def main() -> None:
     parser.add_argument("--large", type=int, default=1_000_000, help="images in the large database")
     parser.add_argument("--calls", type=int, default=200, help="timed calls per route")
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument(
+        "--route", action="append", default=[], help='only this route, by name ("GET /me"); repeatable'
+    )
     args = parser.parse_args()
+    routes = [r for r in ROUTES if not args.route or r.name in args.route]
+    if not routes:
+        parser.error(f"no route named {args.route}; the names are {[r.name for r in ROUTES]}")
 
     with tempfile.TemporaryDirectory(prefix="cradle-bench-") as tmp, mock_aws():
         import boto3  # noqa: PLC0415
@@ -323,7 +331,7 @@ def main() -> None:
 
             print("measuring, the two databases' calls alternating", flush=True)
             try:
-                small, large = measure(handler, small_db, large_db, args.calls, args.warmup)
+                small, large = measure(handler, small_db, large_db, args.calls, args.warmup, routes)
             finally:
                 handler.app.dependency_overrides.clear()
                 small_db.engine.dispose()
@@ -331,13 +339,13 @@ def main() -> None:
         finally:
             server.stop()
 
-    width = max(len(r.name) for r in ROUTES)
+    width = max(len(r.name) for r in routes)
     a, b = _short(args.small), _short(args.large)
     print()
     print(
         f"{'route':<{width}}  {'p50 ' + a:>9} {'p95 ' + a:>9}  {'p50 ' + b:>9} {'p95 ' + b:>9}  {'p50 ratio':>9} {'p95 ratio':>9}"
     )
-    for route in ROUTES:
+    for route in routes:
         (s50, s95), (l50, l95) = small[route.name], large[route.name]
         print(
             f"{route.name:<{width}}  {s50:7.1f}ms {s95:7.1f}ms  {l50:7.1f}ms {l95:7.1f}ms  {l50 / s50:8.2f}x {l95 / s95:8.2f}x"

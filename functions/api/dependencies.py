@@ -25,7 +25,7 @@ from cradlepose.bootstrap import default_uow_factory
 from cradlepose.common.bus import MessageBus
 from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from cradlepose.domain import access
-from cradlepose.domain.actor import Actor, Claims, RequestContext
+from cradlepose.domain.actor import Actor, Claims, RequestContext, session_id_of
 from cradlepose.domain.bounds import NUL
 from cradlepose.domain.enums import Role
 from cradlepose.domain.errors import NotAuthenticated, ValidationFailed
@@ -90,12 +90,14 @@ def request_context(request: Request) -> RequestContext:
     event = _event(request)
     identity = event.request_context.identity
     headers = event.headers or {}
+    claims: dict[str, Any] = event.request_context.authorizer.claims or {}
     return RequestContext(
         ip_address=identity.source_ip or "0.0.0.0",  # noqa: S104 - a placeholder address, not a bind
         user_agent=_text(identity.user_agent or headers.get("User-Agent") or headers.get("user-agent")),
         endpoint=event.path[:200].replace(NUL, ""),
         method=event.http_method,
         request_id=event.request_context.request_id,
+        session_id=session_id_of(claims),
     )
 
 
@@ -130,7 +132,8 @@ def caller(
     actor = None
     if claims is not None:
         with factory(None, context) as uow:
-            actor = users.actor_for(uow, claims)
+            actor = users.actor_for(uow, claims, mark_seen=True)
+            uow.commit()  # last_login (a COMMIT in place of the ROLLBACK that closing would send)
     result = Caller(
         claims=claims, actor=actor, context=context, uow_factory=factory, route=request.route, bus=bus
     )

@@ -26,7 +26,7 @@ from api.openapi import document
 from api.resolver import app
 from cradlepose.db import errors as database_errors
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
-from cradlepose.domain.actor import RequestContext
+from cradlepose.domain.actor import RequestContext, session_id_of
 from cradlepose.domain.audit import AuditEntry
 from cradlepose.domain.enums import AuditCategory, AuditStatus
 from cradlepose.domain.errors import DomainError
@@ -183,6 +183,7 @@ def _audit_unresolved(event: dict[str, Any], problem: problems.Problem) -> None:
         endpoint=path[:200],
         method=method[:10],
         request_id=request.get("requestId"),
+        session_id=session_id_of(claims),
     )
     resource_type, resource_id = _resource_of({}, path)
     digits = [segment for segment in path.split("/") if segment.isdigit() and len(segment) < 19]

@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from cradlepose import metric_names
+from cradlepose.accounts import audit_retention
 from cradlepose.bootstrap import default_uow_factory
 from cradlepose.common.system import SYSTEM
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
@@ -68,5 +69,20 @@ def run_metrics_rollup(
     return {"day": day.isoformat(), "rollups": done}
 
 
+def run_audit_partitions(
+    event: Event, context: RequestContext, uow_factory: UnitOfWorkFactory | None = None
+) -> dict[str, Any]:
+    """Daily: the audit log's month partitions ahead are created and the months past the retention
+    period (docs/retention.md) detached and dropped (accounts.audit_retention)."""
+    done = audit_retention.maintain_partitions(uow_factory or default_uow_factory(), context)
+    if done.rows_in_default:
+        logger.warning("audit rows in the default partition", extra={"rows": done.rows_in_default})
+    logger.info(
+        "audit partitions", extra={"partitions_created": done.created, "partitions_dropped": done.dropped}
+    )
+    return {"created": done.created, "dropped": done.dropped, "rows_in_default": done.rows_in_default}
+
+
 overdue_sweep = step("overdue_sweep", run_overdue_sweep, endpoint="schedule", kind="SCHEDULE")
 metrics_rollup = step("metrics_rollup", run_metrics_rollup, endpoint="schedule", kind="SCHEDULE")
+audit_partitions_job = step("audit_partitions", run_audit_partitions, endpoint="schedule", kind="SCHEDULE")

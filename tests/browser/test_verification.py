@@ -45,6 +45,9 @@ def test_dragging_a_keypoint_approves_with_corrections(
     page = open_page().page
     sign_in(page, "victor")
     expect(page.locator(".side-head h2")).to_have_text("Review · frame-0000.jpg")
+    # Internal notes are for admins: a verifier's form has the feedback box but not theirs
+    expect(page.get_by_placeholder("Detailed feedback (kept with the verification)")).to_have_count(1)
+    expect(page.locator("textarea[name=internal_notes]")).to_have_count(0)
     submitted = stack.scalar("SELECT refined_keypoints FROM annotations WHERE image_id = :i", i=images[0])
     elbow = keypoint(submitted, "right_elbow")
     scale = fitted_scale(page, SIZE)

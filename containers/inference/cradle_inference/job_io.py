@@ -110,6 +110,7 @@ class Reporter:
         self._progress = 0.0
         self._last_report = 0.0
         self._last_cancel_check = 0.0
+        self._started = time.monotonic()  # the job's work starts once its spec is read
 
     def line(self, text: str) -> None:
         stamp = dt.datetime.now(dt.UTC).strftime("%H:%M:%S")
@@ -140,7 +141,8 @@ class Reporter:
     ) -> None:
         if state is JobStatus.COMPLETED:
             self._progress = 100.0
-        self._write(state, error=error, training=training, inference=inference)
+        elapsed_ms = int((time.monotonic() - self._started) * 1000)
+        self._write(state, error=error, training=training, inference=inference, processing_time_ms=elapsed_ms)
 
     def _write(
         self,
@@ -150,6 +152,7 @@ class Reporter:
         error: str | None = None,
         training: TrainingOutcome | None = None,
         inference: InferenceOutcome | None = None,
+        processing_time_ms: int | None = None,
     ) -> None:
         report = JobReport(
             job_id=self._job_id,
@@ -161,6 +164,7 @@ class Reporter:
             error=error,
             training=training,
             inference=inference,
+            processing_time_ms=processing_time_ms,
             updated_at=dt.datetime.now(dt.UTC),
         )
         self._store.put(self._status_uri, report.model_dump_json().encode(), "application/json")

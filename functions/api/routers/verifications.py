@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from api.dependencies import Researcher, Worker
+from api.dependencies import Admin, Researcher, Worker
 from api.observability import metrics
 from api.params import ResourceId
 from api.problems import documented
@@ -73,3 +73,27 @@ def release(me: Researcher, annotation_id: ResourceId) -> annotation_service.Ann
 def list_for_annotation(me: Worker, annotation_id: ResourceId) -> list[verifications.VerificationOut]:
     with me.uow() as uow:
         return verifications.list_for_annotation(uow, annotation_id)
+
+
+@router.get(
+    "/verifications/<verification_id>/internal-notes",
+    tags=TAGS,
+    summary="A verification's internal notes (admin)",
+    responses=documented(200, 401, 403, 404),
+)
+def get_internal_notes(me: Admin, verification_id: ResourceId) -> verifications.InternalNotesOut:
+    with me.uow() as uow:
+        return verifications.internal_notes(uow, verification_id)
+
+
+@router.put(
+    "/verifications/<verification_id>/internal-notes",
+    tags=TAGS,
+    summary="Write or clear a verification's internal notes (admin; audited)",
+    responses=documented(200, 401, 403, 404, 422),
+)
+def put_internal_notes(
+    me: Admin, verification_id: ResourceId, body: Annotated[verifications.InternalNotesIn, Body()]
+) -> verifications.InternalNotesOut:
+    with me.uow() as uow:
+        return verifications.set_internal_notes(uow, verification_id, body)

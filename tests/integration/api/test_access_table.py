@@ -148,6 +148,11 @@ ROWS = [
     Row("POST", "/annotations/{id}/release", lambda w: f"/annotations/{w.annotation_id}/release",
         (401, 403, 403, 403, 403, 403, 409, 409)),
     Row("GET", "/annotations/{id}/verifications", lambda w: f"/annotations/{w.annotation_id}/verifications", OWNER_200),
+    # Admins only; the admin gets past the door and meets a verification this world does not have.
+    Row("GET", "/verifications/{id}/internal-notes", lambda w: "/verifications/987654/internal-notes",
+        (401, 403, 403, 403, 403, 403, 403, 404)),
+    Row("PUT", "/verifications/{id}/internal-notes", lambda w: "/verifications/987654/internal-notes",
+        (401, 403, 403, 403, 403, 403, 403, 404), lambda w: {"internal_notes": "x"}),
     Row("GET", "/users/{id}/metrics", lambda w: f"/users/{w.people['annotator_owner'].user_id}/metrics",
         (401, 403, 403, 403, 200, 403, 403, 200)),
     Row("POST", "/metrics/rollup", lambda w: "/metrics/rollup", ADMIN_ONLY_200),

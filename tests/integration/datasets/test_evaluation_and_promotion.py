@@ -66,6 +66,7 @@ class ScriptedRunner:
             )
         report = JobReport(
             job_id=spec.job_id, kind="inference", state=JobStatus.COMPLETED, progress=100, updated_at=dt.datetime.now(dt.UTC),
+            processing_time_ms=1234 + spec.job_id,
             inference=InferenceOutcome(
                 images=len(results), ok=len(results), failed=0, persons=len(results),
                 predictions_uri=spec.predictions_uri, evaluation=evaluate(spec.evaluation, results),
@@ -107,6 +108,7 @@ def test_the_better_model_is_promoted_and_pre_annotates(
     assert (len(passed["started"]), len(passed["finished"])) == (2, 2)
     scored = api.get(f"/inference-jobs/{jobs[0]}", verifier).json
     assert scored["status"] == "COMPLETED", scored
+    assert scored["processing_time_ms"] == 1234 + jobs[0]  # the runner's measure, from its last report
     figures = scored["results"]["evaluation"]
     assert (figures["ap"], figures["pck"], figures["mean_error_px"]) == (pytest.approx(1.0), 1.0, 0.0)
 

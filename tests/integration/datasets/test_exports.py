@@ -48,6 +48,19 @@ def test_dataset_splits_never_separate_an_infant(
     assert [again[f"{s}_count"] for s in counted] == [dataset[f"{s}_count"] for s in counted]
 
 
+def test_a_dataset_of_one_infant_by_its_metadata(
+    api: ApiClient, verifier: Persona, verified: VerifiedBatch
+) -> None:
+    # infant_metadata containment (the GIN-indexed filter): the two images of infant-1
+    dataset = make_dataset(api, verifier, verified.schema_id, filters={"infant": {"subject_id": "infant-1"}})
+    members = api.get(f"/datasets/{dataset['id']}/images", verifier).json["items"]
+    assert {verified.subjects[m["image_id"]] for m in members} == {"infant-1"}
+    assert len(members) == 2
+    refused = api.post("/datasets", verifier, body={"name": "x", "keypoint_schema_id": verified.schema_id,
+                                                    "filters": {"infant": {"subject_id": ["a"]}}})  # fmt: skip
+    assert refused.status == 422
+
+
 def test_coco_export_loads_in_pycocotools_and_scores_ap_1_against_itself(
     api: ApiClient, verifier: Persona, verified: VerifiedBatch, pack: Work
 ) -> None:

@@ -77,6 +77,8 @@ def test_export_import_export_keeps_keypoints_and_visibility(
     done = api.get(f"/dataset-imports/{created['id']}", admin).json
     assert done["status"] == "COMPLETED", done
     assert (done["images_imported"], done["annotations_imported"]) == (6, 6)
+    assert isinstance(done["processing_time_ms"], int)
+    assert done["processing_time_ms"] >= 0
     batch = api.get(f"/batches/{done['batch_id']}", admin).json
     assert batch["status"] == "READY_FOR_ANNOTATION"
     imported = api.get(f"/datasets/{done['dataset_id']}", verifier).json
@@ -136,6 +138,7 @@ def test_an_import_failing_half_way_leaves_nothing_behind(
     import_worker()
     failed = api.get(f"/dataset-imports/{created['id']}", admin).json
     assert failed["status"] == "FAILED"
+    assert isinstance(failed["processing_time_ms"], int)  # the failed run is measured too
     assert f"{document_name}: images[{len(document['images']) - 1}]" in failed["error_message"]
     assert "is 128×96 pixels; its record says 4000×3000" in failed["error_message"]
     with engine.connect() as db:

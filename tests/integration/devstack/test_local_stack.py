@@ -244,6 +244,7 @@ def test_the_stack_is_made_from_the_function_table(stack: LocalStack) -> None:
     assert {job.name: job.every_s for job in stack.scheduler.jobs} == {
         "overdue_sweep": 60,
         "metrics_rollup": 300,
+        "audit_partitions": 3600,
         "collections_pack": 5,
         "collections_expire": 300,
         "dataset_imports": 5,

@@ -310,3 +310,25 @@ def test_bootstrap_admin_creates_the_cognito_user_and_the_row(
         subject = conn.scalar(sa.text("SELECT identity_subject FROM users WHERE username = 'alice'"))
     user = cognito.admin_get_user(UserPoolId=pool, Username="alice")
     assert subject == next(a["Value"] for a in user["UserAttributes"] if a["Name"] == "sub")
+
+
+def test_the_audit_partitions_job_keeps_the_months_coming_and_audits_what_it_did(
+    lambda_env: None, uow_factory: UnitOfWorkFactory, engine: sa.Engine, owner_engine: sa.Engine
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    ahead = (now.replace(day=1) + dt.timedelta(days=32 * 3)).replace(day=1)
+    last = f"audit_logs_y{ahead.year:04d}m{ahead.month:02d}"
+    ctx = step_context("schedule:audit_partitions", kind="SCHEDULE")
+    with owner_engine.begin() as conn:  # as if the job had not run for a while
+        conn.execute(sa.text(f"DROP TABLE {last}"))
+
+    first = scheduled.run_audit_partitions({}, ctx, uow_factory)
+    again = scheduled.run_audit_partitions({}, ctx, uow_factory)
+
+    assert first == {"created": [last], "dropped": [], "rows_in_default": 0}
+    assert again == {"created": [], "dropped": [], "rows_in_default": 0}
+    with engine.connect() as conn:  # the app login ran it: the engine the function uses
+        audited = conn.execute(
+            sa.text("SELECT new_values, status FROM audit_logs WHERE action = 'AUDIT_PARTITIONS_MAINTAINED'")
+        ).all()
+    assert [(r.new_values, r.status) for r in audited] == [({"created": [last], "dropped": []}, "SUCCESS")]

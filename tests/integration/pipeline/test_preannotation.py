@@ -187,6 +187,16 @@ def test_ingest_loads_keypoints_and_records_failures_once(
     assert (first.loaded, first.failed, first.already_loaded) == (1, 1, False)
     assert (second.loaded, second.failed, second.already_loaded) == (1, 1, True)
     assert _audits(engine, "CHUNK_INGESTED") == 1
+    # The chunk's processing time is the inference task's own measure: 40 ms + 3 ms (the failure)
+    with engine.connect() as conn:
+        chunk_ms = conn.scalar(
+            sa.text("SELECT processing_time_ms FROM pipeline_chunks WHERE results_key = :k"),
+            {"k": plan.chunks[0].results_key},
+        )
+        audited_ms = conn.scalar(
+            sa.text("SELECT processing_time_ms FROM audit_logs WHERE action = 'CHUNK_INGESTED'")
+        )
+    assert chunk_ms == audited_ms == 43
     with session_factory() as session:
         good, bad, untouched = (session.get(Image, i) for i in image_ids)
         assert good is not None

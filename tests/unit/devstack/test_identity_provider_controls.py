@@ -155,3 +155,28 @@ def test_the_gateway_answers_the_names_it_is_given(tmp_path: Path) -> None:
     client = _gateway(tmp_path, allowed_hosts=frozenset({"cradle.lab"}))
     assert client.get("/api/health", headers={"Host": "cradle.lab:8000"}).status_code == 200
     assert client.get("/api/health", headers={"Host": "127.0.0.1:8000"}).status_code == 421
+
+
+def test_refreshed_tokens_keep_the_sign_in_they_came_from(tmp_path: Path) -> None:
+    """Cognito's origin_jti and auth_time: the API names the audit rows' session by them."""
+    import jwt  # noqa: PLC0415
+
+    idp = LocalIdentityProvider(tmp_path, ISSUER, auto_confirm_sign_up=True)
+    _sign_up(idp, "carol")
+
+    def claims(result: dict[str, Any]) -> dict[str, Any]:
+        decoded: dict[str, Any] = jwt.decode(result["IdToken"], options={"verify_signature": False})
+        return decoded
+
+    first = _sign_in(idp, "carol")
+    refreshing = {
+        "AuthFlow": "REFRESH_TOKEN_AUTH",
+        "AuthParameters": {"REFRESH_TOKEN": first["RefreshToken"]},
+    }
+    refreshed = idp.handle("InitiateAuth", refreshing)["AuthenticationResult"]
+    second_sign_in = _sign_in(idp, "carol")
+
+    assert claims(refreshed)["origin_jti"] == claims(first)["origin_jti"]
+    assert claims(refreshed)["auth_time"] == claims(first)["auth_time"]
+    assert claims(refreshed)["jti"] != claims(first)["jti"]
+    assert claims(second_sign_in)["origin_jti"] != claims(first)["origin_jti"]

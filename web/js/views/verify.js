@@ -329,7 +329,8 @@ export function mountVerify(root, ctx, route) {
     ui.diagnostic = choice("diagnostic_quality", ["EXCELLENT", "GOOD", "ADEQUATE", "POOR"]);
     ui.research = h("input", { type: "checkbox", checked: true });
     ui.detailed = h("textarea", { rows: 2, maxlength: 10000, placeholder: "Detailed feedback (kept with the verification)" });
-    ui.internal = h("textarea", { rows: 2, maxlength: 10000, placeholder: "Internal notes (admins and researchers only)" });
+    // Internal notes are written and read by admins only (the API refuses them from anyone else).
+    ui.internal = isAdmin ? h("textarea", { rows: 2, maxlength: 10000, name: "internal_notes", placeholder: "Internal notes (admins only)" }) : null;
     return h("details", { class: "side-section" },
       h("summary", {}, h("h3", { style: { display: "inline" }, text: "More scores and notes" })),
       h("div", { class: "stack", style: { marginTop: ".5rem" } },
@@ -482,7 +483,7 @@ export function mountVerify(root, ctx, route) {
     if (ui.clinical.value) body.clinical_relevance = ui.clinical.value;
     if (ui.diagnostic.value) body.diagnostic_quality = ui.diagnostic.value;
     if (ui.detailed.value.trim()) body.detailed_feedback = ui.detailed.value.trim();
-    if (ui.internal.value.trim()) body.internal_notes = ui.internal.value.trim();
+    if (ui.internal?.value.trim()) body.internal_notes = ui.internal.value.trim();
     if (Object.keys(st.kpScores).length) body.keypoint_accuracy_scores = Object.fromEntries(Object.entries(st.kpScores).map(([k, v]) => [String(k), v]));
     if (st.problems.size) body.problematic_keypoints = [...st.problems].sort((x, y) => x - y);
     if (d === "APPROVED_WITH_CORRECTIONS") {

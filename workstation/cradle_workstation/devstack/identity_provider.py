@@ -120,6 +120,16 @@ def generate_password() -> str:
     return secrets.token_urlsafe(18) + "aA1"
 
 
+@dataclass(frozen=True)
+class _SignIn:
+    """One sign-in, as Cognito keeps it behind a refresh token: every ID token refreshed from it
+    carries the same `origin_jti` and `auth_time` (the API's audit rows name the session by them)."""
+
+    username: str
+    origin_jti: str
+    auth_time: int
+
+
 class LocalIdentityProvider:
     def __init__(self, state_dir: Path, issuer: str, *, auto_confirm_sign_up: bool = False) -> None:
         self.state_dir = state_dir
@@ -130,7 +140,7 @@ class LocalIdentityProvider:
         state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._key = self._load_key()
         self._kid = hashlib.sha256(self._public_pem()).hexdigest()[:16]
-        self._refresh: dict[str, str] = {}
+        self._refresh: dict[str, _SignIn] = {}
         self._sessions: dict[str, str] = {}
 
     # ------------------------------------------------------------------ persistence
@@ -173,14 +183,17 @@ class LocalIdentityProvider:
         jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self._key.public_key()))
         return {"keys": [{**jwk, "kid": self._kid, "alg": "RS256", "use": "sig"}]}
 
-    def _tokens(self, account: Account, *, with_refresh: bool = True) -> dict[str, Any]:
+    def _tokens(self, account: Account, *, refreshing: _SignIn | None = None) -> dict[str, Any]:
+        """Tokens for a new sign-in (with a refresh token), or refreshed ones of `refreshing`."""
         now = int(time.time())
+        sign_in = refreshing or _SignIn(account.username, str(uuid.uuid4()), now)
         common = {
             "iss": self.issuer,
             "sub": account.sub,
             "iat": now,
-            "auth_time": now,
+            "auth_time": sign_in.auth_time,
             "exp": now + ID_TOKEN_SECONDS,
+            "origin_jti": sign_in.origin_jti,
         }
         id_claims = {
             **common,
@@ -208,9 +221,9 @@ class LocalIdentityProvider:
             "ExpiresIn": ID_TOKEN_SECONDS,
             "TokenType": "Bearer",
         }
-        if with_refresh:
+        if refreshing is None:
             refresh = secrets.token_urlsafe(32)
-            self._refresh[refresh] = account.username
+            self._refresh[refresh] = sign_in
             result["RefreshToken"] = refresh
         return result
 
@@ -275,12 +288,12 @@ class LocalIdentityProvider:
         flow, params = body.get("AuthFlow"), body.get("AuthParameters", {})
         accounts = self._accounts()
         if flow == "REFRESH_TOKEN_AUTH":
-            username = self._refresh.get(params.get("REFRESH_TOKEN", ""))
-            if username is None:
+            sign_in = self._refresh.get(params.get("REFRESH_TOKEN", ""))
+            if sign_in is None:
                 raise IdentityError("NotAuthorizedException", "Invalid Refresh Token")
-            holder = self._require(accounts, username)
+            holder = self._require(accounts, sign_in.username)
             self._may_sign_in(holder)  # a disabled account's refresh token is worth nothing
-            return {"AuthenticationResult": self._tokens(holder, with_refresh=False)}
+            return {"AuthenticationResult": self._tokens(holder, refreshing=sign_in)}
         if flow != "USER_PASSWORD_AUTH":
             raise IdentityError("InvalidParameterException", f"AuthFlow {flow} is not supported locally")
         account = accounts.get(params.get("USERNAME", ""))

@@ -29,6 +29,7 @@ class AuditLogOut(BaseModel):
     old_values: dict[str, Any] | None
     new_values: dict[str, Any] | None
     change_summary: str | None
+    session_id: str | None = Field(description="the sign-in the request's token belongs to (docs/api.md)")
     ip_address: str
     user_agent: str | None
     api_endpoint: str | None
@@ -36,6 +37,7 @@ class AuditLogOut(BaseModel):
     request_id: str | None
     http_status: int | None
     action_duration_ms: int | None
+    processing_time_ms: int | None = Field(description="a job's, chunk's or import's own measure of its work")
     status: AuditStatus
     error_message: str | None
     created_at: dt.datetime

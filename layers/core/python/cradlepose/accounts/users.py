@@ -127,9 +127,13 @@ _AUDITED_FIELDS = (
 # ------------------------------------------------------------------ identity
 
 
-def actor_for(uow: UnitOfWork, claims: Claims) -> Actor:
-    """The Cradle actor behind verified claims; a registered-nowhere actor when there is no row."""
-    user = uow.users.by_subject(claims.subject)
+def actor_for(uow: UnitOfWork, claims: Claims, *, mark_seen: bool = False) -> Actor:
+    """The Cradle actor behind verified claims; a registered-nowhere actor when there is no row.
+
+    `mark_seen` (an authenticated request): also stamp the user's `last_login`, at most once a
+    minute, in the same statement; the caller commits the unit of work to keep it."""
+    users = uow.users
+    user = users.by_subject_marking_seen(claims.subject) if mark_seen else users.by_subject(claims.subject)
     if user is None:
         return Actor(user_id=None, username=claims.username, role=None, subject=claims.subject)
     return Actor(

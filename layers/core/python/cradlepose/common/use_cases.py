@@ -58,6 +58,7 @@ def audit(
     annotation_context: dict[str, Any] | None = None,
     status: AuditStatus = AuditStatus.SUCCESS,
     error: str | None = None,
+    processing_time_ms: int | None = None,
 ) -> None:
     """Add the audit row of one change (or one failure) to the unit of work's transaction."""
     uow.audit(
@@ -74,6 +75,7 @@ def audit(
             annotation_context=annotation_context,
             status=status,
             error_message=error,
+            processing_time_ms=processing_time_ms,
         )
     )
 

@@ -27,6 +27,7 @@ import datetime as dt
 import json
 import logging
 import posixpath
+import time
 import uuid
 import zipfile
 from dataclasses import dataclass
@@ -100,6 +101,9 @@ class ImportOut(BaseModel):
     annotations_imported: int
     created_at: dt.datetime
     finished_at: dt.datetime | None
+    processing_time_ms: int | None = Field(
+        default=None, description="the worker's time on the archive, once the import has ended"
+    )
     upload: UploadForm | None = Field(default=None, description="where to POST the ZIP (when just created)")
 
 
@@ -322,6 +326,7 @@ def process(
         key, schema_id = row.archive_key, row.keypoint_schema_id
         schema = SchemaDefinition.model_validate(uow.schemas.require(schema_id).schema_definition)
     written: list[tuple[str, str]] = []
+    started = time.monotonic()  # the import's work: reading the archive to committing (or failing)
     try:
         with storage.open_read(settings.uploads_bucket, key) as source:
             archive = _open_zip(source)
@@ -330,13 +335,13 @@ def process(
                 _store(storage, import_id, n, item, _prepare(archive.read(item.member), item), written)
                 for n, item in enumerate(planned)
             ]
-        status = _commit_import(uow_factory, import_id, stored, context)
+        status = _commit_import(uow_factory, import_id, stored, context, started)
     except Exception as error:
         _compensate(storage, written)
         message = error.detail if isinstance(error, ValidationFailed) else f"{type(error).__name__}: {error}"
         if not isinstance(error, ValidationFailed):
             log.exception("import %s failed", import_id)
-        status = _fail(uow_factory, import_id, message, context)
+        status = _fail(uow_factory, import_id, message, context, started)
     storage.delete(settings.uploads_bucket, key)
     return status
 
@@ -420,8 +425,16 @@ def _store(
     )
 
 
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
 def _commit_import(
-    uow_factory: UnitOfWorkFactory, import_id: int, stored: list[_Stored], context: RequestContext
+    uow_factory: UnitOfWorkFactory,
+    import_id: int,
+    stored: list[_Stored],
+    context: RequestContext,
+    started: float,
 ) -> ImportStatus:
     now = dt.datetime.now(dt.UTC)
     with uow_factory(SYSTEM, context) as uow:
@@ -485,6 +498,7 @@ def _commit_import(
         row.batch_id, row.dataset_id, row.finished_at = batch.id, dataset.id, now
         row.images_imported = len(images)
         row.annotations_imported = sum(1 for i in images if i.yolo_keypoints is not None)
+        row.processing_time_ms = _elapsed_ms(started)
         _audit(
             uow,
             row,
@@ -510,7 +524,7 @@ def _commit_import(
 
 
 def _fail(
-    uow_factory: UnitOfWorkFactory, import_id: int, message: str, context: RequestContext
+    uow_factory: UnitOfWorkFactory, import_id: int, message: str, context: RequestContext, started: float
 ) -> ImportStatus:
     with uow_factory(SYSTEM, context) as uow:
         row = uow.dataset_imports.require(import_id, for_update=True)
@@ -519,6 +533,7 @@ def _fail(
         change_status(uow, row, ImportStatus.FAILED)
         row.error_message = message[:5000]
         row.finished_at = dt.datetime.now(dt.UTC)
+        row.processing_time_ms = _elapsed_ms(started)
         _audit(uow, row, "IMPORT_FAILED", new={"error": row.error_message}, status=AuditStatus.FAILED)
         uow.commit()
         return row.status
@@ -561,5 +576,13 @@ def _audit(
     status: AuditStatus = AuditStatus.SUCCESS,
 ) -> None:
     audit(
-        uow, action, AuditCategory.IMAGE_PROCESSING, "DatasetImport", row.id, row.name, new=new, status=status
+        uow,
+        action,
+        AuditCategory.IMAGE_PROCESSING,
+        "DatasetImport",
+        row.id,
+        row.name,
+        new=new,
+        status=status,
+        processing_time_ms=row.processing_time_ms,
     )

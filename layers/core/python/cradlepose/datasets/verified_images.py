@@ -3,7 +3,8 @@
 An image is verified when it is APPROVED; its verified keypoints are its latest APPROVED
 annotation version (a verifier's correction is a newer APPROVED version than the annotator's).
 Filters: keypoint schema (always: keypoints of two schemas do not mix), batches, institutions,
-the infant's age in months (infant_metadata.age_months), image quality, and the difficulty the
+the infant's age in months (infant_metadata.age_months), other infant_metadata values (containment,
+served by the GIN index idx_image_infant_metadata), image quality, and the difficulty the
 annotator rated the verified version.
 
 Judgement (domain.judgement): an image whose final verification says it is not usable for
@@ -12,17 +13,25 @@ research, or of POOR diagnostic quality, is left out unless the filters say `inc
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from cradlepose.db.models import Annotation, Image, ImageBatch, Verification
-from cradlepose.domain.bounds import DbId
+from cradlepose.domain.bounds import INTEGER_MAX, DbId
 from cradlepose.domain.enums import AnnotationStatus, DifficultyRating, ImageStatus
 from cradlepose.domain.judgement import UNUSABLE_DIAGNOSTIC_QUALITY
 from cradlepose.domain.splits import AGE_KEY
+
+# One value of infant_metadata to match exactly (a string, a flag, or a number).
+InfantValue = (
+    Annotated[str, Field(max_length=200)]
+    | bool
+    | Annotated[int, Field(ge=-INTEGER_MAX, le=INTEGER_MAX)]
+    | float
+)
 
 
 class ImageFilters(BaseModel):
@@ -40,6 +49,14 @@ class ImageFilters(BaseModel):
         default=False,
         description="also take images whose final verification judged them not usable for research "
         "or of POOR diagnostic quality (left out by default)",
+    )
+    infant: dict[Annotated[str, Field(max_length=100)], InfantValue] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=10,
+        description="images whose infant_metadata holds every one of these values, e.g. "
+        '{"sex": "female", "session_type": "home"} (answered by the GIN index on infant_metadata)',
+        examples=[{"sex": "female"}],
     )
 
     @model_validator(mode="after")
@@ -125,4 +142,6 @@ def verified_query(schema_id: int, filters: ImageFilters) -> sa.Select[Any]:
         query = query.where(final.c.difficulty_rating.in_(filters.difficulty))
     if not filters.include_unusable:
         query = query.where(Image.id.not_in(judged_unusable()))
+    if filters.infant:
+        query = query.where(Image.infant_metadata.contains(filters.infant))  # @>, idx_image_infant_metadata
     return query.order_by(Image.id)

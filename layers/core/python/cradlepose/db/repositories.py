@@ -85,6 +85,31 @@ class UserRepository(Repository[User]):
     def by_subject(self, subject: str) -> User | None:
         return self.session.scalar(sa.select(User).where(User.identity_subject == subject))
 
+    def by_subject_marking_seen(self, subject: str) -> User | None:
+        """`by_subject`, stamping `last_login` with now() when it is empty or over a minute old.
+
+        One statement: the UPDATE rides along as a data-modifying CTE of the same SELECT, so a
+        request whose caller was seen within the minute costs no extra round trip, and a busy
+        user's row is written at most once a minute, not once a request. The SELECT reads the row
+        as it was before the stamp (a CTE's writes are invisible to its own statement); nothing
+        that authorizes a request looks at `last_login`. Not audited: it is a trace of requests,
+        not a change anyone made; the caller commits it (see api.dependencies.caller).
+        """
+        seen = (
+            sa.update(User)
+            .where(
+                User.identity_subject == subject,
+                sa.or_(
+                    User.last_login.is_(None),
+                    User.last_login < sa.func.now() - sa.text("interval '1 minute'"),
+                ),
+            )
+            .values(last_login=sa.func.now())
+            .returning(User.id)
+            .cte("seen")
+        )
+        return self.session.scalar(sa.select(User).where(User.identity_subject == subject).add_cte(seen))
+
 
 class KeypointSchemaRepository(Repository[KeypointSchema]):
     model, label = KeypointSchema, "KeypointSchema"

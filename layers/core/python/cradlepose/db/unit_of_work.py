@@ -165,6 +165,7 @@ class UnitOfWork:
             request_id=ctx.request_id,
             http_status=entry.http_status,
             action_duration_ms=int((time.monotonic() - self._started) * 1000),
+            processing_time_ms=entry.processing_time_ms,
             status=entry.status,
             error_message=entry.error_message,
             warning_messages=entry.warnings or None,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cradlepose.domain.enums import Role
 
@@ -84,3 +87,26 @@ class Claims:
     username: str
     email: str | None = None
     groups: tuple[str, ...] = ()
+
+
+SESSION_ID_LENGTH = 100  # audit_logs.session_id is varchar(100)
+
+
+def session_id_of(claims: Mapping[str, Any]) -> str | None:
+    """The sign-in session a verified ID token belongs to, for the audit log's `session_id`.
+
+    Cognito's `origin_jti` names the sign-in: every ID token refreshed from the same refresh
+    token carries it, and revoking that token ends exactly this session; each token's own `jti`
+    changes hourly, so it would split one session into many. Where a token has no `origin_jti`
+    (a pool client without token revocation), the subject and `auth_time` (the moment of the
+    sign-in, which refreshes keep) name the same session: their hash, so the audit row repeats
+    neither the subject nor the time. None for a token that has neither.
+    """
+    origin = str(claims.get("origin_jti") or "").strip()
+    if origin:
+        return f"jti:{origin}"[:SESSION_ID_LENGTH]
+    subject, auth_time = claims.get("sub"), claims.get("auth_time")
+    if subject and auth_time:
+        digest = hashlib.sha256(f"{subject}\n{auth_time}".encode()).hexdigest()[:32]
+        return f"auth:{digest}"
+    return None

@@ -28,6 +28,8 @@ class AuditEntry:
     batch_context: dict[str, Any] | None = None
     annotation_context: dict[str, Any] | None = None
     system_context: dict[str, Any] | None = None
+    # How long the work this row records took where it ran (a job, a chunk, an import), when known.
+    processing_time_ms: int | None = None
 
 
 def jsonable(value: Any) -> Any:

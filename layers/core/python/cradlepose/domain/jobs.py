@@ -154,4 +154,7 @@ class JobReport(BaseModel):
     error: str | None = None
     training: TrainingOutcome | None = None
     inference: InferenceOutcome | None = None
+    # The runner's own measure of the work, from reading the spec to the final report (the last
+    # report carries it; queueing and the container's start are not in it).
+    processing_time_ms: int | None = Field(default=None, ge=0)
     updated_at: dt.datetime

@@ -333,16 +333,21 @@ def _apply_outcome(uow: UnitOfWork, job: TrainingJob | InferenceJob, report: Job
         except Exception as error:  # a result Cradle cannot take in fails the job, said plainly
             log.exception("the outcome of job %s could not be taken in", job.id)
             _finish(
-                uow, job, JobStatus.FAILED, error=f"the job finished, but its result was refused: {error}"
+                uow,
+                job,
+                JobStatus.FAILED,
+                error=f"the job finished, but its result was refused: {error}",
+                report=report,
             )
             return
-        _finish(uow, job, JobStatus.COMPLETED)
+        _finish(uow, job, JobStatus.COMPLETED, report=report)
     else:
         _finish(
             uow,
             job,
             report.state,
             error=report.error or (None if report.state is JobStatus.CANCELLED else "failed"),
+            report=report,
         )
 
 
@@ -402,10 +407,17 @@ def _store_inference(uow: UnitOfWork, job: InferenceJob, report: JobReport) -> N
 
 
 def _finish(
-    uow: UnitOfWork, job: TrainingJob | InferenceJob, status: JobStatus, error: str | None = None
+    uow: UnitOfWork,
+    job: TrainingJob | InferenceJob,
+    status: JobStatus,
+    error: str | None = None,
+    report: JobReport | None = None,
 ) -> None:
+    """`report`: the job's last report, whose measure of the work becomes processing_time_ms (a
+    job that went silent, or was never started, has none)."""
     change_status(uow, job, status)
     job.end_time = dt.datetime.now(dt.UTC)
+    job.processing_time_ms = report.processing_time_ms if report is not None else None
     if status is JobStatus.COMPLETED:
         job.progress_percentage = Decimal("100.00")
     if error is not None:
@@ -417,6 +429,7 @@ def _finish(
         new={"status": status, "result_model_id": getattr(job, "result_model_id", None)},
         failed=status is JobStatus.FAILED,
         error=error,
+        processing_time_ms=job.processing_time_ms,
     )
 
 
@@ -438,6 +451,7 @@ def _audit(
     new: dict[str, Any],
     failed: bool = False,
     error: str | None = None,
+    processing_time_ms: int | None = None,
 ) -> None:
     audit(
         uow,
@@ -448,4 +462,5 @@ def _audit(
         new=new,
         status=AuditStatus.FAILED if failed else AuditStatus.SUCCESS,
         error=error,
+        processing_time_ms=processing_time_ms,
     )

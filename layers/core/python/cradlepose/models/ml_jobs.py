@@ -89,6 +89,9 @@ class _JobOut(BaseModel):
     cancel_requested: bool
     start_time: dt.datetime | None
     end_time: dt.datetime | None
+    processing_time_ms: int | None = Field(
+        default=None, description="the runner's measure of the work, once the job has ended"
+    )
     last_report_at: dt.datetime | None
     metadata: dict[str, Any] | None = Field(validation_alias="job_metadata")
     created_by: int

@@ -122,6 +122,8 @@ def ingest_chunk(
         record_bulk_change(uow, "Image", loaded, ImageStatus.UPLOADED, ImageStatus.YOLO_PROCESSED)
         chunk.loaded_at = dt.datetime.now(dt.UTC)
         chunk.loaded_count, chunk.failed_count = len(loaded), len(failed)
+        # The inference task's own measure of its work on this chunk: every image it processed.
+        chunk.processing_time_ms = sum(r.processing_time_ms for r in results)
         loaded_now = set(loaded)
         ms = sum(r.ms for r in rows if r.image_id in loaded_now)
         uow.audit(
@@ -142,6 +144,7 @@ def ingest_chunk(
                 },
                 summary=f"chunk {chunk.chunk_index}: {len(loaded)} pre-annotated, {len(failed)} failed",
                 batch_context={"batch_id": batch.id, "batch_name": batch.batch_name},
+                processing_time_ms=chunk.processing_time_ms,
             )
         )
         uow.commit()

@@ -348,6 +348,8 @@ def review_item(uow: UnitOfWork, image: Image, annotation: Annotation, queue: Qu
 
 def decide(uow: UnitOfWork, annotation_id: int, command: VerificationIn) -> DecisionOut:
     actor = access.require_role(uow.actor, Role.VERIFIER, Role.ADMIN)
+    if command.internal_notes is not None and not actor.is_admin:
+        raise PermissionDenied("internal notes are written by admins only: leave internal_notes out")
     annotation, image = _claimed(uow, actor, annotation_id)
     batch = uow.batches.require(image.batch_id, for_update=True)
     schema = SchemaDefinition.model_validate(uow.schemas.require(batch.keypoint_schema_id).schema_definition)
@@ -600,8 +602,53 @@ def list_for_annotation(uow: UnitOfWork, annotation_id: int) -> list[Verificatio
     rows = uow.session.scalars(
         sa.select(Verification).where(Verification.annotation_id == annotation_id).order_by(Verification.id)
     ).all()
-    # internal_notes is for admins and researchers: VerificationOut never carries it.
+    # internal_notes is for admins: VerificationOut never carries it (internal_notes() below does).
     return [VerificationOut.model_validate(v) for v in rows]
+
+
+# ------------------------------------------------------------------ internal notes (admins only)
+
+
+class InternalNotesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    internal_notes: str | None = Field(max_length=10_000, description="null clears them")
+
+
+class InternalNotesOut(BaseModel):
+    verification_id: int
+    internal_notes: str | None
+
+
+def internal_notes(uow: UnitOfWork, verification_id: int) -> InternalNotesOut:
+    """A verification's internal notes (seed 000: "for admin/research use"): admins only; no other
+    role's answer ever carries them."""
+    access.require_admin(uow.actor)
+    verification = uow.verifications.require(verification_id)
+    return InternalNotesOut(verification_id=verification.id, internal_notes=verification.internal_notes)
+
+
+def set_internal_notes(uow: UnitOfWork, verification_id: int, command: InternalNotesIn) -> InternalNotesOut:
+    """Write (or clear) a verification's internal notes; audited with the text before and after."""
+    access.require_admin(uow.actor)
+    verification = uow.verifications.require(verification_id, for_update=True)
+    notes = command.internal_notes.strip() if command.internal_notes is not None else None
+    notes = notes or None
+    before = verification.internal_notes
+    if notes != before:
+        verification.internal_notes = notes
+        audit(
+            uow,
+            "VERIFICATION_INTERNAL_NOTES_UPDATED",
+            AuditCategory.VERIFICATION,
+            "Verification",
+            verification.id,
+            old={"internal_notes": before},
+            new={"internal_notes": notes},
+            annotation_context={"annotation_id": verification.annotation_id},
+        )
+        uow.commit()
+    return InternalNotesOut(verification_id=verification.id, internal_notes=notes)
 
 
 # ------------------------------------------------------------------ helpers

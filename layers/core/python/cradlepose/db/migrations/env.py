@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import cradlepose.db.models  # noqa: F401 - registers every table on the metadata
+from cradlepose.db.audit_partitions import is_partition
 from cradlepose.db.base import Base
 from cradlepose.db.engine import create_engine
 
@@ -13,8 +14,11 @@ target_metadata = Base.metadata
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    # Tables created by extensions or later tooling are not ours to compare.
-    return not (type_ == "table" and reflected and compare_to is None and name in {"spatial_ref_sys"})
+    # Tables created by extensions or later tooling are not ours to compare; nor are the audit
+    # log's monthly partitions (the parent is the model; its retention job makes and drops them).
+    if type_ == "table" and reflected and compare_to is None:
+        return name not in {"spatial_ref_sys"} and not is_partition(name)
+    return True
 
 
 def run_migrations_offline() -> None:

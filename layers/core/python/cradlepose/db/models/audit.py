@@ -1,17 +1,22 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg
 from sqlalchemy.orm import Mapped, mapped_column
 
-from cradlepose.db.base import Base, BigIntPK, CreatedAt, pg_enum
+from cradlepose.db.base import Base, BigIntPK, pg_enum
 from cradlepose.domain.enums import AuditCategory, AuditStatus
 
 
 class AuditLog(Base):
     """Append-only: the database rejects UPDATE, DELETE and TRUNCATE on this table (see migration).
+
+    Partitioned by month on `created_at` (migration 0012; cradlepose.db.audit_partitions): the
+    primary key is (id, created_at), as a partitioned table's must include the partition key;
+    `id` alone stays unique in practice (one identity sequence for every partition).
 
     Beyond the seed: `request_id` (the API Gateway / Lambda request id that ties the row to
     the logs and traces) and `http_status` (what the caller was answered).
@@ -56,7 +61,9 @@ class AuditLog(Base):
     annotation_context: Mapped[dict[str, Any] | None]
     system_context: Mapped[dict[str, Any] | None]
 
-    created_at: Mapped[CreatedAt]
+    created_at: Mapped[dt.datetime] = mapped_column(
+        sa.DateTime(timezone=True), server_default=sa.func.now(), primary_key=True
+    )
 
     __table_args__ = (
         sa.Index("idx_audit_user_action", "user_id", "action"),
@@ -67,4 +74,5 @@ class AuditLog(Base):
         sa.CheckConstraint("action_duration_ms >= 0", name="action_duration_ms_non_negative"),
         sa.CheckConstraint("processing_time_ms >= 0", name="processing_time_ms_non_negative"),
         sa.CheckConstraint("http_status BETWEEN 100 AND 599", name="http_status_range"),
+        {"postgresql_partition_by": "RANGE (created_at)"},
     )

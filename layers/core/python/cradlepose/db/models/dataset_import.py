@@ -40,6 +40,7 @@ class DatasetImport(Base):
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=sa.func.now())
     finished_at: Mapped[dt.datetime | None]
+    processing_time_ms: Mapped[int | None]  # the worker's run over the archive, written when it ends
 
     __table_args__ = (
         sa.Index("idx_dataset_import_status", "status", "id"),
@@ -48,5 +49,5 @@ class DatasetImport(Base):
             "status <> 'COMPLETED' OR (batch_id IS NOT NULL AND dataset_id IS NOT NULL)",
             name="completed_has_batch",
         ),
-        *non_negative("archive_size", "images_imported", "annotations_imported"),
+        *non_negative("archive_size", "images_imported", "annotations_imported", "processing_time_ms"),
     )

@@ -77,6 +77,13 @@ class Image(Base):
         sa.Index("idx_image_annotator", "current_annotator"),
         sa.Index("idx_image_quality", "image_quality_score"),
         sa.Index("idx_image_created", "created_at"),
+        # The JSONB field the API filters on (datasets.verified_images: `infant` containment, @>).
+        sa.Index(
+            "idx_image_infant_metadata",
+            "infant_metadata",
+            postgresql_using="gin",
+            postgresql_ops={"infant_metadata": "jsonb_path_ops"},
+        ),
         sa.Index("idx_image_assignment_status", "current_assignment_id", "status"),
         # A batch's images newest first (an annotator's view of a batch filters them by assignment):
         # without it the newest-first page scans the whole table's primary key backwards, past the

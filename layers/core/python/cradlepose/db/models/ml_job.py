@@ -37,6 +37,8 @@ class _JobColumns:
     cancel_requested: Mapped[bool] = mapped_column(server_default=sa.false(), default=False)
     start_time: Mapped[dt.datetime | None]
     end_time: Mapped[dt.datetime | None]
+    # Measured by the runner around the work itself (not queueing), written when the job ends.
+    processing_time_ms: Mapped[int | None]
     last_report_at: Mapped[dt.datetime | None]
     job_metadata: Mapped[dict[str, Any] | None] = mapped_column("metadata")
     created_by: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
@@ -61,6 +63,7 @@ class TrainingJob(_JobColumns, Base):
         sa.Index("idx_training_job_base_model", "base_model_id"),
         sa.Index("idx_training_job_created", "created_at"),
         between("progress_percentage", 0, 100),
+        sa.CheckConstraint("processing_time_ms >= 0", name="processing_time_ms_non_negative"),
         sa.CheckConstraint(
             "status <> 'COMPLETED' OR result_model_id IS NOT NULL", name="completed_has_result_model"
         ),
@@ -86,6 +89,7 @@ class InferenceJob(_JobColumns, Base):
         sa.Index("idx_inference_job_model", "model_id"),
         sa.Index("idx_inference_job_created", "created_at"),
         between("progress_percentage", 0, 100),
+        sa.CheckConstraint("processing_time_ms >= 0", name="processing_time_ms_non_negative"),
         sa.CheckConstraint("cardinality(target_images) > 0", name="target_images_not_empty"),
         sa.CheckConstraint(
             "(dataset_id IS NULL) = (split IS NULL)", name="evaluation_names_dataset_and_split"

@@ -31,6 +31,8 @@ class PipelineChunk(Base):
     loaded_at: Mapped[dt.datetime | None]
     loaded_count: Mapped[int | None]
     failed_count: Mapped[int | None]
+    # How long the inference task worked on this chunk (its results document's own measure).
+    processing_time_ms: Mapped[int | None]
 
     __table_args__ = (
         sa.UniqueConstraint("run_id", "chunk_index", name="uq_pipeline_chunk_run_index"),
@@ -40,5 +42,5 @@ class PipelineChunk(Base):
             "(loaded_at IS NULL) = (loaded_count IS NULL AND failed_count IS NULL)",
             name="loaded_counts_with_loaded_at",
         ),
-        *non_negative("chunk_index", "loaded_count", "failed_count"),
+        *non_negative("chunk_index", "loaded_count", "failed_count", "processing_time_ms"),
     )

@@ -262,7 +262,7 @@ SCORES = {"overall_quality_score": 8, "certainty_level": 7, "verification_time_s
 # The verifier's decision for each submitted image, in the order the queue hands them out.
 FIRST_DECISIONS: tuple[dict[str, Any], ...] = (
     {"decision": "APPROVED", "anatomical_accuracy": 9, "technical_precision": 8, "completeness_score": 9,
-     "detailed_feedback": "Clean work.", "internal_notes": "Good reference image.",
+     "detailed_feedback": "Clean work.",
      "keypoint_accuracy_scores": {"0": 9, "5": 8}, "clinical_relevance": "HIGH",
      "diagnostic_quality": "EXCELLENT", "complexity_rating": 2},
     {"decision": "APPROVED_WITH_CORRECTIONS", "correction_summary": "Left shoulder moved."},
@@ -316,10 +316,11 @@ def second_opinion(world: World) -> None:
 
 
 def escalation(world: World) -> None:
-    """An admin decides the escalated image."""
+    """An admin decides the escalated image, with internal notes (only admins write them)."""
     _decide(
-        world.admin, _claim(world.admin, "escalated"), {"decision": "APPROVED", "diagnostic_quality": "GOOD"}
-    )
+        world.admin, _claim(world.admin, "escalated"),
+        {"decision": "APPROVED", "diagnostic_quality": "GOOD", "internal_notes": "Good reference image."},
+    )  # fmt: skip
 
 
 def revise(world: World) -> None:

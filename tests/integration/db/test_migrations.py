@@ -24,6 +24,8 @@ EXTRA_TABLES = {
     "dataset_imports", "training_jobs", "inference_jobs", "model_metrics", "model_deployments",
     "sigma_calibrations",
     "analysis_jobs", "analysis_results", "reference_passages",
+    # single-use upload forms (issue 18; migration 0010)
+    "pending_uploads",
 }  # fmt: skip
 # Pose anomaly screening (seed 004, docs/anomaly.md).
 ANOMALY_TABLES = {

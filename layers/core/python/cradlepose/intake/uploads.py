@@ -389,10 +389,14 @@ def _clash(
 ) -> Registration:
     """The image row clashed with one committed meanwhile: the same upload delivered twice at
     once, or the same pixels through another form (an exact duplicate, rejected)."""
-    if _already_handled(uow_factory, upload):
+    with uow_factory(SYSTEM, TRIGGER_CONTEXT) as uow:
+        registered_by_another_delivery = uow.images.by_storage_path(upload.image) is not None
+    if registered_by_another_delivery:  # what this one wrote is that image: keep it
+        return Registration(Outcome.DUPLICATE, upload.incoming)
+    _discard_written(storage, upload)
+    if _already_handled(uow_factory, upload):  # rejected meanwhile by another delivery
         return Registration(Outcome.DUPLICATE, upload.incoming)
     if constraint_name(error) == PIXELS_UNIQUE_PER_BATCH:
-        _discard_written(storage, upload)
         first = _same_pixels_in_batch(uow_factory, upload, prepared.pixel_sha256)
         if first is not None and first != _THIS_UPLOAD:
             return _reject(uow_factory, storage, upload, _duplicate(first), head)

@@ -160,6 +160,26 @@ def test_a_named_form_used_twice_keeps_the_first_image_and_refuses_the_second(
     assert _deliver(uow_factory, form["key"], len(first))["outcome"] in ("duplicate", "ignored")
 
 
+def test_a_client_resending_the_same_bytes_through_its_form_is_not_refused(
+    api: ApiClient, admin: Persona, uow_factory: UnitOfWorkFactory, engine: sa.Engine
+) -> None:
+    # A client that timed out after S3 had stored the file sends it again: same key, same ETag
+    data = jpeg_with_metadata(seed=3)
+    created = _create(api, admin, [{"filename": "a.jpg"}])
+    form = created["uploads"][0]
+    assert _post(form, data, "a.jpg") == 204
+    first = _deliver(uow_factory, form["key"])
+    assert _post(form, data, "a.jpg") == 204
+
+    again = _deliver(uow_factory, form["key"])
+
+    assert first["outcome"] == "registered"
+    assert again["outcome"] == "duplicate"  # the object that consumed the form: nothing new
+    assert _incoming_count() == 0
+    assert _count(engine, "SELECT count(*) FROM upload_rejections") == 0
+    assert _count(engine, "SELECT count(*) FROM images") == 1
+
+
 def test_an_open_form_used_twice_under_another_name_is_refused(
     api: ApiClient, admin: Persona, uow_factory: UnitOfWorkFactory, engine: sa.Engine
 ) -> None:

@@ -78,7 +78,9 @@ def from_domain(error: errors.DomainError, instance: str | None, request_id: str
     field_errors = None
     if isinstance(error, errors.ValidationFailed):
         field_errors = [FieldError(location=p.location, message=p.message) for p in error.problems]
-    context = error.context() if isinstance(error, errors.IllegalTransition) else None
+    context = (
+        error.context() if isinstance(error, errors.IllegalTransition | errors.DuplicateUpload) else None
+    )
     return Problem(
         type=PROBLEM_BASE + error.code,
         title=error.title,

@@ -96,6 +96,9 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
     ): "a chunk that fails answers its token",
     ("inference_task", "states:SendTaskHeartbeat", "states:batch_pipeline"): "heartbeats every 60 s; "
     "the flow's chunks finish sooner",
+    ("upload_registered", "s3:DeleteObject", "s3:objects:derived/*"): "a registration that loses the race "
+    "for its pixels (an exact duplicate arriving at once) removes the thumbnail it wrote "
+    "(tests/integration/api/test_upload_duplicates.py)",
     ("upload_registered", "states:StartExecution", "states:batch_pipeline"): "the last expected upload of a "
     "batch starts its pipeline; the demo completes its batch through the API instead",
 }

@@ -141,6 +141,7 @@ def test_a_renamed_pdf_is_rejected_quarantined_and_reported(
             "state": "rejected",
             "image_id": None,
             "reason": result["reason"],
+            "duplicate_of": None,
         }
     ]
     s3 = boto3.client("s3", region_name="us-east-1")
@@ -256,15 +257,16 @@ def test_png_text_chunks_are_removed_and_quality_issues_named(
 def test_the_last_expected_image_starts_the_pipeline_once(
     api: ApiClient, admin: Persona, uow_factory: UnitOfWorkFactory, aws: str
 ) -> None:
-    data = jpeg_with_metadata()
+    # Two different images: the same one twice would be a duplicate, rejected.
+    a, b = jpeg_with_metadata(seed=1), jpeg_with_metadata(seed=2)
     created = _create(api, admin, [{"filename": "a.jpg"}, {"filename": "b.jpg"}])
     first, second = created["uploads"]
-    for form, name in ((first, "a.jpg"), (second, "b.jpg")):
+    for form, name, data in ((first, "a.jpg", a), (second, "b.jpg", b)):
         _post(form, data, name, "image/jpeg")
 
-    assert _deliver(uow_factory, first["key"], len(data))["pipeline_execution"] is None
-    started = _deliver(uow_factory, second["key"], len(data))
-    redelivered = _deliver(uow_factory, second["key"], len(data))
+    assert _deliver(uow_factory, first["key"], len(a))["pipeline_execution"] is None
+    started = _deliver(uow_factory, second["key"], len(b))
+    redelivered = _deliver(uow_factory, second["key"], len(b))
 
     assert started["pipeline_execution"] is not None
     assert redelivered["pipeline_execution"] is None
@@ -304,10 +306,13 @@ def test_hostile_files_are_stored_as_their_pixels_alone(
     api: ApiClient, admin: Persona, uow_factory: UnitOfWorkFactory
 ) -> None:
     corpus = [make() for make in HOSTILE]
-    created = _create(api, admin, [{"filename": _name(h)} for h in corpus])
     s3 = boto3.client("s3", region_name="us-east-1")
     settings = get_settings()
-    for hostile, form in zip(corpus, created["uploads"], strict=True):
+    for hostile in corpus:
+        # A batch each: several hide different payloads behind the same pixels, which in one
+        # batch would be exact duplicates of each other (rejected, tested below).
+        created = _create(api, admin, [{"filename": _name(hostile)}])
+        form = created["uploads"][0]
         mime = "image/png" if hostile.image_format == "PNG" else "image/jpeg"
         assert _post(form, hostile.data, _name(hostile), mime) == 204
         result = _deliver(uow_factory, form["key"], len(hostile.data))
@@ -349,13 +354,12 @@ class _OneCallAtATime:
 def test_concurrent_registrations_count_exactly_without_locking_the_batch(
     api: ApiClient, admin: Persona, uow_factory: UnitOfWorkFactory, engine: sa.Engine, aws: str
 ) -> None:
-    # Given a batch of eight uploaded files, each of whose events arrives twice, all at once
-    data = jpeg_with_metadata()
+    # Given a batch of eight uploaded (different) files, each of whose events arrives twice, all at once
     files = [f"{n}.jpg" for n in range(8)]
     created = _create(api, admin, [{"filename": name} for name in files])
     batch_id = created["batch"]["id"]
-    for form, name in zip(created["uploads"], files, strict=True):
-        assert _post(form, data, name, "image/jpeg") == 204
+    for seed, (form, name) in enumerate(zip(created["uploads"], files, strict=True)):
+        assert _post(form, jpeg_with_metadata(seed=seed), name, "image/jpeg") == 204
     keys = [form["key"] for form in created["uploads"]] * 2
     statements: list[str] = []
 

@@ -25,6 +25,7 @@ EXTRA_TABLES = {
     "sigma_calibrations",
     "analysis_jobs", "analysis_results", "reference_passages",
     "upload_manifest_entries",  # image metadata given with upload forms (migration 0011)
+    "pending_uploads",  # single-use upload forms (issue 18; migration 0013)
 }  # fmt: skip
 # Pose anomaly screening (seed 004, docs/anomaly.md).
 ANOMALY_TABLES = {

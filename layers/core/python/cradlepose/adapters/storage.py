@@ -28,6 +28,7 @@ class StoredObject:
     size: int
     content_type: str | None
     metadata: dict[str, str]
+    etag: str | None = None  # which version of the key this is: a form used twice gives two
 
 
 class ObjectMissing(Exception):
@@ -120,6 +121,7 @@ class S3Storage:
             size=int(response["ContentLength"]),
             content_type=response.get("ContentType"),
             metadata=dict(response.get("Metadata") or {}),
+            etag=response.get("ETag"),
         )
 
     def get(self, bucket: str, key: str) -> bytes:

@@ -27,6 +27,7 @@ from cradlepose.db.models import (
     InferenceJob,
     KeypointSchema,
     MLModelConfig,
+    PendingUpload,
     PerformanceMetrics,
     PipelineChunk,
     PipelineRun,
@@ -165,6 +166,13 @@ class UploadRejectionRepository(Repository[UploadRejection]):
 
     def by_upload_key(self, upload_key: str) -> UploadRejection | None:
         return self.session.scalar(sa.select(UploadRejection).where(UploadRejection.upload_key == upload_key))
+
+
+class PendingUploadRepository(Repository[PendingUpload]):
+    model, label = PendingUpload, "PendingUpload"
+
+    def by_nonce(self, nonce: str) -> PendingUpload | None:
+        return self.session.scalar(sa.select(PendingUpload).where(PendingUpload.nonce == nonce))
 
 
 class PipelineRunRepository(Repository[PipelineRun]):

@@ -45,6 +45,7 @@ class UnitOfWork:
     audit_logs: repos.AuditLogRepository
     performance: repos.PerformanceMetricsRepository
     upload_rejections: repos.UploadRejectionRepository
+    pending_uploads: repos.PendingUploadRepository
     pipeline_runs: repos.PipelineRunRepository
     datasets: repos.DatasetRepository
     collections: repos.CollectionRepository
@@ -93,6 +94,7 @@ class UnitOfWork:
         self.audit_logs = repos.AuditLogRepository(s)
         self.performance = repos.PerformanceMetricsRepository(s)
         self.upload_rejections = repos.UploadRejectionRepository(s)
+        self.pending_uploads = repos.PendingUploadRepository(s)
         self.pipeline_runs = repos.PipelineRunRepository(s)
         self.datasets = repos.DatasetRepository(s)
         self.collections = repos.CollectionRepository(s)

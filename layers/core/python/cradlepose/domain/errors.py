@@ -123,3 +123,18 @@ class IllegalTransition(Conflict):
             "from": getattr(self.current, "value", self.current),
             "to": getattr(self.target, "value", self.target),
         }
+
+
+class DuplicateUpload(Conflict):
+    """A file asked to be uploaded is already in the batch (or has an open form there)."""
+
+    code = "duplicate-upload"
+    title = "This file is already uploaded"
+
+    def __init__(self, detail: str, *, file_index: int, original_image_id: int | None) -> None:
+        super().__init__(detail)
+        self.file_index = file_index
+        self.original_image_id = original_image_id
+
+    def context(self) -> dict[str, Any]:
+        return {"file_index": self.file_index, "original_image_id": self.original_image_id}

@@ -43,6 +43,9 @@ class Anonymized:
     orientation: int  # EXIF orientation kept in the file; viewers apply it
     width: int  # as shown, i.e. after the orientation is applied
     height: int
+    # SHA-256 of the cleaned file's decoded pixels (mode and size included): the same for two
+    # files whatever metadata they carried, the key of exact duplicates (issue 19).
+    pixel_sha256: str = ""
 
 
 def _pixels(data: bytes, image_format: str) -> tuple[str, tuple[int, int], bytes]:
@@ -79,4 +82,6 @@ def anonymize(data: bytes, image_format: str, max_pixels: int = MAX_PIXELS) -> A
     if _pixels(cleaned.data, image_format) != (mode, size, digest):
         raise NotAnonymized("the cleaned file's pixels differ from the original's")
     width, height = (size[1], size[0]) if cleaned.turned else size
-    return Anonymized(cleaned.data, cleaned.orientation, width, height)
+    fingerprint = hashlib.sha256(f"{mode}:{size[0]}x{size[1]}:{cleaned.orientation}:".encode())
+    fingerprint.update(digest)
+    return Anonymized(cleaned.data, cleaned.orientation, width, height, fingerprint.hexdigest())

@@ -19,13 +19,20 @@ from cradlepose.common.use_cases import (
     snapshot,
     tenths,
 )
-from cradlepose.db.models import BatchAssignment, Image, ImageBatch, KeypointSchema, UploadRejection
+from cradlepose.db.models import (
+    BatchAssignment,
+    Image,
+    ImageBatch,
+    KeypointSchema,
+    PendingUpload,
+    UploadRejection,
+)
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
 from cradlepose.domain.actor import Actor
 from cradlepose.domain.bounds import ByteSize, DbId
 from cradlepose.domain.enums import AuditCategory, BatchStatus, ImageStatus, Role
-from cradlepose.domain.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from cradlepose.domain.errors import Conflict, DuplicateUpload, NotFound, PayloadTooLarge, ValidationFailed
 from cradlepose.domain.image_metadata import ImageMetadata
 from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME
 from cradlepose.domain.status_changes import change_status
@@ -42,6 +49,12 @@ class FileToUpload(ImageMetadata):
 
     filename: str = Field(min_length=1, max_length=255)
     size: ByteSize | None = Field(default=None, description="bytes; checked against the upload limit now")
+    sha256: str | None = Field(
+        default=None,
+        pattern="^[0-9a-f]{64}$",
+        description="SHA-256 of the file (lower-case hex), optional: a file already registered in the "
+        "batch, or with an open form there, is refused now with 409 and no form",
+    )
 
     def metadata(self) -> ImageMetadata:
         return ImageMetadata(
@@ -138,6 +151,11 @@ class UploadState(BaseModel):
     state: str = Field(description="registered | rejected")
     image_id: int | None = None
     reason: str | None = None
+    duplicate_of: int | None = Field(
+        default=None,
+        description="the image this file repeats: rejected if the pixels are the same, "
+        "registered and flagged if it is a near-duplicate (resized, re-compressed)",
+    )
 
 
 class UploadReport(BaseModel):
@@ -176,10 +194,11 @@ def create_batch(uow: UnitOfWork, storage: Storage, command: BatchIn) -> BatchCr
             uploaded_by=actor.user_id,
         )
     )
+    _check_not_duplicates(uow, batch.id, files)
     if isinstance(command.uploads, NamedFiles):
-        forms = _forms(storage, batch.id, [f.filename for f in files])
+        forms = _forms(uow, storage, batch.id, files)
     else:
-        forms = _open_forms(storage, batch.id, command.uploads.count)
+        forms = _open_forms(uow, storage, batch.id, command.uploads.count)
     # Named files only (an open form's file is not known yet: the batch's defaults are all it gets).
     named = forms[: len(files)]
     image_metadata.record_manifest(
@@ -198,7 +217,8 @@ def more_uploads(uow: UnitOfWork, storage: Storage, batch_id: int, command: More
     if batch.status is not BatchStatus.UPLOADED:
         raise Conflict(f"batch {batch.id} is {batch.status.value}; uploads are closed once processing starts")
     _check_files(command.files, get_settings().max_upload_bytes)
-    forms = _forms(storage, batch.id, [f.filename for f in command.files])
+    _check_not_duplicates(uow, batch.id, command.files)
+    forms = _forms(uow, storage, batch.id, command.files)
     image_metadata.record_manifest(
         uow, batch.id, [(form.key, f.metadata()) for form, f in zip(forms, command.files, strict=True)]
     )
@@ -293,7 +313,7 @@ def upload_report(uow: UnitOfWork, batch_id: int) -> UploadReport:
     access.require_admin(uow.actor)
     batch = uow.batches.require(batch_id)
     images = uow.session.execute(
-        sa.select(Image.id, Image.original_filename, Image.storage_path)
+        sa.select(Image.id, Image.original_filename, Image.storage_path, Image.duplicate_of_id)
         .where(Image.batch_id == batch.id)
         .order_by(Image.id)
     ).all()
@@ -301,12 +321,23 @@ def upload_report(uow: UnitOfWork, batch_id: int) -> UploadReport:
         sa.select(UploadRejection).where(UploadRejection.batch_id == batch.id).order_by(UploadRejection.id)
     ).all()
     files = [
-        UploadState(filename=name, slot=path.rsplit("/", 1)[-1], state="registered", image_id=image_id)
-        for image_id, name, path in images
+        UploadState(
+            filename=name,
+            slot=path.rsplit("/", 1)[-1],
+            state="registered",
+            image_id=image_id,
+            reason=f"near-duplicate of image {original}" if original is not None else None,
+            duplicate_of=original,
+        )
+        for image_id, name, path, original in images
     ]
     files += [
         UploadState(
-            filename=r.original_filename, slot=r.upload_key.split("/")[2], state="rejected", reason=r.reason
+            filename=r.original_filename,
+            slot=r.upload_key.split("/")[2],
+            state="rejected",
+            reason=r.reason,
+            duplicate_of=r.duplicate_of_id,
         )
         for r in rejections
     ]
@@ -393,17 +424,99 @@ def _check_files(files: list[FileToUpload], max_bytes: int) -> None:
             )
 
 
-def _forms(storage: Storage, batch_id: int, names: list[str]) -> list[UploadForm]:
+def _check_not_duplicates(uow: UnitOfWork, batch_id: int, files: list[FileToUpload]) -> None:
+    """The duplicate check before the S3 write, for files whose SHA-256 the uploader sent.
+
+    Refused (409, nothing written): a file the request lists twice, one already registered in the
+    batch (its uploaded bytes' hash), one with an open, unexpired form there. The trigger's check
+    of the cleaned pixels stays the authority; this one saves the upload.
+    """
+    seen: dict[str, int] = {}
+    now = dt.datetime.now(dt.UTC)
+    for i, file in enumerate(files):
+        if file.sha256 is None:
+            continue
+        if file.sha256 in seen:
+            raise DuplicateUpload(
+                f"files[{i}] ({file.filename}) is the same file as files[{seen[file.sha256]}]",
+                file_index=i,
+                original_image_id=None,
+            )
+        seen[file.sha256] = i
+        original = uow.session.scalar(
+            sa.select(Image.id)
+            .where(Image.batch_id == batch_id, Image.upload_sha256 == file.sha256)
+            .order_by(Image.id)
+            .limit(1)
+        )
+        if original is not None:
+            raise DuplicateUpload(
+                f"files[{i}] ({file.filename}) is already in batch {batch_id} as image {original}",
+                file_index=i,
+                original_image_id=original,
+            )
+        open_form = uow.session.scalar(
+            sa.select(PendingUpload.id)
+            .where(
+                PendingUpload.batch_id == batch_id,
+                PendingUpload.sha256 == file.sha256,
+                PendingUpload.consumed_at.is_(None),
+                PendingUpload.expires_at > now,
+            )
+            .limit(1)
+        )
+        if open_form is not None:
+            raise DuplicateUpload(
+                f"files[{i}] ({file.filename}) already has an open upload form in batch {batch_id}; "
+                "use that form, or ask again once it expires",
+                file_index=i,
+                original_image_id=None,
+            )
+
+
+def _forms(uow: UnitOfWork, storage: Storage, batch_id: int, files: list[FileToUpload]) -> list[UploadForm]:
     """One form per named file: its key, content type and size limit are fixed in the policy."""
-    return [
-        _form(storage, name, UploadKey.new(batch_id, name).incoming, content_type_for(name, i))
-        for i, name in enumerate(names)
-    ]
+    forms = []
+    for i, file in enumerate(files):
+        key = UploadKey.new(batch_id, file.filename)
+        form = _form(storage, file.filename, key.incoming, content_type_for(file.filename, i))
+        _pending(uow, batch_id, key.slot, form, filename=key.filename, size=file.size, sha256=file.sha256)
+        forms.append(form)
+    return forms
 
 
-def _open_forms(storage: Storage, batch_id: int, count: int) -> list[UploadForm]:
+def _open_forms(uow: UnitOfWork, storage: Storage, batch_id: int, count: int) -> list[UploadForm]:
     """Forms for files not named in advance: any image/* type, the file's own name in the key."""
-    return [_form(storage, "${filename}", UploadKey.any_name(batch_id), None) for _ in range(count)]
+    forms = []
+    for _ in range(count):
+        key = UploadKey.any_name(batch_id)
+        form = _form(storage, "${filename}", key, None)
+        _pending(uow, batch_id, key.split("/")[2], form, filename=None, size=None, sha256=None)
+        forms.append(form)
+    return forms
+
+
+def _pending(
+    uow: UnitOfWork,
+    batch_id: int,
+    nonce: str,
+    form: UploadForm,
+    *,
+    filename: str | None,
+    size: int | None,
+    sha256: str | None,
+) -> None:
+    """The row that makes the form single-use: the upload trigger consumes it once."""
+    uow.session.add(  # flushed with the batch's commit: one INSERT round for all the forms
+        PendingUpload(
+            batch_id=batch_id,
+            nonce=nonce,
+            filename=filename,
+            size_bytes=size,
+            sha256=sha256,
+            expires_at=form.expires_at,
+        )
+    )
 
 
 def _form(storage: Storage, filename: str, key: str, content_type: str | None) -> UploadForm:

@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from cradlepose.adapters.storage import Storage
 from cradlepose.common.image_access import audit_phi_read, open_work_covers, visible_image
@@ -52,6 +52,14 @@ class ImageOut(BaseModel):
     is_difficult_case: bool
     requires_specialist_review: bool
     has_annotation_issues: bool
+    duplicate_of_id: int | None = Field(
+        default=None,
+        description="the image this one nearly repeats (resized, re-compressed) in its batch, or "
+        "repeats exactly in another batch; stored, and flagged for the uploader",
+    )
+    duplicate_distance: int | None = Field(
+        default=None, description="perceptual-hash (dHash) bits that differ from that image: 0–64"
+    )
     created_at: dt.datetime
     last_status_change: dt.datetime
 

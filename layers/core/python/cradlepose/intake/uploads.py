@@ -9,13 +9,26 @@ its `anonymization_status` set), measured for quality, thumbnailed, and register
 uploader said about it (intake.image_metadata: its manifest entry over the batch's defaults). The
 last expected image of a batch requests its pipeline run.
 
+Each form is single-use (issue 18): the key's slot is the nonce of a `pending_uploads` row,
+consumed in the transaction that registers or rejects the object, and only after consuming it
+are the cleaned image and thumbnail written. An object whose slot names no issued form, or a
+form another object already consumed, is rejected like any other refusal.
+
+Duplicates (issue 19): the SHA-256 of the cleaned pixels is unique per batch, so an exact copy
+(whatever metadata it carried) is rejected, "duplicate of image N", even when two arrive at
+once; an image within `fingerprint.NEAR_DUPLICATE_BITS` of another in the batch (its dHash),
+or with the same pixels as an image of another batch, is registered, linked to that image
+(`duplicate_of_id`) and flagged in the upload report.
+
 Every step may run twice (S3 and EventBridge deliver at least once): objects are written to
 deterministic keys, the Image row is unique on its storage path, the rejection on its upload
-key, and the incoming object is deleted only after the database has committed.
+key, a consumed form remembers the object (key and ETag) that consumed it, and the incoming
+object is deleted only after the database has committed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,17 +36,19 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import BIT
 
-from cradlepose.adapters.storage import ObjectMissing, Storage
+from cradlepose.adapters.storage import ObjectMissing, Storage, StoredObject
 from cradlepose.common.system import SYSTEM
-from cradlepose.db.models import Image, ImageBatch, UploadRejection
-from cradlepose.db.unit_of_work import UnitOfWorkFactory
+from cradlepose.db.errors import constraint_name
+from cradlepose.db.models import Image, ImageBatch, PendingUpload, UploadRejection
+from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.audit import AuditEntry, jsonable
 from cradlepose.domain.enums import AuditCategory, AuditStatus, BatchStatus
 from cradlepose.domain.quality import assess
 from cradlepose.domain.uploads import UploadKey, loggable_key
-from cradlepose.imaging import anonymize, measure
+from cradlepose.imaging import anonymize, fingerprint, measure
 from cradlepose.imaging.sniff import sniff
 from cradlepose.intake import image_metadata
 from cradlepose.preannotation import pipeline
@@ -45,6 +60,7 @@ TRIGGER_CONTEXT = RequestContext(
     user_agent="cradle-upload-trigger", endpoint="s3:ObjectCreated", method="EVENT"
 )
 MAX_PIXELS = anonymize.MAX_PIXELS
+PIXELS_UNIQUE_PER_BATCH = "uq_image_batch_pixels"
 
 
 class Outcome(StrEnum):
@@ -74,13 +90,40 @@ class _Prepared:
     thumbnail: bytes
     quality_score: Decimal
     quality_issues: list[str]
+    pixel_sha256: str  # of the cleaned pixels: exact duplicates
+    upload_sha256: str  # of the bytes as uploaded: what a client can hash before asking for a form
+    perceptual_hash: int  # 64-bit dHash, signed as Postgres stores it: near-duplicates
 
 
 class _Rejected(Exception):
-    def __init__(self, reason: str, detected_type: str | None = None) -> None:
+    def __init__(
+        self, reason: str, detected_type: str | None = None, duplicate_of: int | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.detected_type = detected_type
+        self.duplicate_of = duplicate_of
+
+
+class _Form(StrEnum):
+    """What the upload's form (its pending row) says about this object."""
+
+    OPEN = "open"  # issued and not used yet
+    THIS_OBJECT = "this object"  # consumed by this very object: a redelivered event
+    USED = "used"  # consumed by another object: the form was used twice
+    NOT_ISSUED = "not issued"  # no form has this nonce (or it belongs to another batch)
+
+
+_FORM_REFUSALS = {
+    _Form.USED: "the upload form was already used: each form takes one file; ask for a new form",
+    _Form.NOT_ISSUED: "the upload's key names no upload form Cradle issued for this batch",
+}
+
+
+def _duplicate(original: int) -> _Rejected:
+    return _Rejected(
+        f"duplicate of image {original}: the same pixels are already in this batch", duplicate_of=original
+    )
 
 
 def register_upload(uow_factory: UnitOfWorkFactory, storage: Storage, key: str) -> Registration:
@@ -89,11 +132,29 @@ def register_upload(uow_factory: UnitOfWorkFactory, storage: Storage, key: str) 
     if upload is None:
         log.warning("ignoring an object outside the upload layout: %s", loggable_key(key))
         return Registration(Outcome.IGNORED, key, reason="not an upload key")
-    if _already_handled(uow_factory, upload):
-        _remove_incoming(storage, upload)
-        return Registration(Outcome.DUPLICATE, key)
     try:
         head = storage.head(settings.uploads_bucket, upload.incoming)
+    except ObjectMissing:
+        # A second delivery of an event whose object the first delivery already removed.
+        if _already_handled(uow_factory, upload):
+            return Registration(Outcome.DUPLICATE, key)
+        return Registration(Outcome.IGNORED, key, reason="the uploaded object is gone")
+    form = _form_state(uow_factory, upload, head.etag)
+    if form is _Form.THIS_OBJECT or (form is _Form.NOT_ISSUED and _already_handled(uow_factory, upload)):
+        _remove_incoming(storage, upload)
+        return Registration(Outcome.DUPLICATE, key)
+    if form is not _Form.OPEN:
+        return _reject(uow_factory, storage, upload, _Rejected(_FORM_REFUSALS[form]), head)
+    return _register_new(uow_factory, storage, upload, head)
+
+
+def _register_new(
+    uow_factory: UnitOfWorkFactory, storage: Storage, upload: UploadKey, head: StoredObject
+) -> Registration:
+    """An object through an open form: check it, clean it, and register or reject it."""
+    settings = get_settings()
+    key = upload.incoming
+    try:
         _check_batch_open(uow_factory, upload.batch_id)
         if head.size > settings.max_upload_bytes:
             raise _Rejected(
@@ -109,8 +170,13 @@ def register_upload(uow_factory: UnitOfWorkFactory, storage: Storage, key: str) 
             return Registration(Outcome.DUPLICATE, key)
         return Registration(Outcome.IGNORED, key, reason="the uploaded object is gone")
     except _Rejected as rejection:
-        return _reject(uow_factory, storage, upload, rejection, head.size)
-    return _register(uow_factory, storage, upload, prepared, head.size)
+        return _reject(uow_factory, storage, upload, rejection, head)
+    original = _same_pixels_in_batch(uow_factory, upload, prepared.pixel_sha256)
+    if original == _THIS_UPLOAD:  # registered by a delivery of the same event running alongside
+        return Registration(Outcome.DUPLICATE, key)
+    if original is not None:
+        return _reject(uow_factory, storage, upload, _duplicate(original), head)
+    return _register(uow_factory, storage, upload, prepared, head)
 
 
 # ------------------------------------------------------------------ steps
@@ -122,6 +188,78 @@ def _already_handled(uow_factory: UnitOfWorkFactory, upload: UploadKey) -> bool:
             uow.images.by_storage_path(upload.image) is not None
             or uow.upload_rejections.by_upload_key(upload.incoming) is not None
         )
+
+
+def _form_state(uow_factory: UnitOfWorkFactory, upload: UploadKey, etag: str | None) -> _Form:
+    with uow_factory(SYSTEM, TRIGGER_CONTEXT) as uow:
+        form = uow.pending_uploads.by_nonce(upload.slot)
+        if form is None or form.batch_id != upload.batch_id:
+            return _Form.NOT_ISSUED
+        if form.consumed_at is None:
+            return _Form.OPEN
+        if form.consumed_key == upload.incoming and form.consumed_etag == etag:
+            return _Form.THIS_OBJECT
+        return _Form.USED
+
+
+def _consume(uow: UnitOfWork, upload: UploadKey, etag: str | None) -> bool:
+    """Use the upload's form, once: True for the one transaction that gets it. The row stays
+    locked to the commit, so a concurrent delivery waits here and then finds it consumed."""
+    used = uow.session.execute(
+        sa.update(PendingUpload)
+        .where(
+            PendingUpload.nonce == upload.slot,
+            PendingUpload.batch_id == upload.batch_id,
+            PendingUpload.consumed_at.is_(None),
+        )
+        .values(consumed_at=sa.func.now(), consumed_key=upload.incoming, consumed_etag=etag)
+        .returning(PendingUpload.id)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    return used is not None
+
+
+_THIS_UPLOAD = -1
+
+
+def _same_pixels_in_batch(uow_factory: UnitOfWorkFactory, upload: UploadKey, pixel_sha256: str) -> int | None:
+    """The image of the batch with these pixels: its id, `_THIS_UPLOAD` if it is this very upload
+    (registered by another delivery of its event), or None."""
+    with uow_factory(SYSTEM, TRIGGER_CONTEXT) as uow:
+        found = uow.session.execute(
+            sa.select(Image.id, Image.storage_path).where(
+                Image.batch_id == upload.batch_id, Image.pixel_sha256 == pixel_sha256
+            )
+        ).first()
+    if found is None:
+        return None
+    return _THIS_UPLOAD if found.storage_path == upload.image else int(found.id)
+
+
+def _original_of(uow: UnitOfWork, batch_id: int, prepared: _Prepared) -> tuple[int, int] | None:
+    """The image this one repeats, if any, and their dHash distance: the same pixels in another
+    batch (distance 0), else the nearest image of this batch within the near-duplicate bound.
+    A scan of the batch's hashes (an XOR and a popcount per image, on the batch's index)."""
+    elsewhere = uow.session.scalar(
+        sa.select(Image.id)
+        .where(Image.pixel_sha256 == prepared.pixel_sha256, Image.batch_id != batch_id)
+        .order_by(Image.id)
+        .limit(1)
+    )
+    if elsewhere is not None:
+        return elsewhere, 0
+    bits = sa.func.bit_count(sa.cast(Image.perceptual_hash.op("#")(prepared.perceptual_hash), BIT(64)))
+    nearest = uow.session.execute(
+        sa.select(Image.id, bits)
+        .where(
+            Image.batch_id == batch_id,
+            Image.perceptual_hash.is_not(None),
+            bits <= fingerprint.NEAR_DUPLICATE_BITS,
+        )
+        .order_by(bits, Image.id)
+        .limit(1)
+    ).first()
+    return (int(nearest[0]), int(nearest[1])) if nearest is not None else None
 
 
 def _check_batch_open(uow_factory: UnitOfWorkFactory, batch_id: int) -> None:
@@ -148,6 +286,7 @@ def _prepare(data: bytes, thumbnail_side: int) -> _Prepared:
             f"the {detected.name} is corrupt or unreadable: {error}", detected.mime_type
         ) from None
     quality = assess(measurements)
+    perceptual = fingerprint.dhash(anonymized.data, anonymized.orientation)
     return _Prepared(
         image_format=detected.image_format,
         mime_type=detected.mime_type,
@@ -158,32 +297,44 @@ def _prepare(data: bytes, thumbnail_side: int) -> _Prepared:
         thumbnail=thumbnail,
         quality_score=quality.score,
         quality_issues=quality.issues,
+        pixel_sha256=anonymized.pixel_sha256,
+        upload_sha256=hashlib.sha256(data).hexdigest(),
+        perceptual_hash=fingerprint.to_signed(perceptual),
     )
 
 
 def _register(
-    uow_factory: UnitOfWorkFactory, storage: Storage, upload: UploadKey, prepared: _Prepared, size: int
+    uow_factory: UnitOfWorkFactory,
+    storage: Storage,
+    upload: UploadKey,
+    prepared: _Prepared,
+    head: StoredObject,
 ) -> Registration:
     settings = get_settings()
-    storage.put(settings.uploads_bucket, upload.image, prepared.clean, content_type=prepared.mime_type)
-    storage.put(settings.derived_bucket, upload.thumbnail, prepared.thumbnail, content_type="image/jpeg")
+    size = head.size
     with uow_factory(SYSTEM, TRIGGER_CONTEXT) as uow:
         # No lock on the batch here: thousands of registrations of one batch run at once, and the
         # only write they share is the counter's increment, the last statement before commit.
         batch = uow.batches.require(upload.batch_id)
         if uow.images.by_storage_path(upload.image) is not None:
             return Registration(Outcome.DUPLICATE, upload.incoming)
+        if not _consume(uow, upload, head.etag):  # another delivery took the form meanwhile
+            uow.rollback()
+            return _form_taken(uow_factory, storage, upload, head)
         if batch.status is not BatchStatus.UPLOADED:
             uow.rollback()
-            return _closed(uow_factory, storage, upload, batch.id, size)
+            return _closed(uow_factory, storage, upload, batch.id, head)
+        original = _original_of(uow, batch.id, prepared)
+        # Written only now that this transaction holds the form: a second object through the same
+        # form can never overwrite the image this one registers.
+        storage.put(settings.uploads_bucket, upload.image, prepared.clean, content_type=prepared.mime_type)
+        storage.put(settings.derived_bucket, upload.thumbnail, prepared.thumbnail, content_type="image/jpeg")
         try:
             described = image_metadata.for_registration(uow, batch, upload.incoming)
-            image = uow.images.add(_image_row(batch.id, upload, prepared, described))
-        except sa.exc.IntegrityError:  # the same upload, delivered twice at once, registered first
+            image = uow.images.add(_image_row(batch.id, upload, prepared, original, described))
+        except sa.exc.IntegrityError as error:
             uow.rollback()
-            if _already_handled(uow_factory, upload):
-                return Registration(Outcome.DUPLICATE, upload.incoming)
-            raise
+            return _clash(uow_factory, storage, upload, prepared, head, error)
         uow.audit(
             AuditEntry(
                 action="IMAGE_REGISTERED",
@@ -205,6 +356,9 @@ def _register(
                     "infant_metadata": image.infant_metadata,
                     "acquisition_date": jsonable(image.acquisition_date),
                     "source_institution": image.source_institution,
+                    "pixel_sha256": prepared.pixel_sha256,
+                    "duplicate_of": original[0] if original else None,
+                    "duplicate_distance": original[1] if original else None,
                 },
                 batch_context={"batch_id": batch.id, "batch_name": batch.batch_name},
             )
@@ -220,7 +374,8 @@ def _register(
         ).one_or_none()
         if counted is None:
             uow.rollback()
-            return _closed(uow_factory, storage, upload, batch.id, size)
+            _discard_written(storage, upload)
+            return _closed(uow_factory, storage, upload, batch.id, head)
         registered, expected = counted
         run_id = None
         if registered >= expected > 0:
@@ -231,7 +386,54 @@ def _register(
     return Registration(Outcome.REGISTERED, upload.incoming, image_id=image_id, run_to_start=run_id)
 
 
-def _image_row(batch_id: int, upload: UploadKey, prepared: _Prepared, described: dict[str, Any]) -> Image:
+def _clash(
+    uow_factory: UnitOfWorkFactory,
+    storage: Storage,
+    upload: UploadKey,
+    prepared: _Prepared,
+    head: StoredObject,
+    error: sa.exc.IntegrityError,
+) -> Registration:
+    """The image row clashed with one committed meanwhile: the same upload delivered twice at
+    once, or the same pixels through another form (an exact duplicate, rejected)."""
+    with uow_factory(SYSTEM, TRIGGER_CONTEXT) as uow:
+        registered_by_another_delivery = uow.images.by_storage_path(upload.image) is not None
+    if registered_by_another_delivery:  # what this one wrote is that image: keep it
+        return Registration(Outcome.DUPLICATE, upload.incoming)
+    _discard_written(storage, upload)
+    if _already_handled(uow_factory, upload):  # rejected meanwhile by another delivery
+        return Registration(Outcome.DUPLICATE, upload.incoming)
+    if constraint_name(error) == PIXELS_UNIQUE_PER_BATCH:
+        first = _same_pixels_in_batch(uow_factory, upload, prepared.pixel_sha256)
+        if first is not None and first != _THIS_UPLOAD:
+            return _reject(uow_factory, storage, upload, _duplicate(first), head)
+    raise error
+
+
+def _form_taken(
+    uow_factory: UnitOfWorkFactory, storage: Storage, upload: UploadKey, head: StoredObject
+) -> Registration:
+    """The form was consumed between the first look and this transaction: by this same object
+    (a concurrent redelivery, which registered it) or by another (the form used twice)."""
+    if _form_state(uow_factory, upload, head.etag) is _Form.THIS_OBJECT:
+        return Registration(Outcome.DUPLICATE, upload.incoming)
+    return _reject(uow_factory, storage, upload, _Rejected(_FORM_REFUSALS[_Form.USED]), head)
+
+
+def _discard_written(storage: Storage, upload: UploadKey) -> None:
+    """Remove what a registration that did not commit wrote (its own slot: no one else's)."""
+    settings = get_settings()
+    storage.delete(settings.uploads_bucket, upload.image)
+    storage.delete(settings.derived_bucket, upload.thumbnail)
+
+
+def _image_row(
+    batch_id: int,
+    upload: UploadKey,
+    prepared: _Prepared,
+    original: tuple[int, int] | None,
+    described: dict[str, Any],
+) -> Image:
     return Image(
         **described,  # infant_metadata, acquisition_date, source_institution (intake.image_metadata)
         batch_id=batch_id,
@@ -248,14 +450,19 @@ def _image_row(batch_id: int, upload: UploadKey, prepared: _Prepared, described:
         image_quality_score=prepared.quality_score,
         has_quality_issues=bool(prepared.quality_issues),
         quality_issues=prepared.quality_issues or None,
+        pixel_sha256=prepared.pixel_sha256,
+        upload_sha256=prepared.upload_sha256,
+        perceptual_hash=prepared.perceptual_hash,
+        duplicate_of_id=original[0] if original else None,
+        duplicate_distance=original[1] if original else None,
     )
 
 
 def _closed(
-    uow_factory: UnitOfWorkFactory, storage: Storage, upload: UploadKey, batch_id: int, size: int
+    uow_factory: UnitOfWorkFactory, storage: Storage, upload: UploadKey, batch_id: int, head: StoredObject
 ) -> Registration:
     return _reject(
-        uow_factory, storage, upload, _Rejected(f"batch {batch_id} closed during the upload"), size
+        uow_factory, storage, upload, _Rejected(f"batch {batch_id} closed during the upload"), head
     )
 
 
@@ -264,11 +471,13 @@ def _reject(
     storage: Storage,
     upload: UploadKey,
     rejection: _Rejected,
-    size: int | None,
+    head: StoredObject,
 ) -> Registration:
     settings = get_settings()
+    size = head.size
     storage.copy(settings.uploads_bucket, upload.incoming, settings.derived_bucket, upload.quarantine)
     with uow_factory(SYSTEM, TRIGGER_CONTEXT) as uow:
+        _consume(uow, upload, head.etag)  # a rejected file used its form too (no-op if it was used)
         batch_exists = uow.batches.get(upload.batch_id) is not None
         if batch_exists and uow.upload_rejections.by_upload_key(upload.incoming) is None:
             uow.upload_rejections.add(
@@ -280,6 +489,7 @@ def _reject(
                     detected_type=rejection.detected_type,
                     file_size=size,
                     quarantine_path=upload.quarantine,
+                    duplicate_of_id=rejection.duplicate_of,
                 )
             )
         uow.audit(
@@ -295,6 +505,7 @@ def _reject(
                     "upload_key": upload.incoming,
                     "quarantine_path": upload.quarantine,
                     "size": size,
+                    "duplicate_of": rejection.duplicate_of,
                 },
             )
         )

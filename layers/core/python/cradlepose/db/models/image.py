@@ -68,6 +68,18 @@ class Image(Base):
     requires_specialist_review: Mapped[bool] = mapped_column(server_default=sa.false(), default=False)
     has_annotation_issues: Mapped[bool] = mapped_column(server_default=sa.false(), default=False)
 
+    # Duplicates (issue 19). `pixel_sha256`: SHA-256 of the cleaned image's decoded pixels (mode,
+    # size and the EXIF orientation kept in the file included), so metadata cannot hide a copy;
+    # unique per batch. `upload_sha256`: SHA-256 of the bytes as uploaded (what a client can
+    # compute before asking for a form). `perceptual_hash`: 64-bit dHash of the image as shown,
+    # stored as a signed bigint. `duplicate_of_id`/`duplicate_distance`: the image this one
+    # (stored anyway) nearly or, in another batch, exactly repeats, and the dHash distance (0–64).
+    pixel_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    upload_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    perceptual_hash: Mapped[int | None] = mapped_column(sa.BigInteger)
+    duplicate_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("images.id"))
+    duplicate_distance: Mapped[int | None] = mapped_column(sa.SmallInteger)
+
     created_at: Mapped[CreatedAt]
     last_status_change: Mapped[dt.datetime] = mapped_column(server_default=sa.func.now())
 
@@ -97,6 +109,11 @@ class Image(Base):
             "id",
             postgresql_where=sa.text("status = 'UNDER_REVIEW'"),
         ),
+        # One original per batch: two deliveries of the same pixels at once cannot both commit.
+        sa.Index("uq_image_batch_pixels", "batch_id", "pixel_sha256", unique=True),
+        sa.Index("idx_image_pixels", "pixel_sha256"),
+        sa.Index("idx_image_batch_upload_sha256", "batch_id", "upload_sha256"),
+        sa.CheckConstraint("duplicate_distance BETWEEN 0 AND 64", name="duplicate_distance_in_range"),
         sa.CheckConstraint("width > 0 AND height > 0", name="dimensions_positive"),
         sa.CheckConstraint("file_size > 0", name="file_size_positive"),
         sa.CheckConstraint("format IN ('JPEG', 'PNG')", name="format_supported"),

@@ -23,12 +23,13 @@ def upload_batch(
     body: dict[str, Any],
     size: tuple[int, int] = (640, 480),
 ) -> list[int]:
-    """Create the batch described by `body`, upload one JPEG per form; the registered image ids."""
+    """Create the batch described by `body`, upload one JPEG per form (each with its own pixels);
+    the registered image ids."""
     created = api.post("/batches", who, body=body)
     assert created.status == 201, created.body
     ids = []
-    for form in created.json["uploads"]:
-        data = jpeg_with_metadata(size)
+    for seed, form in enumerate(created.json["uploads"]):
+        data = jpeg_with_metadata(size, seed=seed)  # distinct pixels: an exact copy would be rejected
         name = form["key"].rsplit("/", 1)[-1]
         sent = requests.post(
             form["url"], data=form["fields"], files={"file": (name, data, "image/jpeg")}, timeout=10

@@ -57,7 +57,7 @@ from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.keypoints import KeypointSet, validate_keypoints
 from cradlepose.domain.status_changes import change_status
 from cradlepose.workflow import assignments as assignment_service
-from cradlepose.workflow import metrics
+from cradlepose.workflow import leases, metrics
 from cradlepose.workflow.annotations import AnnotationOut
 
 D = VerificationDecision
@@ -203,28 +203,47 @@ def claim_next(uow: UnitOfWork, queue: Queue) -> ReviewItem | None:
         .join(BatchAssignment, BatchAssignment.id == Annotation.batch_assignment_id)
         .where(BatchAssignment.annotator_id == actor.user_id)
     )
+    # A claim is a lease (workflow.leases): one whose holder stayed silent past the idle time is
+    # free again, and the caller's own claim comes back to them first.
+    free = leases.free_for(actor)
     query = (
         sa.select(Image)
         .join(ImageBatch, ImageBatch.id == Image.batch_id)
         .where(Image.id.not_in(authored_by_me))
-        .order_by(ImageBatch.processing_priority.desc(), Image.last_status_change, Image.id)
+        .order_by(
+            sa.case((Image.current_verifier == actor.user_id, 0), else_=1),
+            ImageBatch.processing_priority.desc(),
+            Image.last_status_change,
+            Image.id,
+        )
         .limit(1)
         .with_for_update(of=Image, skip_locked=True)
     )
     pending = _pending_verification_subquery()
     if queue is Queue.SUBMITTED:
-        query = query.where(Image.status == ImageStatus.SUBMITTED)
+        query = query.where(
+            sa.or_(
+                # an unusable flag waits for its own decision (workflow.unusable), not a review
+                sa.and_(Image.status == ImageStatus.SUBMITTED, Image.unusable_flag.is_(None)),
+                sa.and_(
+                    Image.status == ImageStatus.UNDER_REVIEW,
+                    Image.current_verifier.is_not(None),
+                    free,
+                    Image.id.not_in(sa.select(pending.c.image_id)),
+                ),
+            )
+        )
     elif queue is Queue.SECOND_OPINION:
         query = query.join(pending, pending.c.image_id == Image.id).where(
             Image.status == ImageStatus.UNDER_REVIEW,
-            Image.current_verifier.is_(None),
+            free,
             pending.c.requires_second_opinion,
             pending.c.verifier_id != actor.user_id,
         )
     else:
         query = query.join(pending, pending.c.image_id == Image.id).where(
             Image.status == ImageStatus.UNDER_REVIEW,
-            Image.current_verifier.is_(None),
+            free,
             sa.or_(pending.c.escalated_to_admin, pending.c.requires_specialist_input),
         )
     image = uow.session.scalars(query).first()
@@ -234,8 +253,15 @@ def claim_next(uow: UnitOfWork, queue: Queue) -> ReviewItem | None:
     if image.status is ImageStatus.SUBMITTED:
         change_status(uow, image, ImageStatus.UNDER_REVIEW)
         change_status(uow, annotation, AnnotationStatus.UNDER_REVIEW)
+    lapsed_holder = image.current_verifier if image.current_verifier not in (None, actor.user_id) else None
     image.current_verifier = actor.user_id
-    _audit(uow, annotation, "VERIFICATION_CLAIMED", new={"queue": queue.value, "image_id": image.id})
+    image.verifier_claimed_at = leases.now()
+    _audit(
+        uow,
+        annotation,
+        "VERIFICATION_CLAIMED",
+        new={"queue": queue.value, "image_id": image.id, "expired_claim_of": lapsed_holder},
+    )
     uow.commit()
     return review_item(uow, image, annotation, queue)
 
@@ -244,13 +270,24 @@ def release(uow: UnitOfWork, annotation_id: int) -> AnnotationOut:
     """Give a claimed annotation back to its queue without deciding."""
     actor = access.require_role(uow.actor, Role.VERIFIER, Role.ADMIN)
     annotation, image = _claimed(uow, actor, annotation_id)
-    image.current_verifier = None
-    if _pending_verification(uow, annotation.id) is None:
-        change_status(uow, image, ImageStatus.SUBMITTED)
-        change_status(uow, annotation, AnnotationStatus.SUBMITTED)
+    give_back(uow, image, annotation)
     _audit(uow, annotation, "VERIFICATION_RELEASED", new={"image_id": image.id})
     uow.commit()
     return AnnotationOut.model_validate(annotation)
+
+
+def give_back(uow: UnitOfWork, image: Image, annotation: Annotation) -> None:
+    """End the claim on an image: back to its queue (SUBMITTED, or the pending second opinion)."""
+    image.current_verifier = None
+    image.verifier_claimed_at = None
+    if _pending_verification(uow, annotation.id) is None:
+        change_status(uow, image, ImageStatus.SUBMITTED)
+        change_status(uow, annotation, AnnotationStatus.SUBMITTED)
+
+
+def claimed_annotation(uow: UnitOfWork, image: Image) -> Annotation:
+    """The annotation under review on a claimed image."""
+    return _latest_annotation(uow, image.id)
 
 
 def review_item(uow: UnitOfWork, image: Image, annotation: Annotation, queue: Queue) -> ReviewItem:
@@ -315,6 +352,7 @@ def decide(uow: UnitOfWork, annotation_id: int, command: VerificationIn) -> Deci
         )
     )
     image.current_verifier = None
+    image.verifier_claimed_at = None
     result = DecisionOut(
         verification=VerificationOut.model_validate(verification),
         image_status=image.status,
@@ -404,7 +442,7 @@ def _apply(
             "overall_quality_score": verification.overall_quality_score,
         },
     )
-    _settle(uow, batch, annotation)
+    settle(uow, batch, annotation.batch_assignment_id)
     return result.model_copy(update={"new_annotation_id": new_annotation_id, "assignment_id": assignment_id})
 
 
@@ -449,10 +487,10 @@ def _corrected_version(
     return version
 
 
-def _settle(uow: UnitOfWork, batch: ImageBatch, annotation: Annotation) -> None:
-    """Close assignments whose images all have an outcome, and the batch when all of its have."""
+def settle(uow: UnitOfWork, batch: ImageBatch, assignment_id: int) -> None:
+    """Close the assignment if its images all have an outcome, and the batch when all of its have."""
     uow.flush()
-    assignment = uow.assignments.require(annotation.batch_assignment_id, for_update=True)
+    assignment = uow.assignments.require(assignment_id, for_update=True)
     if assignment.status is AssignmentStatus.SUBMITTED and _all_final(
         uow, Image.current_assignment_id == assignment.id
     ):

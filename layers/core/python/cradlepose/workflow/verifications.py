@@ -220,19 +220,20 @@ def claim_next(uow: UnitOfWork, queue: Queue) -> ReviewItem | None:
         .with_for_update(of=Image, skip_locked=True)
     )
     pending = _pending_verification_subquery()
+    image: Image | None = None
     if queue is Queue.SUBMITTED:
-        query = query.where(
-            sa.or_(
-                # an unusable flag waits for its own decision (workflow.unusable), not a review
-                sa.and_(Image.status == ImageStatus.SUBMITTED, Image.unusable_flag.is_(None)),
-                sa.and_(
-                    Image.status == ImageStatus.UNDER_REVIEW,
-                    Image.current_verifier.is_not(None),
-                    free,
-                    Image.id.not_in(sa.select(pending.c.image_id)),
-                ),
+        # First a claimed image under first review that is the caller's or whose lease lapsed
+        # (few rows: the partial index on UNDER_REVIEW images), then the queue itself.
+        image = uow.session.scalars(
+            query.where(
+                Image.status == ImageStatus.UNDER_REVIEW,
+                Image.current_verifier.is_not(None),
+                free,
+                ~_has_pending_decision(),
             )
-        )
+        ).first()
+        # An unusable flag waits for its own decision (workflow.unusable), not a review.
+        query = query.where(Image.status == ImageStatus.SUBMITTED, Image.unusable_flag.is_(None))
     elif queue is Queue.SECOND_OPINION:
         query = query.join(pending, pending.c.image_id == Image.id).where(
             Image.status == ImageStatus.UNDER_REVIEW,
@@ -246,7 +247,8 @@ def claim_next(uow: UnitOfWork, queue: Queue) -> ReviewItem | None:
             free,
             sa.or_(pending.c.escalated_to_admin, pending.c.requires_specialist_input),
         )
-    image = uow.session.scalars(query).first()
+    if image is None:
+        image = uow.session.scalars(query).first()
     if image is None:
         return None
     annotation = _latest_annotation(uow, image.id)
@@ -624,6 +626,17 @@ def _pending_verification_subquery() -> Any:
         .subquery()
     )
     return sa.select(latest).where(latest.c.rank == 1, latest.c.is_final_decision.is_(False)).subquery()
+
+
+def _has_pending_decision() -> sa.ColumnElement[bool]:
+    """SQL condition on Image: its annotation under review has a decision that is not final yet
+    (a final one would have moved the annotation out of UNDER_REVIEW)."""
+    return sa.exists().where(
+        Annotation.image_id == Image.id,
+        Annotation.status == AnnotationStatus.UNDER_REVIEW,
+        Verification.annotation_id == Annotation.id,
+        Verification.is_final_decision.is_(False),
+    )
 
 
 def _pending_verification(uow: UnitOfWork, annotation_id: int) -> Verification | None:

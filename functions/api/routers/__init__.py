@@ -47,6 +47,8 @@ BY_SEGMENT: dict[str, tuple[str, ...]] = {
     "assignments": ("assignments",),
     "verifications": ("verifications",),
     "annotations": ("verifications",),
+    "claims": ("verifications",),
+    "flags": ("annotations",),
     "metrics": ("metrics",),
     "datasets": ("datasets",),
     "vocabulary-terms": ("vocabulary",),

@@ -13,10 +13,12 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from api.dependencies import Annotator, Worker, if_match
-from api.params import ResourceId
+from api.dependencies import Annotator, Researcher, Worker, if_match
+from api.params import Cursor, Limit, ResourceId
 from api.problems import documented
+from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
 from cradlepose.workflow import annotations as annotation_service
+from cradlepose.workflow import unusable
 
 router = Router()
 TAGS = ["annotations"]
@@ -83,3 +85,42 @@ def submit(
 def versions(me: Worker, image_id: ResourceId) -> list[annotation_service.AnnotationOut]:
     with me.uow() as uow:
         return annotation_service.versions(uow, image_id)
+
+
+@router.post(
+    "/images/<image_id>/flag-unusable",
+    tags=TAGS,
+    summary="Flag an image you cannot annotate honestly; a verifier or an admin decides",
+    responses=documented(200, 401, 403, 404, 409, 422),
+)
+def flag_unusable(
+    me: Annotator, image_id: ResourceId, body: Annotated[unusable.FlagIn, Body()]
+) -> unusable.FlaggedImage:
+    with me.uow() as uow:
+        return unusable.flag(uow, image_id, body)
+
+
+@router.get(
+    "/flags",
+    tags=TAGS,
+    summary="Images flagged as unusable, waiting for a decision (verifiers and admins)",
+    responses=documented(200, 401, 403, 422),
+)
+def list_flags(
+    me: Researcher, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
+) -> Page[unusable.FlaggedImage]:
+    with me.uow() as uow:
+        return unusable.list_flags(uow, cursor, limit)
+
+
+@router.post(
+    "/images/<image_id>/flag-decision",
+    tags=TAGS,
+    summary="Accept an unusable flag (the image is excluded) or send the image back (verifiers and admins)",
+    responses=documented(200, 401, 403, 404, 409, 422),
+)
+def decide_flag(
+    me: Researcher, image_id: ResourceId, body: Annotated[unusable.FlagDecisionIn, Body()]
+) -> unusable.FlaggedImage:
+    with me.uow() as uow:
+        return unusable.decide(uow, image_id, body)

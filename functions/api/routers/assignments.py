@@ -13,7 +13,7 @@ from api.problems import documented
 from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
 from cradlepose.domain.enums import AssignmentStatus, AssignmentType
 from cradlepose.workflow import annotations as annotation_service
-from cradlepose.workflow import assignments
+from cradlepose.workflow import assignments, handover
 
 router = Router()
 TAGS = ["assignments"]
@@ -47,12 +47,40 @@ def auto_assign(me: Admin, batch_id: ResourceId) -> assignments.AutoAssigned:
 @router.post(
     "/auto-assignments",
     tags=TAGS,
-    summary="Assign every ready batch, highest priority first (admin)",
+    summary="Hand out pooled assignments, then assign every ready batch, highest priority first (admin)",
     responses=documented(200, 401, 403),
 )
 def auto_assign_all(me: Admin) -> assignments.AutoAssignResult:
+    # Pooled work first: it was started already and waits on nobody else.
     with me.uow() as uow:
-        return assignments.auto_assign_all(uow)
+        from_pool = handover.assign_pool(uow)
+    with me.uow() as uow:
+        result = assignments.auto_assign_all(uow)
+    return result.model_copy(update={"from_pool": from_pool})
+
+
+@router.post(
+    "/assignments/<assignment_id>/unassign",
+    tags=TAGS,
+    summary="Take an open assignment from its annotator; its remaining work goes to the pool (admin)",
+    responses=documented(200, 401, 403, 404, 409),
+)
+def unassign(me: Admin, assignment_id: ResourceId) -> assignments.HandedOver:
+    with me.uow() as uow:
+        return handover.unassign(uow, assignment_id)
+
+
+@router.post(
+    "/assignments/<assignment_id>/reassign",
+    tags=TAGS,
+    summary="Give an open assignment's remaining work, with its drafts, to another annotator (admin)",
+    responses=documented(200, 401, 403, 404, 409, 422),
+)
+def reassign(
+    me: Admin, assignment_id: ResourceId, body: Annotated[handover.Reassignment, Body()]
+) -> assignments.HandedOver:
+    with me.uow() as uow:
+        return handover.reassign(uow, assignment_id, body)
 
 
 @router.get(
@@ -67,11 +95,16 @@ def list_assignments(
     assignment_type: Annotated[AssignmentType | None, Query()] = None,
     annotator_id: IdFilter = None,
     batch_id: IdFilter = None,
+    in_pool: Annotated[bool | None, Query(description="admins: only pooled (true) or held (false)")] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[assignments.AssignmentOut]:
     filters = assignments.AssignmentFilters(
-        status=status, assignment_type=assignment_type, annotator_id=annotator_id, batch_id=batch_id
+        status=status,
+        assignment_type=assignment_type,
+        annotator_id=annotator_id,
+        batch_id=batch_id,
+        in_pool=in_pool,
     )
     with me.uow() as uow:
         return assignments.list_assignments(uow, filters, cursor, limit)

@@ -72,6 +72,19 @@ def get_batch(me: Worker, batch_id: ResourceId) -> batches.BatchDetail:
         return batches.get_batch(uow, batch_id)
 
 
+@router.patch(
+    "/batches/<batch_id>",
+    tags=TAGS,
+    summary="Rename, describe, reprioritise or set the due date of a batch (admin)",
+    responses=documented(200, 401, 403, 404, 409, 422),
+)
+def update_batch(
+    me: Admin, batch_id: ResourceId, body: Annotated[batches.BatchUpdate, Body()]
+) -> batches.BatchOut:
+    with me.uow() as uow:
+        return batches.update_batch(uow, batch_id, body)
+
+
 @router.post(
     "/batches/<batch_id>/uploads",
     tags=TAGS,

@@ -7,6 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from pydantic import Field
 
 from api.dependencies import Admin, Authenticated, Worker, identity_provider
 from api.params import Cursor, Limit, ResourceId
@@ -16,10 +17,21 @@ from cradlepose.adapters.identity import IdentityProvider
 from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
 from cradlepose.domain.enums import Role
 from cradlepose.domain.errors import NotAuthenticated
+from cradlepose.workflow import claims, handover
+from cradlepose.workflow.assignments import HandedOver
 
 router = Router()
 TAGS = ["users"]
 IdentityDep = Annotated[IdentityProvider | None, Depends(identity_provider)]
+
+
+class Deactivated(users.UserOut):
+    handed_over: list[HandedOver] = Field(
+        description="where each open assignment of theirs went: another annotator (auto-assign) or the pool"
+    )
+    claims_released: list[int] = Field(
+        description="images whose verification claim of theirs went back to its queue"
+    )
 
 
 @router.post(
@@ -131,12 +143,21 @@ def set_role(
 @router.post(
     "/users/<user_id>/deactivate",
     tags=TAGS,
-    summary="Deactivate an account (admin)",
+    summary="Deactivate an account; their open assignments go to others or to the pool (admin)",
     responses=documented(200, 401, 403, 404, 409),
 )
-def deactivate(me: Admin, user_id: ResourceId, identity: IdentityDep) -> users.UserOut:
+def deactivate(me: Admin, user_id: ResourceId, identity: IdentityDep) -> Deactivated:
+    handed_over: list[HandedOver] = []
+    released: list[int] = []
+
+    def hand_over_their_work() -> None:
+        handed_over.extend(handover.return_open_work(uow, user_id))
+        released.extend(claims.release_claims_of(uow, user_id))
+
     with me.uow() as uow:
-        return users.deactivate(uow, user_id, identity)
+        # One transaction: the account goes inactive and its open work goes on without it.
+        user = users.deactivate(uow, user_id, identity, before_commit=hand_over_their_work)
+    return Deactivated(**user.model_dump(), handed_over=handed_over, claims_released=released)
 
 
 @router.post(

@@ -9,12 +9,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
 from api.dependencies import Admin, Researcher, Worker
 from api.observability import metrics
-from api.params import ResourceId
+from api.params import Cursor, Limit, ResourceId
 from api.problems import documented
 from cradlepose import metric_names
+from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
 from cradlepose.domain.enums import VerificationDecision
 from cradlepose.workflow import annotations as annotation_service
-from cradlepose.workflow import verifications
+from cradlepose.workflow import claims, verifications
 
 router = Router()
 TAGS = ["verifications"]
@@ -97,3 +98,36 @@ def put_internal_notes(
 ) -> verifications.InternalNotesOut:
     with me.uow() as uow:
         return verifications.set_internal_notes(uow, verification_id, body)
+
+
+@router.get(
+    "/claims",
+    tags=TAGS,
+    summary="Open verification claims, each with when it lapses (admin)",
+    responses=documented(200, 401, 403, 422),
+)
+def list_claims(me: Admin, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT) -> Page[claims.ClaimOut]:
+    with me.uow() as uow:
+        return claims.list_claims(uow, cursor, limit)
+
+
+@router.post(
+    "/claims/<image_id>/release",
+    tags=TAGS,
+    summary="Release anyone's claim: the image goes back to its queue (admin)",
+    responses=documented(200, 401, 403, 404),
+)
+def release_claim(me: Admin, image_id: ResourceId) -> claims.ClaimOut:
+    with me.uow() as uow:
+        return claims.release_claim(uow, image_id)
+
+
+@router.post(
+    "/claims/<image_id>/renew",
+    tags=TAGS,
+    summary="Keep your claim: its idle time starts again",
+    responses=documented(200, 401, 403, 404, 409),
+)
+def renew_claim(me: Researcher, image_id: ResourceId) -> claims.ClaimOut:
+    with me.uow() as uow:
+        return claims.renew(uow, image_id)

@@ -124,6 +124,25 @@ ROWS = [
         lambda w: {"annotator_id": w.people["annotator_other"].user_id}),
     Row("POST", "/batches/{id}/auto-assign", lambda w: f"/batches/{w.ready_batch_id}/auto-assign", ADMIN_ONLY_200),
     Row("POST", "/auto-assignments", lambda w: "/auto-assignments", ADMIN_ONLY_200),
+    Row("PATCH", "/batches/{id}", lambda w: f"/batches/{w.ready_batch_id}", ADMIN_ONLY_200,
+        lambda w: {"description": "x"}),
+    # The admin meets the state rule (409): the assignment's only image is handed in already.
+    Row("POST", "/assignments/{id}/unassign", lambda w: f"/assignments/{w.assignment_id}/unassign", ADMIN_ONLY_409),
+    Row("POST", "/assignments/{id}/reassign", lambda w: f"/assignments/{w.assignment_id}/reassign", ADMIN_ONLY_409,
+        lambda w: {"annotator_id": w.people["annotator_other"].user_id}),
+    Row("GET", "/claims", lambda w: "/claims", ADMIN_ONLY_200),
+    # Nobody claimed the submitted image: there is no such claim (404).
+    Row("POST", "/claims/{id}/release", lambda w: f"/claims/{w.submitted_image_id}/release",
+        (401, 403, 403, 403, 403, 403, 403, 404)),
+    Row("POST", "/claims/{id}/renew", lambda w: f"/claims/{w.submitted_image_id}/renew",
+        (401, 403, 403, 403, 403, 403, 404, 404)),
+    # The owner meets the state rule (409): the image is handed in already.
+    Row("POST", "/images/{id}/flag-unusable", lambda w: f"/images/{w.submitted_image_id}/flag-unusable",
+        ANNOTATOR_ONLY_409, lambda w: {"reason": "OCCLUDED"}),
+    Row("GET", "/flags", lambda w: "/flags", READERS_200),
+    # Verifiers and admins meet the state rule (409): the image has no flag waiting.
+    Row("POST", "/images/{id}/flag-decision", lambda w: f"/images/{w.submitted_image_id}/flag-decision",
+        READERS_409, lambda w: {"accept": True}),
     Row("GET", "/assignments", lambda w: "/assignments", WORKERS_200),
     Row("GET", "/assignments/{id}", lambda w: f"/assignments/{w.assignment_id}", (401, 403, 403, 403, 200, 404, 404, 200)),
     # The owner gets past the door and meets the state rule (409): the assignment is already IN_PROGRESS.

@@ -221,3 +221,28 @@ def test_a_committed_status_change_on_the_composition_roots_bus_releases_the_bat
     bus.publish([BatchStatusChanged(batch_id, BatchStatus.ASSIGNED)])
 
     assert workflow.succeeded == [("mine", {"status": "ASSIGNED", "completed": False})]
+
+
+def test_runs_waiting_to_start_start_in_batch_priority_order(
+    uow_factory: UnitOfWorkFactory, session_factory: sessionmaker[Session], admin: Persona
+) -> None:
+    # Given three requested runs whose executions are gone, made in the order low, high, middle
+    assert admin.user_id is not None
+    batches = {}
+    for priority in (2, 9, 5):
+        batch_id, _ = make_batch(session_factory, admin.user_id, 1)
+        with session_factory() as session:
+            session.execute(
+                sa.update(ImageBatch).where(ImageBatch.id == batch_id).values(processing_priority=priority)
+            )
+            session.commit()
+        request_run(uow_factory, batch_id)
+        batches[priority] = batch_id
+    workflow = RecordingWorkflow()
+
+    # When they are started again
+    pipeline_resume.resume_interrupted(uow_factory, workflow, MACHINE, lambda arn: False, CTX)
+
+    # Then the batch with the highest processing_priority runs first (issue 19)
+    started = [name for _, name, _ in workflow.started]
+    assert started == [f"cradle-batch-{batches[p]}-run-1" for p in (9, 5, 2)]

@@ -112,6 +112,10 @@ IMAGE_EXCEPTIONS: frozenset[Move] = frozenset(
         (Im.REJECTED, Im.ASSIGNED),
         # An ANNOTATED image edited again (services/annotations.save_draft).
         (Im.ANNOTATED, Im.IN_PROGRESS),
+        # docs/workflow.md (POST /images/{id}/flag-unusable): an image flagged as unusable before
+        # any keypoint was saved is handed in without an annotation (workflow.unusable).
+        (Im.ASSIGNED, Im.SUBMITTED),
+        (Im.REQUIRES_REVISION, Im.SUBMITTED),
     }
 )
 # DISAGREEMENT (code allows, no document states it, no service uses it today).

@@ -60,6 +60,8 @@ export const VERIFY_SHORTCUTS = [
   },
 ];
 
+const RENEW_EVERY_MS = 5 * 60 * 1000;
+
 export function mountVerify(root, ctx, route) {
   const api = ctx.api;
   const isAdmin = ctx.me.role === "ADMIN";
@@ -105,6 +107,13 @@ export function mountVerify(root, ctx, route) {
     if (st.item) api.request("POST", `/annotations/${st.item.annotation.id}/release`, { keepalive: true }).catch(() => {});
   };
   window.addEventListener("pagehide", onPageHide);
+  // A claim is a lease: while this page is open and visible it is renewed, so only a closed or
+  // abandoned tab lets it lapse (the server's idle time, 30 minutes by default).
+  const renewer = setInterval(() => {
+    if (st.item && document.visibilityState === "visible") {
+      api.post(`/claims/${st.item.image_id}/renew`).catch(() => {});
+    }
+  }, RENEW_EVERY_MS);
 
   claimNext().catch((error) => {
     message.textContent = "Could not claim an annotation.";
@@ -614,6 +623,7 @@ export function mountVerify(root, ctx, route) {
   return {
     unmount() {
       st.destroyed = true;
+      clearInterval(renewer);
       removeShortcuts();
       document.removeEventListener("visibilitychange", onVisibility);
       window.removeEventListener("pagehide", onPageHide);

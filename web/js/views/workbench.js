@@ -11,6 +11,7 @@ import { KeypointList } from "../keypoints/list.js";
 import { canvasToolbar, selectedBadge } from "../keypoints/toolbar.js";
 import { DraftSaver } from "./draft-saver.js";
 import { guarded, notify, notifyError } from "../ui/notices.js";
+import { openDialog } from "../ui/dialog.js";
 import { useShortcuts } from "../ui/shortcuts.js";
 import { scorePicker } from "../ui/score.js";
 import { selectByNumber } from "./keys.js";
@@ -55,6 +56,17 @@ export const WORKBENCH_SHORTCUTS = [
       { keys: "P", label: "Pause (the clock stops)" },
     ],
   },
+];
+
+// POST /images/{id}/flag-unusable's reasons (workflow.unusable.UnusableReason), in words.
+const UNUSABLE_REASONS = [
+  ["BODY_OUT_OF_FRAME", "The body is mostly out of frame"],
+  ["KEYPOINT_NOT_PLACEABLE", "A required keypoint cannot be placed"],
+  ["OCCLUDED", "The infant is hidden (blanket, hands, equipment)"],
+  ["POOR_IMAGE_QUALITY", "Too blurred, dark or small"],
+  ["NO_INFANT", "There is no infant in the picture"],
+  ["MORE_THAN_ONE_PERSON", "More than one person, unclear which"],
+  ["OTHER", "Other (say what)"],
 ];
 
 export function mountWorkbench(root, ctx, route) {
@@ -342,6 +354,7 @@ export function mountWorkbench(root, ctx, route) {
         assignmentSwitcher(),
       ),
       h("div", { class: "side-footer" },
+        h("button", { type: "button", class: "btn btn-danger", title: "This image cannot be annotated honestly: a verifier decides", dataset: { testid: "flag-unusable" }, onclick: guarded(flagUnusable, "Flag as unusable") }, "Flag as unusable"),
         h("button", { type: "button", class: "btn", title: "Pause: the clock stops (P)", onclick: guarded(pause, "Pause") }, "Pause"),
         h("button", { type: "button", class: "btn", title: "Save the draft now (S)", onclick: guarded(() => st.saver.save(), "Save") }, "Save ", h("kbd", { text: "S" })),
         ui.submit),
@@ -539,6 +552,41 @@ export function mountWorkbench(root, ctx, route) {
     } finally {
       st.submitting = false;
       if (ui.submit) ui.submit.disabled = false;
+    }
+  }
+
+  /** Hand the image in without keypoints, with a reason: a verifier or an admin decides. */
+  async function flagUnusable() {
+    if (st.submitting || !st.item) return;
+    const words = h("textarea", { name: "text", rows: 3, maxlength: 2000, placeholder: "Required for “other”" });
+    const reason = h("select", { name: "reason", required: true },
+      h("option", { value: "", text: "Choose…" }),
+      UNUSABLE_REASONS.map(([value, text]) => h("option", { value, text })));
+    reason.addEventListener("change", () => { words.required = reason.value === "OTHER"; });
+    const answer = await openDialog({
+      title: "Flag the image as unusable",
+      body: h("div", { class: "stack" },
+        h("p", { class: "muted", text: "Instead of guessing keypoints you cannot see. A verifier or an administrator accepts the flag (the image is left out) or sends the image back with a note." }),
+        h("label", { class: "field" }, h("span", { class: "field-label", text: "Reason" }), reason),
+        h("label", { class: "field" }, h("span", { class: "field-label", text: "What is wrong" }), words)),
+      actions: [
+        { label: "Cancel", value: null },
+        { label: "Flag as unusable", kind: "danger", submit: true },
+      ],
+    });
+    if (!answer) return;
+    const body = { reason: answer.reason };
+    if (answer.text.trim()) body.text = answer.text.trim();
+    st.submitting = true;
+    try {
+      if (st.saver?.dirty) await st.saver.flush();
+      await api.post(`/images/${st.item.image_id}/flag-unusable`, { body });
+      st.saver?.close();
+      notify(`Flagged ${st.info.original_filename} as unusable`, "success", "A verifier decides; the next image is open.");
+      st.prefetch = null;
+      await nextFromServer();
+    } finally {
+      st.submitting = false;
     }
   }
 

@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         le=31536000,
         description="how long WaitForPeople waits before MarkOverdue looks for late assignments",
     )
+    claim_idle_timeout_s: int = Field(
+        default=1800,
+        ge=60,
+        le=7 * 24 * 3600,
+        description="a verification claim not renewed this long expires and returns to its queue",
+    )
     # Where inference runs: "ecs" (a GPU task in the cloud) or "local" (the CPU engine in-process).
     inference_runner: Literal["ecs", "local"] = "local"
     inference_cluster_arn: str | None = None

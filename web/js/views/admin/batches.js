@@ -1,7 +1,7 @@
 // Batches: where each one is in the pipeline and the human loop, and assigning them.
 
 import { h, replace, fmtDateTime, humanize, fmtPercent } from "../../dom.js";
-import { openDialog } from "../../ui/dialog.js";
+import { confirmDialog, openDialog } from "../../ui/dialog.js";
 import { guarded, notify } from "../../ui/notices.js";
 import { IMAGE_STATUS_COLOURS, dataTable, latestOnly, pageHead, pager, statusPill } from "./common.js";
 import { mountBatchImages } from "./batch-images.js";
@@ -72,6 +72,9 @@ export function mountBatches(root, ctx, route) {
           label: "",
           render: (b) => h("div", { class: "actions" },
             h("a", { class: "btn btn-small", href: `#/admin/batches/${b.id}`, dataset: { images: String(b.id) }, text: "Images" }),
+            b.status !== "ARCHIVED"
+              ? h("button", { class: "btn btn-small", type: "button", dataset: { editBatch: String(b.id) }, text: "Edit…", onclick: guarded(() => edit(b), "Edit batch") })
+              : null,
             b.status === "READY_FOR_ANNOTATION"
               ? h("button", { class: "btn btn-primary btn-small", type: "button", dataset: { assign: String(b.id) }, text: "Assign…", onclick: guarded(() => assign(b), "Assign") })
               : h("button", { class: "btn btn-small", type: "button", text: "Assignments", onclick: guarded(() => showAssignments(b), "Assignments") })),
@@ -130,27 +133,76 @@ export function mountBatches(root, ctx, route) {
     await load(true);
   }
 
+  async function edit(batch) {
+    const local = (iso) => (iso ? new Date(new Date(iso).getTime() - new Date().getTimezoneOffset() * 60e3).toISOString().slice(0, 16) : "");
+    const body = h("div", { class: "stack" },
+      h("label", { class: "field" }, h("span", { class: "field-label", text: "Name" }), h("input", { name: "batch_name", required: true, maxlength: 255, value: batch.batch_name })),
+      h("label", { class: "field" }, h("span", { class: "field-label", text: "Description" }), h("textarea", { name: "description", rows: 2, maxlength: 5000, text: batch.description || "" })),
+      h("div", { class: "form-grid" },
+        h("label", { class: "field" }, h("span", { class: "field-label", text: "Priority (1–10, 10 first)" }), h("input", { name: "processing_priority", type: "number", min: 1, max: 10, required: true, value: String(batch.processing_priority) })),
+        h("label", { class: "field" }, h("span", { class: "field-label", text: "Due" }), h("input", { name: "due_date", type: "datetime-local", value: local(batch.due_date) }))),
+      h("p", { class: "muted", text: "Priority orders pre-annotation, auto-assignment and the review queue. New assignments of the batch are due when the batch is." }));
+    const answer = await openDialog({
+      title: `Edit ${batch.batch_name}`,
+      body,
+      actions: [{ label: "Cancel", value: null }, { label: "Save", kind: "primary", submit: true }],
+    });
+    if (!answer) return;
+    const wanted = {
+      batch_name: answer.batch_name.trim(),
+      description: answer.description.trim() || null,
+      processing_priority: Number(answer.processing_priority),
+      due_date: answer.due_date ? new Date(answer.due_date).toISOString() : null,
+    };
+    const changed = Object.fromEntries(Object.entries(wanted).filter(([key, value]) => {
+      if (key === "due_date") return (value ? Date.parse(value) : null) !== (batch.due_date ? Date.parse(batch.due_date) : null);
+      return value !== (batch[key] ?? null);
+    }));
+    if (!Object.keys(changed).length) return notify("Nothing changed", "info");
+    await api.patch(`/batches/${batch.id}`, { body: changed });
+    notify(`${wanted.batch_name} saved`, "success");
+    await load(true);
+  }
+
   async function autoAll() {
     const result = await api.post("/auto-assignments");
-    notify(`${result.assigned.length} batch${result.assigned.length === 1 ? "" : "es"} assigned`, result.assigned.length ? "success" : "info",
+    const pooled = result.from_pool?.length ? ` · ${result.from_pool.length} from the pool` : "";
+    notify(`${result.assigned.length} batch${result.assigned.length === 1 ? "" : "es"} assigned${pooled}`, result.assigned.length || pooled ? "success" : "info",
       result.waiting_batches.length ? `Still waiting for capacity: ${result.waiting_batches.map((id) => `#${id}`).join(", ")}` : "");
     await load(true);
   }
 
   async function showAssignments(batch) {
     const [rows, people] = await Promise.all([api.all("/assignments", { batch_id: batch.id }), api.all("/users", { role: "ANNOTATOR" })]);
+    const open = (a) => OPEN_ASSIGNMENT.includes(a.status);
+    const handOver = (a, how) => guarded(async (event) => {
+      const outer = event.target.closest("dialog");
+      const done = how === "unassign" ? await unassign(a, people) : await reassign(a, people);
+      if (done) {
+        outer?.close();
+        await load(true);
+      }
+    }, how === "unassign" ? "Unassign" : "Reassign");
     await openDialog({
       title: `Assignments of ${batch.batch_name}`,
       className: "dialog-wide",
       body: dataTable(
         [
           { label: "#", render: (a) => String(a.id) },
-          { label: "Annotator", render: (a) => annotatorName(people, a.annotator_id) },
+          { label: "Annotator", render: (a) => (a.in_pool ? h("span", { class: "muted", text: "the pool" }) : annotatorName(people, a.annotator_id)) },
           { label: "Type", render: (a) => humanize(a.assignment_type) },
           { label: "Status", render: (a) => statusPill(a.status, a.is_paused ? "paused" : null) },
           { label: "Done", num: true, render: (a) => `${a.images_completed}/${a.images_total}` },
           { label: "Time", num: true, render: (a) => `${a.total_time_spent_minutes} min` },
           { label: "Assigned", render: (a) => fmtDateTime(a.assigned_at) },
+          {
+            label: "",
+            render: (a) => (open(a)
+              ? h("div", { class: "actions" },
+                h("button", { class: "btn btn-small", type: "button", dataset: { reassign: String(a.id) }, text: "Reassign…", onclick: handOver(a, "reassign") }),
+                a.in_pool ? null : h("button", { class: "btn btn-small", type: "button", dataset: { unassign: String(a.id) }, text: "Unassign", onclick: handOver(a, "unassign") }))
+              : ""),
+          },
         ],
         rows,
         { empty: "No assignment yet." },
@@ -158,9 +210,40 @@ export function mountBatches(root, ctx, route) {
     });
   }
 
+  async function unassign(assignment, people) {
+    const sure = await confirmDialog(
+      "Unassign",
+      `Take assignment #${assignment.id} from ${annotatorName(people, assignment.annotator_id)}? The images still to do, with their drafts, go to the pool until you reassign them or auto-assign.`,
+      "Unassign", "danger");
+    if (!sure) return false;
+    const moved = await api.post(`/assignments/${assignment.id}/unassign`);
+    notify(`Assignment #${assignment.id} is in the pool`, "success", `${moved.images_moved} image(s), ${moved.drafts_kept} draft(s) kept`);
+    return true;
+  }
+
+  async function reassign(assignment, people) {
+    const candidates = people.filter((u) => u.is_active && u.is_approved && u.id !== assignment.annotator_id);
+    const answer = await openDialog({
+      title: `Reassign assignment #${assignment.id}`,
+      body: h("div", { class: "stack" },
+        h("p", { class: "muted", text: "The images still to do go to the new annotator with their drafts; work already handed in stays with its author." }),
+        h("label", { class: "field" }, h("span", { class: "field-label", text: "New annotator" }),
+          h("select", { name: "annotator_id", required: true },
+            h("option", { value: "", text: candidates.length ? "Choose someone…" : "No other approved annotator" }),
+            candidates.map((u) => h("option", { value: String(u.id), text: u.username }))))),
+      actions: [{ label: "Cancel", value: null }, { label: "Reassign", kind: "primary", submit: true }],
+    });
+    if (!answer) return false;
+    const moved = await api.post(`/assignments/${assignment.id}/reassign`, { body: { annotator_id: Number(answer.annotator_id) } });
+    notify(`Reassigned to ${annotatorName(people, moved.annotator_id)}`, "success", `${moved.images_moved} image(s), ${moved.drafts_kept} draft(s) kept`);
+    return true;
+  }
+
   load(true);
   return {};
 }
+
+const OPEN_ASSIGNMENT = ["ASSIGNED", "ACKNOWLEDGED", "IN_PROGRESS", "OVERDUE"];
 
 function annotatorName(people, id) {
   return people.find((u) => u.id === id)?.username || `user #${id}`;

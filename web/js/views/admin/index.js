@@ -10,6 +10,7 @@ import { mountSchemas } from "./schemas.js";
 import { mountBatches } from "./batches.js";
 import { mountAudit } from "./audit.js";
 import { mountMetrics } from "./metrics.js";
+import { mountClaims } from "./claims.js";
 
 const PAGES = [
   { key: "approvals", label: "Approvals", mount: mountApprovals, shortcut: "1" },
@@ -18,6 +19,7 @@ const PAGES = [
   { key: "schemas", label: "Schemas", mount: mountSchemas, shortcut: "4" },
   { key: "metrics", label: "Performance", mount: mountMetrics, shortcut: "5" },
   { key: "audit", label: "Audit log", mount: mountAudit, shortcut: "6" },
+  { key: "claims", label: "Claims and flags", mount: mountClaims, shortcut: "7" },
 ];
 
 export function mountAdmin(root, ctx, route) {

@@ -115,10 +115,12 @@ export function mountUsers(root, ctx) {
   }
 
   async function setActive(user, on) {
-    if (!on && !(await confirmDialog(`Deactivate ${user.username}?`, "They can no longer sign in to Cradle's data. Their past work stays.", "Deactivate", "danger"))) return;
-    const updated = await api.post(`/users/${user.id}/${on ? "reactivate" : "deactivate"}`);
+    if (!on && !(await confirmDialog(`Deactivate ${user.username}?`, "They can no longer sign in to Cradle's data. Their past work stays; their open assignments go to other annotators (auto-assign rules) or to the pool, and their claims back to the queues.", "Deactivate", "danger"))) return;
+    const { handed_over: handedOver = [], claims_released: released = [], ...updated } = await api.post(`/users/${user.id}/${on ? "reactivate" : "deactivate"}`);
     Object.assign(user, updated);
-    notify(`${user.username} ${on ? "reactivated" : "deactivated"}`, "info");
+    const where = handedOver.map((m) => `assignment #${m.assignment_id} → ${m.to === "pool" ? "the pool" : `user #${m.annotator_id}`}`);
+    if (released.length) where.push(`${released.length} claim(s) released`);
+    notify(`${user.username} ${on ? "reactivated" : "deactivated"}`, "info", where.join(" · "));
     draw();
   }
 

@@ -259,14 +259,29 @@ def set_role(
     return _change(uow, user, {"role": command.role}, "USER_ROLE_CHANGED", identity, mirror_role=True)
 
 
-def deactivate(uow: UnitOfWork, user_id: int, identity: IdentityProvider | None = None) -> UserOut:
+def deactivate(
+    uow: UnitOfWork,
+    user_id: int,
+    identity: IdentityProvider | None = None,
+    before_commit: Callable[[], object] | None = None,
+) -> UserOut:
+    """Deactivate an account. `before_commit` runs in the same transaction once the account is
+    inactive: the entry point hands the person's open work over there, so both happen or neither."""
     actor = access.require_admin(uow.actor)
     user = _require_person(uow, user_id, for_update=True)
     if user.id == actor.user_id:
         raise Conflict("you cannot deactivate yourself")
     if not user.is_active:
         raise Conflict(f"{user.username} is already deactivated")
-    return _change(uow, user, {"is_active": False}, "USER_DEACTIVATED", identity, disable=True)
+    return _change(
+        uow,
+        user,
+        {"is_active": False},
+        "USER_DEACTIVATED",
+        identity,
+        disable=True,
+        before_commit=before_commit,
+    )
 
 
 def reactivate(uow: UnitOfWork, user_id: int, identity: IdentityProvider | None = None) -> UserOut:
@@ -428,12 +443,15 @@ def _change(
     mirror_role: bool = False,
     disable: bool = False,
     summary: str | None = None,
+    before_commit: Callable[[], object] | None = None,
 ) -> UserOut:
     before = snapshot(user, _AUDITED_FIELDS)
     for name, value in values.items():
         setattr(user, name, value)
     old, new = changes(before, snapshot(user, _AUDITED_FIELDS))
     _audit(uow, user, action, old=old, new=new, summary=summary)
+    if before_commit is not None:
+        before_commit()
     uow.commit()
     # The database is the source of truth and is committed; the provider only mirrors it.
     if identity is not None and mirror_role and user.is_approved:

@@ -82,13 +82,15 @@ IMAGE = _table(
         # UPLOADED -> ASSIGNED: an image whose pre-annotation failed can still be annotated by hand.
         Im.UPLOADED: {Im.YOLO_PROCESSED, Im.ASSIGNED},
         Im.YOLO_PROCESSED: {Im.ASSIGNED},
-        Im.ASSIGNED: {Im.IN_PROGRESS, Im.YOLO_PROCESSED},
+        # ASSIGNED / REQUIRES_REVISION -> SUBMITTED: flagged as unusable before any keypoint was
+        # placed, it is handed in for a verifier's decision without an annotation.
+        Im.ASSIGNED: {Im.IN_PROGRESS, Im.YOLO_PROCESSED, Im.SUBMITTED},
         Im.IN_PROGRESS: {Im.ANNOTATED, Im.SUBMITTED},
         Im.ANNOTATED: {Im.IN_PROGRESS, Im.SUBMITTED},
         Im.SUBMITTED: {Im.UNDER_REVIEW},
         # UNDER_REVIEW -> SUBMITTED: a verifier releases an image without deciding.
         Im.UNDER_REVIEW: {Im.APPROVED, Im.REJECTED, Im.REQUIRES_REVISION, Im.SUBMITTED},
-        Im.REQUIRES_REVISION: {Im.ASSIGNED, Im.IN_PROGRESS},
+        Im.REQUIRES_REVISION: {Im.ASSIGNED, Im.IN_PROGRESS, Im.SUBMITTED},
         # REJECTED -> ASSIGNED: only when the verifier said it can be re-annotated.
         Im.REJECTED: {Im.ASSIGNED},
         Im.APPROVED: set(),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cradlepose.adapters.storage import Storage
 from cradlepose.api_limits import MAX_FORMS_PER_REQUEST
@@ -30,7 +30,8 @@ from cradlepose.db.models import (
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
 from cradlepose.domain.actor import Actor
-from cradlepose.domain.bounds import ByteSize, DbId
+from cradlepose.domain.audit import changes
+from cradlepose.domain.bounds import NOT_NULL, ByteSize, DbId, Patch
 from cradlepose.domain.enums import AuditCategory, BatchStatus, ImageStatus, Role
 from cradlepose.domain.errors import Conflict, DuplicateUpload, NotFound, PayloadTooLarge, ValidationFailed
 from cradlepose.domain.image_metadata import ImageMetadata
@@ -95,6 +96,30 @@ class BatchIn(BaseModel):
     )
 
 
+class BatchUpdate(Patch):
+    """What an admin may change on a batch at any time before it is archived."""
+
+    batch_name: Annotated[str | None, NOT_NULL] = Field(default=None, min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=5000)
+    processing_priority: Annotated[int | None, NOT_NULL] = Field(
+        default=None, ge=1, le=10, description="10 first: orders pre-annotation, auto-assignment, review"
+    )
+    due_date: dt.datetime | None = Field(default=None, description="null clears it")
+
+    @field_validator("due_date")
+    @classmethod
+    def _future(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None:
+            if value.tzinfo is None:
+                raise ValueError("give a time zone, e.g. 2030-01-31T17:00:00Z")
+            if value <= dt.datetime.now(dt.UTC):
+                raise ValueError("the due date must be in the future")
+        return value
+
+
+_EDITABLE = ("batch_name", "description", "processing_priority", "due_date")
+
+
 class MoreUploads(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -125,6 +150,7 @@ class BatchOut(BaseModel):
     upload_metadata: dict[str, Any] | None
     image_defaults: dict[str, Any] | None
     processing_priority: int
+    due_date: dt.datetime | None = None
     uploaded_by: int
     uploaded_at: dt.datetime
     assigned_count: int
@@ -262,6 +288,25 @@ def complete_uploads(uow: UnitOfWork, batch_id: int) -> tuple[BatchDetail, int |
     run = pipeline.request_run(uow, batch, "uploader marked the batch complete")
     uow.commit()
     return detail(uow, batch), run.id
+
+
+def update_batch(uow: UnitOfWork, batch_id: int, command: BatchUpdate) -> BatchOut:
+    """Rename, describe, reprioritise or re-date a batch; the audit row holds old and new values."""
+    access.require_admin(uow.actor)
+    batch = uow.batches.require(batch_id, for_update=True)
+    values = command.model_dump(exclude_unset=True)
+    if not values:
+        raise ValidationFailed.single("(body)", "nothing to change")
+    if batch.status is BatchStatus.ARCHIVED:
+        raise Conflict(f"batch {batch.id} is ARCHIVED; an archived batch is not edited")
+    before = snapshot(batch, _EDITABLE)
+    for name, value in values.items():
+        setattr(batch, name, value)
+    old, new = changes(before, snapshot(batch, _EDITABLE))
+    if new:
+        _audit(uow, batch, "BATCH_UPDATED", old=old, new=new)
+        uow.commit()
+    return BatchOut.model_validate(batch)
 
 
 def archive(uow: UnitOfWork, batch_id: int) -> BatchOut:

@@ -38,14 +38,18 @@ def resume_interrupted(
     exists: ExecutionExists,
     context: RequestContext,
 ) -> list[int]:
-    """Start again every open run whose execution is gone. Returns the ids of the runs started."""
+    """Start again every open run whose execution is gone, highest batch priority first.
+    Returns the ids of the runs started, in the order they were started."""
     _request_runs_for_stranded_batches(uow_factory, context)
     with uow_factory(SYSTEM, context) as uow:
         runs = list(
             uow.session.execute(
-                sa.select(PipelineRun.id, PipelineRun.execution_name).where(
-                    PipelineRun.status.in_(pipeline.OPEN)
-                )
+                sa.select(PipelineRun.id, PipelineRun.execution_name)
+                .join(ImageBatch, ImageBatch.id == PipelineRun.batch_id)
+                .where(PipelineRun.status.in_(pipeline.OPEN))
+                # Several runs waiting: the batch with the highest processing_priority starts
+                # first, then the longest waiting (issue 19).
+                .order_by(ImageBatch.processing_priority.desc(), PipelineRun.requested_at, PipelineRun.id)
             ).all()
         )
     resumed = []

@@ -248,14 +248,7 @@ def submit(uow: UnitOfWork, image_id: int, if_match: int | None) -> AnnotationOu
     change_status(uow, annotation, AnnotationStatus.SUBMITTED)
     annotation.submitted_at = dt.datetime.now(dt.UTC)
     change_status(uow, image, ImageStatus.SUBMITTED)
-    assignment = uow.assignments.require(assignment.id, for_update=True)
-    assignment.images_completed += 1
-    if assignment.images_completed >= assignment.images_total:
-        assignment_service.close_active_time(assignment)
-        if assignment.status is AssignmentStatus.ASSIGNED:
-            change_status(uow, assignment, AssignmentStatus.IN_PROGRESS)
-        change_status(uow, assignment, AssignmentStatus.SUBMITTED)
-    assignment_service.update_progress(assignment)
+    hand_in(uow, assignment)
     _flush_versioned(uow, annotation, if_match)
     gold_oks = review_routing.check_gold(uow, image, annotation)
     gold_failed = gold_oks is not None and not gold_check_passed(gold_oks)
@@ -275,6 +268,25 @@ def submit(uow: UnitOfWork, image_id: int, if_match: int | None) -> AnnotationOu
     )
     uow.commit()
     return AnnotationOut.model_validate(annotation)
+
+
+def hand_in(uow: UnitOfWork, assignment: BatchAssignment) -> BatchAssignment:
+    """Count one more image handed in (submitted, or flagged unusable); the last one submits the
+    assignment."""
+    assignment = uow.assignments.require(assignment.id, for_update=True)
+    assignment.images_completed += 1
+    if assignment.images_completed >= assignment.images_total:
+        assignment_service.close_active_time(assignment)
+        if assignment.status is AssignmentStatus.ASSIGNED:
+            change_status(uow, assignment, AssignmentStatus.IN_PROGRESS)
+        change_status(uow, assignment, AssignmentStatus.SUBMITTED)
+    assignment_service.update_progress(assignment)
+    return assignment
+
+
+def workable_image(uow: UnitOfWork, image_id: int) -> tuple[Image, BatchAssignment]:
+    """The caller's image, locked, that their started, open assignment covers; 404/409 otherwise."""
+    return _my_image(uow, image_id, for_update=True)
 
 
 # ------------------------------------------------------------------ helpers

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -86,6 +86,9 @@ class AssignmentOut(BaseModel):
     self_reported_difficulty: int | None
     completion_confidence: DecimalNumber | None
     is_paused: bool = False
+    in_pool: bool = Field(
+        default=False, description="held by the pool (the system account), waiting for someone"
+    )
 
 
 class Finishing(Patch):
@@ -100,15 +103,33 @@ class AssignmentFilters(BaseModel):
     assignment_type: AssignmentType | None = None
     annotator_id: int | None = None
     batch_id: int | None = None
+    in_pool: bool | None = None
 
 
 class AutoAssigned(BaseModel):
     assignment: AssignmentOut | None = Field(description="null when no annotator has capacity")
 
 
+class HandedOver(BaseModel):
+    """Where one open assignment's remaining work went (workflow.handover)."""
+
+    assignment_id: int = Field(description="the assignment that was handed over")
+    from_annotator_id: int
+    to: Literal["annotator", "pool"]
+    annotator_id: int | None = Field(description="the new holder; null when it went to the pool")
+    now_in_assignment_id: int = Field(
+        description="the assignment the remaining images belong to now (the same one, or a new one)"
+    )
+    images_moved: int
+    drafts_kept: int = Field(description="drafts the new holder (or the next one) continues from")
+
+
 class AutoAssignResult(BaseModel):
     assigned: list[AssignmentOut]
     waiting_batches: list[int] = Field(description="ready batches nobody had capacity for")
+    from_pool: list[HandedOver] = Field(
+        default_factory=list, description="pooled assignments handed to an annotator, highest priority first"
+    )
 
 
 # ------------------------------------------------------------------ admin: assigning
@@ -117,7 +138,7 @@ class AutoAssignResult(BaseModel):
 def assign_batch(uow: UnitOfWork, batch_id: int, command: AssignmentIn) -> AssignmentOut:
     actor = access.require_admin(uow.actor)
     batch = uow.batches.require(batch_id, for_update=True)
-    annotator = _eligible_annotator(uow, command.annotator_id)
+    annotator = eligible_annotator(uow, command.annotator_id)
     assignment = _assign(uow, actor, batch, annotator, command)
     uow.commit()
     return out(assignment)
@@ -129,7 +150,7 @@ def auto_assign_batch(uow: UnitOfWork, batch_id: int) -> AssignmentOut | None:
     batch = uow.batches.require(batch_id, for_update=True)
     if batch.status is not BatchStatus.READY_FOR_ANNOTATION:
         raise Conflict(f"batch {batch.id} is {batch.status.value}, not READY_FOR_ANNOTATION")
-    chosen = assignment_policy.choose(candidates(uow), _specialty(batch))
+    chosen = assignment_policy.choose(candidates(uow), specialty_of(batch))
     if chosen is None:
         return None
     annotator = uow.users.require(chosen.user_id, for_update=True)
@@ -157,7 +178,7 @@ def auto_assign_all(uow: UnitOfWork) -> AutoAssignResult:
     order = {b.id: i for i, b in enumerate(waiting)}
     plan = assignment_policy.plan(
         [
-            assignment_policy.WaitingBatch(b.id, b.processing_priority, order[b.id], _specialty(b))
+            assignment_policy.WaitingBatch(b.id, b.processing_priority, order[b.id], specialty_of(b))
             for b in waiting
         ],
         candidates(uow),
@@ -301,8 +322,17 @@ def list_assignments(
         query = query.where(BatchAssignment.assignment_type == filters.assignment_type)
     if filters.batch_id is not None:
         query = query.where(BatchAssignment.batch_id == filters.batch_id)
+    pool = uow.system_user_id()
+    if filters.in_pool is not None and actor.role is Role.ADMIN:
+        holder = BatchAssignment.annotator_id == (pool or 0)
+        query = query.where(holder if filters.in_pool else ~holder)
     return keyset_page(
-        uow.session, query, order_by=[BatchAssignment.id.desc()], cursor=cursor, limit=limit, to_model=out
+        uow.session,
+        query,
+        order_by=[BatchAssignment.id.desc()],
+        cursor=cursor,
+        limit=limit,
+        to_model=lambda a: out(a, pool),
     )
 
 
@@ -311,13 +341,15 @@ def get_assignment(uow: UnitOfWork, assignment_id: int) -> AssignmentOut:
     assignment = uow.assignments.get(assignment_id)
     if assignment is None or (actor.role is not Role.ADMIN and assignment.annotator_id != actor.user_id):
         raise NotFound("BatchAssignment", assignment_id)
-    return out(assignment)
+    return out(assignment, uow.system_user_id())
 
 
-def out(assignment: BatchAssignment) -> AssignmentOut:
+def out(assignment: BatchAssignment, pool_id: int | None = None) -> AssignmentOut:
     return AssignmentOut.model_validate(assignment).model_copy(
         update={
-            "is_paused": assignment.status is AssignmentStatus.IN_PROGRESS and assignment.active_since is None
+            "is_paused": assignment.status is AssignmentStatus.IN_PROGRESS
+            and assignment.active_since is None,
+            "in_pool": pool_id is not None and assignment.annotator_id == pool_id,
         }
     )
 
@@ -424,7 +456,7 @@ def _assign(
         raise Conflict(
             f"batch {batch.id} is {batch.status.value}; only READY_FOR_ANNOTATION batches are assigned"
         )
-    _check_capacity(uow, annotator)
+    check_capacity(uow, annotator)
     images = uow.session.scalars(
         sa.select(Image)
         .where(Image.batch_id == batch.id, Image.status.in_(ASSIGNABLE_IMAGE))
@@ -441,7 +473,7 @@ def _assign(
             priority=command.priority,
             special_instructions=command.special_instructions,
             estimated_completion_hours=command.estimated_completion_hours,
-            due_date=command.due_date,
+            due_date=command.due_date or batch.due_date,
             images_total=len(images),
         )
     )
@@ -461,14 +493,14 @@ def _assign(
             "batch_id": batch.id,
             "images_total": len(images),
             "priority": command.priority,
-            "due_date": command.due_date,
+            "due_date": command.due_date or batch.due_date,
         },
         batch_context={"batch_id": batch.id, "old_status": old.value, "new_status": batch.status.value},
     )
     return assignment
 
 
-def _eligible_annotator(uow: UnitOfWork, user_id: int) -> User:
+def eligible_annotator(uow: UnitOfWork, user_id: int) -> User:
     annotator = uow.users.get(user_id)
     if annotator is None or annotator.username == "system":
         raise ValidationFailed.single("annotator_id", f"user {user_id} does not exist")
@@ -484,7 +516,7 @@ def _eligible_annotator(uow: UnitOfWork, user_id: int) -> User:
     return annotator
 
 
-def _check_capacity(uow: UnitOfWork, annotator: User) -> None:
+def check_capacity(uow: UnitOfWork, annotator: User) -> None:
     open_count = int(
         uow.session.scalar(
             sa.select(sa.func.count())
@@ -509,7 +541,7 @@ def _mine(uow: UnitOfWork, assignment_id: int) -> BatchAssignment:
     return assignment
 
 
-def _specialty(batch: ImageBatch) -> str | None:
+def specialty_of(batch: ImageBatch) -> str | None:
     value = (batch.upload_metadata or {}).get("specialty")
     return str(value) if value else None
 

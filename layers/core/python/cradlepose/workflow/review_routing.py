@@ -42,6 +42,7 @@ from cradlepose.domain.enums import (
 from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.keypoints import KeypointSet
 from cradlepose.domain.status_changes import change_status
+from cradlepose.workflow import leases
 
 REVIEW_KINDS = (AssignmentType.QUALITY_CHECK, AssignmentType.SECOND_OPINION)
 OPEN_REVIEW = (AssignmentStatus.ASSIGNED, AssignmentStatus.IN_PROGRESS)
@@ -198,7 +199,9 @@ def _open_review(
             image_id=image.id,
         )
     )
-    image.current_verifier = verifier_id
+    # A reservation is a claim's lease (workflow.leases): if its verifier stays silent past the idle
+    # time, another verifier may take it over.
+    image.current_verifier, image.verifier_claimed_at = verifier_id, leases.now()
     audit(
         uow,
         f"{kind.value}_ASSIGNMENT_CREATED",

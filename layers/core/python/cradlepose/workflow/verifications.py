@@ -65,7 +65,7 @@ from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.keypoints import KeypointSet, validate_keypoints
 from cradlepose.domain.status_changes import change_status
 from cradlepose.workflow import assignments as assignment_service
-from cradlepose.workflow import metrics, review_routing
+from cradlepose.workflow import leases, metrics, review_routing
 from cradlepose.workflow.annotations import AnnotationOut
 
 D = VerificationDecision
@@ -231,6 +231,9 @@ def claim_next(uow: UnitOfWork, queue: Queue) -> ReviewItem | None:
         .join(BatchAssignment, BatchAssignment.id == Annotation.batch_assignment_id)
         .where(BatchAssignment.annotator_id == actor.user_id)
     )
+    # A claim is a lease (workflow.leases): one whose holder stayed silent past the idle time is
+    # free again, and the caller's own claim comes back to them first.
+    free = leases.free_for(actor)
     query = (
         sa.select(Image)
         .join(ImageBatch, ImageBatch.id == Image.batch_id)
@@ -245,39 +248,55 @@ def claim_next(uow: UnitOfWork, queue: Queue) -> ReviewItem | None:
         .with_for_update(of=Image, skip_locked=True)
     )
     pending = _pending_verification_subquery()
+    image: Image | None = None
     if queue is Queue.SUBMITTED:
-        # A submitted image reserved for another verifier (their QUALITY_CHECK) still comes, last.
-        query = query.where(Image.status == ImageStatus.SUBMITTED)
+        # First a claimed image under first review that is the caller's or whose lease lapsed
+        # (few rows: the partial index on UNDER_REVIEW images), then the queue itself.
+        image = uow.session.scalars(
+            query.where(
+                Image.status == ImageStatus.UNDER_REVIEW,
+                Image.current_verifier.is_not(None),
+                free,
+                ~_has_pending_decision(),
+            )
+        ).first()
+        # A submitted image reserved for another verifier (their QUALITY_CHECK) still comes, last;
+        # an unusable flag waits for its own decision (workflow.unusable), not a review.
+        query = query.where(Image.status == ImageStatus.SUBMITTED, Image.unusable_flag.is_(None))
     elif queue is Queue.SECOND_OPINION:
         # Under review, a verifier on the image is its claim: only the one it is reserved for takes
         # it, unless they can no longer work (deactivated or unapproved): then anyone else may.
         gone = sa.select(User.id).where(sa.or_(User.is_active.is_(False), User.is_approved.is_(False)))
         query = query.join(pending, pending.c.image_id == Image.id).where(
             Image.status == ImageStatus.UNDER_REVIEW,
-            sa.or_(
-                Image.current_verifier.is_(None),
-                Image.current_verifier == actor.user_id,
-                Image.current_verifier.in_(gone),
-            ),
+            sa.or_(free, Image.current_verifier.in_(gone)),
             pending.c.requires_second_opinion,
             pending.c.verifier_id != actor.user_id,
         )
     else:
         query = query.join(pending, pending.c.image_id == Image.id).where(
             Image.status == ImageStatus.UNDER_REVIEW,
-            Image.current_verifier.is_(None),
+            free,
             sa.or_(pending.c.escalated_to_admin, pending.c.requires_specialist_input),
         )
-    image = uow.session.scalars(query).first()
+    if image is None:
+        image = uow.session.scalars(query).first()
     if image is None:
         return None
     annotation = _latest_annotation(uow, image.id)
     if image.status is ImageStatus.SUBMITTED:
         change_status(uow, image, ImageStatus.UNDER_REVIEW)
         change_status(uow, annotation, AnnotationStatus.UNDER_REVIEW)
+    lapsed_holder = image.current_verifier if image.current_verifier not in (None, actor.user_id) else None
     image.current_verifier = actor.user_id
+    image.verifier_claimed_at = leases.now()
     review_routing.take_over(uow, image, actor.user_id or 0)
-    _audit(uow, annotation, "VERIFICATION_CLAIMED", new={"queue": queue.value, "image_id": image.id})
+    _audit(
+        uow,
+        annotation,
+        "VERIFICATION_CLAIMED",
+        new={"queue": queue.value, "image_id": image.id, "expired_claim_of": lapsed_holder},
+    )
     uow.commit()
     return review_item(uow, image, annotation, queue)
 
@@ -286,13 +305,24 @@ def release(uow: UnitOfWork, annotation_id: int) -> AnnotationOut:
     """Give a claimed annotation back to its queue without deciding."""
     actor = access.require_role(uow.actor, Role.VERIFIER, Role.ADMIN)
     annotation, image = _claimed(uow, actor, annotation_id)
-    image.current_verifier = None
-    if _pending_verification(uow, annotation.id) is None:
-        change_status(uow, image, ImageStatus.SUBMITTED)
-        change_status(uow, annotation, AnnotationStatus.SUBMITTED)
+    give_back(uow, image, annotation)
     _audit(uow, annotation, "VERIFICATION_RELEASED", new={"image_id": image.id})
     uow.commit()
     return AnnotationOut.model_validate(annotation)
+
+
+def give_back(uow: UnitOfWork, image: Image, annotation: Annotation) -> None:
+    """End the claim on an image: back to its queue (SUBMITTED, or the pending second opinion)."""
+    image.current_verifier = None
+    image.verifier_claimed_at = None
+    if _pending_verification(uow, annotation.id) is None:
+        change_status(uow, image, ImageStatus.SUBMITTED)
+        change_status(uow, annotation, AnnotationStatus.SUBMITTED)
+
+
+def claimed_annotation(uow: UnitOfWork, image: Image) -> Annotation:
+    """The annotation under review on a claimed image."""
+    return _latest_annotation(uow, image.id)
 
 
 def review_item(uow: UnitOfWork, image: Image, annotation: Annotation, queue: Queue) -> ReviewItem:
@@ -382,6 +412,7 @@ def decide(uow: UnitOfWork, annotation_id: int, command: VerificationIn) -> Deci
     uow.verifications.add(verification)
     is_final = verification.is_final_decision
     image.current_verifier = None
+    image.verifier_claimed_at = None
     completed_reviews = review_routing.close_reviews(uow, image, actor.user_id or 0)
     result = DecisionOut(
         verification=VerificationOut.model_validate(verification),
@@ -478,7 +509,7 @@ def _apply(
             "overall_quality_score": verification.overall_quality_score,
         },
     )
-    _settle(uow, batch, annotation)
+    settle(uow, batch, annotation.batch_assignment_id)
     return result.model_copy(update={"new_annotation_id": new_annotation_id, "assignment_id": assignment_id})
 
 
@@ -523,10 +554,10 @@ def _corrected_version(
     return version
 
 
-def _settle(uow: UnitOfWork, batch: ImageBatch, annotation: Annotation) -> None:
-    """Close assignments whose images all have an outcome, and the batch when all of its have."""
+def settle(uow: UnitOfWork, batch: ImageBatch, assignment_id: int) -> None:
+    """Close the assignment if its images all have an outcome, and the batch when all of its have."""
     uow.flush()
-    assignment = uow.assignments.require(annotation.batch_assignment_id, for_update=True)
+    assignment = uow.assignments.require(assignment_id, for_update=True)
     if assignment.status is AssignmentStatus.SUBMITTED and _all_final(
         uow, Image.current_assignment_id == assignment.id
     ):
@@ -705,6 +736,17 @@ def _pending_verification_subquery() -> Any:
         .subquery()
     )
     return sa.select(latest).where(latest.c.rank == 1, latest.c.is_final_decision.is_(False)).subquery()
+
+
+def _has_pending_decision() -> sa.ColumnElement[bool]:
+    """SQL condition on Image: its annotation under review has a decision that is not final yet
+    (a final one would have moved the annotation out of UNDER_REVIEW)."""
+    return sa.exists().where(
+        Annotation.image_id == Image.id,
+        Annotation.status == AnnotationStatus.UNDER_REVIEW,
+        Verification.annotation_id == Annotation.id,
+        Verification.is_final_decision.is_(False),
+    )
 
 
 def _pending_verification(uow: UnitOfWork, annotation_id: int) -> Verification | None:

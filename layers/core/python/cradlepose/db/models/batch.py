@@ -43,6 +43,9 @@ class ImageBatch(Base):
     # (domain.image_metadata.ImageMetadata as JSON: infant_metadata, acquisition_date, source_institution).
     image_defaults: Mapped[dict[str, Any] | None]
     processing_priority: Mapped[int] = mapped_column(server_default=sa.text("5"), default=5)
+    # Beyond seed 000 (which dates assignments only): when the batch should be done; new
+    # assignments of the batch default to it.
+    due_date: Mapped[dt.datetime | None]
 
     uploaded_by: Mapped[int] = mapped_column(sa.ForeignKey("users.id"))
     uploaded_at: Mapped[dt.datetime] = mapped_column(server_default=sa.func.now())

@@ -63,6 +63,12 @@ class Image(Base):
     # The assignment the image's work currently belongs to (INITIAL, REVISION or a re-annotation).
     current_assignment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("batch_assignments.id"))
     current_verifier: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # The verification claim is a lease: the holder's last sign of life (claim, renew, decide).
+    # A claim silent longer than settings.claim_idle_timeout_s has expired (workflow.claims).
+    verifier_claimed_at: Mapped[dt.datetime | None]
+    # An annotator's "cannot be annotated" report waiting for (or given) a verifier's decision:
+    # {"reason", "details", "flagged_by", "flagged_at", "assignment_id", "decision"?}.
+    unusable_flag: Mapped[dict[str, Any] | None]
 
     is_difficult_case: Mapped[bool] = mapped_column(server_default=sa.false(), default=False)
     requires_specialist_review: Mapped[bool] = mapped_column(server_default=sa.false(), default=False)
@@ -114,6 +120,13 @@ class Image(Base):
         sa.Index("idx_image_pixels", "pixel_sha256"),
         sa.Index("idx_image_batch_upload_sha256", "batch_id", "upload_sha256"),
         sa.CheckConstraint("duplicate_distance BETWEEN 0 AND 64", name="duplicate_distance_in_range"),
+        # The flagged queue: images an annotator flagged as unusable, waiting for a decision.
+        sa.Index(
+            "idx_image_unusable_pending",
+            "batch_id",
+            "id",
+            postgresql_where=sa.text("status = 'SUBMITTED' AND unusable_flag IS NOT NULL"),
+        ),
         sa.CheckConstraint("width > 0 AND height > 0", name="dimensions_positive"),
         sa.CheckConstraint("file_size > 0", name="file_size_positive"),
         sa.CheckConstraint("format IN ('JPEG', 'PNG')", name="format_supported"),

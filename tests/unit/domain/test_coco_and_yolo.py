@@ -13,7 +13,7 @@ from cradlepose.domain import coco_keypoints, yolo_pose
 from cradlepose.domain.enums import DatasetSplit, Visibility
 from cradlepose.domain.errors import ValidationFailed
 from cradlepose.domain.keypoint_schema import COCO17_NAMES, infant_pose_17
-from cradlepose.domain.keypoints import Keypoint, KeypointSet
+from cradlepose.domain.keypoints import Keypoint, KeypointSet, validate_keypoints
 
 pytestmark = pytest.mark.unit
 
@@ -194,3 +194,44 @@ def test_a_label_with_a_bad_flag_or_width_is_refused() -> None:
     line = "0 0.5 0.5 0.1 0.1 " + " ".join(["0.5 0.5 2"] * 16 + ["0.5 0.5 5"])
     with pytest.raises(ValidationFailed, match="visibility 5"):
         yolo_pose.parse_label_line(line, SCHEMA, W, H)
+
+
+def raw_keypoint_sets() -> st.SearchStrategy[KeypointSet]:
+    """Keypoints as a model predicts or an older row holds them: any float, not yet rounded."""
+    point = st.tuples(
+        st.floats(0, W, allow_nan=False), st.floats(0, H, allow_nan=False), st.sampled_from([0, 1, 2])
+    )
+    return st.lists(point, min_size=17, max_size=17).map(
+        lambda points: KeypointSet(
+            keypoints=[
+                Keypoint(id=i, name=COCO17_NAMES[i], x=x if v else 0, y=y if v else 0, visible=v)
+                for i, (x, y, v) in enumerate(points)
+            ]
+        )
+    )
+
+
+def _export_import(keypoints: KeypointSet) -> tuple[dict[str, Any], KeypointSet]:
+    document = coco_keypoints.document(SCHEMA, [item(1, keypoints)])
+    (imported,) = coco_keypoints.parse_document(document, SCHEMA)
+    assert imported.keypoints is not None
+    return document["annotations"][0], imported.keypoints
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw_keypoint_sets())
+def test_a_first_export_is_already_the_fixed_point_of_import_and_export(keypoints: KeypointSet) -> None:
+    """import → export → import → export: the first export's keypoints, bbox and area come back."""
+    first, stored = _export_import(keypoints)
+    second, stored_again = _export_import(stored)
+    third, _ = _export_import(stored_again)
+    assert second == first
+    assert third == first
+    assert stored_again == stored
+
+
+def test_keypoints_are_rounded_once_where_they_are_stored() -> None:
+    payload = {"keypoints": [{"id": 0, "x": 10.123456, "y": 20.005001, "visible": 2}]}
+    stored = validate_keypoints(payload, SCHEMA, W, H)
+    assert (stored.keypoints[0].x, stored.keypoints[0].y) == (10.12, 20.01)
+    assert validate_keypoints(stored.model_dump(), SCHEMA, W, H) == stored

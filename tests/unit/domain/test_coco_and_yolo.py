@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from cradlepose.domain.enums import DatasetSplit, Visibility
 from cradlepose.domain.errors import ValidationFailed
 from cradlepose.domain.keypoint_schema import COCO17_NAMES, infant_pose_17
 from cradlepose.domain.keypoints import Keypoint, KeypointSet, validate_keypoints
+from cradlepose.domain.splits import split_named
 
 pytestmark = pytest.mark.unit
 
@@ -235,3 +237,66 @@ def test_keypoints_are_rounded_once_where_they_are_stored() -> None:
     stored = validate_keypoints(payload, SCHEMA, W, H)
     assert (stored.keypoints[0].x, stored.keypoints[0].y) == (10.12, 20.01)
     assert validate_keypoints(stored.model_dump(), SCHEMA, W, H) == stored
+
+
+@pytest.mark.parametrize(
+    ("name", "split"),
+    [
+        ("person_keypoints_train2017.json", DatasetSplit.TRAIN),
+        ("person_keypoints_val2017.json", DatasetSplit.VALIDATION),
+        ("person_keypoints_validation.json", DatasetSplit.VALIDATION),
+        ("images/test", DatasetSplit.TEST),
+        ("infants.json", None),
+        ("train_and_test.json", None),  # two splits named: none
+        ("trainee.json", None),
+    ],
+)
+def test_the_split_an_archive_name_gives(name: str, split: DatasetSplit | None) -> None:
+    assert split_named(name) is split
+
+
+def test_a_cradle_yolo_yaml_is_read_back_with_its_folders_and_keypoint_order() -> None:
+    text = yolo_pose.dataset_yaml(SCHEMA, [DatasetSplit.TRAIN, DatasetSplit.TEST], "infants")
+    dataset = yolo_pose.read_dataset_yaml(text, SCHEMA, "data.yaml")
+    # val: images/test as well: the folder named after its split keeps it
+    assert dataset.folders == {"images/train": DatasetSplit.TRAIN, "images/test": DatasetSplit.TEST}
+    assert dataset.positions == list(range(17))
+    reordered = "kpt_shape: [17, 3]\ntrain: ./images/tr\nkpt_names:\n  0: " + json.dumps(COCO17_NAMES[::-1])
+    assert yolo_pose.read_dataset_yaml(reordered, SCHEMA, "d.yaml").positions == list(range(16, -1, -1))
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("train: images/train\n", "d.yaml.kpt_shape"),
+        ("kpt_shape: [17, 2]\ntrain: images/train\n", "d.yaml.kpt_shape"),
+        ("kpt_shape: [17, 3]\ntrain: train.txt\n", "d.yaml.train"),
+        ("kpt_shape: [17, 3]\n", "d.yaml"),
+        ("kpt_shape: [17, 3]\ntrain: images\nkpt_names:\n  - nose\n", "d.yaml.kpt_names"),
+    ],
+)
+def test_a_yolo_yaml_the_schema_cannot_take_is_refused_naming_the_key(text: str, where: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        yolo_pose.read_dataset_yaml(text, SCHEMA, "d.yaml")
+    assert refused.value.problems[0].location == where
+
+
+@settings(max_examples=100, deadline=None)
+@given(keypoint_sets())
+def test_a_label_line_is_read_back_as_the_keypoints_it_was_written_from(keypoints: KeypointSet) -> None:
+    line = yolo_pose.label_line(keypoints, SCHEMA, W, H)
+    back = yolo_pose.keypoints_from_label(line or "", SCHEMA, list(range(17)), W, H, "l.txt")
+    labelled = [k for k in keypoints.keypoints if k.is_labelled]
+    if not labelled:
+        assert back is None
+        return
+    assert back is not None
+    assert [(k.x, k.y, k.visible) for k in back.keypoints] == [
+        (k.x, k.y, k.visible) if k.is_labelled else (0.0, 0.0, k.visible) for k in keypoints.keypoints
+    ]
+
+
+def test_a_label_with_two_people_is_refused() -> None:
+    line = "0 0.5 0.5 0.1 0.1" + " 0.5 0.5 2" * 17
+    with pytest.raises(ValidationFailed, match="one infant"):
+        yolo_pose.keypoints_from_label(f"{line}\n{line}\n", SCHEMA, list(range(17)), W, H, "l.txt")

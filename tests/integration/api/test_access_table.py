@@ -184,6 +184,9 @@ ROWS = [
         lambda w: {"model_id": w.model_id, "image_ids": [w.ready_image_id]}),
     Row("GET", "/inference-jobs", lambda w: "/inference-jobs", RESEARCHERS_200),
     Row("GET", "/inference-jobs/{id}", lambda w: f"/inference-jobs/{w.inference_job_id}", RESEARCHERS_200),
+    # The world's inference job is QUEUED: its predictions are not reviewable yet (409 for an admin).
+    Row("POST", "/inference-jobs/{id}/review-batch", lambda w: f"/inference-jobs/{w.inference_job_id}/review-batch",
+        (401, 403, 403, 403, 403, 403, 403, 409), lambda w: {}),
     Row("POST", "/inference-jobs/{id}/cancel", lambda w: f"/inference-jobs/{w.inference_job_id}/cancel", ADMIN_ONLY_200),
     Row("GET", "/models/{id}/metrics", lambda w: f"/models/{w.model_id}/metrics", RESEARCHERS_200),
     Row("POST", "/models/{id}/promotions", lambda w: f"/models/{w.model_id}/promotions", ADMIN_ONLY_201,

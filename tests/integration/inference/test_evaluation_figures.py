@@ -24,7 +24,7 @@ from cradlepose.domain.keypoints import Keypoint, KeypointSet
 pytestmark = pytest.mark.integration
 
 SCHEMA = infant_pose_17().schema_definition
-SIGMAS = [k.sigma for k in SCHEMA.keypoints]
+SIGMAS = [float(k.sigma or 0.0) for k in SCHEMA.keypoints]
 W = H = 1000
 
 
@@ -103,10 +103,10 @@ def _pycocotools_by_hand(truths: list[TruthImage], results: list[ImageResult]) -
     detections: list[dict[str, Any]] = []
     for r in results:
         for p in r.persons:
-            flat = []
-            for k in p.keypoints:
-                flat += [k.x, k.y, 1.0]
-            detections.append({"image_id": r.image_id, "category_id": 1, "keypoints": flat, "score": p.score})
+            predicted_flat = [v for point in p.keypoints for v in (point.x, point.y, 1.0)]
+            detections.append(
+                {"image_id": r.image_id, "category_id": 1, "keypoints": predicted_flat, "score": p.score}
+            )
     with contextlib.redirect_stdout(io.StringIO()):
         gt = COCO()
         gt.dataset = {

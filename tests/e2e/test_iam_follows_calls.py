@@ -69,6 +69,9 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
     ("api", "s3:PutObject", "s3:objects:derived/*"): "anomaly analyses through the API draw their overlay "
     "(needs a trained age-group model: tests/integration/anomaly)",
     ("api", "kms:GenerateDataKey", "kms:key:derived"): "with the anomaly overlay's s3:PutObject",
+    ("api", "s3:GetObject", "s3:objects:results/*"): "a review batch reads its inference job's predictions "
+    "(tests/integration/datasets/test_review_batch.py); the flow runs no inference job",
+    ("api", "kms:Decrypt", "kms:key:results"): "with the review batch's s3:GetObject of the predictions",
     ("api", "cognito-idp:AdminDeleteUser", "*"): "an invitation whose Cradle row cannot be written takes "
     "its account back (tests/integration/api/test_invitations.py)",
     ("bootstrap_admin", "cognito-idp:AdminDeleteUser", "*"): "the first admin's account is taken back if "

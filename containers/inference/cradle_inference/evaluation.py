@@ -3,7 +3,11 @@
 AP and AR are pycocotools' own (COCOeval with iouType "keypoints"), with the schema's sigmas in
 `params.kpt_oks_sigmas`: the ground truth is the COCO document Cradle exports for the split
 (domain.coco_keypoints: `area` is the keypoints' box, Cradle's OKS scale), the detections are
-every person the model found, scored by its detection score. Mean pixel error and PCK
+every person the model found, scored by its detection score. These gate promotions. The same
+evaluation is run a second time with each ground truth's `area` set to its person box
+(`bbox` width × height): the COCO-comparable AP, labelled so (domain.jobs.PERSON_BOX). A size range
+with no ground truth scores -1 (pycocotools' own convention), also when the model found no one.
+Mean pixel error and PCK
 (domain.keypoint_errors) compare each image's chosen person (the one Cradle pre-annotates with)
 with its verified keypoints.
 """
@@ -20,7 +24,7 @@ from pycocotools.cocoeval import COCOeval
 
 from cradlepose.domain import coco_keypoints
 from cradlepose.domain.inference import DetectedPerson, ImageResult
-from cradlepose.domain.jobs import EvaluationMetrics, EvaluationSpec, KeypointScore
+from cradlepose.domain.jobs import CocoComparableAp, EvaluationMetrics, EvaluationSpec, KeypointScore
 from cradlepose.domain.keypoint_errors import ImagePair, keypoint_errors
 from cradlepose.domain.keypoint_schema import KeypointDefinition, SchemaDefinition
 from cradlepose.domain.keypoints import Keypoint
@@ -43,6 +47,7 @@ def evaluate(spec: EvaluationSpec, results: list[ImageResult]) -> EvaluationMetr
         for person in result.persons
     ]
     stats = coco_stats(ground_truth, detections, spec.sigmas)
+    comparable = coco_stats(with_person_box_area(ground_truth), detections, spec.sigmas)
     errors = keypoint_errors(
         [ImagePair(t.keypoints.keypoints, _chosen(by_image.get(t.image_id))) for t in spec.truth],
         spec.keypoint_ids,
@@ -58,6 +63,14 @@ def evaluate(spec: EvaluationSpec, results: list[ImageResult]) -> EvaluationMetr
         ar=stats[5],
         ar50=stats[6],
         ar75=stats[7],
+        coco_comparable=CocoComparableAp(
+            ap=comparable[0],
+            ap50=comparable[1],
+            ap75=comparable[2],
+            ap_medium=comparable[3],
+            ap_large=comparable[4],
+            ar=comparable[5],
+        ),
         mean_error_px=errors.overall_mean_error_px,
         pck=errors.overall_pck,
         pck_alpha=spec.pck_alpha,
@@ -84,8 +97,8 @@ def coco_stats(
         gt = COCO()
         gt.dataset = ground_truth
         gt.createIndex()
-        if not detections:
-            return [0.0] * 10 if ground_truth["annotations"] else [-1.0] * 10
+        if not detections:  # pycocotools cannot load no results; score them as it would
+            return _stats_without_detections(ground_truth)
         dt = gt.loadRes(detections)
         evaluator = COCOeval(gt, dt, "keypoints")
         evaluator.params.kpt_oks_sigmas = np.array(sigmas, dtype=float)
@@ -93,6 +106,31 @@ def coco_stats(
         evaluator.accumulate()
         evaluator.summarize()
     return [float(v) for v in evaluator.stats]
+
+
+# COCOeval's keypoint area ranges (all, medium, large), in the order of its ten figures.
+_ALL, _MEDIUM, _LARGE = (0.0, 1e5**2), (32.0**2, 96.0**2), (96.0**2, 1e5**2)
+_RANGES = (_ALL, _ALL, _ALL, _MEDIUM, _LARGE, _ALL, _ALL, _ALL, _MEDIUM, _LARGE)
+
+
+def _stats_without_detections(ground_truth: dict[str, Any]) -> list[float]:
+    """0 for a range that holds ground truth (all of it missed), -1 for one that holds none."""
+    areas = [
+        float(a["area"])
+        for a in ground_truth["annotations"]
+        if not a.get("iscrowd") and a.get("num_keypoints", 0) > 0
+    ]
+    return [0.0 if any(low <= area <= high for area in areas) else -1.0 for low, high in _RANGES]
+
+
+def with_person_box_area(ground_truth: dict[str, Any]) -> dict[str, Any]:
+    """The document with each annotation's OKS area taken from its person box (bbox w × h)."""
+    return {
+        **ground_truth,
+        "annotations": [
+            {**a, "area": float(a["bbox"][2]) * float(a["bbox"][3])} for a in ground_truth["annotations"]
+        ],
+    }
 
 
 def _schema(spec: EvaluationSpec) -> SchemaDefinition:

@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from api.dependencies import Researcher
+from api.dependencies import Admin, Researcher, storage
 from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
+from cradlepose.adapters.storage import Storage
 from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
 from cradlepose.domain.enums import JobStatus
-from cradlepose.models import ml_jobs
+from cradlepose.models import ml_jobs, review_batches
 
 router = Router()
 TAGS = ["models"]
@@ -73,3 +75,20 @@ def cancel_inference_job(me: Researcher, job_id: ResourceId) -> ml_jobs.Inferenc
         job = ml_jobs.cancel(uow, "inference", job_id)
     assert isinstance(job, ml_jobs.InferenceJobOut)
     return job
+
+
+@router.post(
+    "/inference-jobs/<job_id>/review-batch",
+    tags=TAGS,
+    status_code=201,
+    summary="Turn a completed job's predictions into a batch to review, pre-annotated by its model (admin)",
+    responses=documented(201, 401, 403, 404, 409, 422),
+)
+def create_review_batch(
+    me: Admin,
+    job_id: ResourceId,
+    files: Annotated[Storage, Depends(storage)],
+    body: Annotated[review_batches.ReviewBatchIn, Body()],
+) -> review_batches.ReviewBatchOut:
+    with me.uow() as uow:
+        return review_batches.create_review_batch(uow, files, job_id, body)

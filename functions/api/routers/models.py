@@ -91,12 +91,14 @@ def retire_model(me: Admin, model_id: ResourceId) -> Response[None]:
 @router.post(
     "/models/<model_id>/default",
     tags=TAGS,
-    summary="Make it the default (PRODUCTION) model of its schema (admin)",
-    responses=documented(200, 401, 403, 404, 409),
+    summary="Make a TESTING model the default (PRODUCTION) of its schema through the AP gate (admin)",
+    responses=documented(200, 401, 403, 404, 409, 422),
 )
-def make_default(me: Admin, model_id: ResourceId) -> model_configs.ModelConfigOut:
+def make_default(
+    me: Admin, model_id: ResourceId, body: Annotated[promotions.DefaultIn, Body()]
+) -> model_configs.ModelConfigOut:
     with me.uow() as uow:
-        return model_configs.make_default(uow, model_id)
+        return promotions.make_default(uow, model_id, body)
 
 
 @router.get(

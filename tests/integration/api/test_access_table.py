@@ -104,7 +104,9 @@ ROWS = [
         lambda w: {"model_name": "m", "version": "1", "keypoint_schema_id": w.schema_id, "model_path": "s3://b/m.pt"}),
     Row("PATCH", "/models/{id}", lambda w: f"/models/{w.model_id}", ADMIN_ONLY_200, lambda w: {"description": "nano"}),
     Row("DELETE", "/models/{id}", lambda w: f"/models/{w.model_id}", (401, 403, 403, 403, 403, 403, 403, 204)),
-    Row("POST", "/models/{id}/default", lambda w: f"/models/{w.model_id}/default", ADMIN_ONLY_200),
+    # The world's model is in DEVELOPMENT: the default is reached only from TESTING (409).
+    Row("POST", "/models/{id}/default", lambda w: f"/models/{w.model_id}/default", (401, 403, 403, 403, 403, 403, 403, 409),
+        lambda w: {"gate": {"dataset_id": w.dataset_id, "split": "train"}}),
     Row("POST", "/batches", lambda w: "/batches", ADMIN_ONLY_201, lambda w: {"batch_name": "new", "uploads": {"count": 1}}),
     Row("GET", "/batches", lambda w: "/batches", WORKERS_200),
     Row("GET", "/batches/{id}", lambda w: f"/batches/{w.assigned_batch_id}", OWNER_200),
@@ -209,6 +211,9 @@ ROWS = [
         lambda w: {"model_id": w.model_id, "image_ids": [w.ready_image_id]}),
     Row("GET", "/inference-jobs", lambda w: "/inference-jobs", RESEARCHERS_200),
     Row("GET", "/inference-jobs/{id}", lambda w: f"/inference-jobs/{w.inference_job_id}", RESEARCHERS_200),
+    # The world's inference job is QUEUED: its predictions are not reviewable yet (409 for an admin).
+    Row("POST", "/inference-jobs/{id}/review-batch", lambda w: f"/inference-jobs/{w.inference_job_id}/review-batch",
+        (401, 403, 403, 403, 403, 403, 403, 409), lambda w: {}),
     Row("POST", "/inference-jobs/{id}/cancel", lambda w: f"/inference-jobs/{w.inference_job_id}/cancel", ADMIN_ONLY_200),
     Row("GET", "/models/{id}/metrics", lambda w: f"/models/{w.model_id}/metrics", RESEARCHERS_200),
     Row("POST", "/models/{id}/promotions", lambda w: f"/models/{w.model_id}/promotions", ADMIN_ONLY_201,

@@ -98,7 +98,13 @@ def test_duplicate_schema_versions_are_refused(api: ApiClient, admin: Persona) -
     )  # a second active version
 
 
-def test_one_default_model_per_schema(api: ApiClient, admin: Persona) -> None:
+def test_the_model_lifecycle_is_enforced(api: ApiClient, admin: Persona) -> None:
+    """PRODUCTION only from TESTING through the AP gate; PATCH moves one step at a time.
+
+    (The gated promotion itself, and the previous default turning DEPRECATED, are
+    tests/integration/datasets/test_evaluation_and_promotion.py.)
+    """
+
     def register(version: str) -> int:
         response = api.post(
             "/models", admin,
@@ -110,13 +116,25 @@ def test_one_default_model_per_schema(api: ApiClient, admin: Persona) -> None:
         return int(response.json["id"])
 
     first, second = register("1.0"), register("1.1")
-    assert api.post(f"/models/{first}/default", admin).json["deployment_status"] == "PRODUCTION"
-    assert api.post(f"/models/{second}/default", admin).json["deployment_status"] == "PRODUCTION"
-    assert api.get(f"/models/{first}", admin).json["deployment_status"] == "DEPRECATED"
-    production = api.get("/models", admin, query={"schema_id": 1, "status": "PRODUCTION"}).json["items"]
-    assert [m["id"] for m in production] == [second]
-
+    gate = {"gate": {"dataset_id": 1, "split": "test"}}
+    # The default is reached only from TESTING, through the gate; no body is no gate.
+    assert api.post(f"/models/{first}/default", admin).status == 422
+    skipped = api.post(f"/models/{first}/default", admin, body=gate)
+    assert skipped.status == 409, skipped.body
+    assert "DEVELOPMENT" in skipped.json["detail"]
+    assert api.post(f"/models/{first}/promotions", admin, body={"target": "TESTING"}).status == 201
+    ungated = api.post(f"/models/{first}/promotions", admin, body={"target": "PRODUCTION"})
+    assert ungated.status == 422
+    assert ungated.json["errors"][0]["location"].endswith("gate")
+    # PATCH cannot skip: not to PRODUCTION, not DEVELOPMENT → DEPRECATED (that is retiring).
     assert api.patch(f"/models/{first}", admin, body={"deployment_status": "PRODUCTION"}).status == 409
+    assert api.patch(f"/models/{second}", admin, body={"deployment_status": "DEPRECATED"}).status == 409
+    assert api.patch(f"/models/{second}", admin, body={"deployment_status": "TESTING"}).status == 200
+    assert api.patch(f"/models/{second}", admin, body={"deployment_status": "DEVELOPMENT"}).status == 200
+    assert [d["to_status"] for d in api.get(f"/models/{second}/deployments", admin).json] == [
+        "TESTING", "DEVELOPMENT",
+    ]  # fmt: skip
+    assert api.get(f"/models/{first}", admin).json["deployment_status"] == "TESTING"
     assert api.delete(f"/models/{second}", admin).status == 204
     assert api.get("/models", admin, query={"schema_id": 1}).json["items"] == [
         api.get(f"/models/{first}", admin).json
@@ -125,6 +143,26 @@ def test_one_default_model_per_schema(api: ApiClient, admin: Persona) -> None:
         api.post("/models", admin, body={"model_name": "x", "version": "1", "keypoint_schema_id": 1}).status
         == 422
     )
+
+
+def test_a_model_the_engine_cannot_run_is_refused_naming_each_problem(api: ApiClient, admin: Persona) -> None:
+    body = {
+        "model_name": "detector", "version": "1", "keypoint_schema_id": 1, "framework": "RT-DETR",
+        "model_path": "https://example.org/best.onnx", "input_resolution": {"width": 2048, "height": 640},
+        "model_parameters": {"task": "detect", "keypoint_map": list(range(12))},
+    }  # fmt: skip
+    refused = api.post("/models", admin, body=body)
+    assert refused.status == 422, refused.body
+    assert {e["location"] for e in refused.json["errors"]} >= {
+        "framework", "model_path", "model_parameters.task", "model_parameters.keypoint_map",
+    }  # fmt: skip
+    assert api.get("/models", admin, query={"schema_id": 1}).json["items"] == []  # nothing written
+    good = {**body, "framework": "YOLO11", "model_path": "s3://models/best.pt", "model_parameters": {}}
+    created = api.post("/models", admin, body=good)
+    assert created.status == 201, created.body
+    broken = api.patch(f"/models/{created.json['id']}", admin, body={"model_parameters": {"conf": 3}})
+    assert broken.status == 422
+    assert api.get(f"/models/{created.json['id']}", admin).json["model_parameters"] == {}
 
 
 def test_audit_log_search_and_pages(api: ApiClient, admin: Persona) -> None:

@@ -98,8 +98,14 @@ def test_export_import_collections_models_and_jobs_from_the_command_line(
     assert "6 images" in run("collections", "download", "1", "--output", str(yolo))
     assert "data.yaml" in zipfile.ZipFile(yolo).namelist()
     assert "READY" in run("collections", "list")
-    refused = run("import", str(yolo), "--name", "not coco", code=1)
-    assert "holds no COCO keypoints .json file" in refused
+    # A YOLO export imports (test_import_round_trip.py); one without its data.yaml is neither layout.
+    bare = tmp_path / "bare.zip"
+    with zipfile.ZipFile(yolo) as source, zipfile.ZipFile(bare, "w") as target:
+        for member in source.namelist():
+            if member != "data.yaml":
+                target.writestr(member, source.read(member))
+    refused = run("import", str(bare), "--name", "neither", code=1)
+    assert "holds no COCO keypoints .json file and no YOLO dataset .yaml" in refused
 
     assert "collection 2: PENDING" in run("export", "1", "--format", "coco", "--no-wait")
     pack()

@@ -146,3 +146,114 @@ def test_an_import_failing_half_way_leaves_nothing_behind(
     s3 = boto3.client("s3", region_name="us-east-1")
     leftovers = s3.list_objects_v2(Bucket=UPLOADS, Prefix=f"images/import-{created['id']}/").get("KeyCount")
     assert leftovers == 0
+
+
+def _split_by_file(archive: zipfile.ZipFile, original_name: dict[str, str] | None = None) -> dict[str, str]:
+    """Image -> its split, read from where a Cradle export puts it (images/<split>/<file>)."""
+    result = {}
+    for name in archive.namelist():
+        parts = name.split("/")
+        if parts[0] == "images" and len(parts) == 3:
+            result[(original_name or {}).get(parts[2], parts[2])] = parts[1]
+    return result
+
+
+def _import(
+    api: ApiClient, admin: Persona, archive: zipfile.ZipFile, name: str, worker: Work, **body: Any
+) -> dict[str, Any]:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        for member in archive.namelist():
+            bundle.writestr(member, archive.read(member))
+    data = buffer.getvalue()
+    created = api.post("/dataset-imports", admin, body={"name": name, "size": len(data), **body})
+    assert created.status == 201, created.body
+    form = created.json["upload"]
+    sent = requests.post(form["url"], data=form["fields"], files={"file": ("archive.zip", data)}, timeout=30)
+    assert sent.status_code in (200, 201, 204), sent.text
+    started = api.post(f"/dataset-imports/{created.json['id']}/start", admin)
+    assert started.status == 202, started.body
+    assert worker()["imported"] == [created.json["id"]]
+    done: dict[str, Any] = api.get(f"/dataset-imports/{created.json['id']}", admin).json
+    assert done["status"] == "COMPLETED", done
+    return done
+
+
+def _original_names(api: ApiClient, admin: Persona, batch_id: int) -> dict[str, str]:
+    images = api.get(f"/batches/{batch_id}/images", admin).json["items"]
+    return {f"{image['id']}.jpg": image["original_filename"] for image in images}
+
+
+@pytest.mark.parametrize("export_format", ["COCO_KEYPOINTS", "YOLO_POSE"])
+def test_an_import_keeps_the_archives_splits_and_yolo_imports_as_coco_does(
+    api: ApiClient,
+    admin: Persona,
+    verifier: Persona,
+    verified: VerifiedBatch,
+    pack: Work,
+    import_worker: Work,
+    export_format: str,
+) -> None:
+    dataset = make_dataset(
+        api, verifier, verified.schema_id, fractions={"train": 0.5, "validation": 0, "test": 0.5}
+    )
+    coco = _export(api, verifier, dataset["id"], pack)
+    splits, keypoints = _split_by_file(coco), _keypoints_by_file(coco)
+    assert set(splits.values()) == {"train", "test"}
+    archive = (
+        coco
+        if export_format == "COCO_KEYPOINTS"
+        else download_zip(export_ready(api, verifier, dataset["id"], export_format, pack))
+    )
+    done = _import(api, admin, archive, f"kept {export_format}", import_worker)
+    assert (done["images_imported"], done["annotations_imported"], done["resplit"]) == (6, 6, False)
+    imported = api.get(f"/datasets/{done['dataset_id']}", verifier).json
+    assert imported["filters"]["splits_from"] == "archive"
+    again = _export(api, verifier, done["dataset_id"], pack)
+    names = _original_names(api, admin, done["batch_id"])
+    assert _split_by_file(again, names) == splits  # every image in the split the archive gave it
+    assert {names[n]: v for n, v in _keypoints_by_file(again).items()} == keypoints  # flags and all
+
+
+def test_resplitting_an_import_is_asked_for(
+    api: ApiClient,
+    admin: Persona,
+    verifier: Persona,
+    verified: VerifiedBatch,
+    pack: Work,
+    import_worker: Work,
+) -> None:
+    dataset = make_dataset(
+        api, verifier, verified.schema_id, fractions={"train": 1, "validation": 0, "test": 0}
+    )
+    archive = _export(api, verifier, dataset["id"], pack)
+    assert set(_split_by_file(archive).values()) == {"train"}
+    done = _import(api, admin, archive, "re-split", import_worker, resplit=True)
+    assert done["resplit"] is True
+    imported = api.get(f"/datasets/{done['dataset_id']}", verifier).json
+    assert "splits_from" not in imported["filters"]
+    assert imported["split_fractions"] == {"train": 0.7, "validation": 0.15, "test": 0.15}
+
+
+def test_an_archive_naming_splits_for_some_images_only_is_refused(
+    api: ApiClient, admin: Persona, verifier: Persona, verified: VerifiedBatch, pack: Work
+) -> None:
+    dataset = make_dataset(
+        api, verifier, verified.schema_id, fractions={"train": 0.5, "validation": 0, "test": 0.5}
+    )
+    export = _export(api, verifier, dataset["id"], pack)
+    renamed = {
+        "annotations/person_keypoints_test.json": "annotations/extra.json",
+        "images/test/": "pictures/",
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as bundle:
+        for member in export.namelist():  # the test document and folder renamed: their images name no split
+            target = member
+            for old, new in renamed.items():
+                target = target.replace(old, new) if target.startswith(old) else target
+            bundle.writestr(target, export.read(member))
+    created = _upload(api, admin, buffer.getvalue(), "half split")
+    refused = api.post(f"/dataset-imports/{created['id']}/start", admin)
+    assert refused.status == 422, refused.body
+    assert "resplit" in refused.json["errors"][0]["message"]

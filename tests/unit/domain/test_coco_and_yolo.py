@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -13,7 +14,8 @@ from cradlepose.domain import coco_keypoints, yolo_pose
 from cradlepose.domain.enums import DatasetSplit, Visibility
 from cradlepose.domain.errors import ValidationFailed
 from cradlepose.domain.keypoint_schema import COCO17_NAMES, infant_pose_17
-from cradlepose.domain.keypoints import Keypoint, KeypointSet
+from cradlepose.domain.keypoints import Keypoint, KeypointSet, validate_keypoints
+from cradlepose.domain.splits import split_named
 
 pytestmark = pytest.mark.unit
 
@@ -194,3 +196,107 @@ def test_a_label_with_a_bad_flag_or_width_is_refused() -> None:
     line = "0 0.5 0.5 0.1 0.1 " + " ".join(["0.5 0.5 2"] * 16 + ["0.5 0.5 5"])
     with pytest.raises(ValidationFailed, match="visibility 5"):
         yolo_pose.parse_label_line(line, SCHEMA, W, H)
+
+
+def raw_keypoint_sets() -> st.SearchStrategy[KeypointSet]:
+    """Keypoints as a model predicts or an older row holds them: any float, not yet rounded."""
+    point = st.tuples(
+        st.floats(0, W, allow_nan=False), st.floats(0, H, allow_nan=False), st.sampled_from([0, 1, 2])
+    )
+    return st.lists(point, min_size=17, max_size=17).map(
+        lambda points: KeypointSet(
+            keypoints=[
+                Keypoint(id=i, name=COCO17_NAMES[i], x=x if v else 0, y=y if v else 0, visible=v)
+                for i, (x, y, v) in enumerate(points)
+            ]
+        )
+    )
+
+
+def _export_import(keypoints: KeypointSet) -> tuple[dict[str, Any], KeypointSet]:
+    document = coco_keypoints.document(SCHEMA, [item(1, keypoints)])
+    (imported,) = coco_keypoints.parse_document(document, SCHEMA)
+    assert imported.keypoints is not None
+    return document["annotations"][0], imported.keypoints
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw_keypoint_sets())
+def test_a_first_export_is_already_the_fixed_point_of_import_and_export(keypoints: KeypointSet) -> None:
+    """import → export → import → export: the first export's keypoints, bbox and area come back."""
+    first, stored = _export_import(keypoints)
+    second, stored_again = _export_import(stored)
+    third, _ = _export_import(stored_again)
+    assert second == first
+    assert third == first
+    assert stored_again == stored
+
+
+def test_keypoints_are_rounded_once_where_they_are_stored() -> None:
+    payload = {"keypoints": [{"id": 0, "x": 10.123456, "y": 20.005001, "visible": 2}]}
+    stored = validate_keypoints(payload, SCHEMA, W, H)
+    assert (stored.keypoints[0].x, stored.keypoints[0].y) == (10.12, 20.01)
+    assert validate_keypoints(stored.model_dump(), SCHEMA, W, H) == stored
+
+
+@pytest.mark.parametrize(
+    ("name", "split"),
+    [
+        ("person_keypoints_train2017.json", DatasetSplit.TRAIN),
+        ("person_keypoints_val2017.json", DatasetSplit.VALIDATION),
+        ("person_keypoints_validation.json", DatasetSplit.VALIDATION),
+        ("images/test", DatasetSplit.TEST),
+        ("infants.json", None),
+        ("train_and_test.json", None),  # two splits named: none
+        ("trainee.json", None),
+    ],
+)
+def test_the_split_an_archive_name_gives(name: str, split: DatasetSplit | None) -> None:
+    assert split_named(name) is split
+
+
+def test_a_cradle_yolo_yaml_is_read_back_with_its_folders_and_keypoint_order() -> None:
+    text = yolo_pose.dataset_yaml(SCHEMA, [DatasetSplit.TRAIN, DatasetSplit.TEST], "infants")
+    dataset = yolo_pose.read_dataset_yaml(text, SCHEMA, "data.yaml")
+    # val: images/test as well: the folder named after its split keeps it
+    assert dataset.folders == {"images/train": DatasetSplit.TRAIN, "images/test": DatasetSplit.TEST}
+    assert dataset.positions == list(range(17))
+    reordered = "kpt_shape: [17, 3]\ntrain: ./images/tr\nkpt_names:\n  0: " + json.dumps(COCO17_NAMES[::-1])
+    assert yolo_pose.read_dataset_yaml(reordered, SCHEMA, "d.yaml").positions == list(range(16, -1, -1))
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("train: images/train\n", "d.yaml.kpt_shape"),
+        ("kpt_shape: [17, 2]\ntrain: images/train\n", "d.yaml.kpt_shape"),
+        ("kpt_shape: [17, 3]\ntrain: train.txt\n", "d.yaml.train"),
+        ("kpt_shape: [17, 3]\n", "d.yaml"),
+        ("kpt_shape: [17, 3]\ntrain: images\nkpt_names:\n  - nose\n", "d.yaml.kpt_names"),
+    ],
+)
+def test_a_yolo_yaml_the_schema_cannot_take_is_refused_naming_the_key(text: str, where: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        yolo_pose.read_dataset_yaml(text, SCHEMA, "d.yaml")
+    assert refused.value.problems[0].location == where
+
+
+@settings(max_examples=100, deadline=None)
+@given(keypoint_sets())
+def test_a_label_line_is_read_back_as_the_keypoints_it_was_written_from(keypoints: KeypointSet) -> None:
+    line = yolo_pose.label_line(keypoints, SCHEMA, W, H)
+    back = yolo_pose.keypoints_from_label(line or "", SCHEMA, list(range(17)), W, H, "l.txt")
+    labelled = [k for k in keypoints.keypoints if k.is_labelled]
+    if not labelled:
+        assert back is None
+        return
+    assert back is not None
+    assert [(k.x, k.y, k.visible) for k in back.keypoints] == [
+        (k.x, k.y, k.visible) if k.is_labelled else (0.0, 0.0, k.visible) for k in keypoints.keypoints
+    ]
+
+
+def test_a_label_with_two_people_is_refused() -> None:
+    line = "0 0.5 0.5 0.1 0.1" + " 0.5 0.5 2" * 17
+    with pytest.raises(ValidationFailed, match="one infant"):
+        yolo_pose.keypoints_from_label(f"{line}\n{line}\n", SCHEMA, list(range(17)), W, H, "l.txt")

@@ -72,9 +72,7 @@ DEPLOYMENT_KEY: frozenset[Move] = frozenset(
         (D.TESTING, D.DEVELOPMENT),
         (D.PRODUCTION, D.DEPRECATED),
         (D.DEPRECATED, D.TESTING),
-        # make default: any other status straight to PRODUCTION
-        (D.DEVELOPMENT, D.PRODUCTION),
-        (D.DEPRECATED, D.PRODUCTION),
+        # PRODUCTION only from TESTING (through the gate): no shortcut from DEVELOPMENT or DEPRECATED
         # retire: any other status to DEPRECATED
         (D.DEVELOPMENT, D.DEPRECATED),
         (D.TESTING, D.DEPRECATED),

@@ -335,20 +335,24 @@ def download_collection(
 
 def import_coco(
     archive: Path = typer.Argument(
-        ..., exists=True, dir_okay=False, help="a ZIP of COCO keypoints JSON + images"
+        ..., exists=True, dir_okay=False, help="a ZIP of COCO keypoints JSON + images, or a YOLO pose dataset"
     ),
     name: str = typer.Option(..., "--name", help="the batch's and the catalogue entry's name"),
     schema: int | None = typer.Option(None, "--schema", help="default: the active infant-pose-17"),
     source_url: str | None = typer.Option(None, help="where the dataset comes from"),
     description: str | None = typer.Option(None),
+    resplit: bool = typer.Option(
+        False, "--resplit", help="split by infant instead of keeping the archive's train/val/test splits"
+    ),
     wait: bool = WaitOption,
     poll: float = PollOption,
     timeout: float = TimeoutOption,
     profile: str = ProfileOption,
     config_dir: Path | None = ConfigDir,
 ) -> None:
-    """Import a COCO keypoints archive as a batch pre-annotated with its keypoints (admin)."""
+    """Import a COCO keypoints or YOLO pose archive as a batch pre-annotated with its keypoints (admin)."""
     body = {
+        "resplit": resplit or None,
         "name": name,
         "description": description,
         "source_url": source_url,

@@ -1,4 +1,15 @@
-"""Importing a COCO keypoints archive: its images become a batch pre-annotated with its keypoints.
+"""Importing a COCO keypoints or YOLO pose archive: its images become a batch pre-annotated with
+its keypoints, and an IMPORTED dataset that keeps the archive's own train/validation/test splits.
+
+Formats. A COCO archive holds COCO keypoints .json file(s) and their images. A YOLO pose archive
+holds one dataset YAML with `kpt_shape` (domain.yolo_pose.read_dataset_yaml) whose train / val /
+test keys name image folders, and for each image `…/images/…/x.jpg` its label `…/labels/…/x.txt`
+(as Ultralytics pairs them); both are held to the same caps (archive_limits: members, inflated
+sizes, text sizes), and a YOLO label is turned into pixels once the worker has read the image's
+size. Splits: each image keeps the split its archive gives it (a COCO document's or folder's name,
+`person_keypoints_val2017.json`, `images/train/…`; a YOLO image's folder), when every image has
+one; an archive that names none is split by infant as any dataset is; `resplit: true` asks for
+that split whatever the archive says; an archive that names splits for some images only is a 422.
 
 1. `create_import` issues a presigned form for one ZIP (outside `incoming/`, so the upload
    trigger leaves it alone): the COCO keypoints .json file(s) and their images.
@@ -23,6 +34,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -45,14 +57,22 @@ from cradlepose.datasets import coco_stream, datasets
 from cradlepose.datasets.archive_limits import ArchiveLimits, check_directory
 from cradlepose.db.models import DatasetImport, Image, ImageBatch
 from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
-from cradlepose.domain import access
+from cradlepose.domain import access, yolo_pose
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.bounds import ByteSize, DbId
-from cradlepose.domain.coco_keypoints import ImportedImage, parse_document
-from cradlepose.domain.enums import AuditCategory, AuditStatus, BatchStatus, ImageStatus, ImportStatus
+from cradlepose.domain.coco_keypoints import ImportedImage, parse_document, safe_member_name
+from cradlepose.domain.enums import (
+    AuditCategory,
+    AuditStatus,
+    BatchStatus,
+    DatasetSplit,
+    ImageStatus,
+    ImportStatus,
+)
 from cradlepose.domain.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME, SchemaDefinition
 from cradlepose.domain.quality import assess
+from cradlepose.domain.splits import split_named
 from cradlepose.domain.status_changes import change_status
 from cradlepose.imaging import anonymize, measure, metadata
 from cradlepose.imaging.sniff import sniff
@@ -62,6 +82,7 @@ log = logging.getLogger(__name__)
 
 MODEL_VERSION = "coco-import"  # images.yolo_model_version of an imported pre-annotation
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
+YAML_SUFFIXES = (".yaml", ".yml")
 REQUEST_JSON_BYTES = (
     16 * 1024 * 1024
 )  # COCO files checked record by record in the request; larger: the worker
@@ -82,6 +103,10 @@ class ImportIn(BaseModel):
     source_url: str | None = Field(default=None, max_length=500, description="where the dataset comes from")
     keypoint_schema_id: DbId | None = Field(default=None, description="default: the active infant-pose-17")
     size: ByteSize | None = Field(default=None, description="the archive's size in bytes, checked now")
+    resplit: bool = Field(
+        default=False,
+        description="split by infant with Cradle's fractions instead of keeping the archive's own splits",
+    )
 
 
 class ImportOut(BaseModel):
@@ -94,6 +119,7 @@ class ImportOut(BaseModel):
     keypoint_schema_id: int
     status: ImportStatus
     archive_size: int | None
+    resplit: bool
     error_message: str | None
     batch_id: int | None
     dataset_id: int | None
@@ -108,9 +134,19 @@ class ImportOut(BaseModel):
 
 
 @dataclass(frozen=True)
+class YoloLabel:
+    text: str  # the label file's lines ("" for an image without one: no keypoints)
+    positions: list[int]  # the label's i-th keypoint is the schema's positions[i]-th
+    where: str  # the label's path, for messages
+
+
+@dataclass(frozen=True)
 class PlannedImage:
+    # COCO: the record; YOLO: its file name, keypoints None and size 0×0 until the worker reads it
     record: ImportedImage
     member: str  # its path in the archive
+    split: DatasetSplit | None = None  # as the archive gives it
+    yolo: YoloLabel | None = None
 
 
 # ------------------------------------------------------------------ the API's part
@@ -132,6 +168,7 @@ def create_import(uow: UnitOfWork, storage: StreamingStorage, command: ImportIn)
             source_url=command.source_url,
             keypoint_schema_id=schema.id,
             archive_key=key,
+            resplit=command.resplit,
             created_by=actor.user_id,
         )
     )
@@ -175,7 +212,7 @@ def start_import(uow: UnitOfWork, storage: StreamingStorage, import_id: int) -> 
         archive = _open_zip(source)
         directory = check_directory(archive, _limits(), _is_document, _is_image)
         # Big COCO files are checked by the worker, not in the API Lambda's request.
-        planned = plan(archive, schema) if directory.json_bytes <= REQUEST_JSON_BYTES else None
+        planned = plan(archive, schema, row.resplit) if directory.json_bytes <= REQUEST_JSON_BYTES else None
     row.archive_size = size
     change_status(uow, row, ImportStatus.PENDING)
     _audit(
@@ -206,13 +243,32 @@ def get_import(uow: UnitOfWork, import_id: int) -> ImportOut:
 # ------------------------------------------------------------------ reading the archive
 
 
-def plan(archive: zipfile.ZipFile, schema: SchemaDefinition) -> list[PlannedImage]:
+def plan(archive: zipfile.ZipFile, schema: SchemaDefinition, resplit: bool = False) -> list[PlannedImage]:
     """Every image to import with its archive member, or ValidationFailed naming the first broken record."""
     directory = check_directory(archive, _limits(), _is_document, _is_image)
-    documents = sorted(info.filename for info in directory.documents)
-    if not documents:
-        raise ValidationFailed.single("archive", "holds no COCO keypoints .json file")
+    documents = sorted(i.filename for i in directory.documents if i.filename.lower().endswith(".json"))
+    yamls = sorted(i.filename for i in directory.documents if i.filename.lower().endswith(YAML_SUFFIXES))
     images = {i.filename for i in archive.infolist() if _is_image(i)}
+    if documents:
+        planned = _plan_coco(archive, schema, documents, images)
+    elif yamls:
+        if len(yamls) > 1:
+            raise ValidationFailed.single("archive", f"holds {len(yamls)} YAML files; a YOLO dataset has one")
+        planned = _plan_yolo(archive, schema, yamls[0], images)
+    else:
+        raise ValidationFailed.single(
+            "archive", "holds no COCO keypoints .json file and no YOLO dataset .yaml"
+        )
+    if not planned:
+        raise ValidationFailed.single("archive", "lists no image")
+    if not resplit:
+        _check_splits(planned)
+    return planned
+
+
+def _plan_coco(
+    archive: zipfile.ZipFile, schema: SchemaDefinition, documents: list[str], images: set[str]
+) -> list[PlannedImage]:
     planned: list[PlannedImage] = []
     used: dict[str, str] = {}
     for document in documents:
@@ -221,6 +277,7 @@ def plan(archive: zipfile.ZipFile, schema: SchemaDefinition) -> list[PlannedImag
                 data = coco_stream.load_document(handle, COCO_FIELDS)
         except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
             raise ValidationFailed.single(document, f"is not valid JSON: {error}") from None
+        document_split = split_named(posixpath.basename(document))
         for record in parse_document(data, schema, where=document):
             member = _member_for(record, images)
             if member in used:
@@ -228,10 +285,80 @@ def plan(archive: zipfile.ZipFile, schema: SchemaDefinition) -> list[PlannedImag
                     f"{record.location}.file_name", f"{member} is also the image of {used[member]}"
                 )
             used[member] = record.location
-            planned.append(PlannedImage(record, member))
-    if not planned:
-        raise ValidationFailed.single("archive", "its COCO files list no image")
+            split = document_split or split_named(posixpath.dirname(member))
+            planned.append(PlannedImage(record, member, split))
     return planned
+
+
+def _plan_yolo(
+    archive: zipfile.ZipFile, schema: SchemaDefinition, yaml_member: str, images: set[str]
+) -> list[PlannedImage]:
+    try:
+        text = archive.read(yaml_member).decode()
+    except UnicodeDecodeError:
+        raise ValidationFailed.single(yaml_member, "is not UTF-8 text") from None
+    dataset = yolo_pose.read_dataset_yaml(text, schema, yaml_member)
+    root = posixpath.dirname(yaml_member)
+    folders = {posixpath.normpath(posixpath.join(root, f)): split for f, split in dataset.folders.items()}
+    members = {i.filename for i in archive.infolist() if _listed(i)}
+    planned: list[PlannedImage] = []
+    for member in sorted(images):
+        folder = next((f for f in folders if member.startswith(f + "/")), None)
+        if folder is None:
+            continue  # not in a folder the YAML names: not part of the dataset (Ultralytics agrees)
+        label = _label_member(member)
+        if label is None:
+            raise ValidationFailed.single(member, "is not under an images/ folder, so it has no labels/ file")
+        label_text = ""
+        if label in members:
+            try:
+                label_text = archive.read(label).decode()
+            except UnicodeDecodeError:
+                raise ValidationFailed.single(label, "is not UTF-8 text") from None
+        name = posixpath.relpath(member, folder)
+        record = ImportedImage(
+            coco_id=member, file_name=name, width=0, height=0, keypoints=None, location=member
+        )
+        planned.append(
+            PlannedImage(record, member, folders[folder], YoloLabel(label_text, dataset.positions, label))
+        )
+        if label_text.strip():  # checked now where it can be (columns, visibility); pixels in the worker
+            _check_label(label_text, schema, label)
+    return planned
+
+
+def _check_label(text: str, schema: SchemaDefinition, where: str) -> None:
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > 1:
+        raise ValidationFailed.single(where, f"has {len(lines)} people; Cradle keeps one infant per image")
+    try:
+        yolo_pose.parse_label_line(lines[0], schema, 1, 1)
+    except ValidationFailed as error:
+        raise ValidationFailed.single(where, error.problems[0].message) from None
+
+
+def _label_member(image: str) -> str | None:
+    """Ultralytics' pairing: the last `images/` folder becomes `labels/`, the suffix `.txt`."""
+    parts = image.split("/")
+    if "images" not in parts[:-1]:
+        return None
+    i = len(parts) - 2 - parts[-2::-1].index("images")
+    parts[i] = "labels"
+    label = "/".join(parts)
+    label = posixpath.splitext(label)[0] + ".txt"
+    return label if safe_member_name(label) else None
+
+
+def _check_splits(planned: list[PlannedImage]) -> None:
+    """Every image has the archive's split, or none has (then Cradle splits); not some of them."""
+    named = [p for p in planned if p.split is not None]
+    if named and len(named) != len(planned):
+        unnamed = next(p for p in planned if p.split is None)
+        raise ValidationFailed.single(
+            unnamed.record.location or unnamed.member,
+            f"{unnamed.member} is in no train/validation/test split while {len(named)} other images are: "
+            "name its document or folder after its split, or import with resplit: true",
+        )
 
 
 def _limits() -> ArchiveLimits:
@@ -248,8 +375,11 @@ def _listed(info: zipfile.ZipInfo) -> bool:
 
 
 def _is_document(info: zipfile.ZipInfo) -> bool:
-    name = info.filename
-    return _listed(info) and name.lower().endswith(".json") and posixpath.basename(name) != "cradle.json"
+    """A text member read whole (COCO documents, a YOLO YAML and labels): held to the text caps."""
+    name = info.filename.lower()
+    if not _listed(info) or posixpath.basename(name) == "cradle.json":
+        return False
+    return name.endswith((".json", ".txt", *YAML_SUFFIXES))
 
 
 def _is_image(info: zipfile.ZipInfo) -> bool:
@@ -283,6 +413,7 @@ def _open_zip(source: Any) -> zipfile.ZipFile:
 
 @dataclass(frozen=True)
 class _Prepared:
+    record: ImportedImage  # with a YOLO image's size and keypoints filled in
     image_format: str
     mime_type: str
     clean: bytes
@@ -323,19 +454,21 @@ def process(
         row = uow.dataset_imports.get(import_id)
         if row is None or row.status is not ImportStatus.PENDING:
             return None
-        key, schema_id = row.archive_key, row.keypoint_schema_id
+        key, schema_id, resplit = row.archive_key, row.keypoint_schema_id, row.resplit
         schema = SchemaDefinition.model_validate(uow.schemas.require(schema_id).schema_definition)
     written: list[tuple[str, str]] = []
     started = time.monotonic()  # the import's work: reading the archive to committing (or failing)
     try:
         with storage.open_read(settings.uploads_bucket, key) as source:
             archive = _open_zip(source)
-            planned = plan(archive, schema)
+            planned = plan(archive, schema, resplit)
             stored = [
-                _store(storage, import_id, n, item, _prepare(archive.read(item.member), item), written)
+                _store(
+                    storage, import_id, n, item, _prepare(archive.read(item.member), item, schema), written
+                )
                 for n, item in enumerate(planned)
             ]
-        status = _commit_import(uow_factory, import_id, stored, context, started)
+        status = _commit_import(uow_factory, import_id, stored, resplit, context, started)
     except Exception as error:
         _compensate(storage, written)
         message = error.detail if isinstance(error, ValidationFailed) else f"{type(error).__name__}: {error}"
@@ -346,15 +479,22 @@ def process(
     return status
 
 
-def _prepare(data: bytes, item: PlannedImage) -> _Prepared:
-    where = f"{item.record.location} ({item.member})"
+def _prepare(data: bytes, item: PlannedImage, schema: SchemaDefinition) -> _Prepared:
+    where = f"{item.record.location} ({item.member})" if item.yolo is None else item.member
+    record = item.record
     detected = sniff(data[:32])
     if detected.image_format is None:
         raise ValidationFailed.single(where, f"the file is a {detected.name}, not a JPEG or PNG image")
     try:
         # The header's size first: a decompression bomb or a wrong record stops before any decode.
         declared = anonymize.check_size(data, detected.image_format)
-        if declared != (item.record.width, item.record.height):
+        if item.yolo is not None:  # a YOLO label is normalized: its pixels need the image's size
+            width, height = declared
+            keypoints = yolo_pose.keypoints_from_label(
+                item.yolo.text, schema, item.yolo.positions, width, height, item.yolo.where
+            )
+            record = dataclasses.replace(record, width=width, height=height, keypoints=keypoints)
+        elif declared != (item.record.width, item.record.height):
             raise ValidationFailed.single(
                 where,
                 f"is {declared[0]}×{declared[1]} pixels; "
@@ -376,6 +516,7 @@ def _prepare(data: bytes, item: PlannedImage) -> _Prepared:
             where, f"the {detected.name} is corrupt or unreadable: {error}"
         ) from None
     return _Prepared(
+        record=record,
         image_format=detected.image_format,
         mime_type=detected.mime_type,
         clean=clean,
@@ -389,6 +530,7 @@ def _prepare(data: bytes, item: PlannedImage) -> _Prepared:
 @dataclass(frozen=True)
 class _Stored:
     item: PlannedImage
+    record: ImportedImage
     prepared_format: str
     mime_type: str
     file_size: int
@@ -415,6 +557,7 @@ def _store(
     storage.put(settings.derived_bucket, thumbnail_key, prepared.thumbnail, content_type="image/jpeg")
     return _Stored(
         item=item,
+        record=prepared.record,
         prepared_format=prepared.image_format,
         mime_type=prepared.mime_type,
         file_size=prepared.file_size,
@@ -433,6 +576,7 @@ def _commit_import(
     uow_factory: UnitOfWorkFactory,
     import_id: int,
     stored: list[_Stored],
+    resplit: bool,
     context: RequestContext,
     started: float,
 ) -> ImportStatus:
@@ -457,7 +601,7 @@ def _commit_import(
         )
         images = []
         for n, item in enumerate(stored):
-            record = item.item.record
+            record = item.record
             keypoints = record.keypoints.model_dump(mode="json") if record.keypoints else None
             image = Image(
                 batch_id=batch.id,
@@ -483,6 +627,12 @@ def _commit_import(
             uow.session.add(image)
             images.append(image)
         uow.flush()
+        kept = not resplit and all(item.item.split is not None for item in stored)
+        archive_splits = (
+            {image.id: item.item.split for image, item in zip(images, stored, strict=True) if item.item.split}
+            if kept
+            else None
+        )
         dataset = datasets.add_imported(
             uow,
             name=_unique_name(uow, row.name),
@@ -493,6 +643,7 @@ def _commit_import(
             images=[(image.id, image.infant_metadata) for image in images],
             seed=row.id,
             actor_id=row.created_by,
+            splits=archive_splits,
         )
         change_status(uow, row, ImportStatus.COMPLETED)
         row.batch_id, row.dataset_id, row.finished_at = batch.id, dataset.id, now
@@ -508,6 +659,7 @@ def _commit_import(
                 "dataset_id": dataset.id,
                 "images": row.images_imported,
                 "annotations": row.annotations_imported,
+                "splits": "archive" if archive_splits else "split by infant",
             },
         )
         audit(

@@ -10,7 +10,7 @@ on its test split can be repeated, and two models compared on exactly the same i
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -155,21 +155,38 @@ def add_imported(
     images: Sequence[tuple[int, dict[str, Any] | None]],
     seed: int,
     actor_id: int | None,
+    splits: Mapping[int, DatasetSplit] | None = None,
 ) -> Dataset:
-    """The catalogue entry of an imported batch, split like any dataset (inside the import's transaction)."""
-    fractions = SplitFractions()
-    candidates = [
-        SplitCandidate(image_id, group_key(image_id, batch_id, metadata, SplitGrouping.SUBJECT))
-        for image_id, metadata in images
-    ]
-    assignment = assign_splits(candidates, fractions, seed)
+    """The catalogue entry of an imported batch (inside the import's transaction).
+
+    `splits`: the archive's own split of every image, kept as it is (its fractions are what the
+    archive holds); None: split by infant like any dataset.
+    """
+    filters: dict[str, Any] = {"batch_ids": [batch_id]}
+    if splits is not None:
+        assignment = dict(splits)
+        tally = counts(assignment)
+        total = max(1, len(assignment))
+        fractions = SplitFractions(
+            train=tally[DatasetSplit.TRAIN] / total,
+            validation=tally[DatasetSplit.VALIDATION] / total,
+            test=1 - (tally[DatasetSplit.TRAIN] + tally[DatasetSplit.VALIDATION]) / total,
+        )
+        filters["splits_from"] = "archive"
+    else:
+        fractions = SplitFractions()
+        candidates = [
+            SplitCandidate(image_id, group_key(image_id, batch_id, metadata, SplitGrouping.SUBJECT))
+            for image_id, metadata in images
+        ]
+        assignment = assign_splits(candidates, fractions, seed)
     dataset = _add(
         uow,
         name=name,
         description=description,
         origin=DatasetOrigin.IMPORTED,
         schema_id=schema_id,
-        filters={"batch_ids": [batch_id]},
+        filters=filters,
         fractions=fractions,
         seed=seed,
         group_by=SplitGrouping.SUBJECT,

@@ -3,9 +3,11 @@
 Out: one image record and at most one person annotation per image (Cradle annotates the one
 infant an image is about). `keypoints` is the flat [x1, y1, v1, …] list in the schema's order,
 `num_keypoints` counts v > 0, an absent keypoint is written 0, 0, 0 as COCO does, `bbox` and
-`area` come from domain.person_box, and the one category carries the schema's keypoint names and
-its skeleton 1-based, as COCO writes it. Image records keep Cradle's metadata in extra fields
-(`infant_metadata`, `source_institution`), which COCO tools ignore and Cradle reads back.
+`area` come from domain.person_box applied to the keypoints as written (rounded as stored, so an
+import → export → import → export round trip writes the first export's numbers again), and the
+one category carries the schema's keypoint names and its skeleton 1-based, as COCO writes it.
+Image records keep Cradle's metadata in extra fields (`infant_metadata`, `source_institution`),
+which COCO tools ignore and Cradle reads back.
 
 In: `parse_document` checks a whole document before anything is imported and stops at the first
 broken record, naming it (`annotations[12].keypoints[14]: visibility 3 is not 0, 1 or 2`).
@@ -25,12 +27,18 @@ from typing import Any, NoReturn
 from cradlepose.domain.enums import Visibility
 from cradlepose.domain.errors import ValidationFailed
 from cradlepose.domain.keypoint_schema import SchemaDefinition
-from cradlepose.domain.keypoints import Keypoint, KeypointSet, validate_keypoints
+from cradlepose.domain.keypoints import (
+    COORDINATE_DECIMALS,
+    Keypoint,
+    KeypointSet,
+    rounded_set,
+    validate_keypoints,
+)
 from cradlepose.domain.person_box import object_area, person_box
 
 CATEGORY_ID = 1
 CATEGORY_NAME = "infant"
-ROUND = 2  # pixel decimals written: far finer than any annotator clicks
+ROUND = COORDINATE_DECIMALS  # pixel decimals written, as stored (domain.keypoints.round_coordinate)
 
 
 @dataclass(frozen=True)
@@ -90,13 +98,16 @@ def annotation_record(
     """The person annotation of an item; None for an image without keypoints."""
     if item.keypoints is None:
         return None
-    labelled = [k for k in item.keypoints.keypoints if k.is_labelled]
+    # The box and area come from the keypoints as written (stored ones are rounded already; older
+    # rows are rounded here), so a re-import of this record derives the very same box and area.
+    keypoint_set = rounded_set(item.keypoints)
+    labelled = [k for k in keypoint_set.keypoints if k.is_labelled]
     box = person_box(labelled, item.width, item.height)
     return {
         "id": annotation_id,  # COCOeval treats id 0 as "unmatched": ids start at 1
         "image_id": item.image_id,
         "category_id": CATEGORY_ID,
-        "keypoints": flat_keypoints(item.keypoints, schema),
+        "keypoints": flat_keypoints(keypoint_set, schema),
         "num_keypoints": len(labelled),
         "bbox": [round(v, ROUND) for v in box] if box else [0, 0, 0, 0],
         "area": round(object_area(labelled), ROUND),

@@ -105,18 +105,46 @@ class KeypointScore(BaseModel):
     detected: int
 
 
-class EvaluationMetrics(BaseModel):
-    """COCO keypoint metrics (pycocotools, the schema's sigmas) and per-keypoint errors."""
+KEYPOINT_BOX = "keypoint box"  # OKS area: the tight box around the labelled keypoints (Cradle's scale)
+PERSON_BOX = "person box"  # OKS area: the padded person box, the scale COCO's own areas are closest to
 
-    images: int
+
+class CocoComparableAp(BaseModel):
+    """The same AP figures with OKS's area taken from the person box (the exported `bbox`).
+
+    COCO's `area` is the person's segmented area, which the keypoints' tight box underestimates
+    (the head and feet lie beyond the keypoints); the padded person box is the closer stand-in, so
+    these are the figures to set beside published COCO keypoint APs. They do not gate promotions.
+    """
+
+    oks_area: str = PERSON_BOX
     ap: float
     ap50: float
     ap75: float
-    ap_medium: float  # -1 where COCO has no object of that size, as pycocotools reports it
+    ap_medium: float
+    ap_large: float
+    ar: float
+
+
+class EvaluationMetrics(BaseModel):
+    """COCO keypoint metrics (pycocotools, the schema's sigmas) and per-keypoint errors.
+
+    `ap`…`ar75` use the keypoint box as OKS's area (`oks_area`): the figures the promotion gate
+    compares. `coco_comparable` holds the same AP with the person box's area. A figure whose size
+    range holds no ground truth is -1, as pycocotools reports it.
+    """
+
+    images: int
+    oks_area: str = KEYPOINT_BOX
+    ap: float
+    ap50: float
+    ap75: float
+    ap_medium: float  # -1 where there is no ground truth of that size, as pycocotools reports it
     ap_large: float
     ar: float
     ar50: float
     ar75: float
+    coco_comparable: CocoComparableAp | None = None  # None in reports written before it existed
     mean_error_px: float | None
     pck: float | None
     pck_alpha: float

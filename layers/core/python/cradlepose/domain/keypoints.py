@@ -20,6 +20,8 @@ from cradlepose.domain.errors import FieldProblem, ValidationFailed
 from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.validation import parse
 
+COORDINATE_DECIMALS = 2  # pixel decimals kept: far finer than any annotator clicks or model predicts
+
 
 class Keypoint(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -44,6 +46,28 @@ class ModificationsFromYolo(BaseModel):
     total_moved: int = Field(ge=0)
     major_changes: list[int] = Field(default_factory=list)
     avg_displacement: float = Field(ge=0)
+
+
+def round_coordinate(value: float) -> float:
+    """A pixel coordinate as Cradle stores and exports it: COORDINATE_DECIMALS decimals.
+
+    Rounded once, where keypoints are stored (validate_keypoints, the model's predictions), so an
+    export's keypoints, and the bbox and area derived from them, are the stored values themselves:
+    a re-import stores the very same numbers and a second export writes the very same file.
+    Rounding a rounded value changes nothing.
+    """
+    return round(value, COORDINATE_DECIMALS) + 0.0  # + 0.0: -0.0 becomes 0.0
+
+
+def rounded(keypoint: Keypoint) -> Keypoint:
+    x, y = round_coordinate(keypoint.x), round_coordinate(keypoint.y)
+    if x == keypoint.x and y == keypoint.y:
+        return keypoint
+    return keypoint.model_copy(update={"x": x, "y": y})
+
+
+def rounded_set(keypoint_set: KeypointSet) -> KeypointSet:
+    return keypoint_set.model_copy(update={"keypoints": [rounded(k) for k in keypoint_set.keypoints]})
 
 
 class KeypointSet(BaseModel):
@@ -101,7 +125,7 @@ def validate_keypoints(
     if problems:
         raise ValidationFailed(problems)
     named = [
-        k if k.name is not None else k.model_copy(update={"name": schema.by_id[k.id].name})
+        rounded(k if k.name is not None else k.model_copy(update={"name": schema.by_id[k.id].name}))
         for k in keypoint_set.keypoints
     ]
     order = schema.index_of

@@ -67,16 +67,15 @@ DEPLOYMENT = TransitionTable(
 )
 
 # Every move a model's deployment status makes, whichever path makes it: the promotion rules above
-# (the only moves POST /models/{id}/promotions accepts) plus the two administrative moves of
-# models.model_configs: make_default (any active model straight to PRODUCTION, no promotion rule
-# applied) and retire_model (any model to DEPRECATED, its record kept).
+# (the only moves POST /models/{id}/promotions, POST /models/{id}/default and PATCH make) plus
+# retire_model's (any model to DEPRECATED, its record kept). PRODUCTION is reached from TESTING only.
 MODEL_DEPLOYMENT = TransitionTable(
     "MLModelConfig",
     {
-        D.DEVELOPMENT: frozenset({D.TESTING, D.PRODUCTION, D.DEPRECATED}),
+        D.DEVELOPMENT: frozenset({D.TESTING, D.DEPRECATED}),
         D.TESTING: frozenset({D.PRODUCTION, D.DEVELOPMENT, D.DEPRECATED}),
         D.PRODUCTION: frozenset({D.DEPRECATED}),
-        D.DEPRECATED: frozenset({D.TESTING, D.PRODUCTION}),
+        D.DEPRECATED: frozenset({D.TESTING}),
     },
 )
 

@@ -14,6 +14,7 @@ from typing import Any
 from cradlepose.domain.enums import Visibility
 from cradlepose.domain.inference import ImageResult
 from cradlepose.domain.keypoint_schema import SchemaDefinition
+from cradlepose.domain.keypoints import round_coordinate
 
 
 class KeypointOutsideSchema(ValueError):
@@ -37,8 +38,8 @@ def yolo_keypoints(result: ImageResult, schema: SchemaDefinition, width: int, he
             {
                 "id": predicted.id,
                 "name": definition.name,
-                "x": x,
-                "y": y,
+                "x": round_coordinate(x),  # rounded once, here where it is stored
+                "y": round_coordinate(y),
                 "confidence": predicted.confidence,
                 "visible": int(predicted.visible),
             }

@@ -14,6 +14,7 @@ images, it cannot leak an infant across splits.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -111,3 +112,27 @@ def counts(assignment: Mapping[int, DatasetSplit]) -> dict[DatasetSplit, int]:
 
 def _order(seed: int, group: str) -> bytes:
     return hashlib.sha256(f"{seed}\x00{group}".encode()).digest()
+
+
+# The names archives give their splits: COCO's person_keypoints_train2017.json / val2017, YOLO's
+# images/train, images/val, Cradle's own images/<split> and person_keypoints_<split>.json.
+_SPLIT_WORDS = {
+    "train": DatasetSplit.TRAIN,
+    "training": DatasetSplit.TRAIN,
+    "val": DatasetSplit.VALIDATION,
+    "valid": DatasetSplit.VALIDATION,
+    "validation": DatasetSplit.VALIDATION,
+    "test": DatasetSplit.TEST,
+    "testing": DatasetSplit.TEST,
+}
+
+
+def split_named(name: str) -> DatasetSplit | None:
+    """The split a file or folder name says it holds (`person_keypoints_val2017.json` → validation).
+
+    Words are split on anything not a letter or digit, and a year or number glued to a word
+    (`train2017`) is dropped; None when no word names a split, or when two different ones do.
+    """
+    words = re.split(r"[^a-z0-9]+", name.lower())
+    found = {_SPLIT_WORDS[w] for w in (re.sub(r"\d+$", "", word) for word in words) if w in _SPLIT_WORDS}
+    return found.pop() if len(found) == 1 else None

@@ -1,7 +1,10 @@
 """MLModelConfig: the pose models Cradle can run, and which one is each schema's default.
 
 The default of a schema is its active PRODUCTION model (at most one: a partial unique index);
-making another model the default moves the previous one to DEPRECATED in the same transaction.
+a model becomes it only from TESTING through the AP gate (models.promotions), and that moves the
+previous one to DEPRECATED in the same transaction. A config is checked on registration (and when
+PATCH changes it) against what the engine can run (domain.model_rules): a 422 names each problem.
+PATCH moves the status one step of the promotion rules at a time (domain.lifecycles.DEPLOYMENT).
 Every change of a model's deployment_status is also recorded as a ModelDeployment row (seed 001's
 Deployment), with the evidence a gated promotion weighed (models.promotions).
 """
@@ -18,11 +21,13 @@ from cradlepose.common.paging import keyset_page
 from cradlepose.common.use_cases import DecimalNumber, Page, audit, commit_or_conflict, snapshot
 from cradlepose.db.models import MLModelConfig, ModelDeployment
 from cradlepose.db.unit_of_work import UnitOfWork
-from cradlepose.domain import access
+from cradlepose.domain import access, model_rules
 from cradlepose.domain.audit import changes
 from cradlepose.domain.bounds import NOT_NULL, DbId, Patch
 from cradlepose.domain.enums import AuditCategory, DeploymentStatus, ModelFramework, ModelType
 from cradlepose.domain.errors import Conflict, ValidationFailed
+from cradlepose.domain.keypoint_schema import SchemaDefinition
+from cradlepose.domain.lifecycles import DEPLOYMENT
 from cradlepose.domain.status_changes import change_status
 
 Variant = Literal["nano", "small", "medium", "large", "xl"]
@@ -30,8 +35,8 @@ Variant = Literal["nano", "small", "medium", "large", "xl"]
 
 class InputResolution(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    width: int = Field(ge=32, le=4096)
-    height: int = Field(ge=32, le=4096)
+    width: int = Field(ge=model_rules.MIN_INPUT, le=model_rules.MAX_INPUT)
+    height: int = Field(ge=model_rules.MIN_INPUT, le=model_rules.MAX_INPUT)
 
 
 class ModelConfigOut(BaseModel):
@@ -148,9 +153,17 @@ def get_model(uow: UnitOfWork, model_id: int) -> ModelConfigOut:
 
 def create_model(uow: UnitOfWork, command: ModelConfigIn) -> ModelConfigOut:
     actor = access.require_admin(uow.actor)
-    uow.schemas.require(command.keypoint_schema_id)
+    schema = uow.schemas.require(command.keypoint_schema_id)
     if command.base_model_id is not None:
         uow.model_configs.require(command.base_model_id)
+    _check_runnable(
+        SchemaDefinition.model_validate(schema.schema_definition),
+        model_type=command.model_type,
+        framework=command.framework,
+        model_path=command.model_path,
+        input_resolution=command.input_resolution.model_dump(),
+        model_parameters=command.model_parameters,
+    )
     row = uow.model_configs.add(
         MLModelConfig(
             **command.model_dump(exclude={"input_resolution"}),
@@ -170,14 +183,31 @@ def edit_model(uow: UnitOfWork, model_id: int, command: ModelConfigEdit) -> Mode
     if not values:
         raise ValidationFailed.single("(body)", "nothing to change")
     if values.get("deployment_status") is DeploymentStatus.PRODUCTION:
-        raise Conflict("make a model the default with POST /models/{id}/default")
+        raise Conflict(
+            "a model becomes the default only from TESTING through the AP gate: "
+            "POST /models/{id}/promotions with a gate (or POST /models/{id}/default)"
+        )
     before = snapshot(row, _FIELDS)
     old_status = row.deployment_status
     target = values.pop("deployment_status", old_status)
     if target is None:
         raise ValidationFailed.single("deployment_status", "a model always has a deployment status")
+    if target is not old_status:
+        # PATCH moves one step of the promotion rules at a time (DEVELOPMENT ⇄ TESTING, PRODUCTION →
+        # DEPRECATED, DEPRECATED → TESTING); retiring is DELETE. Checked before anything is set.
+        DEPLOYMENT.check(old_status, target)
     for name, value in values.items():
         setattr(row, name, value.model_dump() if isinstance(value, BaseModel) else value)
+    if {"model_parameters", "input_resolution", "model_path"} & set(values):
+        schema = uow.schemas.require(row.keypoint_schema_id)
+        _check_runnable(
+            SchemaDefinition.model_validate(schema.schema_definition),
+            model_type=row.model_type,
+            framework=row.framework,
+            model_path=row.model_path,
+            input_resolution=row.input_resolution or {},
+            model_parameters=row.model_parameters or {},
+        )
     if target is not old_status:  # the same status again is no change, as before
         change_status(uow, row, target, reason="set by an administrator")
         record_deployment(uow, row, old_status, reason="set by an administrator")
@@ -202,15 +232,6 @@ def retire_model(uow: UnitOfWork, model_id: int) -> None:
     old, new = changes(before, snapshot(row, _FIELDS))
     _audit(uow, row, "MODEL_RETIRED", old=old, new=new)
     uow.commit()
-
-
-def make_default(uow: UnitOfWork, model_id: int) -> ModelConfigOut:
-    """Make this model the one that pre-annotates its schema's batches (no promotion rule applied)."""
-    access.require_admin(uow.actor)
-    row = uow.model_configs.require(model_id, for_update=True)
-    promote_to_production(uow, row, reason="made the default by an administrator")
-    _commit(uow, row.model_name, row.version)
-    return ModelConfigOut.model_validate(row)
 
 
 def promote_to_production(
@@ -334,6 +355,28 @@ def default_for_schema(uow: UnitOfWork, schema_id: int) -> MLModelConfig | None:
             MLModelConfig.is_active,
         )
     )
+
+
+def _check_runnable(
+    schema: SchemaDefinition,
+    *,
+    model_type: ModelType,
+    framework: ModelFramework,
+    model_path: str | None,
+    input_resolution: dict[str, Any],
+    model_parameters: dict[str, Any],
+) -> None:
+    """422 naming every way the engine could not run this config (domain.model_rules)."""
+    found = model_rules.problems(
+        model_type=model_type,
+        framework=framework,
+        model_path=model_path,
+        input_resolution=input_resolution,
+        model_parameters=model_parameters,
+        schema=schema,
+    )
+    if found:
+        raise ValidationFailed(found)
 
 
 def _commit(uow: UnitOfWork, name: str, version: str) -> None:

@@ -2,8 +2,11 @@
 
 An evaluation (an inference job over a dataset split) stores COCO's keypoint figures computed by
 pycocotools with the sigmas it used (AP over OKS .50:.95, AP50, AP75, AP_M, AP_L, AR, AR50,
-AR75), the mean pixel error and PCK over all keypoints, and both per keypoint (`class_name` =
-the keypoint). Figures pycocotools reports as -1 (no object of that size) are not stored.
+AR75, with OKS's area the keypoint box: `metadata.oks_area` "keypoint box", `gates_promotion`),
+the COCO-comparable ones beside them (COCO_AP, COCO_AP50, COCO_AP75, COCO_AP_M, COCO_AP_L,
+COCO_AR: OKS's area the person box, `metadata.oks_area` "person box"; never gating), the mean
+pixel error and PCK over all keypoints, and both per keypoint (`class_name` = the keypoint).
+Figures pycocotools reports as -1 (no ground truth of that size) are not stored.
 """
 
 from __future__ import annotations
@@ -81,18 +84,31 @@ def store_evaluation(uow: UnitOfWork, job: InferenceJob, metrics: EvaluationMetr
         "inference_job_id": job.id,
     }
     context = {"sigmas": metrics.sigmas, "images": metrics.images, "sigma_schema_id": job.sigma_schema_id}
+    # The figures the promotion gate compares, labelled with the OKS area they used.
+    gating: dict[str, Any] = {"oks_area": metrics.oks_area, "gates_promotion": True}
     figures: list[tuple[str, float | None, float | None, str | None, dict[str, Any]]] = [
-        (AP, metrics.ap, None, None, {"oks_thresholds": OKS_THRESHOLDS}),
-        ("AP50", metrics.ap50, 0.5, None, {}),
-        ("AP75", metrics.ap75, 0.75, None, {}),
-        ("AP_M", metrics.ap_medium, None, None, {"area": "medium"}),
-        ("AP_L", metrics.ap_large, None, None, {"area": "large"}),
-        ("AR", metrics.ar, None, None, {"oks_thresholds": OKS_THRESHOLDS}),
-        ("AR50", metrics.ar50, 0.5, None, {}),
-        ("AR75", metrics.ar75, 0.75, None, {}),
+        (AP, metrics.ap, None, None, {"oks_thresholds": OKS_THRESHOLDS, **gating}),
+        ("AP50", metrics.ap50, 0.5, None, gating),
+        ("AP75", metrics.ap75, 0.75, None, gating),
+        ("AP_M", metrics.ap_medium, None, None, {"area": "medium", **gating}),
+        ("AP_L", metrics.ap_large, None, None, {"area": "large", **gating}),
+        ("AR", metrics.ar, None, None, {"oks_thresholds": OKS_THRESHOLDS, **gating}),
+        ("AR50", metrics.ar50, 0.5, None, gating),
+        ("AR75", metrics.ar75, 0.75, None, gating),
         ("MEAN_ERROR_PX", metrics.mean_error_px, None, None, {}),
         ("PCK", metrics.pck, metrics.pck_alpha, None, {}),
     ]
+    comparable = metrics.coco_comparable
+    if comparable is not None:
+        label = {"oks_area": comparable.oks_area}
+        figures += [
+            ("COCO_AP", comparable.ap, None, None, {"oks_thresholds": OKS_THRESHOLDS, **label}),
+            ("COCO_AP50", comparable.ap50, 0.5, None, label),
+            ("COCO_AP75", comparable.ap75, 0.75, None, label),
+            ("COCO_AP_M", comparable.ap_medium, None, None, {"area": "medium", **label}),
+            ("COCO_AP_L", comparable.ap_large, None, None, {"area": "large", **label}),
+            ("COCO_AR", comparable.ar, None, None, {"oks_thresholds": OKS_THRESHOLDS, **label}),
+        ]
     for keypoint in metrics.per_keypoint:
         extra = {
             "keypoint_id": keypoint.keypoint_id,

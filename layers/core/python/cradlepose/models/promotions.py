@@ -3,9 +3,10 @@
 Each step follows domain.lifecycles.DEPLOYMENT and is recorded (ModelDeployment). Reaching
 PRODUCTION makes the model the one the pipeline pre-annotates its schema's batches with, and
 deprecates the one it replaces (model_configs.promote_to_production). A promotion to PRODUCTION
-may name a gate, a dataset split: then the candidate's AP there must beat the current PRODUCTION
-model's AP on the same split with the same sigmas (domain.promotion), and both figures are kept
-with the deployment as its evidence.
+starts from TESTING and names a gate, a dataset split: the candidate's AP there must beat the
+current PRODUCTION model's AP on the same split with the same sigmas (domain.promotion), and both
+figures are kept with the deployment as its evidence. There is no other way to PRODUCTION:
+POST /models/{id}/default is the same promotion (`make_default`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
 from cradlepose.domain.bounds import DbId
 from cradlepose.domain.enums import AuditCategory, DatasetSplit, DeploymentStatus
-from cradlepose.domain.errors import Conflict
+from cradlepose.domain.errors import Conflict, ValidationFailed
 from cradlepose.domain.lifecycles import DEPLOYMENT
 from cradlepose.domain.promotion import GateEvidence, check_gate
 from cradlepose.domain.status_changes import change_status
@@ -41,8 +42,18 @@ class PromotionIn(BaseModel):
 
     target: DeploymentStatus = Field(description="TESTING or PRODUCTION (DEVELOPMENT to send it back)")
     gate: Gate | None = Field(
-        default=None, description="for PRODUCTION: the split on which it must beat the current model's AP"
+        default=None,
+        description="required for PRODUCTION: the split on which it must beat the current model's AP",
     )
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class DefaultIn(BaseModel):
+    """Make a TESTING model its schema's default: a promotion to PRODUCTION through the gate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gate: Gate = Field(description="the split on which it must beat the current model's AP")
     reason: str | None = Field(default=None, max_length=2000)
 
 
@@ -70,12 +81,13 @@ def promote(uow: UnitOfWork, model_id: int, command: PromotionIn) -> DeploymentO
         raise Conflict("a gate applies to a promotion to PRODUCTION only")
     DEPLOYMENT.check(row.deployment_status, command.target)
     if command.target is DeploymentStatus.PRODUCTION:
-        evidence = None
-        if command.gate is not None:
-            gate_evidence = _evidence(uow, row, command.gate)
-            check_gate(gate_evidence)
-            evidence = gate_evidence.as_dict()
-        model_configs.promote_to_production(uow, row, reason=command.reason, evidence=evidence)
+        if command.gate is None:
+            raise ValidationFailed.single(
+                "gate", "a promotion to PRODUCTION names the dataset split on which its AP is compared"
+            )
+        gate_evidence = _evidence(uow, row, command.gate)
+        check_gate(gate_evidence)
+        model_configs.promote_to_production(uow, row, reason=command.reason, evidence=gate_evidence.as_dict())
     else:
         old = row.deployment_status
         change_status(uow, row, command.target, reason=command.reason)
@@ -101,6 +113,16 @@ def promote(uow: UnitOfWork, model_id: int, command: PromotionIn) -> DeploymentO
     assert deployment is not None
     uow.commit()
     return DeploymentOut.model_validate(deployment)
+
+
+def make_default(uow: UnitOfWork, model_id: int, command: DefaultIn) -> model_configs.ModelConfigOut:
+    """POST /models/{id}/default: the gated promotion to PRODUCTION, answered with the model."""
+    promote(
+        uow,
+        model_id,
+        PromotionIn(target=DeploymentStatus.PRODUCTION, gate=command.gate, reason=command.reason),
+    )
+    return model_configs.get_model(uow, model_id)
 
 
 def history(uow: UnitOfWork, model_id: int) -> list[DeploymentOut]:

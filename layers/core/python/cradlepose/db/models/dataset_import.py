@@ -1,4 +1,4 @@
-"""A COCO keypoints archive on its way into Cradle as a batch to review. Beyond the seeds.
+"""A COCO keypoints or YOLO pose archive on its way into Cradle as a batch to review. Beyond the seeds.
 
 AWAITING_UPLOAD (a form was issued) → PENDING (the archive is in and its COCO documents passed
 every check) → COMPLETED (the batch, its images and the IMPORTED dataset exist) or FAILED (with the
@@ -31,6 +31,8 @@ class DatasetImport(Base):
     )
     archive_key: Mapped[str] = mapped_column(sa.String(500), unique=True)  # in the uploads bucket
     archive_size: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # False: keep the archive's own train/validation/test splits; True: split by infant (migration 0015).
+    resplit: Mapped[bool] = mapped_column(server_default=sa.text("false"), default=False)
     error_message: Mapped[str | None] = mapped_column(sa.Text)
     batch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("image_batches.id"))
     dataset_id: Mapped[int | None] = mapped_column(sa.ForeignKey("datasets.id"))

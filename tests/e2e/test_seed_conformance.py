@@ -368,24 +368,25 @@ def export(world: World) -> None:
 
 def model_registry(world: World) -> None:
     """An admin registers a model with its configuration and moves it to TESTING, and registers
-    a custom model served elsewhere, then retires it."""
+    another by mistake, then retires it."""
     model = world.admin.post(
         "/models",
         {"model_name": "conformance-pose", "version": "1.0", "model_type": "YOLO", "framework": "YOLO11",
          "variant": "nano", "keypoint_schema_id": world.schema_id,
          "model_parameters": {"conf": 0.3, "iou": 0.6}, "input_resolution": {"width": 640, "height": 640},
-         "preprocessing_config": {"letterbox": True}, "model_path": "yolo11n-pose.pt",
+         "preprocessing_config": {"letterbox": True}, "model_path": "s3://cradle-models/yolo11n-pose.pt",
          "description": "conformance", "training_dataset_info": "COCO keypoints 2017"},
     )  # fmt: skip
     world.admin.request("PATCH", f"/models/{model['id']}", json={"deployment_status": "TESTING"})
-    custom = world.admin.post(
+    # A model the engine can run, registered by mistake and retired (a model served elsewhere, a
+    # CUSTOM one with an api_endpoint, cannot be registered: domain.model_rules).
+    retired = world.admin.post(
         "/models",
-        {"model_name": "conformance-custom", "version": "0.1", "model_type": "CUSTOM",
-         "keypoint_schema_id": world.schema_id, "supports_confidence_scores": False,
-         "supports_visibility_flags": False, "model_path": "custom-pose.pt",
-         "api_endpoint": "https://models.example.org/infant-pose"},
+        {"model_name": "conformance-retired", "version": "0.1", "model_type": "YOLO", "framework": "YOLO11",
+         "keypoint_schema_id": world.schema_id, "input_resolution": {"width": 640, "height": 640},
+         "model_path": "s3://cradle-models/retired-pose.pt"},
     )  # fmt: skip
-    world.admin.request("DELETE", f"/models/{custom['id']}")
+    world.admin.request("DELETE", f"/models/{retired['id']}")
 
 
 def refused_request(world: World) -> None:

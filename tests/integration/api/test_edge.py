@@ -162,6 +162,8 @@ def _patch_targets(w: world_module.World) -> dict[str, tuple[str, Persona]]:
         "/models/{model_id}": (f"/models/{w.model_id}", w.people["admin"]),
         "/schemas/{schema_id}": (f"/schemas/{w.unused_schema_id}", w.people["admin"]),
         "/assignments/{assignment_id}": (f"/assignments/{w.assignment_id}", w.people["annotator_owner"]),
+        "/batches/{batch_id}": (f"/batches/{w.ready_batch_id}", w.people["admin"]),
+        "/images/{image_id}": (f"/images/{w.ready_image_id}", w.people["admin"]),
     }
 
 

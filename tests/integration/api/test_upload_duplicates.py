@@ -508,3 +508,128 @@ def test_a_malformed_sha256_is_a_validation_error(api: ApiClient, admin: Persona
         body={"batch_name": "b", "uploads": {"files": [{"filename": "a.jpg", "sha256": "xyz"}]}},
     )
     assert response.status == 422
+
+
+# ------------------------------------------------------------------ forced interleavings of redeliveries
+
+
+class _OtherDeliveryAt:
+    """Storage whose `copy` (the first step of a rejection) lets another delivery of `key` run to
+    its end first: before this delivery's copy, or between its copy and its transaction."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, key: str, *, before_copy: bool) -> None:
+        self._storage = S3Storage()
+        self._uow_factory = uow_factory
+        self._key = key
+        self._before_copy = before_copy
+        self.other: uploads.Registration | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._storage, name)
+
+    def copy(self, source_bucket: str, source_key: str, bucket: str, key: str) -> None:
+        if self._before_copy:
+            self._other_delivery()
+        self._storage.copy(source_bucket, source_key, bucket, key)
+        if not self._before_copy:
+            self._other_delivery()
+
+    def _other_delivery(self) -> None:
+        if self.other is None:
+            self.other = uploads.register_upload(self._uow_factory, S3Storage(), self._key)
+
+
+def _original_and_copy_registered(
+    api: ApiClient, admin: Persona, uow_factory: UnitOfWorkFactory, seed: int
+) -> tuple[dict[str, Any], str, int]:
+    """A batch whose file a is registered and whose file b (the same pixels) waits in incoming."""
+    original = jpeg_with_metadata(seed=seed)
+    copy = original.replace(b"SN-123456", b"SN-000003")
+    created = _create(api, admin, [{"filename": "a.jpg"}, {"filename": "b.jpg"}])
+    form_a, form_b = created["uploads"]
+    _post(form_a, original, "a.jpg")
+    _post(form_b, copy, "b.jpg")
+    first = _deliver(uow_factory, form_a["key"])
+    assert first["outcome"] == "registered"
+    return created, form_b["key"], int(first["image_id"])
+
+
+def _rejected_once_as_duplicate(engine: sa.Engine, key: str, image_id: int) -> None:
+    batch_id, slot = key.split("/")[1:3]
+    assert _count(engine, "SELECT count(*) FROM images") == 1
+    assert (
+        _count(engine, "SELECT count(*) FROM upload_rejections WHERE duplicate_of_id = :i", i=image_id) == 1
+    )
+    assert len(_rejections_audited(engine)) == 1
+    assert _incoming_count() == 0
+    quarantined = _s3().list_objects_v2(Bucket=get_settings().derived_bucket, Prefix="quarantine/")
+    assert [o["Key"] for o in quarantined.get("Contents", [])] == [f"quarantine/{batch_id}/{slot}/b.jpg"]
+    stored = _s3().list_objects_v2(Bucket=get_settings().uploads_bucket, Prefix=f"images/{batch_id}/")
+    assert stored["KeyCount"] == 1
+
+
+def test_a_redelivery_that_rejected_the_copy_first_leaves_the_other_delivery_nothing_to_copy(
+    api: ApiClient, admin: Persona, uow_factory: UnitOfWorkFactory, engine: sa.Engine
+) -> None:
+    # Given both deliveries of b's event found a's pixels, and one rejected b (copied it to
+    # quarantine, recorded it, removed it from incoming) before the other copied it
+    _, key, image_id = _original_and_copy_registered(api, admin, uow_factory, seed=11)
+    storage = _OtherDeliveryAt(uow_factory, key, before_copy=True)
+
+    late = uploads.register_upload(uow_factory, storage, key)
+
+    # Then the late one is a duplicate event, not an error
+    assert storage.other is not None
+    assert storage.other.outcome is uploads.Outcome.REJECTED
+    assert late.outcome is uploads.Outcome.DUPLICATE, late
+    _rejected_once_as_duplicate(engine, key, image_id)
+
+
+def test_a_redelivery_that_recorded_the_rejection_meanwhile_is_not_recorded_twice(
+    api: ApiClient, admin: Persona, uow_factory: UnitOfWorkFactory, engine: sa.Engine
+) -> None:
+    # Given the other delivery recorded b's rejection between this one's copy and its transaction
+    _, key, image_id = _original_and_copy_registered(api, admin, uow_factory, seed=12)
+    storage = _OtherDeliveryAt(uow_factory, key, before_copy=False)
+
+    late = uploads.register_upload(uow_factory, storage, key)
+
+    assert storage.other is not None
+    assert storage.other.outcome is uploads.Outcome.REJECTED
+    assert late.outcome is uploads.Outcome.DUPLICATE, late
+    _rejected_once_as_duplicate(engine, key, image_id)
+
+
+def test_a_clash_on_the_pixels_whose_winner_the_look_misses_is_looked_at_again(
+    api: ApiClient,
+    admin: Persona,
+    uow_factory: UnitOfWorkFactory,
+    engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given b's insert clashes with a's pixels but the look after the clash does not see a yet
+    # (as the first look before the S3 write did not)
+    created, key, image_id = _original_and_copy_registered(api, admin, uow_factory, seed=13)
+    misses = {"left": 2}
+    real = uploads._same_pixels_in_batch
+
+    def misses_twice(uow_factory: UnitOfWorkFactory, upload: Any, pixel_sha256: str) -> int | None:
+        if misses["left"] > 0:
+            misses["left"] -= 1
+            return None
+        return real(uow_factory, upload, pixel_sha256)
+
+    monkeypatch.setattr(uploads, "_same_pixels_in_batch", misses_twice)
+
+    result = uploads.register_upload(uow_factory, S3Storage(), key)
+
+    # Then the clash is examined again, not raised: b is a's duplicate, and what it wrote is gone
+    assert misses["left"] == 0
+    assert result.outcome is uploads.Outcome.REJECTED, result
+    assert result.reason is not None
+    assert result.reason.startswith(f"duplicate of image {image_id}")
+    _rejected_once_as_duplicate(engine, key, image_id)
+    thumbs = _s3().list_objects_v2(
+        Bucket=get_settings().derived_bucket, Prefix=f"thumbnails/{created['batch']['id']}/"
+    )
+    assert thumbs["KeyCount"] == 1

@@ -141,7 +141,13 @@ class S3Storage:
         )
 
     def copy(self, source_bucket: str, source_key: str, bucket: str, key: str) -> None:
-        self.s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": source_key})
+        try:
+            source = {"Bucket": source_bucket, "Key": source_key}
+            self.s3.copy_object(Bucket=bucket, Key=key, CopySource=source)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise ObjectMissing(f"s3://{source_bucket}/{source_key}") from None
+            raise
 
     def delete(self, bucket: str, key: str) -> None:
         self.s3.delete_object(Bucket=bucket, Key=key)

@@ -23,7 +23,10 @@ or with the same pixels as an image of another batch, is registered, linked to t
 Every step may run twice (S3 and EventBridge deliver at least once): objects are written to
 deterministic keys, the Image row is unique on its storage path, the rejection on its upload
 key, a consumed form remembers the object (key and ETag) that consumed it, and the incoming
-object is deleted only after the database has committed.
+object is deleted only after the database has committed. So a delivery that finds the incoming
+object gone, or the rejection already recorded, was beaten by another delivery of its event and
+reports a duplicate; and an image row the pixel index refuses is always examined again (the
+look after the clash, or the index itself once more), never let through as an error.
 """
 
 from __future__ import annotations
@@ -136,9 +139,7 @@ def register_upload(uow_factory: UnitOfWorkFactory, storage: Storage, key: str) 
         head = storage.head(settings.uploads_bucket, upload.incoming)
     except ObjectMissing:
         # A second delivery of an event whose object the first delivery already removed.
-        if _already_handled(uow_factory, upload):
-            return Registration(Outcome.DUPLICATE, key)
-        return Registration(Outcome.IGNORED, key, reason="the uploaded object is gone")
+        return _gone(uow_factory, upload)
     form = _form_state(uow_factory, upload, head.etag)
     if form is _Form.THIS_OBJECT or (form is _Form.NOT_ISSUED and _already_handled(uow_factory, upload)):
         _remove_incoming(storage, upload)
@@ -166,9 +167,7 @@ def _register_new(
     except ObjectMissing:
         # A second delivery of the same event, running alongside the first, finds the object
         # removed once the first has registered it.
-        if _already_handled(uow_factory, upload):
-            return Registration(Outcome.DUPLICATE, key)
-        return Registration(Outcome.IGNORED, key, reason="the uploaded object is gone")
+        return _gone(uow_factory, upload)
     except _Rejected as rejection:
         return _reject(uow_factory, storage, upload, rejection, head)
     original = _same_pixels_in_batch(uow_factory, upload, prepared.pixel_sha256)
@@ -180,6 +179,15 @@ def _register_new(
 
 
 # ------------------------------------------------------------------ steps
+
+
+def _gone(uow_factory: UnitOfWorkFactory, upload: UploadKey) -> Registration:
+    """The incoming object is no longer there. Each delivery removes it only after committing
+    what it did with it, so if this upload is registered or rejected, another delivery of its
+    event did that: a duplicate event. Otherwise someone else removed it."""
+    if _already_handled(uow_factory, upload):
+        return Registration(Outcome.DUPLICATE, upload.incoming)
+    return Registration(Outcome.IGNORED, upload.incoming, reason="the uploaded object is gone")
 
 
 def _already_handled(uow_factory: UnitOfWorkFactory, upload: UploadKey) -> bool:
@@ -309,6 +317,7 @@ def _register(
     upload: UploadKey,
     prepared: _Prepared,
     head: StoredObject,
+    attempt: int = 1,
 ) -> Registration:
     settings = get_settings()
     size = head.size
@@ -334,7 +343,7 @@ def _register(
             image = uow.images.add(_image_row(batch.id, upload, prepared, original, described))
         except sa.exc.IntegrityError as error:
             uow.rollback()
-            return _clash(uow_factory, storage, upload, prepared, head, error)
+            return _clash(uow_factory, storage, upload, prepared, head, error, attempt)
         uow.audit(
             AuditEntry(
                 action="IMAGE_REGISTERED",
@@ -386,6 +395,11 @@ def _register(
     return Registration(Outcome.REGISTERED, upload.incoming, image_id=image_id, run_to_start=run_id)
 
 
+# How often a registration refused by the pixel index is tried again when the look after the
+# refusal does not find the image it clashed with (each try consumes, writes and inserts anew).
+_CLASH_ATTEMPTS = 3
+
+
 def _clash(
     uow_factory: UnitOfWorkFactory,
     storage: Storage,
@@ -393,20 +407,31 @@ def _clash(
     prepared: _Prepared,
     head: StoredObject,
     error: sa.exc.IntegrityError,
+    attempt: int,
 ) -> Registration:
     """The image row clashed with one committed meanwhile: the same upload delivered twice at
-    once, or the same pixels through another form (an exact duplicate, rejected)."""
+    once, or the same pixels through another form (an exact duplicate, rejected).
+
+    The rollback reopened this upload's form, so another delivery of its event may be past
+    `_consume` now; it cannot register either (the clashing row is committed) and ends here too,
+    or in `_reject`, which tells the loser of that race it is a duplicate."""
+    first = _same_pixels_in_batch(uow_factory, upload, prepared.pixel_sha256)
     with uow_factory(SYSTEM, TRIGGER_CONTEXT) as uow:
         registered_by_another_delivery = uow.images.by_storage_path(upload.image) is not None
-    if registered_by_another_delivery:  # what this one wrote is that image: keep it
+    if registered_by_another_delivery or first == _THIS_UPLOAD:  # what this one wrote is that image
         return Registration(Outcome.DUPLICATE, upload.incoming)
     _discard_written(storage, upload)
-    if _already_handled(uow_factory, upload):  # rejected meanwhile by another delivery
-        return Registration(Outcome.DUPLICATE, upload.incoming)
-    if constraint_name(error) == PIXELS_UNIQUE_PER_BATCH:
-        first = _same_pixels_in_batch(uow_factory, upload, prepared.pixel_sha256)
-        if first is not None and first != _THIS_UPLOAD:
-            return _reject(uow_factory, storage, upload, _duplicate(first), head)
+    if constraint_name(error) != PIXELS_UNIQUE_PER_BATCH:
+        if _already_handled(uow_factory, upload):  # rejected meanwhile by another delivery
+            return Registration(Outcome.DUPLICATE, upload.incoming)
+        raise error
+    if first is not None:
+        return _reject(uow_factory, storage, upload, _duplicate(first), head)
+    # The index refused the row for an image this look does not see (not visible to it yet):
+    # let the index decide again rather than guess. The next try finds the image, or registers.
+    if attempt < _CLASH_ATTEMPTS:
+        log.info("pixel clash without a visible original; trying again: %s", loggable_key(upload.incoming))
+        return _register(uow_factory, storage, upload, prepared, head, attempt + 1)
     raise error
 
 
@@ -466,6 +491,9 @@ def _closed(
     )
 
 
+REJECTION_ONCE_PER_UPLOAD = "uq_upload_rejections_upload_key"
+
+
 def _reject(
     uow_factory: UnitOfWorkFactory,
     storage: Storage,
@@ -473,13 +501,34 @@ def _reject(
     rejection: _Rejected,
     head: StoredObject,
 ) -> Registration:
+    """Quarantine the object, record why, and remove it from incoming. Two deliveries of one event
+    may both get here: whichever records the rejection first rejects; the other, finding the object
+    gone or the rejection recorded, is a duplicate (the object leaves incoming only after the
+    quarantine copy and the commit, so both are done by then)."""
     settings = get_settings()
     size = head.size
-    storage.copy(settings.uploads_bucket, upload.incoming, settings.derived_bucket, upload.quarantine)
+    try:
+        storage.copy(settings.uploads_bucket, upload.incoming, settings.derived_bucket, upload.quarantine)
+    except ObjectMissing:
+        return _gone(uow_factory, upload)
     with uow_factory(SYSTEM, TRIGGER_CONTEXT) as uow:
         _consume(uow, upload, head.etag)  # a rejected file used its form too (no-op if it was used)
-        batch_exists = uow.batches.get(upload.batch_id) is not None
-        if batch_exists and uow.upload_rejections.by_upload_key(upload.incoming) is None:
+        if uow.upload_rejections.by_upload_key(upload.incoming) is not None:
+            recorded_by_another_delivery = True
+        else:
+            recorded_by_another_delivery = not _record_rejection(uow, upload, rejection, size)
+    if recorded_by_another_delivery:
+        _remove_incoming(storage, upload)  # that rejection is committed, its quarantine copy made
+        return Registration(Outcome.DUPLICATE, upload.incoming)
+    _remove_incoming(storage, upload)
+    return Registration(Outcome.REJECTED, upload.incoming, reason=rejection.reason)
+
+
+def _record_rejection(uow: UnitOfWork, upload: UploadKey, rejection: _Rejected, size: int) -> bool:
+    """Record and audit the rejection, and commit: False if another delivery of the same event
+    recorded it first (the unique upload key refused this one)."""
+    try:
+        if uow.batches.get(upload.batch_id) is not None:
             uow.upload_rejections.add(
                 UploadRejection(
                     batch_id=upload.batch_id,
@@ -492,26 +541,30 @@ def _reject(
                     duplicate_of_id=rejection.duplicate_of,
                 )
             )
-        uow.audit(
-            AuditEntry(
-                action="UPLOAD_REJECTED",
-                category=AuditCategory.IMAGE_PROCESSING,
-                resource_type="ImageBatch",
-                resource_id=upload.batch_id,
-                resource_name=upload.filename,
-                status=AuditStatus.FAILED,
-                error_message=rejection.reason,
-                new_values={
-                    "upload_key": upload.incoming,
-                    "quarantine_path": upload.quarantine,
-                    "size": size,
-                    "duplicate_of": rejection.duplicate_of,
-                },
-            )
+    except sa.exc.IntegrityError as error:
+        uow.rollback()
+        if constraint_name(error) == REJECTION_ONCE_PER_UPLOAD:
+            return False
+        raise
+    uow.audit(
+        AuditEntry(
+            action="UPLOAD_REJECTED",
+            category=AuditCategory.IMAGE_PROCESSING,
+            resource_type="ImageBatch",
+            resource_id=upload.batch_id,
+            resource_name=upload.filename,
+            status=AuditStatus.FAILED,
+            error_message=rejection.reason,
+            new_values={
+                "upload_key": upload.incoming,
+                "quarantine_path": upload.quarantine,
+                "size": size,
+                "duplicate_of": rejection.duplicate_of,
+            },
         )
-        uow.commit()
-    _remove_incoming(storage, upload)
-    return Registration(Outcome.REJECTED, upload.incoming, reason=rejection.reason)
+    )
+    uow.commit()
+    return True
 
 
 def _remove_incoming(storage: Storage, upload: UploadKey) -> None:

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+import numpy as np
 import torch
 
 from cradle_inference.batching import FailedImage, Item, PreparedImage, chunked, group_by_shape
@@ -103,9 +104,8 @@ class CpuRunner:
 
     def _forward(self, pixels: list[RgbImage]) -> torch.Tensor:
         if self._onnx_session is not None:
-            # ONNX Runtime wants plain NCHW memory; the values are the torch path's to the bit.
-            batch = stack_cpu(pixels, torch.float32).contiguous().numpy()
-            (raw,) = self._onnx_session.run(None, {self._onnx_input: batch})
+            # The graph scales and transposes the uint8 images itself (onnx_export).
+            (raw,) = self._onnx_session.run(None, {self._onnx_input: np.stack(pixels)})
             return torch.from_numpy(raw)
         network = self._networks.get()
         try:

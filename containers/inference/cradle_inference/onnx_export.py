@@ -4,6 +4,9 @@ The graph is exported from the very module the torch path runs (`load_pose_netwo
 FP32), wrapped to return only the head's decoded predictions, so Cradle's own letterbox, NMS and
 mapping back to original pixels stay as they are: the two runtimes differ only in who does the
 forward. Batch, height and width are dynamic axes, so one file serves every letterboxed shape.
+The graph takes the letterboxed images as they are, uint8 RGB (batch, height, width, 3), and
+scales and transposes them itself: measured here, that costs ONNX Runtime less than the torch
+stack-transpose-divide before it did (about 3 ms of a 60 ms image on one core).
 
 A cache file is named after everything that changes the graph: the weights' SHA-256, the opset,
 the input size and the versions of torch (the exporter) and ONNX Runtime (the reader). It is
@@ -31,6 +34,7 @@ OPSET = 17
 CACHE_ENV = "CRADLE_ONNX_CACHE"
 INPUT_NAME = "images"
 OUTPUT_NAME = "predictions"
+GRAPH_FORMAT = "u8nhwc"  # what the graph takes; part of the cache key
 _HASH_BLOCK = 1 << 20
 
 
@@ -64,7 +68,7 @@ class ExportKey:
     def file_name(self) -> str:
         torch_version = self.torch_version.split("+")[0]
         return (
-            f"pose-{self.weights_sha256}-opset{self.opset}-in{self.input_size}"
+            f"pose-{self.weights_sha256}-{GRAPH_FORMAT}-opset{self.opset}-in{self.input_size}"
             f"-torch{torch_version}-ort{self.ort_version}.onnx"
         )
 
@@ -80,14 +84,16 @@ def export_key(weights: Path, input_size: int, ort_version: str) -> ExportKey:
 
 
 class _Predictions(torch.nn.Module):
-    """The network with only what the engine reads: (batch, 4 + classes + 3K, anchors)."""
+    """Letterboxed uint8 RGB (batch, height, width, 3) in, what the engine reads out:
+    (batch, 4 + classes + 3 * keypoints, anchors), as `stack_cpu` and `forward` give torch."""
 
     def __init__(self, module: torch.nn.Module) -> None:
         super().__init__()
         self.module = module
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return head_output(self.module(images))
+        scaled = images.permute(0, 3, 1, 2).float().div(255)
+        return head_output(self.module(scaled))
 
 
 def export_onnx(network: PoseNetwork, input_size: int, target: Path) -> None:
@@ -98,7 +104,7 @@ def export_onnx(network: PoseNetwork, input_size: int, target: Path) -> None:
     module = _Predictions(network.replica().module).eval()
     stride = network.stride
     height = max(stride, (input_size * 3 // 5) // stride * stride)  # a landscape letterbox
-    sample = torch.zeros(1, 3, height, input_size)
+    sample = torch.zeros(1, height, input_size, 3, dtype=torch.uint8)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     os.close(handle)
@@ -114,7 +120,7 @@ def export_onnx(network: PoseNetwork, input_size: int, target: Path) -> None:
                 input_names=[INPUT_NAME],
                 output_names=[OUTPUT_NAME],
                 dynamic_axes={
-                    INPUT_NAME: {0: "batch", 2: "height", 3: "width"},
+                    INPUT_NAME: {0: "batch", 1: "height", 2: "width"},
                     OUTPUT_NAME: {0: "batch", 2: "anchors"},
                 },
             )

@@ -180,7 +180,7 @@ def test_a_corrupt_cache_file_is_exported_again(
 
     assert counting_export.calls == 2
     assert _graphs(cache) == [graph]
-    outputs = session.run(None, {session.get_inputs()[0].name: np.zeros((1, 3, 192, SMALL), np.float32)})
+    outputs = session.run(None, {session.get_inputs()[0].name: np.zeros((1, 192, SMALL, 3), np.uint8)})
     assert outputs[0].shape[:2] == (1, 4 + network.class_count + 3 * network.keypoint_count)
 
 

@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal, Protocol, cast
+from typing import Any, Literal, Protocol
 
 import torch
 
@@ -127,9 +127,10 @@ class PoseEngine:
 
 def _runtime_asked(runtime: str | None) -> Runtime:
     chosen = runtime or os.environ.get(RUNTIME_ENV) or DEFAULT_CPU_RUNTIME
-    if chosen not in RUNTIMES:
-        raise ValueError(f"runtime {chosen!r} is not one of {', '.join(RUNTIMES)}")
-    return cast("Runtime", chosen)
+    for known in RUNTIMES:
+        if chosen == known:
+            return known
+    raise ValueError(f"runtime {chosen!r} is not one of {', '.join(RUNTIMES)}")
 
 
 def _onnx_session_or_none(
@@ -140,7 +141,7 @@ def _onnx_session_or_none(
         from cradle_inference.onnx_export import onnx_session  # noqa: PLC0415
 
         return onnx_session(network, weights, input_size, intra_op_threads=threads, cache_dir=cache)
-    except Exception as error:  # noqa: BLE001 - no onnxruntime, export or load failed: torch runs
+    except Exception as error:  # no onnxruntime, export or load failed: torch runs
         reason = f"{type(error).__name__}: {error}"
         if reason not in _fallbacks_logged:
             _fallbacks_logged.add(reason)

@@ -149,7 +149,7 @@ def onnx_session(
     if target.is_file():
         try:
             return _session(ort, target, intra_op_threads)
-        except Exception:  # noqa: BLE001 - any load failure means the file is not a usable graph
+        except Exception:  # any load failure means the file is not a usable graph
             target.unlink(missing_ok=True)
     export_onnx(network, input_size, target)
     try:

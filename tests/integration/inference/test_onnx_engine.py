@@ -104,7 +104,9 @@ def test_onnx_engine_agrees_with_the_torch_engine_and_plain_predict(
 def test_onnx_batches_give_the_single_image_answers(
     small_spec: ModelSpec, onnx_engine: PoseEngine, sample_bytes: dict[str, bytes]
 ) -> None:
-    items = [(i, f"{i}.jpg", sample_bytes[name]) for i, name in enumerate(["bus.jpg", "bus.jpg", "zidane.jpg"])]
+    items = [
+        (i, f"{i}.jpg", sample_bytes[name]) for i, name in enumerate(["bus.jpg", "bus.jpg", "zidane.jpg"])
+    ]
     batched_engine = PoseEngine(small_spec, device="cpu", batch_size=3, runtime="onnx")
 
     batched = list(batched_engine.predict(items))

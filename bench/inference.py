@@ -7,7 +7,8 @@
     Ultralytics sets torch's intra-op threads itself, to min(8, cores - 1) (1 on 2 cores);
 (a2) the same with torch's threads forced to every core: what intra-op threading alone gives;
 (b) Ultralytics' own batching, `model.predict([paths], batch=B)` (FP16 on CUDA);
-(c) Cradle's `PoseEngine.predict`, fed the same files' bytes.
+(c) Cradle's `PoseEngine.predict` with the torch runtime, fed the same files' bytes;
+(d) on a CPU, the same engine with its forward in ONNX Runtime (the CPU default since issue 21).
 
 Each mode sets its thread count right before it runs, since they share the process.
 
@@ -90,6 +91,7 @@ class Report:
     device_name: str
     torch_threads_ultralytics: int
     engine_batch_size: int
+    onnx_runtime: str  # what (d) ran: "onnx", or "torch" when ONNX Runtime was unavailable
     ultralytics_batch_size: int
     images: int
     warmup: int
@@ -300,6 +302,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     parser.add_argument("--rounds", type=int, default=3, help="slices the modes take turns on (default: 3)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--modes", help="comma-separated modes to run, e.g. a,c,d (default: all; (a) always runs)"
+    )
     return parser.parse_args(argv)
 
 
@@ -339,6 +344,7 @@ def print_report(report: Report) -> None:
         f"model {report.spec['name']} imgsz {report.spec['input_size']} conf {report.spec['conf_threshold']} "
         f"iou {report.spec['iou_threshold']} max_det {report.spec['max_detections']}; "
         f"torch threads: Ultralytics' own choice {report.torch_threads_ultralytics}; the engine: one per lane"
+        + (f"; (d) ran {report.onnx_runtime}" if report.onnx_runtime else "")
     )
     print(
         f"CPU pressure (PSI some avg60): {report.cpu_pressure['before']} before the run (others' load), "
@@ -362,9 +368,15 @@ def print_report(report: Report) -> None:
             f"{mode.failed_images:>7}"
         )
     by_name = {mode.name: mode for mode in report.modes}
-    if "(a2)" in by_name:
+    if "(a2)" in by_name and "(c)" in by_name:
         ratio = by_name["(c)"].images_per_second / by_name["(a2)"].images_per_second
         print(f"(c) against (a2), Ultralytics on every core: {ratio:.2f}x")
+    if "(d)" in by_name and "(c)" in by_name:
+        onnx, torch_engine = by_name["(d)"], by_name["(c)"]
+        print(
+            f"(d) ONNX Runtime engine: {onnx.ratio_to_baseline:.2f}x plain predict (a), "
+            f"{onnx.images_per_second / torch_engine.images_per_second:.2f}x the torch engine (c)"
+        )
 
 
 def measure(
@@ -411,7 +423,10 @@ def main(argv: list[str] | None = None) -> int:
     # What Ultralytics' select_device sets for CPU inference, whatever was set before.
     ultralytics_threads = ULTRALYTICS_CPU_THREADS if not cuda else torch.get_num_threads()
 
-    engine = PoseEngine(spec, device=args.device, batch_size=args.batch_size)
+    engine = PoseEngine(spec, device=args.device, batch_size=args.batch_size, runtime="torch")
+    onnx_engine = (
+        None if cuda else PoseEngine(spec, device=args.device, batch_size=args.batch_size, runtime="onnx")
+    )
     # Ultralytics' batching gets a batch worth having even where the engine's default is small.
     ultralytics_batch = args.batch_size or max(engine.batch_size, 8)
     weights = str(resolve_weights(spec.weights))
@@ -445,8 +460,16 @@ def main(argv: list[str] | None = None) -> int:
                 lambda p: run_batched(batched_model, p, predict_args, ultralytics_batch, half=cuda),
             ),
         ),
-        ("(c)", f"Cradle PoseEngine, batch={engine.batch_size}", lambda p: run_engine(engine, p)),
+        ("(c)", f"Cradle PoseEngine torch, batch={engine.batch_size}", lambda p: run_engine(engine, p)),
     ]
+    if onnx_engine is not None:
+        modes.append(
+            (
+                "(d)",
+                f"Cradle PoseEngine ONNX Runtime, batch={onnx_engine.batch_size}",
+                lambda p: run_engine(onnx_engine, p),
+            )
+        )
     if not cuda and cores > ultralytics_threads:
         modes.insert(
             1,
@@ -456,12 +479,16 @@ def main(argv: list[str] | None = None) -> int:
                 with_threads(cores, lambda p: run_plain(all_cores_model, p, predict_args)),
             ),
         )
+    if args.modes:
+        wanted = {f"({name.strip()})" for name in args.modes.split(",")} | {"(a)"}
+        modes = [mode for mode in modes if mode[0] in wanted]
     report = Report(
         device=args.device,
         cpu_pressure={"before": cpu_pressure()},
         device_name=device_name(args.device),
         torch_threads_ultralytics=ultralytics_threads,
         engine_batch_size=engine.batch_size,
+        onnx_runtime=onnx_engine.runtime if onnx_engine is not None else "",
         ultralytics_batch_size=ultralytics_batch,
         images=count,
         warmup=warmup,

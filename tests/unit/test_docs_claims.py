@@ -54,6 +54,14 @@ NOT_SETTINGS = {
         "containers/inference/cradle_inference/weights.py",
         "the container's weights cache",
     ),
+    "CRADLE_INFERENCE_RUNTIME": (
+        "containers/inference/cradle_inference/engine.py",
+        "the container's own option: what runs the CPU forward",
+    ),
+    "CRADLE_ONNX_CACHE": (
+        "containers/inference/cradle_inference/onnx_export.py",
+        "the container's ONNX graph cache",
+    ),
 }
 # Where a path in the docs may be relative to, besides the repository root: the package's folder.
 PACKAGE_ROOT = ROOT / "layers" / "core" / "python"

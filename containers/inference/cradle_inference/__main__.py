@@ -25,7 +25,7 @@ from pathlib import Path
 os.environ.setdefault("YOLO_VERBOSE", "False")
 
 from cradle_inference.chunk import ChunkSummary, OutputUnwritable, run_chunk
-from cradle_inference.engine import PoseEngine
+from cradle_inference.engine import RUNTIME_ENV, RUNTIMES, PoseEngine
 from cradle_inference.logs import JsonLog
 from cradle_inference.store import LocalObjectStore, ObjectStore, S3ObjectStore, split_s3_url
 from cradle_inference.task_protocol import TaskReporter
@@ -51,6 +51,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         dest="compile_mode",
         default=os.environ.get("CRADLE_TORCH_COMPILE") or None,
         help="torch.compile mode on CUDA, e.g. max-autotune or reduce-overhead (default: off)",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default=None,
+        help=f"what runs the CPU forward (default: ${RUNTIME_ENV}, else onnx; CUDA always runs torch)",
     )
     parser.add_argument("--force", action="store_true", help="re-infer even if this chunk's output exists")
     args = parser.parse_args(argv)
@@ -118,11 +124,16 @@ def _run(args: argparse.Namespace, log: JsonLog, reporter: TaskReporter) -> tupl
     )
     try:
         engine = PoseEngine(
-            manifest.model, device=args.device, batch_size=args.batch_size, compile_mode=args.compile_mode
+            manifest.model,
+            device=args.device,
+            batch_size=args.batch_size,
+            compile_mode=args.compile_mode,
+            runtime=args.runtime,
         )
         log.info(
             "engine_ready",
             device=str(engine.device),
+            runtime=engine.runtime,
             batch_size=engine.batch_size,
             input_size=engine.input_size,
         )

@@ -9,6 +9,11 @@ OpenMP's two-thread barriers collapse. So the engine runs `lanes` batches at onc
 intra-op thread each. Everything a lane does (OpenCV decode and resize, torch ops) releases the
 GIL, so the lanes are true parallelism, and while one lane decodes, the other computes; a
 separate decode pool would only move that work between threads of the same busy cores.
+
+The forward itself runs either in torch (each lane borrows its own copy of the module) or in
+ONNX Runtime (`onnx_export`): one session for all lanes, since `InferenceSession.run` is safe to
+call from several threads at once and releases the GIL. The rest of the pipeline (decode,
+letterbox, NMS, mapping back) is the same code for both, so they cannot drift apart.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import queue
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
+import numpy as np
 import torch
 
 from cradle_inference.batching import FailedImage, Item, PreparedImage, chunked, group_by_shape
@@ -40,6 +47,7 @@ class CpuRunner:
         *,
         lanes: int,
         threads_per_lane: int,
+        onnx_session: Any | None = None,
     ) -> None:
         self._spec = spec
         self._input_size = input_size
@@ -48,10 +56,13 @@ class CpuRunner:
         self._threads_per_lane = threads_per_lane
         self._thresholds = thresholds_of(spec)
         self._stride = network.stride
+        self._network = network  # what the post-processing reads: classes, end-to-end head
+        self._onnx_session = onnx_session
+        self._onnx_input = onnx_session.get_inputs()[0].name if onnx_session is not None else ""
         # A lane borrows a network for a batch and gives it back: never two threads on one copy.
         self._networks: queue.SimpleQueue[PoseNetwork] = queue.SimpleQueue()
         self._networks.put(network)
-        for _ in range(lanes - 1):
+        for _ in range(0 if onnx_session is not None else lanes - 1):
             self._networks.put(network.replica())
 
     def run(self, items: Iterable[Item]) -> Iterator[ImageResult]:
@@ -82,19 +93,25 @@ class CpuRunner:
                 results.append((position, self._failed(outcome)))
             else:
                 prepared.append(outcome)
-        network = self._networks.get()
-        try:
-            for group in group_by_shape(prepared, self._batch_size):
-                started = now()
-                batch = stack_cpu([image.pixels for image in group], network.dtype)
-                raw = forward(network.module, batch)
-                rows = detections(network, raw, group, self._thresholds)
-                group_results = results_of(group, rows, now() - started, self._spec)
-                results.extend(zip((image.position for image in group), group_results, strict=True))
-        finally:
-            self._networks.put(network)
+        for group in group_by_shape(prepared, self._batch_size):
+            started = now()
+            raw = self._forward([image.pixels for image in group])
+            rows = detections(self._network, raw, group, self._thresholds)
+            group_results = results_of(group, rows, now() - started, self._spec)
+            results.extend(zip((image.position for image in group), group_results, strict=True))
         results.sort(key=lambda pair: pair[0])
         return [result for _, result in results]
+
+    def _forward(self, pixels: list[RgbImage]) -> torch.Tensor:
+        if self._onnx_session is not None:
+            # The graph scales and transposes the uint8 images itself (onnx_export).
+            (raw,) = self._onnx_session.run(None, {self._onnx_input: np.stack(pixels)})
+            return torch.from_numpy(raw)
+        network = self._networks.get()
+        try:
+            return forward(network.module, stack_cpu(pixels, network.dtype))
+        finally:
+            self._networks.put(network)
 
     def _failed(self, image: FailedImage) -> ImageResult:
         return failed_result(image.image_id, image.key, image.error, image.seconds, self._spec)

@@ -25,7 +25,8 @@ import torch
 from ultralytics.models.yolo.model import YOLO
 from ultralytics.utils import ASSETS
 
-from cradle_inference.engine import PoseEngine
+from cradle_inference.engine import RUNTIME_ENV, PoseEngine
+from cradle_inference.onnx_export import CACHE_ENV as ONNX_CACHE_ENV
 from cradle_inference.weights import resolve_weights
 from cradlepose.domain.inference import ModelSpec
 
@@ -68,6 +69,17 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(socket.socket, name, _refuse)
     monkeypatch.setattr(socket, "getaddrinfo", _refuse)
     monkeypatch.setattr(socket, "create_connection", _refuse)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Exported ONNX graphs go to a folder of this test session, not the user's cache, and the
+    engine picks its default runtime whatever the shell running the tests has set."""
+    folder = tmp_path_factory.mktemp("onnx-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(ONNX_CACHE_ENV, str(folder))
+        patch.delenv(RUNTIME_ENV, raising=False)
+        yield folder
 
 
 @pytest.fixture(scope="session")

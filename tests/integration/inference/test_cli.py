@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cradle_inference.__main__ import main
+from cradle_inference.__main__ import main, parse_args
 from cradlepose.domain.inference import ChunkImage, ChunkManifest, ImageResult
 
 pytestmark = pytest.mark.integration
@@ -73,6 +73,7 @@ def test_the_container_command_processes_a_local_chunk(
     events = [log["event"] for log in logs]
     assert events == ["chunk_started", "engine_ready", "image_failed", "chunk_done"]
     assert all(log["service"] == "cradle-inference" and log["batch_id"] == 7 for log in logs[1:])
+    assert logs[1]["runtime"] == "onnx"  # the CPU default, and it did not fall back to torch
     assert logs[-1]["ok"] == 1
     assert logs[-1]["failed"] == 1
     lines = (tmp_path / "results" / "chunk-0.jsonl").read_text().splitlines()
@@ -102,3 +103,10 @@ def test_an_unwritable_output_exits_3(
 
     logs = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert logs[-1]["event"] == "output_unwritable"
+
+
+def test_the_runtime_option_takes_onnx_or_torch() -> None:
+    assert parse_args(["--manifest", "m.json"]).runtime is None  # the engine's default decides
+    assert parse_args(["--manifest", "m.json", "--runtime", "torch"]).runtime == "torch"
+    with pytest.raises(SystemExit):
+        parse_args(["--manifest", "m.json", "--runtime", "tensorrt"])

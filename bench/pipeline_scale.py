@@ -77,7 +77,12 @@ def _result_template() -> str:
         image_id=123456789, key="KEY-PLACEHOLDER", ok=True, width=1920, height=1080, persons=[person],
         best_person=0, yolo_confidence=0.87, processing_time_ms=40, model_version="8.4",
     ).model_dump_json()  # fmt: skip
-    return line.replace("{", "{{").replace("}", "}}").replace("123456789", "{id}").replace("KEY-PLACEHOLDER", "{key}")
+    return (
+        line.replace("{", "{{")
+        .replace("}", "}}")
+        .replace("123456789", "{id}")
+        .replace("KEY-PLACEHOLDER", "{key}")
+    )
 
 
 def simulate_results(storage: MemoryStorage, manifest: ChunkManifest, template: str) -> None:
@@ -156,9 +161,11 @@ def run_pipeline(server: EmbeddedPostgres, images: int) -> Stages:
         with uow_factory(SYSTEM, CTX) as uow:
             run = pipeline.request_run(uow, uow.batches.require(batch_id, for_update=True), "bench")
             uow.commit()
-            execution = f"arn:aws:states:us-east-1:000000000000:execution:cradle-batch-pipeline:{run.execution_name}"
+            execution = (
+                f"arn:aws:states:us-east-1:000000000000:execution:cradle-batch-pipeline:{run.execution_name}"
+            )
         stages.timed("mark", lambda: steps.mark_processing(uow_factory, batch_id, execution, CTX))
-        plan = stages.timed("plan", lambda: steps.plan_chunks(uow_factory, storage, batch_id, execution, CTX))
+        plan = stages.timed("plan", lambda: steps.plan_chunks(uow_factory, storage, batch_id, execution, CTX))  # type: ignore[arg-type,misc]
         assert plan.image_count == images, plan.image_count
         for item in plan.chunks:
             manifest = ChunkManifest.model_validate_json(storage.get(item.manifest_bucket, item.manifest_key))
@@ -168,7 +175,8 @@ def run_pipeline(server: EmbeddedPostgres, images: int) -> Stages:
                 results_bucket=item.results_bucket, results_key=item.results_key,
             )  # fmt: skip
             loaded = stages.timed(
-                "ingest", lambda r=request: chunk_ingest.ingest_chunk(uow_factory, storage, r, CTX)
+                "ingest",
+                lambda r=request: chunk_ingest.ingest_chunk(uow_factory, storage, r, CTX),  # type: ignore[arg-type,misc]
             )
             assert loaded.loaded == item.image_count, loaded
             storage.objects.pop((item.results_bucket, item.results_key))
@@ -185,7 +193,9 @@ def _short(n: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--small", type=int, default=100_000, help="images in the baseline batch")
     parser.add_argument("--large", type=int, default=1_000_000, help="images in the large batch")
     parser.add_argument("--chunk-size", type=int, default=CLOUD_CHUNK_SIZE, help="images per inference task")
@@ -206,7 +216,9 @@ def main() -> None:
     small, large = results
     a, b = _short(args.small), _short(args.large)
     print()
-    print(f"{'stage':<10} {'s total ' + a:>12} {'s total ' + b:>12} {'s/100k ' + a:>12} {'s/100k ' + b:>12} {'ratio':>7}")
+    print(
+        f"{'stage':<10} {'s total ' + a:>12} {'s total ' + b:>12} {'s/100k ' + a:>12} {'s/100k ' + b:>12} {'ratio':>7}"
+    )
     for stage in ("mark", "plan", "ingest", "summarize", "all"):
         if stage == "all":
             small.seconds["all"] = sum(small.seconds.values())

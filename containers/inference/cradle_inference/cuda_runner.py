@@ -35,7 +35,7 @@ from cradle_inference.batching import (
 )
 from cradle_inference.decoding import BgrImage, ImageDecodeError, decode_bgr
 from cradle_inference.detect import detections, forward, now, results_of, thresholds_of
-from cradle_inference.geometry import letterbox_geometry
+from cradle_inference.geometry import bucketed, letterbox_geometry, shape_buckets
 from cradle_inference.gpu_decoding import decode_jpegs_on_gpu, gpu_decodable
 from cradle_inference.letterbox import letterbox_cuda, padded_batch_cuda
 from cradle_inference.network import PoseNetwork
@@ -95,6 +95,10 @@ class CudaRunner:
         # 269 img/s). Worth it only for streams of many thousand images, so off unless asked.
         # Batch buckets (bucket_size) keep the shapes few either way.
         torch.backends.cudnn.benchmark = cudnn_autotune
+        # With autotuning, letterboxed shapes are padded further to a few fixed sides, so the
+        # search runs once per bucket (at most nine shapes), not once per aspect ratio met.
+        # Without it the exact Ultralytics shapes are kept: they agree with plain predict best.
+        self._shape_buckets = shape_buckets(input_size, network.stride) if cudnn_autotune else None
         self._module: torch.nn.Module = network.module
         # Compiled graphs (CUDA graphs with mode="reduce-overhead") want one static shape: pad
         # every batch to batch_size. Off by default: not measured on a GPU yet.
@@ -200,7 +204,9 @@ class CudaRunner:
             if position not in gpu_positions
         }
         decoded: dict[int, torch.Tensor] = {}
-        gpu_images = decode_jpegs_on_gpu([chunk[position][2] for position in on_gpu], self._device)
+        gpu_images = decode_jpegs_on_gpu(
+            [chunk[position][2] for position in on_gpu], self._device, self._prepare_stream
+        )
         for position, image in zip(on_gpu, gpu_images, strict=True):
             if image is None:  # nvJPEG refused it: OpenCV gets a try, and words the error
                 on_cpu[position] = cpu_decoders.submit(decode_bgr, chunk[position][2])
@@ -229,6 +235,8 @@ class CudaRunner:
             geometry = letterbox_geometry(
                 int(pixels.shape[1]), int(pixels.shape[2]), self._input_size, self._network.stride
             )
+            if self._shape_buckets is not None:
+                geometry = bucketed(geometry, self._shape_buckets)
             image_id, key, _ = chunk[position]
             pending.append(PreparedImage(position, image_id, key, geometry, pixels, 0.0))
         batches = []

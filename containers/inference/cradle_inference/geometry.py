@@ -8,7 +8,7 @@ Keeping the same integers is what makes keypoints agree with plain Ultralytics t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +61,40 @@ def letterbox_geometry(height: int, width: int, input_size: int, stride: int) ->
         padded_height=resized_height + top + bottom,
         padded_width=resized_width + left + right,
     )
+
+
+SHAPE_BUCKETS_PER_SIDE = 5  # letterboxed sides are rounded up to input_size * k / 5, k = 1..5
+
+
+def shape_buckets(input_size: int, stride: int) -> tuple[int, ...]:
+    """The few sides a bucketed letterbox may have: stride multiples, evenly spaced up to input_size.
+
+    The longer side of a letterboxed image is always input_size, the shorter one any stride
+    multiple below it: up to input_size / stride shapes per orientation (20 at 640), and cuDNN
+    autotuning pays seconds for each new one. Five buckets bound that to at most nine shapes.
+    """
+    step = input_size / SHAPE_BUCKETS_PER_SIDE
+    steps = range(1, SHAPE_BUCKETS_PER_SIDE + 1)
+    sides = {max(stride, -(-round(step * k) // stride) * stride) for k in steps}
+    return tuple(sorted(side for side in sides if side <= input_size))
+
+
+def bucketed(geometry: LetterboxGeometry, buckets: tuple[int, ...]) -> LetterboxGeometry:
+    """The same letterbox padded further, centred, to the smallest bucket side that holds each side.
+
+    The content is resized exactly as before; only the grey border grows, so boxes and keypoints
+    map back through the larger `top`/`left` unchanged.
+    """
+    height = _bucket_side(geometry.padded_height, buckets)
+    width = _bucket_side(geometry.padded_width, buckets)
+    return replace(
+        geometry,
+        top=geometry.top + (height - geometry.padded_height) // 2,
+        left=geometry.left + (width - geometry.padded_width) // 2,
+        padded_height=height,
+        padded_width=width,
+    )
+
+
+def _bucket_side(side: int, buckets: tuple[int, ...]) -> int:
+    return next((bucket for bucket in buckets if bucket >= side), side)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from typing import Protocol
 
 import torch
 from PIL import ExifTags, Image
@@ -35,10 +36,34 @@ def gpu_decodable(data: bytes) -> bool:
         return False
 
 
-def decode_jpegs_on_gpu(encoded: list[bytes], device: torch.device) -> list[torch.Tensor | None]:
-    """RGB uint8 (3, h, w) device tensors, None where nvJPEG could not decode the file."""
+class Synchronizable(Protocol):
+    """A CUDA stream, as far as decoding needs one (a stub on the CPU in tests)."""
+
+    def synchronize(self) -> None: ...
+
+
+def decode_jpegs_on_gpu(
+    encoded: list[bytes], device: torch.device, stream: Synchronizable
+) -> list[torch.Tensor | None]:
+    """RGB uint8 (3, h, w) device tensors, None where nvJPEG could not decode the file.
+
+    `stream` is the caller's current stream. torchvision runs nvJPEG on a private stream of its
+    own: its output is allocated on the caller's stream but written on the private one, which
+    does not wait for work still queued on the caller's stream (pytorch/vision#9606), and
+    whether the caller's stream waits for the decode afterwards depends on the torchvision
+    build. So the caller's stream is drained before the call, and the host waits for the decode
+    before any tensor is handed on: a letterbox queued after this sees finished pixels.
+    """
     if not encoded:
         return []
+    stream.synchronize()  # no queued kernel still reads memory the decoder could be handed
+    images = _decode_all(encoded, device)
+    if images and device.type == "cuda":  # complete before letterbox or the network reads them
+        torch.cuda.synchronize(device)
+    return images
+
+
+def _decode_all(encoded: list[bytes], device: torch.device) -> list[torch.Tensor | None]:
     # decode_jpeg wants CPU uint8 tensors; bytearray makes the buffer writable, as torch requires.
     tensors = [torch.frombuffer(bytearray(data), dtype=torch.uint8) for data in encoded]
     with warnings.catch_warnings():

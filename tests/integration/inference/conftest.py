@@ -37,6 +37,9 @@ class _Stream:
     def wait_event(self, event: Any) -> None:
         pass
 
+    def synchronize(self) -> None:
+        pass
+
 
 class _Event:
     def record(self, stream: Any = None) -> None:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 import pytest
@@ -25,6 +26,8 @@ from cradlepose.domain.inference import ImageResult, ModelSpec
 
 pytestmark = pytest.mark.integration
 
+EDGE_PX = 2.0  # a box this close to the frame's left edge is a person cut by it
+WHOLE_PERSON_SHIFT_PX = 4.0  # measured worst here 3.5 px on 1080p frames
 FP16_STEP_FROM_512 = 0.5  # FP16 holds numbers in [512, 1024) in steps of 0.5
 
 
@@ -90,6 +93,42 @@ def test_cudnn_autotuning_is_on_when_asked(spec: ModelSpec, cpu_network: PoseNet
     CudaRunner(cpu_network, spec, input_size=640, batch_size=2, compile_mode=None, cudnn_autotune=True)
 
     assert torch.backends.cudnn.benchmark is True
+
+
+@pytest.mark.usefixtures("cpu_as_cuda")
+def test_with_autotuning_letterboxes_are_padded_to_shape_buckets(
+    spec: ModelSpec, cpu_network: PoseNetwork, sample_bytes: dict[str, bytes]
+) -> None:
+    # Given an autotuning runner and a chunk of a 4:3 portrait and a 16:9 landscape frame
+    runner = CudaRunner(
+        cpu_network, spec, input_size=640, batch_size=8, compile_mode=None, cudnn_autotune=True
+    )
+    shapes: list[tuple[int, ...]] = []
+    hook = runner._module.register_forward_pre_hook(lambda module, args: shapes.append(tuple(args[0].shape)))
+    items = [(1, "bus", sample_bytes["bus.jpg"]), (2, "zidane", sample_bytes["zidane.jpg"])]
+
+    # When it runs
+    try:
+        results = list(runner.run(items))
+    finally:
+        hook.remove()
+
+    # Then the portrait's exact 640x480 input became the 640x512 bucket (384 is a bucket already)
+    assert sorted(shapes) == [(8, 3, 384, 640), (8, 3, 640, 512)]
+    # and the wider grey border lost no person and moved box corners by a pixel at the median in
+    # the original frames. A person cut by the frame's edge can change more: the network sees
+    # more grey next to it (measured: bus.jpg's half-visible man, 120 px on one side), which is
+    # why buckets come only with autotuning, for long streams where speed matters more.
+    exact = list(CudaRunner(cpu_network, spec, input_size=640, batch_size=8, compile_mode=None).run(items))
+    shifts: list[float] = []
+    for got, want in zip(_persons(results), _persons(exact), strict=True):
+        assert len(got) == len(want)
+        for box in got:  # each person's nearest counterpart found without the extra border
+            nearest = min(want, key=lambda other: sum(abs(a - b) for a, b in zip(box, other, strict=True)))
+            shifts.extend(abs(a - b) for a, b in zip(box, nearest, strict=True))
+            if min(box[0], nearest[0]) > EDGE_PX:
+                assert max(abs(a - b) for a, b in zip(box, nearest, strict=True)) <= WHOLE_PERSON_SHIFT_PX
+    assert statistics.median(shifts) <= 1.0
 
 
 class _OneOutputBuffer(torch.nn.Module):

@@ -165,7 +165,7 @@ def run_pipeline(server: EmbeddedPostgres, images: int) -> Stages:
                 f"arn:aws:states:us-east-1:000000000000:execution:cradle-batch-pipeline:{run.execution_name}"
             )
         stages.timed("mark", lambda: steps.mark_processing(uow_factory, batch_id, execution, CTX))
-        plan = stages.timed("plan", lambda: steps.plan_chunks(uow_factory, storage, batch_id, execution, CTX))  # type: ignore[arg-type,misc]
+        plan = stages.timed("plan", lambda: steps.plan_chunks(uow_factory, storage, batch_id, execution, CTX))  # type: ignore[arg-type]
         assert plan.image_count == images, plan.image_count
         for item in plan.chunks:
             manifest = ChunkManifest.model_validate_json(storage.get(item.manifest_bucket, item.manifest_key))

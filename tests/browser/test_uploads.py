@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, Route, expect
 
+from cradlepose.domain.image_metadata import pseudonym_problem
 from tests.browser import scene
 from tests.browser.browser import Watched
 from tests.browser.pages import no_horizontal_overflow, sign_in
@@ -149,3 +150,63 @@ def test_a_bad_metadata_csv_is_refused_with_its_rows(
     page.locator("[data-testid=send]").click()
     expect(page.locator("[data-testid=upload-error]")).to_contain_text("The metadata CSV has problems")
     assert stack.scalar("SELECT count(*) FROM image_batches WHERE batch_name = 'never created'") == 0
+
+
+def test_a_dropped_transfer_is_retried(
+    stack: RunningStack, uploader: str, open_page: Callable[[], Watched], tmp_path: Path
+) -> None:
+    folder = tmp_path / "retry"
+    folder.mkdir()
+    (folder / "only.jpg").write_bytes(scene.scene(7200).jpeg)
+    watched = open_page()
+    watched.allow("ERR_CONNECTION_RESET")  # the drop the test provokes
+    page = watched.page
+    sign_in(page, uploader)
+    page.goto("/#/admin/upload")
+    page.get_by_label("Batch name").fill("ward-r retried")
+    page.set_input_files("#upload-folder", str(folder))
+    expect(page.locator("tr[data-state=ready]")).to_have_count(1)
+    attempts = 0
+
+    def s3(route: Route) -> None:
+        nonlocal attempts
+        if route.request.method != "POST" or route.request.url.startswith(stack.base_url):
+            route.continue_()
+            return
+        attempts += 1
+        if attempts == 1:
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/*", s3)
+    page.locator("[data-testid=send]").click()
+    expect(_state(page, "only.jpg")).to_have_attribute("data-state", "registered", timeout=30_000)
+    assert attempts == 2
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "CP-017",
+        "INF_0042",
+        "s-1",
+        "Alice",
+        "Smith3",
+        "1234567",
+        "MRN-12",
+        "a1",
+        "x",
+        "ab cd1",
+        "Q" * 4 + "1" * 36,
+    ],
+)
+def test_the_browser_checks_a_pseudonym_as_the_api_does(
+    stack: RunningStack, open_page: Callable[[], Watched], value: str
+) -> None:
+    page = open_page().page
+    page.goto("/")
+    browser_says = page.evaluate(
+        "async (v) => (await import('./js/views/uploads/metadata-csv.js')).pseudonymProblem(v)", value
+    )
+    assert browser_says == pseudonym_problem(value)

@@ -438,7 +438,7 @@ export function mountUpload(root, ctx, route) {
     const registered = files.filter((f) => f.state === "registered").length;
     const open = uploadsOpen(batch);
     replace(actions,
-      open ? h("button", { class: "btn btn-primary", type: "button", disabled: running || !ready, onclick: start, dataset: { testid: "send" },
+      open && (ready || running || form.contains(drop)) ? h("button", { class: "btn btn-primary", type: "button", disabled: running || !ready, onclick: start, dataset: { testid: "send" },
         text: running ? "Sending…" : batchId ? `Send ${ready} file${ready === 1 ? "" : "s"}` : `Create the batch and send ${ready} file${ready === 1 ? "" : "s"}` }) : null,
       batchId && open ? h("button", { class: "btn", type: "button", disabled: running || !registered, title: "Every file is in: start pre-annotation with what arrived",
         text: "Complete upload", onclick: () => complete().catch((error) => showProblem(error)) }) : null,

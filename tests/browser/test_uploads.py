@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from cradlepose.domain.image_metadata import pseudonym_problem
 from tests.browser import scene
@@ -38,7 +38,7 @@ def _folder(root: Path, n: int = 6) -> Path:
     return folder
 
 
-def _state(page: Page, name: str) -> object:
+def _state(page: Page, name: str) -> Locator:
     return page.locator(f'tr[data-file="{name}"]')
 
 

@@ -181,7 +181,8 @@ export function mountUpload(root, ctx, route) {
       const name = file.name;
       const entry = { file, name, size: file.size, state: "ready", reason: null, progress: 0 };
       const known = previous.get(name);
-      if (known && ["registered", "rejected"].includes(known.state)) Object.assign(entry, { state: known.state, reason: known.reason, slot: known.slot, progress: 1 });
+      // Registered, rejected, or sent and still registering: never sent twice.
+      if (known && ["registered", "rejected", "sent"].includes(known.state)) Object.assign(entry, { state: known.state, reason: known.reason, slot: known.slot, progress: 1 });
       else if (!imageType(name)) Object.assign(entry, { state: "skipped", reason: "not a JPEG or PNG image" });
       else if (file.size === 0) Object.assign(entry, { state: "skipped", reason: "the file is empty" });
       else if (file.size > MAX_BYTES) Object.assign(entry, { state: "skipped", reason: `larger than the upload limit (${Math.round(MAX_BYTES / 1048576)} MB)` });
@@ -284,11 +285,11 @@ export function mountUpload(root, ctx, route) {
     batchId = batch.id;
     const memory = new UploadMemory(batchId);
     memory.save(); // the batch is unfinished from now on, even before a file is sent
+    // The URL names the batch from now on (a reload resumes it) without remounting this view.
+    history.replaceState(null, "", `#/admin/upload/${batchId}`);
     keepForms(memory, first, created.uploads);
     // Every form now: the batch then expects every file, so the pipeline does not start early.
     for (const part of rest) keepForms(memory, part, await api.post(`/batches/${batchId}/uploads`, { body: { files: part.map(entryOf) } }));
-    // The URL names the batch from now on (a reload resumes it) without remounting this view.
-    history.replaceState(null, "", `#/admin/upload/${batchId}`);
     replace(body.firstElementChild, ...pageHead(batch.batch_name, `Batch #${batch.id}`, statusPill(batch.status)).childNodes);
     body.insertBefore(summary, form);
     for (const el of Array.from(form.children)) if (![errorBox, table, actions].includes(el)) el.remove();

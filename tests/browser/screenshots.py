@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -18,7 +19,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from tests.browser import demo_data
 from tests.browser.browser import CHROMIUM_ARGS, Watched, find_chromium
 from tests.browser.pages import drag, keypoint, keypoint_on_screen, pick_score, sign_in
-from tests.browser.scene import HEIGHT, WIDTH
+from tests.browser.scene import HEIGHT, WIDTH, scene
 from tests.browser.stack import ROOT, RunningStack
 from tests.browser.standalone import standalone_stack
 
@@ -83,6 +84,33 @@ def admin(browser: Browser, stack: RunningStack, out: Path) -> list[str]:
     return _close(watched)
 
 
+def uploads(browser: Browser, stack: RunningStack, out: Path) -> list[str]:
+    """A folder of six pictures and a corrupt one, sent to a new batch and registered."""
+    watched = Watched.open(browser, stack.base_url)
+    page = watched.page
+    sign_in(page, "ada")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "ward-c-session-07"
+        folder.mkdir()
+        for i in range(6):
+            (folder / f"frame-{i:04d}.jpg").write_bytes(scene(9000 + i).jpeg)
+        (folder / "frame-0006.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a JPEG" * 30)
+        page.goto("/#/admin/upload")
+        page.get_by_label("Batch name").fill("ward-c 2026-05-14 clinic session")
+        page.get_by_label("Infant age (months)").fill("4")
+        page.get_by_label("Session").fill("clinic")
+        page.get_by_label("Institution").fill("Site A")
+        page.set_input_files("#upload-folder", str(folder))
+        expect(page.locator("tr[data-state=ready]")).to_have_count(7)
+        page.locator("[data-testid=send]").click()
+        expect(page.locator("tr[data-state=registered], tr[data-state=rejected]")).to_have_count(
+            7, timeout=60_000
+        )
+    page.mouse.move(5, 400)
+    _shoot(page, out / "admin-upload.png")
+    return _close(watched)
+
+
 def _shoot(page: Page, path: Path) -> None:
     page.wait_for_timeout(400)  # let notices and transitions settle
     page.screenshot(path=str(path))
@@ -112,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         problems = workbench(browser, stack, demo, args.out)
         problems += verification(browser, stack, args.out)
         problems += admin(browser, stack, args.out)
+        problems += uploads(browser, stack, args.out)
         browser.close()
     for problem in problems:
         print(problem, file=sys.stderr)  # noqa: T201

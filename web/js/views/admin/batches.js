@@ -37,6 +37,7 @@ export function mountBatches(root, ctx, route) {
     pageHead("Batches", "Pipeline progress, the state of every image, and who works on what.",
       h("label", { class: "field" }, h("span", { class: "field-label", text: "Status" }), status),
       h("button", { class: "btn", type: "button", text: "Refresh", onclick: () => load(true) }),
+      h("a", { class: "btn", href: "#/admin/upload", text: "Upload a batch…" }),
       h("button", { class: "btn btn-primary", type: "button", title: "Every ready batch, highest priority first, to annotators with spare capacity", text: "Auto-assign all ready", onclick: guarded(autoAll, "Auto-assign") })),
     list,
     more,
@@ -81,7 +82,7 @@ export function mountBatches(root, ctx, route) {
         },
       ],
       items,
-      { empty: "No batch yet. Upload one with the CLI or the API.", label: "Batches" },
+      { empty: "No batch yet. Upload one here (Upload a batch), with the CLI or the API.", label: "Batches" },
     ));
   }
 

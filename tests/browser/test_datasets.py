@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from cradlepose.datasets import datasets as dataset_service
 from cradlepose.domain.enums import Role
 from cradlepose.domain.keypoint_schema import COCO17_NAMES
 from tests.browser import demo_data, scene
@@ -62,8 +63,10 @@ def test_a_verifier_makes_a_dataset_exports_it_and_downloads_the_coco_zip(
     expect(page.locator("[data-page=dataset] h1")).to_have_text(LONG_NAME)
     expect(page.locator(".kpi").first).to_contain_text("4")
     expect(page.locator("[data-chart=splits] svg")).to_be_visible()
-    expect(page.locator("[data-chart=visibility] svg")).to_be_visible()
-    expect(page.locator("[data-chart=ages]")).to_be_visible()
+    joints = page.locator("[data-chart=visibility] .joint-row")
+    expect(joints).to_have_count(17)
+    expect(joints.first).to_contain_text("4/4")  # YOLO's keypoints of the scene: every joint visible
+    expect(page.locator("[data-chart=ages]")).to_contain_text("without an age")
     no_horizontal_overflow(page)
     dataset_id = int(page.url.split("#/datasets/")[1].split("?")[0])
 
@@ -180,3 +183,52 @@ def _coco_archive(count: int) -> bytes:
                 "categories": [{"id": 1, "name": "infant", "keypoints": list(COCO17_NAMES), "skeleton": []}]}  # fmt: skip
     members["annotations/person_keypoints_train.json"] = json.dumps(document).encode()
     return _zip(members)
+
+
+def test_a_verifier_builds_a_collection_and_follows_it_to_ready(
+    stack: RunningStack, verified: list[int], open_page: Callable[[], Watched]
+) -> None:
+    page = _signed_in(open_page, "victor")
+    page.goto("/#/datasets/collections")
+    page.get_by_role("button", name="New collection…").click()
+    dialog = page.locator("dialog[open]")
+    dialog.get_by_label("Name", exact=True).fill("ward E, quality 8 and up")
+    dialog.get_by_label("Format").select_option("YOLO_POSE")
+    dialog.get_by_label("Minimum image quality (1–10)").fill("8")
+    dialog.get_by_role("button", name="Make the collection").click()
+    job = page.locator("[data-testid=collection-job] [data-collection]")
+    expect(job).to_have_attribute("data-status", "PENDING")
+    collection_id = int(job.get_attribute("data-collection") or 0)
+    assert f"collection={collection_id}" in page.url
+    stack.local.functions.invoke("collections_pack", {})
+    expect(job).to_have_attribute("data-status", "READY", timeout=10_000)
+    expect(page.locator(f"[data-download='{collection_id}']")).to_be_visible()
+    row = page.locator("table[aria-label=Collections] tbody tr").filter(has_text="ward E, quality 8 and up")
+    expect(row).to_contain_text("YOLO pose")
+    no_horizontal_overflow(page)
+    snapshot = stack.scalar("SELECT filter_snapshot FROM collections WHERE id = :c", c=collection_id)
+    assert "min_quality" in json.dumps(snapshot), snapshot  # the form's filter reached the query
+
+
+def test_the_catalogue_searches_by_text_and_origin(
+    stack: RunningStack, verified: list[int], open_page: Callable[[], Watched]
+) -> None:
+    admin = stack.people["ada"]
+    schema_id = stack.scalar("SELECT id FROM keypoint_schemas WHERE name = 'infant-pose-17'")
+    with stack.uow_factory(admin.actor) as uow:
+        dataset_service.create_dataset(
+            uow, dataset_service.DatasetIn(name="catalogue-search-target", keypoint_schema_id=schema_id)
+        )
+    page = _signed_in(open_page, "victor")
+    page.goto("/#/datasets")
+    rows = page.locator("table[aria-label=Datasets] tbody tr")
+    page.get_by_label("Search").fill("no-such-dataset-anywhere")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_text("No dataset matches")).to_be_visible()
+    page.get_by_label("Search").fill("catalogue-search-target")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("curated")
+    page.get_by_label("Origin").select_option("IMPORTED")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_text("No dataset matches")).to_be_visible()

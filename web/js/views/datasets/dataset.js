@@ -28,10 +28,11 @@ export function mountDataset(root, ctx, datasetId, route) {
     event.preventDefault();
     startExport();
   });
+  const charts = h("div", {});
   root.append(head, summary,
-    h("section", { class: "card", style: { marginTop: "1rem" } }, h("h2", { text: "Export" }),
-      h("p", { class: "muted", text: "A ZIP of the dataset's images and keypoints with their splits, packed in the background." }),
+    h("section", { class: "card", style: { marginBottom: "1rem" } }, h("h2", {}, "Export", h("span", { class: "muted", text: "a ZIP of the images and keypoints with their splits, packed in the background" })),
       exportForm, job),
+    charts,
     h("h2", { class: "section-title", text: "Exports of this dataset" }), exports);
 
   const load = guarded(async () => {
@@ -43,7 +44,8 @@ export function mountDataset(root, ctx, datasetId, route) {
       h("div", { class: "kpis" },
         kpi(String(d.num_images), "images"),
         splits.map(([s, n]) => kpi(String(n), `${s} images`)),
-        kpi(`seed ${d.split_seed}`, `grouped by ${d.group_by === "batch" ? "batch" : "infant"}${d.stratify_by ? `, stratified by ${d.stratify_by}` : ""}`)),
+        kpi(`seed ${d.split_seed}`, `grouped by ${d.group_by === "batch" ? "batch" : "infant"}${d.stratify_by ? `, stratified by ${d.stratify_by}` : ""}`)));
+    replace(charts,
       h("div", { class: "cards cards-2" },
         h("section", { class: "card", dataset: { chart: "splits" } }, h("h2", {}, "Images per split"),
           horizontalBars(splits.map(([s, n]) => ({ label: s, value: n, color: SPLIT_COLOURS[s] })), { title: "Images per split", max: Math.max(1, d.num_images) })),
@@ -53,7 +55,7 @@ export function mountDataset(root, ctx, datasetId, route) {
           d.source_url ? h("p", {}, h("a", { href: d.source_url, rel: "noopener noreferrer", target: "_blank", class: "truncate", text: d.source_url })) : null,
           h("p", { class: "muted", text: `Filters: ${describeFilters(d.filters)}` }))),
       h("div", { dataset: { testid: "dataset-stats" } }));
-    loadStats(summary.lastElementChild);
+    loadStats(charts.lastElementChild);
   }, "Dataset");
 
   // Per-joint visibility and ages come from the statistics route; a server without it only loses these charts.
@@ -68,10 +70,12 @@ export function mountDataset(root, ctx, datasetId, route) {
     const joints = stats.keypoint_visibility || [];
     const ages = stats.age_months || [];
     replace(into, h("div", { class: "cards cards-2", style: { marginTop: "1rem" } },
-      h("section", { class: "card", dataset: { chart: "visibility" } }, h("h2", {}, "Visible keypoints per joint", h("span", { class: "muted", text: "share of images where the joint is visible (v = 2)" })),
-        horizontalBars(joints.map((j) => ({ label: j.name.replaceAll("_", " "), value: j.images ? j.visible / j.images : 0, color: "#5fd4c4", text: `${j.visible} visible · ${j.occluded} occluded · ${j.absent} absent` })), { title: "Visibility per joint", max: 1 })),
-      h("section", { class: "card", dataset: { chart: "ages" } }, h("h2", {}, "Age distribution", h("span", { class: "muted", text: `months; ${stats.age_unknown || 0} images without an age` })),
-        horizontalBars(ages.map((a) => ({ label: a.band, value: a.images, color: "#8fb4ff" })), { title: "Images per age band" }))));
+      h("section", { class: "card", dataset: { chart: "visibility" } }, h("h2", {}, "Visibility per joint", h("span", { class: "muted", text: "visible / occluded / absent" })),
+        stackedVisibility(joints)),
+      h("section", { class: "card", dataset: { chart: "ages" } }, h("h2", {}, "Ages", h("span", { class: "muted", text: `months; ${stats.age_unknown || 0} without an age` })),
+        ages.length
+          ? horizontalBars(ages.map((a) => ({ label: a.band, value: a.images, color: "#8fb4ff" })), { title: "Images per age band (months)" })
+          : h("div", { class: "chart-empty", text: "No image of this dataset has an age." }))));
   };
 
   const loadExports = guarded(async () => {
@@ -120,6 +124,19 @@ export function mountDataset(root, ctx, datasetId, route) {
   const followed = Number(route.query.get("export"));
   if (followed > 0) followExport(followed);
   return { unmount: () => stops.forEach((stop) => stop()) };
+}
+
+const VISIBILITY = [["visible", "#5fd4c4"], ["occluded", "#f0b44c"], ["absent", "#4a5d70"]];
+
+/** One bar per joint, split into visible / occluded / absent (the same bar look as the batches' progress). */
+function stackedVisibility(joints) {
+  if (!joints.length) return h("div", { class: "chart-empty", text: "No keypoints." });
+  return h("div", { class: "stack", style: { gap: ".3rem" }, role: "table", "aria-label": "Visibility per joint" },
+    joints.map((j) => h("div", { class: "joint-row", role: "row", title: `${j.name}: ${j.visible} visible, ${j.occluded} occluded, ${j.absent} absent` },
+      h("span", { class: "joint-name", role: "rowheader", text: j.name.replaceAll("_", " ") }),
+      h("div", { class: "progress", role: "cell" }, VISIBILITY.map(([key, colour]) => (j[key] ? h("span", { style: { width: `${(100 * j[key]) / Math.max(1, j.images)}%`, background: colour } }) : null))),
+      h("span", { class: "muted joint-count", role: "cell", text: `${j.visible}/${j.images}` }))),
+    h("div", { class: "legend" }, VISIBILITY.map(([key, colour]) => h("span", {}, h("i", { style: { background: colour } }), key))));
 }
 
 function kpi(value, label) {

@@ -106,7 +106,9 @@ def datasets(browser: Browser, stack: RunningStack, demo: demo_data.Demo, out: P
     page.get_by_role("button", name="Export", exact=True).click()
     expect(page.locator("[data-testid=export-job] [data-collection][data-status=PENDING]")).to_be_visible()
     stack.local.functions.invoke("collections_pack", {})
-    expect(page.locator("[data-testid=export-job] [data-collection][data-status=READY]")).to_be_visible(timeout=15_000)
+    expect(page.locator("[data-testid=export-job] [data-collection][data-status=READY]")).to_be_visible(
+        timeout=15_000
+    )
     _shoot(page, out / "datasets.png")
     return _close(watched)
 

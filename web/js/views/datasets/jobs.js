@@ -72,6 +72,3 @@ export function collectionPanel(c, started) {
     body);
 }
 
-export function drawInto(el) {
-  return (node) => replace(el, node);
-}

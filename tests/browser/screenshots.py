@@ -16,6 +16,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from cradlepose.datasets import datasets as dataset_service
+from cradlepose.domain.splits import SplitFractions
 from tests.browser import demo_data
 from tests.browser.browser import CHROMIUM_ARGS, Watched, find_chromium
 from tests.browser.pages import drag, keypoint, keypoint_on_screen, pick_score, sign_in
@@ -111,6 +113,34 @@ def uploads(browser: Browser, stack: RunningStack, out: Path) -> list[str]:
     return _close(watched)
 
 
+def datasets(browser: Browser, stack: RunningStack, demo: demo_data.Demo, out: Path) -> list[str]:
+    """A researcher's dataset page: its charts and a COCO export packed and ready to download."""
+    schema_id = stack.scalar("SELECT id FROM keypoint_schemas WHERE name = 'infant-pose-17'")
+    with stack.uow_factory(demo.admin.actor) as uow:
+        made = dataset_service.create_dataset(
+            uow,
+            dataset_service.DatasetIn(
+                name="supine infants, ward A (Feb 2026)",
+                keypoint_schema_id=schema_id,
+                description="Verified supine recordings of ward A, split by infant.",
+                fractions=SplitFractions(train=0.6, validation=0.2, test=0.2),
+            ),
+        )
+    watched = Watched.open(browser, stack.base_url)
+    page = watched.page
+    sign_in(page, "vera")
+    page.goto(f"/#/datasets/{made.id}")
+    expect(page.locator("[data-chart=visibility] .joint-row").first).to_be_visible()
+    page.get_by_role("button", name="Export", exact=True).click()
+    expect(page.locator("[data-testid=export-job] [data-collection][data-status=PENDING]")).to_be_visible()
+    stack.local.functions.invoke("collections_pack", {})
+    expect(page.locator("[data-testid=export-job] [data-collection][data-status=READY]")).to_be_visible(
+        timeout=15_000
+    )
+    _shoot(page, out / "datasets.png")
+    return _close(watched)
+
+
 def _shoot(page: Page, path: Path) -> None:
     page.wait_for_timeout(400)  # let notices and transitions settle
     page.screenshot(path=str(path))
@@ -141,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         problems += verification(browser, stack, args.out)
         problems += admin(browser, stack, args.out)
         problems += uploads(browser, stack, args.out)
+
+        problems += datasets(browser, stack, demo, args.out)
         browser.close()
     for problem in problems:
         print(problem, file=sys.stderr)  # noqa: T201

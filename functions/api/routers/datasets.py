@@ -15,7 +15,7 @@ from api.dependencies import Admin, Researcher
 from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
 from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
-from cradlepose.datasets import collections, datasets
+from cradlepose.datasets import collections, datasets, statistics
 from cradlepose.datasets.catalogue import CatalogueQuery
 from cradlepose.domain.enums import DatasetOrigin, DatasetSplit
 
@@ -108,6 +108,17 @@ def list_images(
 ) -> Page[datasets.DatasetImageOut]:
     with me.uow() as uow:
         return datasets.list_images(uow, dataset_id, split, cursor, limit)
+
+
+@router.get(
+    "/datasets/<dataset_id>/statistics",
+    tags=TAGS,
+    summary="What a dataset holds: images per split, visibility per joint, ages (researchers)",
+    responses=documented(200, 401, 403, 404),
+)
+def dataset_statistics(me: Researcher, dataset_id: ResourceId) -> statistics.DatasetStatistics:
+    with me.uow() as uow:
+        return statistics.dataset_statistics(uow, dataset_id)
 
 
 @router.post(

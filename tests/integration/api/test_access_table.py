@@ -186,6 +186,7 @@ ROWS = [
     Row("GET", "/datasets/{id}", lambda w: f"/datasets/{w.dataset_id}", RESEARCHERS_200),
     Row("PATCH", "/datasets/{id}", lambda w: f"/datasets/{w.dataset_id}", ADMIN_ONLY_200, lambda w: {"description": "x"}),
     Row("GET", "/datasets/{id}/images", lambda w: f"/datasets/{w.dataset_id}/images", RESEARCHERS_200),
+    Row("GET", "/datasets/{id}/statistics", lambda w: f"/datasets/{w.dataset_id}/statistics", RESEARCHERS_200),
     Row("POST", "/datasets/{id}/exports", lambda w: f"/datasets/{w.dataset_id}/exports", RESEARCHERS_202,
         lambda w: {"format": "COCO_KEYPOINTS"}),
     Row("GET", "/vocabulary-terms", lambda w: "/vocabulary-terms", RESEARCHERS_200),

@@ -19,9 +19,9 @@ export function dataTable(columns, rows, { empty = "Nothing here.", rowAttrs = n
         columns.map((c) => h("td", { class: [c.num ? "num" : null, c.className] }, c.render(row))))))));
 }
 
-const GOOD = new Set(["APPROVED", "COMPLETED", "SUCCESS", "READY_FOR_ANNOTATION", "SUCCEEDED"]);
+const GOOD = new Set(["APPROVED", "COMPLETED", "SUCCESS", "READY_FOR_ANNOTATION", "SUCCEEDED", "READY"]);
 const BAD = new Set(["REJECTED", "FAILED", "OVERDUE", "TIMED_OUT", "ABORTED"]);
-const WAIT = new Set(["REQUIRES_REVISION", "PARTIAL", "UPLOADED", "ASSIGNED", "YOLO_PROCESSING", "RUNNING", "PENDING", "REQUESTED"]);
+const WAIT = new Set(["AWAITING_UPLOAD", "REQUIRES_REVISION", "PARTIAL", "UPLOADED", "ASSIGNED", "YOLO_PROCESSING", "RUNNING", "PENDING", "REQUESTED"]);
 
 export function statusPill(status, text = null) {
   const kind = GOOD.has(status) ? "status-good" : BAD.has(status) ? "status-bad" : WAIT.has(status) ? "status-wait" : "status-info";

@@ -13,7 +13,6 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from PIL import Image as PilImage
 from playwright.sync_api import Page, expect
 
 from cradle_workstation.devstack.identity_provider import CLIENT_ID
@@ -38,12 +37,18 @@ def _api(stack: RunningStack, username: str) -> Callable[..., requests.Response]
         aws_access_key_id="local", aws_secret_access_key="local",
     )  # fmt: skip
     token = cognito.initiate_auth(
-        ClientId=CLIENT_ID, AuthFlow="USER_PASSWORD_AUTH", AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD}
+        ClientId=CLIENT_ID,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": username, "PASSWORD": PASSWORD},
     )["AuthenticationResult"]["IdToken"]
 
     def call(method: str, path: str, body: Any = None) -> requests.Response:
         return requests.request(
-            method, f"{stack.local.api_url}{path}", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30
+            method,
+            f"{stack.local.api_url}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
         )
 
     return call
@@ -71,7 +76,12 @@ def project(stack: RunningStack) -> dict[str, int]:
     api = _api(stack, "ada")
     # A batch uploaded through the presigned forms: one picture, and a file that is no image.
     created = api(
-        "POST", "/batches", {"batch_name": LONG_BATCH, "uploads": {"files": [{"filename": "good.jpg"}, {"filename": "notes.jpg"}]}}
+        "POST",
+        "/batches",
+        {
+            "batch_name": LONG_BATCH,
+            "uploads": {"files": [{"filename": "good.jpg"}, {"filename": "notes.jpg"}]},
+        },
     )
     assert created.status_code == 201, created.text
     forms = {f["filename"]: f for f in created.json()["uploads"]}
@@ -85,7 +95,12 @@ def project(stack: RunningStack) -> dict[str, int]:
     ready = stack.ready_batch(admin, n=2, name="ward-l-2026-06")
     with stack.session_factory() as session:
         session.add(
-            PipelineRun(batch_id=ready, attempt=1, execution_name=f"cradle-batch-{ready}-run-1", status=PipelineRunStatus.RUNNING)
+            PipelineRun(
+                batch_id=ready,
+                attempt=1,
+                execution_name=f"cradle-batch-{ready}-run-1",
+                status=PipelineRunStatus.RUNNING,
+            )
         )
         session.commit()
     work = stack.ready_batch(admin, n=2, name="ward-m-2026-06")
@@ -132,7 +147,9 @@ def test_rejected_files_pipeline_finished_archive_and_a_long_batch_name(
     expect(ready).to_contain_text("Finished")
     expect(ready).not_to_contain_text("Running")
 
-    row = page.locator("[data-page=batches] tr", has=page.locator(f"[data-upload-report='{project['uploaded']}']"))
+    row = page.locator(
+        "[data-page=batches] tr", has=page.locator(f"[data-upload-report='{project['uploaded']}']")
+    )
     name = row.locator(".long-name")
     expect(name).to_have_attribute("title", LONG_BATCH)
     _actions_on_screen(page, row)
@@ -179,7 +196,11 @@ def test_chart_axes_never_repeat_a_label(
     today = dt.datetime.now(dt.UTC).date()
     with stack.session_factory() as session:
         for d in range(1, 6):
-            session.add(demo_data._row(newbie, today - dt.timedelta(days=d), images_annotated=1, annotations_created=1))
+            session.add(
+                demo_data._row(
+                    newbie, today - dt.timedelta(days=d), images_annotated=1, annotations_created=1
+                )
+            )
         session.commit()
     page = _admin(open_page)
     page.goto("/#/admin/metrics")
@@ -208,7 +229,10 @@ def test_a_change_made_just_before_leaving_is_kept(
     # A slow hospital network: a plain request sent as the tab goes is cut with it.
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
-    cdp.send("Network.emulateNetworkConditions", {"offline": False, "latency": 600, "downloadThroughput": -1, "uploadThroughput": -1})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 600, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
     page.keyboard.press("ArrowUp")  # …and the tab is closed at once, long before the autosave
     page.close(run_before_unload=True)
     eventually(lambda: keypoint(stack.scalar(draft, b=project["work"]), "nose")["y"] < saved["y"], timeout=10)

@@ -248,3 +248,25 @@ def test_a_change_made_just_before_leaving_is_kept(
     assert len(again.evaluate(local)) == 1
     expect(again.locator("[data-testid=save-state]")).to_have_attribute("data-state", "saved")
     assert again.evaluate(local) == []
+
+
+def test_an_admin_adds_a_vocabulary_term_and_a_bad_code_says_why(
+    stack: RunningStack, project: dict[str, int], open_page: Callable[[], Watched]
+) -> None:
+    watched = open_page()
+    watched.allow("status of 422")  # the bad code, on purpose
+    page = watched.page
+    sign_in(page, "ada")
+    page.goto("/#/admin/vocabulary")
+    form = page.locator("[data-testid=new-term]")
+    form.get_by_label("New term in").select_option("TAG")
+    form.get_by_label("Code").fill("Not A Code")
+    form.get_by_label("Name").fill("Bad")
+    form.get_by_role("button", name="Add term").click()
+    expect(page.locator("#notices")).to_contain_text("Add term")
+    form.get_by_label("Code").fill("night_session")
+    form.get_by_label("Name").fill("Night session")
+    form.get_by_role("button", name="Add term").click()
+    expect(page.locator("#notices")).to_contain_text("Night session added to tag")
+    expect(page.locator("table[aria-label='Vocabulary terms']")).to_contain_text("night_session")
+    assert stack.scalar("SELECT name FROM vocabulary_terms WHERE code = 'night_session'") == "Night session"

@@ -11,6 +11,7 @@ import { mountBatches } from "./batches.js";
 import { mountAudit } from "./audit.js";
 import { mountMetrics } from "./metrics.js";
 import { mountClaims } from "./claims.js";
+import { mountVocabulary } from "./vocabulary.js";
 
 const PAGES = [
   { key: "approvals", label: "Approvals", mount: mountApprovals, shortcut: "1" },
@@ -20,6 +21,7 @@ const PAGES = [
   { key: "metrics", label: "Performance", mount: mountMetrics, shortcut: "5" },
   { key: "audit", label: "Audit log", mount: mountAudit, shortcut: "6" },
   { key: "claims", label: "Claims and flags", mount: mountClaims, shortcut: "7" },
+  { key: "vocabulary", label: "Vocabulary", mount: mountVocabulary, shortcut: "8" },
 ];
 
 export function mountAdmin(root, ctx, route) {

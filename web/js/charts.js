@@ -27,16 +27,29 @@ function timeAxis(svg, dates, x, height, width) {
     if (shown.length > 1 && x(last) - x(shown[shown.length - 1]) < 48) shown.pop();
     shown.push(last);
   }
-  for (const i of shown) g.append(s("text", { x: x(i), y: height - 8, "text-anchor": "middle" }, dayFormat.format(new Date(dates[i]))));
+  // Hourly or weekly periods can give two ticks the same day label: the later one gives way.
+  let previous = null;
+  for (const i of shown) {
+    const label = dayFormat.format(new Date(dates[i]));
+    if (label === previous) continue;
+    previous = label;
+    g.append(s("text", { x: x(i), y: height - 8, "text-anchor": "middle" }, label));
+  }
   svg.append(g);
 }
 
 function valueAxis(svg, max, y, width, format) {
   const g = s("g", { class: "grid" });
+  // A small maximum with a rounding format (0, 0.25 … 1 as whole numbers) would repeat labels:
+  // a gridline whose label equals the one below it stays unlabelled.
+  let previous = null;
   for (let i = 0; i <= 4; i += 1) {
     const v = (max * i) / 4;
     g.append(s("line", { x1: M.left, x2: width - M.right, y1: y(v), y2: y(v) }));
-    g.append(s("text", { x: M.left - 6, y: y(v) + 3.5, "text-anchor": "end" }, format(v)));
+    const label = format(v);
+    if (label === previous) continue;
+    previous = label;
+    g.append(s("text", { x: M.left - 6, y: y(v) + 3.5, "text-anchor": "end" }, label));
   }
   svg.append(g);
 }

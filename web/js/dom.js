@@ -101,6 +101,13 @@ export function fmtPercent(value, digits = 0) {
   return `${(Number(value) * 100).toFixed(digits)} %`;
 }
 
+/** An annotator's accuracy: "no score yet" until a verifier has finalized some of their work
+ * (accuracy_score is 0 then, which is not a score of 0 %). */
+export function accuracyText(user, digits = 0) {
+  if (!user.total_annotations_completed) return "no score yet";
+  return fmtPercent(user.accuracy_score, digits);
+}
+
 export function fmtNumber(value, digits = 0) {
   if (value === null || value === undefined || Number.isNaN(Number(value))) return "—";
   return Number(value).toFixed(digits);

@@ -154,7 +154,7 @@ function drawTopbar(section) {
     h("nav", { class: "nav", "aria-label": "Main" }, links),
     h("div", { class: "topbar-right" },
       h("button", { class: "btn btn-ghost btn-small", type: "button", title: "Keyboard shortcuts (?)", onclick: () => showShortcuts() }, h("kbd", { text: "?" }), " Shortcuts"),
-      h("span", { class: "who" }, h("span", { class: "who-name", text: ctx.me.username }), h("span", { class: "role-badge", text: ctx.me.role.toLowerCase() })),
+      h("span", { class: "who" }, h("span", { class: "who-name", title: ctx.me.username, text: ctx.me.username }), h("span", { class: "role-badge", text: ctx.me.role.toLowerCase() })),
       h("button", { class: "btn btn-ghost btn-small", type: "button", text: "Sign out", onclick: () => ctx.signOut() }),
     ),
   );

@@ -9,7 +9,7 @@ import { ABSENT, KeypointDoc, OCCLUDED, VISIBLE } from "../keypoints/model.js";
 import { KeypointCanvas } from "../keypoints/canvas.js";
 import { KeypointList } from "../keypoints/list.js";
 import { canvasToolbar, selectedBadge } from "../keypoints/toolbar.js";
-import { DraftSaver } from "./draft-saver.js";
+import { DraftSaver, takeLocalDraft } from "./draft-saver.js";
 import { guarded, notify, notifyError } from "../ui/notices.js";
 import { openDialog } from "../ui/dialog.js";
 import { useShortcuts } from "../ui/shortcuts.js";
@@ -109,7 +109,7 @@ export function mountWorkbench(root, ctx, route) {
   const onVisibility = () => tickClock(document.visibilityState === "visible" && !st.paused);
   document.addEventListener("visibilitychange", onVisibility);
   const onPageHide = () => {
-    if (st.saver?.dirty) st.saver.save().catch(() => {});
+    st.saver?.saveOnUnload();
     if (st.active && st.assignment) api.request("POST", `/assignments/${st.assignment.id}/pause`, { keepalive: true }).catch(() => {});
   };
   window.addEventListener("pagehide", onPageHide);
@@ -177,7 +177,10 @@ export function mountWorkbench(root, ctx, route) {
     st.info = picture.info;
     st.schema = schema;
     st.prefetch = null;
-    const draft = item.annotation;
+    const saved = item.annotation;
+    // Changes made on the server's version that never reached it (the page was left too soon).
+    const local = takeLocalDraft(item.image_id, saved ? saved.row_version : null);
+    const draft = local ? { ...saved, ...local, refined_keypoints: local.keypoints } : saved;
     const start = draft ? draft.refined_keypoints : previous || item.yolo_keypoints || { keypoints: [] };
     st.doc = new KeypointDoc(schema, start, item.width, item.height, onDocChange);
     st.notes = { ...(draft?.keypoint_notes || {}) };
@@ -194,7 +197,7 @@ export function mountWorkbench(root, ctx, route) {
     st.saver = new DraftSaver({
       api,
       imageId: item.image_id,
-      rowVersion: draft ? draft.row_version : null,
+      rowVersion: saved ? saved.row_version : null,
       body: draftBody,
       onState: (state) => setSaveState(state),
       onConflict: reloadAfterConflict,
@@ -205,7 +208,11 @@ export function mountWorkbench(root, ctx, route) {
     buildSide(item, schema, picture.info, problems);
     st.selected = null;
     select(problems.size ? [...problems][0] : schema.keypoints[0].id, "canvas");
-    setSaveState(draft ? "saved" : "unsaved");
+    setSaveState(saved ? "saved" : "unsaved");
+    if (local) {
+      st.saver.changed();
+      notify("Unsaved changes restored", "info", "Your last changes had not reached the server; they are saved now.");
+    }
     refresh();
     prefetchNext().catch(() => {});
   }
@@ -532,6 +539,7 @@ export function mountWorkbench(root, ctx, route) {
     try {
       await st.saver.flush();
       await api.request("POST", `/images/${st.item.image_id}/annotation/submit`, { ifMatch: st.saver.rowVersion });
+      st.saver.forget();
       st.saver.close();
       notify(`Submitted ${st.info.original_filename}`, "success");
       st.remaining = Math.max(0, st.remaining - 1);

@@ -14,7 +14,7 @@ export function mountApprovals(root, ctx) {
     const page = await api.get("/users", { query: { is_approved: false, is_active: true, limit: 200 } });
     replace(body, dataTable(
       [
-        { label: "User", render: (u) => h("div", {}, h("strong", { text: u.username }), h("div", { class: "muted", text: u.email })) },
+        { label: "User", className: "cell-name", render: (u) => h("div", {}, h("strong", { class: "long-name", title: u.username, text: u.username }), h("div", { class: "muted long-name", title: u.email, text: u.email })) },
         { label: "Registered", render: (u) => fmtDateTime(u.date_joined) },
         { label: "Specialty", render: (u) => u.annotation_specialty || u.verification_expertise || "—" },
         {

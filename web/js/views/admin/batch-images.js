@@ -18,7 +18,7 @@ export function mountBatchImages(root, ctx, batchId) {
     pageHead("Images and their metadata", "Infant, acquisition date and institution of each image; correct them where they are wrong.",
       h("a", { class: "btn", href: "#/admin/batches", text: "Back to batches" }),
       h("button", { class: "btn", type: "button", text: "Refresh", onclick: () => load() })),
-    h("h3", {}, title),
+    h("h3", { class: "long-name" }, title),
     list,
   );
 

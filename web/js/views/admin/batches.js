@@ -1,6 +1,6 @@
 // Batches: where each one is in the pipeline and the human loop, and assigning them.
 
-import { h, replace, fmtDateTime, humanize, fmtPercent } from "../../dom.js";
+import { h, replace, fmtDateTime, humanize, fmtPercent, accuracyText } from "../../dom.js";
 import { confirmDialog, openDialog } from "../../ui/dialog.js";
 import { guarded, notify } from "../../ui/notices.js";
 import { IMAGE_STATUS_COLOURS, dataTable, latestOnly, pageHead, pager, statusPill } from "./common.js";
@@ -63,12 +63,12 @@ export function mountBatches(root, ctx, route) {
   function draw() {
     replace(list, dataTable(
       [
-        { label: "Batch", render: (b) => h("div", {}, h("strong", { text: b.batch_name }), h("div", { class: "muted", text: `#${b.id} · uploaded ${fmtDateTime(b.uploaded_at)}` })) },
+        { label: "Batch", className: "cell-name", render: (b) => h("div", {}, h("strong", { class: "long-name", title: b.batch_name, text: b.batch_name }), h("div", { class: "muted", text: `#${b.id} · uploaded ${fmtDateTime(b.uploaded_at)}` })) },
         { label: "Status", render: (b) => statusPill(b.status) },
         { label: "Priority", num: true, render: (b) => String(b.processing_priority) },
         { label: "Images", num: true, render: (b) => String(b.total_images) },
         { label: "Progress", render: (b) => progressBar(details.get(b.id) || b) },
-        { label: "Pre-annotation", render: (b) => pipeline(details.get(b.id) || b) },
+        { label: "Pre-annotation", render: (b) => h("div", { dataset: { pipeline: String(b.id) } }, pipeline(details.get(b.id) || b)) },
         {
           label: "",
           render: (b) => h("div", { class: "actions" },
@@ -78,7 +78,11 @@ export function mountBatches(root, ctx, route) {
               : null,
             b.status === "READY_FOR_ANNOTATION"
               ? h("button", { class: "btn btn-primary btn-small", type: "button", dataset: { assign: String(b.id) }, text: "Assign…", onclick: guarded(() => assign(b), "Assign") })
-              : h("button", { class: "btn btn-small", type: "button", text: "Assignments", onclick: guarded(() => showAssignments(b), "Assignments") })),
+              : h("button", { class: "btn btn-small", type: "button", text: "Assignments", onclick: guarded(() => showAssignments(b), "Assignments") }),
+            h("button", { class: "btn btn-small", type: "button", dataset: { uploadReport: String(b.id) }, text: "Files", title: "Every uploaded file: registered, or rejected and why", onclick: guarded(() => showUploads(b), "Upload report") }),
+            ARCHIVABLE.includes(b.status)
+              ? h("button", { class: "btn btn-small btn-danger", type: "button", dataset: { archive: String(b.id) }, text: "Archive…", onclick: guarded(() => archive(b), "Archive") })
+              : null),
         },
       ],
       items,
@@ -89,9 +93,43 @@ export function mountBatches(root, ctx, route) {
   function pipeline(b) {
     const run = b.pipeline_run;
     const bits = [];
-    if (run) bits.push(statusPill(run.status), h("div", { class: "muted", text: `attempt ${run.attempt}${run.failed_step ? ` · failed at ${run.failed_step}` : ""}` }));
+    // The run stays RUNNING through the human loop (the state machine waits for the batch to be
+    // assigned, annotated and verified), so its status alone would read "running" for weeks.
+    // Pre-annotation itself is over once the batch has left YOLO processing.
+    const phase = preannotationPhase(b.status, run?.status);
+    if (phase) bits.push(statusPill(phase.status, phase.text));
+    if (run) bits.push(h("div", { class: "muted", text: `attempt ${run.attempt}${run.failed_step ? ` · failed at ${run.failed_step}` : ""}${phase?.waiting ? " · the run waits for people" : ""}` }));
     if (b.yolo_model_version) bits.push(h("div", { class: "muted", text: `${b.yolo_model_version} · confidence ${b.avg_yolo_confidence ?? "—"}${b.failed_yolo_count ? ` · ${b.failed_yolo_count} failed` : ""}` }));
     return bits.length ? h("div", {}, bits) : h("span", { class: "muted", text: "—" });
+  }
+
+  async function archive(batch) {
+    const sure = await confirmDialog("Archive", `Archive ${batch.batch_name}? It leaves the lists of work; its images, annotations and audit stay.`, "Archive", "danger");
+    if (!sure) return;
+    await api.post(`/batches/${batch.id}/archive`);
+    notify(`${batch.batch_name} archived`, "success");
+    await load(true);
+  }
+
+  async function showUploads(batch) {
+    const report = await api.get(`/batches/${batch.id}/uploads`);
+    const rejected = report.files.filter((f) => f.state === "rejected");
+    await openDialog({
+      title: `Files of ${batch.batch_name}`,
+      className: "dialog-wide",
+      body: h("div", { class: "stack", dataset: { testid: "upload-report" } },
+        h("p", { text: `${report.registered} registered · ${report.rejected} rejected · ${report.expected} expected` }),
+        dataTable(
+          [
+            { label: "File", className: "cell-name", render: (f) => h("span", { class: "long-name", title: f.filename, text: f.filename }) },
+            { label: "State", render: (f) => statusPill(f.state === "rejected" ? "REJECTED" : "SUCCESS", f.state) },
+            { label: "Why", render: (f) => f.reason || (f.duplicate_of ? `near-duplicate of image #${f.duplicate_of}` : "—") },
+            { label: "Image", num: true, render: (f) => (f.image_id ? `#${f.image_id}` : "—") },
+          ],
+          [...rejected, ...report.files.filter((f) => f.state !== "rejected")],
+          { empty: "No file has arrived yet.", label: "Uploaded files" },
+        )),
+    });
   }
 
   async function assign(batch) {
@@ -105,7 +143,7 @@ export function mountBatches(root, ctx, route) {
       h("label", { class: "field" }, h("span", { class: "field-label", text: "Annotator" }),
         h("select", { name: "annotator_id", required: true },
           h("option", { value: "", text: annotators.length ? "Choose someone…" : "No approved annotator" }),
-          annotators.map((u) => h("option", { value: String(u.id), text: `${u.username} — accuracy ${fmtPercent(u.accuracy_score)} · ${busy.get(u.id) || 0}/${u.max_concurrent_batches} in progress${u.annotation_specialty ? ` · ${u.annotation_specialty}` : ""}` })))),
+          annotators.map((u) => h("option", { value: String(u.id), text: `${u.username} — accuracy ${accuracyText(u)} · ${busy.get(u.id) || 0}/${u.max_concurrent_batches} in progress${u.annotation_specialty ? ` · ${u.annotation_specialty}` : ""}` })))),
       h("div", { class: "form-grid" },
         h("label", { class: "field" }, h("span", { class: "field-label", text: "Priority (1–10)" }), h("input", { name: "priority", type: "number", min: 1, max: 10, value: String(batch.processing_priority) })),
         h("label", { class: "field" }, h("span", { class: "field-label", text: "Due" }), h("input", { name: "due_date", type: "datetime-local", min: minDate }))),
@@ -242,6 +280,17 @@ export function mountBatches(root, ctx, route) {
 
   load(true);
   return {};
+}
+
+const ARCHIVABLE = ["UPLOADED", "READY_FOR_ANNOTATION", "COMPLETED"];  // domain/transitions.py: who may go to ARCHIVED
+const PREANNOTATING = ["UPLOADED", "YOLO_PROCESSING"];
+
+/** What the Pre-annotation column says: {status, text, waiting} or null before any run. */
+export function preannotationPhase(batchStatus, runStatus) {
+  if (!runStatus) return null;
+  if (runStatus === "FAILED" || runStatus === "TIMED_OUT" || runStatus === "ABORTED") return { status: runStatus, text: null, waiting: false };
+  if (PREANNOTATING.includes(batchStatus)) return { status: runStatus, text: null, waiting: false };
+  return { status: "SUCCEEDED", text: "Finished", waiting: runStatus === "RUNNING" || runStatus === "REQUESTED" };
 }
 
 const OPEN_ASSIGNMENT = ["ASSIGNED", "ACKNOWLEDGED", "IN_PROGRESS", "OVERDUE"];

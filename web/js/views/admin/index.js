@@ -12,6 +12,7 @@ import { mountAudit } from "./audit.js";
 import { mountMetrics } from "./metrics.js";
 import { mountClaims } from "./claims.js";
 import { mountUpload } from "../uploads/upload.js";
+import { mountVocabulary } from "./vocabulary.js";
 
 const PAGES = [
   { key: "approvals", label: "Approvals", mount: mountApprovals, shortcut: "1" },
@@ -22,6 +23,7 @@ const PAGES = [
   { key: "audit", label: "Audit log", mount: mountAudit, shortcut: "6" },
   { key: "claims", label: "Claims and flags", mount: mountClaims, shortcut: "7" },
   { key: "upload", label: "Upload a batch", mount: mountUpload, shortcut: "8" },
+  { key: "vocabulary", label: "Vocabulary", mount: mountVocabulary, shortcut: "9" },
 ];
 
 export function mountAdmin(root, ctx, route) {

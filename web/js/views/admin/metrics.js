@@ -1,7 +1,7 @@
 // Performance: each person's PerformanceMetrics over time, as pictures — accuracy, throughput,
 // approval rate, time per image, and where on the body keypoints tend to be off.
 
-import { h, replace, fmtPercent, humanize } from "../../dom.js";
+import { h, replace, fmtPercent, humanize, accuracyText } from "../../dom.js";
 import { horizontalBars, legend, lineChart, stackedBars } from "../../charts.js";
 import { guarded, notify } from "../../ui/notices.js";
 import { USER_COLOURS, latestOnly, pageHead } from "./common.js";
@@ -81,7 +81,7 @@ export function mountMetrics(root, ctx) {
         card("Approval rate", "share of each verifier's decisions that approved", h("div", {}, lineChart(approval, dates, { title: "Approval rate per verifier over time", yMax: 1, format: percent }), legend(approval)), "approval"),
         card("Reviews", "decisions per period, by verifier", h("div", {}, stackedBars(reviews, dates, { title: "Verification decisions per period, by verifier" }), legend(reviews)), "reviews"),
         card("Accuracy by annotator", "now, over their last 500 finalized images",
-          horizontalBars(annotators.map((u, i) => ({ label: u.username, value: Number(u.accuracy_score), color: USER_COLOURS[i % USER_COLOURS.length], text: fmtPercent(u.accuracy_score, 1) })), { title: "Current accuracy per annotator", max: 1 }), "by-person"),
+          horizontalBars(annotators.map((u, i) => ({ label: u.username, value: u.total_annotations_completed ? Number(u.accuracy_score) : 0, color: USER_COLOURS[i % USER_COLOURS.length], text: accuracyText(u, 1) })), { title: "Current accuracy per annotator", max: 1 }), "by-person"),
         card("Minutes per image", "mean time per submitted version", h("div", {}, lineChart(minutes, dates, { title: "Minutes per image per annotator over time", format: (v) => v.toFixed(1) }), legend(minutes)), "minutes")),
       h("section", { class: "card", style: { marginTop: "1rem" }, dataset: { chart: "keypoints" } },
         h("h2", {}, "Where keypoints go wrong", h("span", { class: "muted", text: "mean OKS term per keypoint over the period shown (1 = exactly on the truth)" })),

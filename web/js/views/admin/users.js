@@ -1,6 +1,6 @@
 // Everyone: roles, capacity, activity, and the figures that follow each person.
 
-import { h, replace, fmtDateTime, fmtPercent, humanize } from "../../dom.js";
+import { h, replace, fmtDateTime, accuracyText, humanize } from "../../dom.js";
 import { confirmDialog } from "../../ui/dialog.js";
 import { guarded, notify } from "../../ui/notices.js";
 import { dataTable, latestOnly, pageHead, pager, statusPill } from "./common.js";
@@ -66,7 +66,7 @@ export function mountUsers(root, ctx) {
   function draw() {
     replace(list, dataTable(
       [
-        { label: "User", render: (u) => h("div", {}, h("strong", { text: u.username }), h("div", { class: "muted", text: u.email })) },
+        { label: "User", className: "cell-name", render: (u) => h("div", {}, h("strong", { class: "long-name", title: u.username, text: u.username }), h("div", { class: "muted long-name", title: u.email, text: u.email })) },
         {
           label: "Role",
           render: (u) => h("select", { "aria-label": `Role of ${u.username}`, dataset: { userRole: u.username }, disabled: u.id === ctx.me.id || null, onchange: guarded((e) => changeRole(u, e.target), "Role") },
@@ -80,7 +80,7 @@ export function mountUsers(root, ctx) {
             ? h("input", { type: "number", min: 0, max: 100, value: String(u.max_concurrent_batches), "aria-label": `Concurrent batches for ${u.username}`, onchange: guarded((e) => capacity(u, e.target), "Capacity") })
             : "—",
         },
-        { label: "Accuracy", num: true, render: (u) => (u.role === "ANNOTATOR" ? fmtPercent(u.accuracy_score, 1) : "—") },
+        { label: "Accuracy", num: true, render: (u) => (u.role === "ANNOTATOR" ? accuracyText(u, 1) : "—") },
         { label: "Done", num: true, render: (u) => (u.role === "VERIFIER" ? `${u.total_verifications_completed} reviews` : u.role === "ANNOTATOR" ? `${u.total_annotations_completed} images` : "—") },
         { label: "Last sign-in", render: (u) => fmtDateTime(u.last_login) },
         {

@@ -8,142 +8,26 @@ job and the worker that runs it; everything the screens show comes from the API.
 
 from __future__ import annotations
 
-import io
-import json
 import re
-import time
-import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 from playwright.sync_api import Page, expect
 
-from cradle_workstation.devstack.identity_provider import CLIENT_ID
-from cradlepose.adapters.storage import S3Storage
-from cradlepose.anomaly import training as anomaly_training
-from cradlepose.common.system import step_context
-from cradlepose.domain import synthetic_poses
 from cradlepose.domain.enums import Role
-from cradlepose.domain.synthetic_poses import SyntheticPoses
-from cradlepose.reports import reference_library
-from cradlepose.settings import get_settings
-from tests.anomaly_support import band_poses, seed_batch
 from tests.browser.browser import Watched
 from tests.browser.pages import no_horizontal_overflow, sign_in
-from tests.browser.stack import PASSWORD, Person, RunningStack
-from tests.support import Persona
+from tests.browser.research_data import Research, build
+from tests.browser.stack import Person, RunningStack
 
 pytestmark = pytest.mark.browser
-
-BANDS = [{"age_min": 0, "age_max": 3}, {"age_min": 3, "age_max": 6}, {"age_min": 6, "age_max": 12}]
-
-
-@dataclass(frozen=True)
-class Research:
-    admin: Person
-    verifier: Person
-    fresh_batch: int
-    fresh_images: list[int]
-
-
-def _call(stack: RunningStack, who: Person, method: str, path: str, body: Any = None) -> Any:
-    """One call to the local API as `who`, with the ID token the sign-in form would get."""
-    tokens = stack.idp.handle(
-        "InitiateAuth",
-        {
-            "ClientId": CLIENT_ID,
-            "AuthFlow": "USER_PASSWORD_AUTH",
-            "AuthParameters": {"USERNAME": who.username, "PASSWORD": PASSWORD},
-        },
-    )["AuthenticationResult"]
-    request = urllib.request.Request(
-        f"{stack.base_url}/api{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {tokens['IdToken']}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.loads(response.read() or b"null")
-
-
-def _persona(person: Person) -> Persona:
-    return Persona(person.username, None, person.user_id, person.role)
-
-
-def _picture() -> bytes:
-    size = synthetic_poses.IMAGE_SIZE
-    out = io.BytesIO()
-    Image.new("RGB", (size, size), (214, 232, 226)).save(out, format="JPEG", quality=70)
-    return out.getvalue()
 
 
 @pytest.fixture(scope="module")
 def research(stack: RunningStack) -> Research:
     admin = stack.admin("ada")
-    annotator = stack.worker("ann", Role.ANNOTATOR, admin)
-    verifier = stack.worker("vera", Role.VERIFIER, admin)
-    # Verified reference poses: two age bands with enough of them, one too small to model.
-    parts = [
-        band_poses(11, 90, 0, atypical_share=0.1),
-        band_poses(12, 90, 1, atypical_share=0.1),
-        band_poses(13, 8, 2),
-    ]
-    reference = SyntheticPoses(
-        points=np.concatenate([p.points for p in parts]),
-        present=np.concatenate([p.present for p in parts]),
-        ages=np.concatenate([p.ages for p in parts]),
-        atypical=np.concatenate([p.atypical for p in parts]),
-        perturbed=tuple(x for p in parts for x in p.perturbed),
-    )
-    seeded = seed_batch(
-        stack.session_factory, _persona(admin), _persona(annotator), reference, name="reference"
-    )
-    fresh_poses = band_poses(21, 6, 0, atypical_share=0.5)
-    fresh = seed_batch(stack.session_factory, _persona(admin), _persona(annotator), fresh_poses, name="fresh")
-    s3 = stack.s3()
-    picture = _picture()
-    for batch in (seeded, fresh):
-        for image_id in batch.image_ids:
-            key = stack.scalar("SELECT storage_path FROM images WHERE id = :i", i=image_id)
-            s3.put_object(
-                Bucket=get_settings().uploads_bucket, Key=key, Body=picture, ContentType="image/jpeg"
-            )
-
-    # The administrator asks for the age-band models through the API; the training worker runs the job.
-    job = _call(
-        stack,
-        admin,
-        "POST",
-        "/anomaly/training-jobs",
-        {
-            "config": {
-                "bands": BANDS,
-                "min_samples": 30,
-                "validation_fraction": 0.25,
-                "seed": 1,
-                "batch_ids": [seeded.batch_id],
-            }
-        },
-    )
-    deadline = time.monotonic() + 120
-    while _call(stack, admin, "GET", f"/anomaly/training-jobs/{job['id']}")["status"] not in {
-        "COMPLETED",
-        "FAILED",
-    }:
-        if time.monotonic() > deadline:
-            ran = anomaly_training.run_next(
-                stack.uow_factory, S3Storage(), step_context("schedule:anomaly_training", kind="SCHEDULE")
-            )
-            assert ran is not None
-            break
-        time.sleep(0.5)
-    assert _call(stack, admin, "GET", f"/anomaly/training-jobs/{job['id']}")["status"] == "COMPLETED"
-    reference_library.sync(stack.uow_factory)  # the reference notes the reports cite
-    return Research(admin, verifier, fresh.batch_id, fresh.image_ids)
+    return build(stack, admin, stack.worker("vera", Role.VERIFIER, admin))
 
 
 def _signed_in(open_page: Callable[[], Watched], who: Person) -> Page:
@@ -216,7 +100,7 @@ def test_an_admin_follows_a_report_and_reads_it(
     with page.expect_download() as download:
         page.locator("[data-download=html]").click()
     path = download.value.path()
-    html = open(path, encoding="utf-8").read()
+    html = Path(path).read_text(encoding="utf-8")
     assert html.startswith("<!doctype html>")
     assert "data:image/png;base64," in html
     no_horizontal_overflow(page)

@@ -131,7 +131,8 @@ export function histogram(values, marks = [], { title, bins = 20, format = (v) =
   const span = hi - lo || 1;
   const counts = new Array(bins).fill(0);
   for (const v of values) counts[Math.min(bins - 1, Math.floor(((v - lo) / span) * bins))] += 1;
-  const top = niceMax(Math.max(...counts));
+  // Counts are whole numbers: four grid steps of a whole number each, so no label repeats.
+  const top = 4 * Math.max(1, Math.ceil(niceMax(Math.max(...counts)) / 4));
   const svg = frame(width, height, title);
   const x = (v) => M.left + ((v - lo) / span) * (width - M.left - M.right);
   const y = (c) => height - M.bottom - (c / top) * (height - M.top - M.bottom);

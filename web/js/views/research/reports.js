@@ -143,7 +143,7 @@ function mountReport(root, ctx, jobId) {
           dataTable(
             [
               { label: "Finding", render: ([k]) => humanize(k) },
-              { label: "Value", render: ([, v]) => h("span", { class: "cell-wrap", text: typeof v === "object" && v !== null ? JSON.stringify(v) : String(v) }) },
+              { label: "Value", render: ([, v]) => findingValue(v) },
             ],
             findings, { empty: "No findings recorded.", label: "Findings" }))),
       h("section", { class: "card", dataset: { testid: "report" } },
@@ -205,6 +205,17 @@ function mountReport(root, ctx, jobId) {
       clearTimeout(timer);
     },
   };
+}
+
+/** A finding's value as text: a list of measures one per line, "none" for an empty list. */
+function findingValue(value) {
+  const text = (v) => (v !== null && typeof v === "object" ? Object.entries(v).map(([k, x]) => `${humanize(k)}: ${typeof x === "object" && x !== null ? JSON.stringify(x) : x}`).join(" · ") : String(v));
+  if (Array.isArray(value)) {
+    if (!value.length) return h("span", { class: "muted", text: "none" });
+    if (value.every((v) => v === null || typeof v !== "object")) return h("span", { class: "cell-wrap", text: value.join(", ") });
+    return h("ul", { class: "finding-list" }, value.map((v) => h("li", { class: "cell-wrap", text: text(v) })));
+  }
+  return h("span", { class: "cell-wrap", text: text(value) });
 }
 
 function sourceText(src) {

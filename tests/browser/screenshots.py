@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from cradlepose.datasets import datasets as dataset_service
 from cradlepose.domain.splits import SplitFractions
-from tests.browser import demo_data
+from tests.browser import demo_data, research_data
 from tests.browser.browser import CHROMIUM_ARGS, Watched, find_chromium
 from tests.browser.pages import drag, keypoint, keypoint_on_screen, pick_score, sign_in
 from tests.browser.scene import HEIGHT, WIDTH, scene
@@ -149,6 +149,29 @@ def datasets(browser: Browser, stack: RunningStack, demo: demo_data.Demo, out: P
     return _close(watched)
 
 
+def research(browser: Browser, stack: RunningStack, demo: demo_data.Demo, out: Path) -> list[str]:
+    world = research_data.build(stack, demo.admin, demo.verifiers[0])
+    watched = Watched.open(browser, stack.base_url)
+    page = watched.page
+    sign_in(page, demo.admin.username)
+    page.goto(f"/#/research/anomaly?batch={world.fresh_batch}")
+    page.get_by_role("button", name="Screen batch").click()
+    expect(page.locator("[data-testid=screening] tbody tr").first).to_be_visible()
+    _shoot(page, out / "research-anomaly.png")
+    page.locator("[data-sort=anomaly_score]").click()
+    page.locator("[data-sort=anomaly_score]").click()
+    page.locator("[data-testid=screening] tbody tr").first.get_by_role("link", name="Explain").click()
+    expect(page.locator("[data-testid=neighbours] figure").first).to_be_visible(timeout=15_000)
+    _shoot(page, out / "research-anomaly-explanation.png")
+    page.goto("/#/research/reports")
+    page.get_by_label("Image id").fill(str(world.fresh_images[0]))
+    page.get_by_role("button", name="Start analysis").click()
+    expect(page.locator("[data-stage=completed][data-state=done]")).to_be_visible(timeout=60_000)
+    expect(page.locator("[data-testid=overlay]")).to_be_visible()
+    _shoot(page, out / "research-report.png")
+    return _close(watched)
+
+
 def _shoot(page: Page, path: Path) -> None:
     page.wait_for_timeout(400)  # let notices and transitions settle
     page.screenshot(path=str(path))
@@ -181,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         problems += uploads(browser, stack, args.out)
 
         problems += datasets(browser, stack, demo, args.out)
+        problems += research(browser, stack, demo, args.out)
         browser.close()
     for problem in problems:
         print(problem, file=sys.stderr)  # noqa: T201

@@ -131,3 +131,40 @@ export function legend(series) {
 function empty(title) {
   return h("div", { class: "chart-empty", role: "img", "aria-label": title, text: "No data for this period yet." });
 }
+
+/**
+ * A histogram of `values` with vertical marks (a threshold, the value at hand).
+ * marks: [{value, label, color}]; options: {title, bins, format, width, height}
+ */
+export function histogram(values, marks = [], { title, bins = 20, format = (v) => v.toFixed(1), width = 560, height = 200 } = {}) {
+  const all = [...values, ...marks.map((m) => m.value)].filter((v) => Number.isFinite(v));
+  if (!values.length || !all.length) return empty(title);
+  const lo = Math.min(...all);
+  const hi = Math.max(...all);
+  const span = hi - lo || 1;
+  const counts = new Array(bins).fill(0);
+  for (const v of values) counts[Math.min(bins - 1, Math.floor(((v - lo) / span) * bins))] += 1;
+  // Counts are whole numbers: four grid steps of a whole number each, so no label repeats.
+  const top = 4 * Math.max(1, Math.ceil(niceMax(Math.max(...counts)) / 4));
+  const svg = frame(width, height, title);
+  const x = (v) => M.left + ((v - lo) / span) * (width - M.left - M.right);
+  const y = (c) => height - M.bottom - (c / top) * (height - M.top - M.bottom);
+  valueAxis(svg, top, y, width, (v) => String(Math.round(v)));
+  const barWidth = (width - M.left - M.right) / bins;
+  counts.forEach((c, i) => {
+    if (c) svg.append(s("rect", { x: M.left + i * barWidth + 1, y: y(c), width: Math.max(1, barWidth - 2), height: y(0) - y(c), fill: "#4a6f8f" }));
+  });
+  const axis = s("g", { class: "axis" });
+  // Three value labels (low, middle, high): never the same label twice.
+  const labels = [...new Set([lo, lo + span / 2, hi].map((v) => format(v)))];
+  labels.forEach((text, i) => axis.append(s("text", { x: M.left + (i / Math.max(1, labels.length - 1)) * (width - M.left - M.right), y: height - 8, "text-anchor": i === 0 ? "start" : i === labels.length - 1 ? "end" : "middle" }, text)));
+  svg.append(axis);
+  marks.forEach((m, i) => {
+    if (!Number.isFinite(m.value)) return;
+    svg.append(
+      s("line", { x1: x(m.value), x2: x(m.value), y1: M.top, y2: height - M.bottom, stroke: m.color, "stroke-width": 2, "stroke-dasharray": i ? "5 3" : null }),
+      s("text", { x: Math.min(width - M.right, x(m.value) + 4), y: M.top + 10 + i * 14, fill: m.color, "text-anchor": x(m.value) > width - 120 ? "end" : "start" }, m.label),
+    );
+  });
+  return svg;
+}

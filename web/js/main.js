@@ -12,6 +12,7 @@ import { mountWorkbench } from "./views/workbench.js";
 import { mountVerify } from "./views/verify.js";
 import { mountAdmin } from "./views/admin/index.js";
 import { mountDatasets } from "./views/datasets/index.js";
+import { mountResearch } from "./views/research/index.js";
 
 const app = document.getElementById("app");
 const topbar = document.getElementById("topbar");
@@ -24,6 +25,7 @@ const NAV = [
   { path: "/verify", label: "Verify", roles: ["VERIFIER", "ADMIN"] },
   { path: "/datasets", label: "Datasets", roles: ["VERIFIER", "ADMIN"] },
   { path: "/admin", label: "Admin", roles: ["ADMIN"] },
+  { path: "/research", label: "Research", roles: ["VERIFIER", "ADMIN"] },
 ];
 
 async function boot() {
@@ -128,7 +130,7 @@ function render(route) {
   const allowed = NAV.filter((item) => item.roles.includes(ctx.me.role)).map((item) => item.path.slice(1));
   if (!allowed.includes(section)) return go(homeOf());
   drawTopbar(section);
-  const mount = { work: mountWorkbench, verify: mountVerify, datasets: mountDatasets, admin: mountAdmin }[section];
+  const mount = { work: mountWorkbench, verify: mountVerify, datasets: mountDatasets, admin: mountAdmin, research: mountResearch }[section];
   show(mount, route);
   app.focus({ preventScroll: true });
 }

@@ -162,3 +162,14 @@ def similar_poses(
 ) -> pose_embeddings.SimilarPoses:
     with me.uow() as uow:
         return pose_embeddings.similar_poses(uow, annotation_id, limit)
+
+
+@router.get(
+    "/anomaly/poses/<annotation_id>",
+    tags=TAGS,
+    summary="One verified pose's labelled keypoints, to draw it beside its analysis and neighbours",
+    responses=documented(200, 401, 403, 404, 409, 422),
+)
+def verified_pose(me: Researcher, annotation_id: ResourceId) -> pose_embeddings.VerifiedPoseOut:
+    with me.uow() as uow:
+        return pose_embeddings.verified_pose(uow, annotation_id)

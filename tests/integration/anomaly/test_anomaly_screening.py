@@ -222,6 +222,38 @@ def test_one_analysis_over_http_explains_itself(trained: World, api: ApiClient, 
     ]  # fmt: skip
 
 
+def test_a_verified_pose_is_given_with_its_labelled_keypoints_to_draw_it(
+    trained: World, api: ApiClient, verifier: Persona
+) -> None:
+    stored = trained.fresh
+    annotation_id = stored.annotation_ids[3]
+
+    # When a researcher asks for a stored verified pose (the web UI draws it beside its neighbours)
+    response = api.get(f"/anomaly/poses/{annotation_id}", verifier)
+
+    # Then it comes with its frame and exactly its labelled keypoints, in pixels
+    assert response.status == 200, response.body
+    pose = response.json
+    assert (pose["annotation_id"], pose["image_id"], pose["batch_id"]) == (
+        annotation_id, stored.image_ids[3], stored.batch_id,
+    )  # fmt: skip
+    assert pose["width"] == pose["height"] == synthetic_poses.IMAGE_SIZE
+    expected = {
+        k["name"]: (k["x"], k["y"])
+        for k in keypoints_payload(trained.fresh_poses, 3)["keypoints"]  # type: ignore[attr-defined]
+        if k["visible"]
+    }
+    assert expected
+    given = {k["name"]: (k["x"], k["y"]) for k in pose["keypoints"]}
+    assert sorted(given) == sorted(expected)
+    for name, (x, y) in expected.items():
+        assert given[name] == (pytest.approx(x), pytest.approx(y)), name
+    assert pose["notice"]  # the research notice every anomaly answer carries
+
+    # And a pose that is not verified is refused with the reason
+    assert api.get("/anomaly/poses/999999", verifier).status == 404
+
+
 def test_the_nearest_pose_is_the_pose_itself_through_the_hnsw_index(
     trained: World, api: ApiClient, admin: Persona, engine: sa.Engine
 ) -> None:

@@ -236,6 +236,7 @@ ROWS = [
     Row("GET", "/anomaly/analyses", lambda w: "/anomaly/analyses", READERS_200),
     Row("GET", "/anomaly/analyses/{id}", lambda w: f"/anomaly/analyses/{w.anomaly_analysis_id}", READERS_200),
     Row("GET", "/anomaly/similar-poses/{id}", lambda w: f"/anomaly/similar-poses/{w.annotation_id}", READERS_409),
+    Row("GET", "/anomaly/poses/{id}", lambda w: f"/anomaly/poses/{w.annotation_id}", READERS_409),
     # --- analysis reports: admins and verifiers; a verifier's job is theirs. The submitted image has no
     # keypoints yet and the job has not run: past the door, the state rule answers 409.
     Row("POST", "/analyses", lambda w: "/analyses", READERS_409, lambda w: {"image_id": w.submitted_image_id}),

@@ -204,6 +204,42 @@ class SimilarPoses(BaseModel):
     notice: str = RESEARCH_NOTICE
 
 
+class PoseKeypoint(BaseModel):
+    name: str
+    x: float
+    y: float
+
+
+class VerifiedPoseOut(BaseModel):
+    """A verified pose's labelled keypoints, to draw it (no link to the picture: that is a PHI read)."""
+
+    annotation_id: int
+    image_id: int
+    batch_id: int
+    keypoint_schema_id: int
+    width: int
+    height: int
+    age_months: float | None
+    keypoints: list[PoseKeypoint] = Field(description="the labelled keypoints, in image pixels")
+    notice: str = RESEARCH_NOTICE
+
+
+def verified_pose(uow: UnitOfWork, annotation_id: int) -> VerifiedPoseOut:
+    """One verified pose as the anomaly models see it: its labelled keypoints and frame (researchers)."""
+    access.require_researcher(uow.actor)
+    pose = require_verified(uow, annotation_id)
+    return VerifiedPoseOut(
+        annotation_id=pose.annotation_id,
+        image_id=pose.image_id,
+        batch_id=pose.batch_id,
+        keypoint_schema_id=pose.schema_id,
+        width=pose.width,
+        height=pose.height,
+        age_months=pose.age_months,
+        keypoints=[PoseKeypoint(name=name, x=x, y=y) for name, (x, y) in pose.keypoints.items()],
+    )
+
+
 def require_verified(uow: UnitOfWork, annotation_id: int) -> VerifiedPose:
     """The annotation as a verified pose, or NotFound / Conflict saying why it is not one."""
     uow.annotations.require(annotation_id)

@@ -143,6 +143,22 @@ def promote(
 
 
 @router.get(
+    "/models/<model_id>/promotion-check",
+    tags=TAGS,
+    summary="Dry-run the AP gate: would a promotion to PRODUCTION pass now, and why not (researchers)",
+    responses=documented(200, 401, 403, 404, 409, 422),
+)
+def promotion_check(
+    me: Researcher,
+    model_id: ResourceId,
+    dataset_id: Annotated[int, Query(ge=1, description="the dataset whose split is the gate")],
+    split: Annotated[DatasetSplit, Query()] = DatasetSplit.TEST,
+) -> promotions.GateCheckOut:
+    with me.uow() as uow:
+        return promotions.check_promotion(uow, model_id, promotions.Gate(dataset_id=dataset_id, split=split))
+
+
+@router.get(
     "/models/<model_id>/deployments",
     tags=TAGS,
     summary="Every change of a model's deployment status, with the evidence of gated promotions",

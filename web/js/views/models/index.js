@@ -140,9 +140,8 @@ async function modelPage(body, ctx, route) {
     metricsCard.append(h("h3", { text: `Per keypoint (PCK) on ${datasetName.get(shown.dataset) || shown.dataset}, ${shown.split}` }),
       horizontalBars(bars, { title: "Per-keypoint accuracy (PCK)", max: 1 }));
   }
-  body.append(metricsCard);
-
-  body.append(promotionCard(ctx, model, datasets, chosen));
+  // The promotion first: its verdict is what an admin opens this page for.
+  body.append(promotionCard(ctx, model, datasets, chosen), metricsCard);
 }
 
 function promotionCard(ctx, model, datasets, chosen) {

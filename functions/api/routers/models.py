@@ -13,6 +13,7 @@ from api.dependencies import Admin, Researcher, Worker
 from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
 from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
+from cradlepose.domain.bounds import BIGINT_MAX
 from cradlepose.domain.enums import DatasetSplit, DeploymentStatus
 from cradlepose.models import model_configs, model_metrics, promotions
 
@@ -151,7 +152,7 @@ def promote(
 def promotion_check(
     me: Researcher,
     model_id: ResourceId,
-    dataset_id: Annotated[int, Query(ge=1, description="the dataset whose split is the gate")],
+    dataset_id: Annotated[int, Query(ge=1, le=BIGINT_MAX, description="the dataset whose split is the gate")],
     split: Annotated[DatasetSplit, Query()] = DatasetSplit.TEST,
 ) -> promotions.GateCheckOut:
     with me.uow() as uow:

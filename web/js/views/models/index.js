@@ -32,7 +32,11 @@ export function mountModels(root, ctx, route) {
   const body = h("div", { class: "models-body" });
   el.append(tabs, body);
   const page = sub === "jobs" ? jobsPage : /^\d+$/.test(sub) ? modelPage : registryPage;
-  page(body, ctx, route, later).catch((error) => showProblem(body, error));
+  const loading = h("p", { class: "muted", role: "status", text: "Loading…" });
+  el.insertBefore(loading, body);
+  page(body, ctx, route, later)
+    .catch((error) => showProblem(body, error))
+    .finally(() => loading.remove());
   return {
     unmount() {
       state.alive = false;
@@ -76,12 +80,8 @@ function isDefault(model) {
 
 async function registryPage(body, ctx) {
   body.append(pageHead("Models", "Every registered model, its deployment status; the default of each schema is marked."));
-  const holder = h("div", { class: "loading", text: "Loading models…" });
-  body.append(holder);
   const models = await ctx.api.all("/models");
-  replace(holder);
-  holder.className = "";
-  holder.append(dataTable(
+  body.append(dataTable(
     [
       { label: "Model", render: (m) => h("a", { href: `#/models/${m.id}`, class: "truncate", title: modelName(m), text: modelName(m) }) },
       { label: "Status", render: (m) => statusPill(m.deployment_status) },

@@ -85,7 +85,7 @@ browser: $(STAMP) chromium  ## only the browser tests (Playwright + Chromium ove
 	$(BIN)/pytest -m browser tests/browser
 
 screenshots: $(STAMP) chromium  ## re-take the web UI screenshots in docs/screenshots (1280×800)
-	$(PY) -m tests.browser.screenshots --out docs/screenshots
+	PYTHONPATH=functions:containers/inference:. $(PY) -m tests.browser.screenshots --out docs/screenshots
 
 infra: $(STAMP) $(SAM_STAMP)  ## only the infra tests (synth, cdk-nag, cfn-lint, sam validate, assertions)
 	$(BIN)/pytest -m infra tests/infra

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from cradlepose.datasets import datasets as dataset_service
 from cradlepose.domain.splits import SplitFractions
-from tests.browser import demo_data, research_data
+from tests.browser import demo_data, models_data, research_data
 from tests.browser.browser import CHROMIUM_ARGS, Watched, find_chromium
 from tests.browser.pages import drag, keypoint, keypoint_on_screen, pick_score, sign_in
 from tests.browser.scene import HEIGHT, WIDTH, scene
@@ -172,6 +172,18 @@ def research(browser: Browser, stack: RunningStack, demo: demo_data.Demo, out: P
     return _close(watched)
 
 
+def models(browser: Browser, stack: RunningStack, out: Path) -> list[str]:
+    people = stack.people
+    made = models_data.build(stack, people["ada"], people["anna"], people["vera"])
+    watched = Watched.open(browser, stack.base_url)
+    page = watched.page
+    sign_in(page, "ada")
+    page.goto(f"/#/models/{made['models'][models_data.LONG_VERSION]}")
+    expect(page.get_by_test_id("gate-verdict")).to_contain_text("The gate passes.")
+    _shoot(page, out / "models-promotion.png")
+    return _close(watched)
+
+
 def _shoot(page: Page, path: Path) -> None:
     page.wait_for_timeout(400)  # let notices and transitions settle
     page.screenshot(path=str(path))
@@ -205,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
 
         problems += datasets(browser, stack, demo, args.out)
         problems += research(browser, stack, demo, args.out)
+        problems += models(browser, stack, args.out)
         browser.close()
     for problem in problems:
         print(problem, file=sys.stderr)  # noqa: T201

@@ -13,6 +13,7 @@ import { mountVerify } from "./views/verify.js";
 import { mountAdmin } from "./views/admin/index.js";
 import { mountDatasets } from "./views/datasets/index.js";
 import { mountResearch } from "./views/research/index.js";
+import { mountModels } from "./views/models/index.js";
 
 const app = document.getElementById("app");
 const topbar = document.getElementById("topbar");
@@ -24,8 +25,9 @@ const NAV = [
   { path: "/work", label: "Workbench", roles: ["ANNOTATOR"] },
   { path: "/verify", label: "Verify", roles: ["VERIFIER", "ADMIN"] },
   { path: "/datasets", label: "Datasets", roles: ["VERIFIER", "ADMIN"] },
-  { path: "/admin", label: "Admin", roles: ["ADMIN"] },
+  { path: "/models", label: "Models", roles: ["VERIFIER", "ADMIN"] },
   { path: "/research", label: "Research", roles: ["VERIFIER", "ADMIN"] },
+  { path: "/admin", label: "Admin", roles: ["ADMIN"] },
 ];
 
 async function boot() {
@@ -130,7 +132,9 @@ function render(route) {
   const allowed = NAV.filter((item) => item.roles.includes(ctx.me.role)).map((item) => item.path.slice(1));
   if (!allowed.includes(section)) return go(homeOf());
   drawTopbar(section);
-  const mount = { work: mountWorkbench, verify: mountVerify, datasets: mountDatasets, admin: mountAdmin, research: mountResearch }[section];
+  const mount = {
+    work: mountWorkbench, verify: mountVerify, datasets: mountDatasets, models: mountModels, admin: mountAdmin, research: mountResearch,
+  }[section];
   show(mount, route);
   app.focus({ preventScroll: true });
 }

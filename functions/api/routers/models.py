@@ -13,6 +13,7 @@ from api.dependencies import Admin, Researcher, Worker
 from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
 from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
+from cradlepose.domain.bounds import BIGINT_MAX
 from cradlepose.domain.enums import DatasetSplit, DeploymentStatus
 from cradlepose.models import model_configs, model_metrics, promotions
 
@@ -140,6 +141,22 @@ def promote(
 ) -> promotions.DeploymentOut:
     with me.uow() as uow:
         return promotions.promote(uow, model_id, body)
+
+
+@router.get(
+    "/models/<model_id>/promotion-check",
+    tags=TAGS,
+    summary="Dry-run the AP gate: would a promotion to PRODUCTION pass now, and why not (researchers)",
+    responses=documented(200, 401, 403, 404, 409, 422),
+)
+def promotion_check(
+    me: Researcher,
+    model_id: ResourceId,
+    dataset_id: Annotated[int, Query(ge=1, le=BIGINT_MAX, description="the dataset whose split is the gate")],
+    split: Annotated[DatasetSplit, Query()] = DatasetSplit.TEST,
+) -> promotions.GateCheckOut:
+    with me.uow() as uow:
+        return promotions.check_promotion(uow, model_id, promotions.Gate(dataset_id=dataset_id, split=split))
 
 
 @router.get(

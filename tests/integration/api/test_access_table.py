@@ -42,6 +42,7 @@ class Row:
     path: Callable[[World], str]
     expected: tuple[int, ...]  # in ORDER
     body: Callable[[World], Any] | None = None
+    query: Callable[[World], dict[str, Any]] | None = None
 
     def __str__(self) -> str:
         return f"{self.method} {self.route}"
@@ -219,6 +220,9 @@ ROWS = [
     Row("GET", "/models/{id}/metrics", lambda w: f"/models/{w.model_id}/metrics", RESEARCHERS_200),
     Row("POST", "/models/{id}/promotions", lambda w: f"/models/{w.model_id}/promotions", ADMIN_ONLY_201,
         lambda w: {"target": "TESTING"}),
+    # A dry run of the gate: the world's model is DEVELOPMENT, so the verdict (200) says it is refused.
+    Row("GET", "/models/{id}/promotion-check", lambda w: f"/models/{w.model_id}/promotion-check",
+        RESEARCHERS_200, query=lambda w: {"dataset_id": w.dataset_id}),
     Row("GET", "/models/{id}/deployments", lambda w: f"/models/{w.model_id}/deployments", RESEARCHERS_200),
     Row("POST", "/schemas/{id}/sigma-calibrations", lambda w: f"/schemas/{w.schema_id}/sigma-calibrations",
         RESEARCHERS_201, lambda w: {"min_samples": 1}),
@@ -254,7 +258,8 @@ def test_route_answers_each_kind_of_caller(
     outcomes = {}
     for persona_name in ORDER:
         body = row.body(world) if row.body else None
-        response = api.call(row.method, row.path(world), world.people[persona_name], body=body)
+        query = row.query(world) if row.query else None
+        response = api.call(row.method, row.path(world), world.people[persona_name], body=body, query=query)
         outcomes[persona_name] = response.status
         if response.status >= 400:
             assert response.headers["content-type"] == "application/problem+json", (

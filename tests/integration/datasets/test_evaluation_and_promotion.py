@@ -127,8 +127,14 @@ def test_the_better_model_is_promoted_and_pre_annotates(
 
     gate = {"dataset_id": dataset["id"], "split": "test"}
     assert api.post(f"/models/{shifted}/promotions", verifier, body={"target": "TESTING"}).status == 403
+    check_query = {"dataset_id": str(dataset["id"]), "split": "test"}
+    early = api.get(f"/models/{shifted}/promotion-check", verifier, query=check_query).json
+    assert (early["allowed"], early["status"]) == (False, "DEVELOPMENT")  # the lifecycle says no first
     for model_id in (shifted, exact):  # the worse one first: with no incumbent, its AP suffices
         assert api.post(f"/models/{model_id}/promotions", admin, body={"target": "TESTING"}).status == 201
+        verdict = api.get(f"/models/{model_id}/promotion-check", verifier, query=check_query)
+        assert verdict.status == 200, verdict.body
+        assert (verdict.json["allowed"], verdict.json["reason"]) == (True, None)
         promoted = api.post(
             f"/models/{model_id}/promotions", admin, body={"target": "PRODUCTION", "gate": gate}
         )
@@ -142,6 +148,10 @@ def test_the_better_model_is_promoted_and_pre_annotates(
     refused = api.post(f"/models/{shifted}/promotions", admin, body={"target": "PRODUCTION", "gate": gate})
     assert refused.status == 409
     assert "not above the current PRODUCTION model" in refused.json["detail"]
+    dry_run = api.get(f"/models/{shifted}/promotion-check", admin, query=check_query).json
+    assert dry_run["allowed"] is False
+    assert dry_run["reason"] == refused.json["detail"]  # the verdict shown before the button is the gate's
+    assert dry_run["evidence"]["incumbent_id"] == exact
     history = api.get(f"/models/{exact}/deployments", verifier).json
     assert [(d["from_status"], d["to_status"]) for d in history] == [
         ("DEVELOPMENT", "TESTING"),

@@ -125,6 +125,42 @@ def make_default(uow: UnitOfWork, model_id: int, command: DefaultIn) -> model_co
     return model_configs.get_model(uow, model_id)
 
 
+class GateCheckOut(BaseModel):
+    """The AP gate's verdict on a candidate, computed without promoting it (a dry run)."""
+
+    model_id: int
+    dataset_id: int
+    split: DatasetSplit
+    status: DeploymentStatus
+    allowed: bool = Field(description="whether POST /models/{id}/default would pass the gate now")
+    reason: str | None = Field(description="why not: the gate's refusal or the lifecycle's")
+    evidence: dict[str, Any]
+
+
+def check_promotion(uow: UnitOfWork, model_id: int, gate: Gate) -> GateCheckOut:
+    """The verdict `promote` to PRODUCTION would reach, with its evidence; writes nothing."""
+    access.require_researcher(uow.actor)
+    row = uow.model_configs.require(model_id)
+    evidence = _evidence(uow, row, gate)
+    reason: str | None = None
+    try:
+        if not row.is_active:
+            raise Conflict(f"model {row.model_name} {row.version} is retired")
+        DEPLOYMENT.check(row.deployment_status, DeploymentStatus.PRODUCTION)
+        check_gate(evidence)
+    except Conflict as refused:
+        reason = str(refused)
+    return GateCheckOut(
+        model_id=row.id,
+        dataset_id=evidence.dataset_id,
+        split=gate.split,
+        status=row.deployment_status,
+        allowed=reason is None,
+        reason=reason,
+        evidence=evidence.as_dict(),
+    )
+
+
 def history(uow: UnitOfWork, model_id: int) -> list[DeploymentOut]:
     access.require_researcher(uow.actor)
     uow.model_configs.require(model_id)

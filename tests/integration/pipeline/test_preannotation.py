@@ -415,3 +415,91 @@ def test_plan_of_more_images_than_a_statement_has_parameters(
         ).all()  # fmt: skip
     assert stored[0] == (0, f"manifests/{batch_id}/run-1/chunk-00000.json", 1000)
     assert len(stored) == 71
+
+
+def test_a_chunk_of_5000_results_loads_in_a_bounded_number_of_statements(
+    uow_factory: UnitOfWorkFactory,
+    session_factory: sessionmaker[Session],
+    admin: Persona,
+    storage: S3Storage,
+    engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a batch of 5,000 uploaded images planned as one chunk, whose results fail for 3 images
+    assert admin.user_id is not None
+    images = 5_000
+    monkeypatch.setenv("CRADLE_PIPELINE_CHUNK_SIZE", str(images))
+    get_settings.cache_clear()
+    batch_id, _ = make_batch(session_factory, admin.user_id, 0)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO images (batch_id, filename, original_filename, storage_path, thumbnail_path, "
+                "width, height, file_size, mime_type, format, image_quality_score) "
+                "SELECT :b, g || '.jpg', 'f-' || g || '.jpg', 'images/' || :b || '/' || g, "
+                "'thumbnails/' || :b || '/' || g || '.jpg', 640, 480, 1000, 'image/jpeg', 'JPEG', 8 "
+                "FROM generate_series(1, :n) g"
+            ),
+            {"b": batch_id, "n": images},
+        )
+        conn.execute(
+            sa.text("UPDATE image_batches SET total_images = :n WHERE id = :b"), {"n": images, "b": batch_id}
+        )
+        image_ids = list(
+            conn.scalars(sa.text("SELECT id FROM images WHERE batch_id = :b ORDER BY id"), {"b": batch_id})
+        )
+    execution = _start(uow_factory, batch_id)
+    preannotation.mark_processing(uow_factory, batch_id, execution, CTX)
+    plan = preannotation.plan_chunks(uow_factory, storage, batch_id, execution, CTX)
+    assert [item.image_count for item in plan.chunks] == [images]
+    failing = frozenset(image_ids[i] for i in (0, 2_500, 4_999))
+    write_results(storage, _manifest(storage, plan.chunks[0]), failing=failing)
+    statements: list[tuple[str, int, bool]] = []
+
+    def record(
+        conn: object, cursor: object, statement: str, params: Sequence[Any], context: object, many: bool
+    ) -> None:
+        rows: Sequence[Sequence[Any]] = params if many else [params]
+        values = [value for row in rows for value in row]
+        lists = any(isinstance(value, list | tuple) and len(value) > 1_000 for value in values)
+        statements.append((statement, len(values), lists))
+
+    # When its results are loaded, twice
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        first = _ingest(uow_factory, storage, plan.chunks[0])
+        first_statements = len(statements)
+        second = _ingest(uow_factory, storage, plan.chunks[0])
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+    # Then all 5,000 are accounted for, by a fixed number of statements with a fixed number of
+    # parameters each: the rows travel as one JSON document, not one parameter (or one UPDATE)
+    # per image
+    assert (first.loaded, first.failed, first.already_loaded) == (images - 3, 3, False)
+    assert first_statements <= 20, [s for s, _, _ in statements]
+    assert max(n for _, n, _ in statements) <= 64, statements
+    updates = [s for s, _, _ in statements if s.lstrip().upper().startswith("UPDATE IMAGES")]
+    assert len(updates) == 1, updates
+    # only the manifest's id list read back to find the images' sizes is an array; the rows
+    # themselves go as text
+    assert sum(1 for _, _, lists in statements if lists) <= 1, statements
+    # and the second load changed nothing and wrote nothing
+    assert (second.loaded, second.failed, second.already_loaded) == (images - 3, 3, True)
+    assert not any(
+        s.lstrip().upper().startswith(("UPDATE", "INSERT")) for s, _, _ in statements[first_statements:]
+    )
+    assert _audits(engine, "CHUNK_INGESTED") == 1
+    with engine.connect() as conn:
+        counts: dict[str, int] = dict(
+            conn.execute(
+                sa.text("SELECT status::text, count(*) FROM images WHERE batch_id = :b GROUP BY status"),
+                {"b": batch_id},
+            ).all()
+        )
+        failed_errors = conn.scalar(
+            sa.text("SELECT count(*) FROM images WHERE batch_id = :b AND yolo_error IS NOT NULL"),
+            {"b": batch_id},
+        )
+    assert counts == {"YOLO_PROCESSED": images - 3, "UPLOADED": 3}
+    assert failed_errors == 3

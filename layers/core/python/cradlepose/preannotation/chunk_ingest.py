@@ -1,10 +1,10 @@
 """Loading one chunk's inference results (JSON lines of ImageResult) into `images`, in bulk.
 
-One UPDATE … FROM json_to_recordset(one JSON parameter) per chunk, whatever its size. A good image gets its keypoints
-(the seed's structure, the schema's names), confidence, time and model version and moves
-UPLOADED → YOLO_PROCESSED; a failed one keeps UPLOADED and gets `yolo_error`. Only images still
-UPLOADED are touched, and the chunk's row records that it was loaded, in the same transaction:
-loading a chunk twice changes nothing the second time.
+UPDATE … FROM json_to_recordset(one JSON parameter) per 10,000 images of a chunk, in one
+transaction. A good image gets its keypoints (the seed's structure, the schema's names),
+confidence, time and model version and moves UPLOADED → YOLO_PROCESSED; a failed one keeps UPLOADED and gets `yolo_error`.
+Only images still UPLOADED are touched, and the chunk's row records that it was loaded, in the
+same transaction: loading a chunk twice changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ from cradlepose.domain.preannotation import yolo_keypoints
 from cradlepose.domain.status_changes import record_bulk_change
 
 ERROR_TEXT_LIMIT = 2000
+# Rows per UPDATE statement: a cloud chunk (60,000 images) is a handful of statements in one
+# transaction, each well inside the statement timeout (db_statement_timeout_ms, 30 s) even on a
+# busy database, where one 60,000-row UPDATE was not.
+UPDATE_SLICE = 10_000
 
 # The chunk's rows travel as one JSON document in one text parameter, not as one array per
 # column: the driver escapes array elements character by character in Python (pg8000's
@@ -104,16 +108,20 @@ def ingest_chunk(
             uow.schemas.require(batch.keypoint_schema_id).schema_definition
         )
         rows = _rows(uow, results, schema)
-        changed = uow.session.execute(
-            _BULK_UPDATE,
-            {
-                "rows": _rows_document(rows),
-                "model_version": batch.yolo_model_version,
-                "batch_id": batch.id,
-                "processed": ImageStatus.YOLO_PROCESSED.value,
-                "uploaded": ImageStatus.UPLOADED.value,
-            },
-        ).all()
+        changed = [
+            row
+            for start in range(0, len(rows), UPDATE_SLICE)
+            for row in uow.session.execute(
+                _BULK_UPDATE,
+                {
+                    "rows": _rows_document(rows[start : start + UPDATE_SLICE]),
+                    "model_version": batch.yolo_model_version,
+                    "batch_id": batch.id,
+                    "processed": ImageStatus.YOLO_PROCESSED.value,
+                    "uploaded": ImageStatus.UPLOADED.value,
+                },
+            ).all()
+        ]
         uow.mark_written()
         loaded = sorted(image_id for image_id, ok in changed if ok)
         failed = sorted(image_id for image_id, ok in changed if not ok)

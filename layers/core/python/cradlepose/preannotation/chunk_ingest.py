@@ -2,9 +2,10 @@
 
 UPDATE … FROM json_to_recordset(one JSON parameter) per 10,000 images of a chunk, in one
 transaction. A good image gets its keypoints (the seed's structure, the schema's names),
-confidence, time and model version and moves UPLOADED → YOLO_PROCESSED; a failed one keeps UPLOADED and gets `yolo_error`.
-Only images still UPLOADED are touched, and the chunk's row records that it was loaded, in the
-same transaction: loading a chunk twice changes nothing the second time.
+confidence, time and model version and moves UPLOADED → YOLO_PROCESSED; a failed one keeps
+UPLOADED and gets `yolo_error`. Only images still UPLOADED are touched, and the chunk's row
+records that it was loaded, in the same transaction: loading a chunk twice changes nothing the
+second time.
 """
 
 from __future__ import annotations

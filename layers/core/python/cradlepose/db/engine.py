@@ -11,6 +11,14 @@ to one database connection at RDS Proxy for its whole life, and every Lambda's w
 settings Cradle relies on (`SESSION_DEFAULTS`: statement timeout, UTC) are the role's own defaults
 instead (`ALTER ROLE … SET`, applied by every migration run, `cradlepose.db.migrate`), which
 PostgreSQL gives each new session, the proxy's pooled ones included.
+
+Per request (bench/request_overhead.py): a connection is pinged when it is checked out after
+sitting idle for over `PING_AFTER_IDLE_S` (an environment that slept, a proxy that may have
+dropped it), not on every checkout, which cost two round trips per unit of work (pg8000 opens a
+transaction for the ping); a connection that fails anyway is invalidated by SQLAlchemy and the
+next checkout gets a new one. And pg8000's rewriting of `%s` placeholders into `$1`, a Python
+scan of the statement character by character (0.3 ms for a users row select), is done once per
+distinct statement text (`memoize_pg8000_placeholders`).
 """
 
 from __future__ import annotations
@@ -18,13 +26,19 @@ from __future__ import annotations
 import json
 import ssl
 import threading
+import time
+from functools import lru_cache
 from typing import Any
 
+import pg8000.legacy
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from cradlepose.settings import Settings, get_settings
+
+PING_AFTER_IDLE_S = 5.0  # a connection used this recently is not pinged again before use
+_LAST_USED = "cradle_last_used"  # monotonic seconds, in the pool record's info
 
 _lock = threading.Lock()
 _engine: Engine | None = None
@@ -87,7 +101,7 @@ def create_engine(settings: Settings | None = None, **overrides: Any) -> Engine:
     options: dict[str, Any] = {
         "pool_size": settings.db_pool_size,
         "max_overflow": 2 if settings.db_pool_size > 1 else 0,
-        "pool_pre_ping": True,
+        "pool_pre_ping": False,  # pinged when idle instead (ping_when_idle)
         "pool_recycle": 900,
         # A failed statement's message goes to the logs: it names the SQL, never the values
         # (filenames, infant metadata, keypoints).
@@ -96,10 +110,64 @@ def create_engine(settings: Settings | None = None, **overrides: Any) -> Engine:
         "connect_args": connect_args,
     }
     options.update(overrides)
+    memoize_pg8000_placeholders()
     engine = sa.create_engine(url, **options)
+    ping_when_idle(engine, PING_AFTER_IDLE_S)
     if settings.db_iam_auth:
         _use_iam_tokens(engine, settings)
     return engine
+
+
+def ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """Ping a pooled connection at checkout only when it has been idle for over `idle_s` seconds.
+
+    A dead connection found by the ping raises DisconnectionError, on which the pool discards it
+    and checks out (connects) another, as `pool_pre_ping` does.
+    """
+
+    @sa.event.listens_for(engine, "connect")
+    def _fresh(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_LAST_USED] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkin")
+    def _used(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_LAST_USED] = time.monotonic()
+
+    @sa.event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        last_used = record.info.get(_LAST_USED)
+        if last_used is not None and time.monotonic() - last_used <= idle_s:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise sa.exc.DisconnectionError("the pooled connection did not answer a ping") from error
+        if not alive:
+            raise sa.exc.DisconnectionError("the pooled connection did not answer a ping")
+        record.info[_LAST_USED] = time.monotonic()
+
+
+_convert_paramstyle = pg8000.legacy.convert_paramstyle
+
+
+@lru_cache(maxsize=2048)
+def _positional(style: str, query: str) -> str:
+    return str(_convert_paramstyle(style, query, ())[0])
+
+
+def _convert_paramstyle_once(style: str, query: str, args: Any) -> tuple[str, Any]:
+    """pg8000's placeholder rewrite; for the positional styles (SQLAlchemy's is `format`) the
+    rewritten text depends on the statement text alone, so it is computed once per text."""
+    if style in ("format", "numeric", "qmark"):
+        return _positional(style, query), args
+    result: tuple[str, Any] = _convert_paramstyle(style, query, args)
+    return result
+
+
+def memoize_pg8000_placeholders() -> None:
+    """Install the memoized placeholder rewrite where pg8000's cursor looks it up (idempotent)."""
+    pg8000.legacy.convert_paramstyle = _convert_paramstyle_once
 
 
 def _use_iam_tokens(engine: Engine, settings: Settings) -> None:

@@ -107,8 +107,8 @@ def test_admins_read_the_session_in_the_audit_log(api: ApiClient, admin: Persona
 
 
 def test_the_stamp_costs_no_round_trip(api: ApiClient, annotator: Persona, engine: sa.Engine) -> None:
-    """GET /me is four round trips, stamp or no stamp, as before last_login was kept: finding the
-    caller (the stamp rides along as a CTE) and its COMMIT, the profile's SELECT and its ROLLBACK."""
+    """GET /me is one statement and its COMMIT, stamp or no stamp: finding the caller (the stamp
+    rides along as a CTE); the profile is that row, not read again (issue 21)."""
     sent: list[str] = []
 
     def statement(*args: object) -> None:
@@ -127,4 +127,26 @@ def test_the_stamp_costs_no_round_trip(api: ApiClient, annotator: Persona, engin
             counts.append(list(sent))
     finally:
         sa.event.remove(engine, "before_cursor_execute", statement)
-    assert counts[0] == counts[1] == ["WITH", "COMMIT", "SELECT", "ROLLBACK"]
+    assert counts[0] == counts[1] == ["WITH", "COMMIT"]
+
+
+def test_me_shows_the_row_as_its_own_request_left_it(
+    api: ApiClient, annotator: Persona, engine: sa.Engine
+) -> None:
+    # GET /me answers from the row the sign-in read (no second read): the stamp it wrote is in it
+    _set_last_login(engine, annotator.user_id, None)
+    shown = api.get("/me", annotator).json
+    stored = _last_login(engine, annotator.user_id)
+    assert stored is not None
+    assert dt.datetime.fromisoformat(shown["last_login"]) == stored
+    # Within the minute nothing is written, and the profile shows what is stored
+    assert dt.datetime.fromisoformat(api.get("/me", annotator).json["last_login"]) == stored
+
+
+def test_a_deactivated_user_is_refused_on_their_next_request(
+    api: ApiClient, annotator: Persona, admin: Persona, engine: sa.Engine
+) -> None:
+    assert api.get("/batches", annotator).status == 200
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE users SET is_active = false WHERE id = :id"), {"id": annotator.user_id})
+    assert api.get("/batches", annotator).status == 403  # the row is read per request, never cached

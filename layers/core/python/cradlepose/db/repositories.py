@@ -6,11 +6,13 @@ session, so changes are saved (and audited) when the unit of work commits.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from cradlepose.db.base import Base
 from cradlepose.db.models import (
@@ -74,6 +76,32 @@ class Repository(Generic[M]):
         return entity
 
 
+def _seen_by_subject() -> sa.Select[User, dt.datetime | None]:
+    """by_subject_marking_seen's statement, built once (building it cost more than running it)."""
+    subject = sa.bindparam("subject", type_=sa.String)
+    seen = (
+        sa.update(User)
+        .where(
+            User.identity_subject == subject,
+            sa.or_(
+                User.last_login.is_(None),
+                User.last_login < sa.func.now() - sa.text("interval '1 minute'"),
+            ),
+        )
+        .values(last_login=sa.func.now())
+        .returning(User.id, User.last_login)
+        .cte("seen")
+    )
+    return (
+        sa.select(User, seen.c.last_login)
+        .outerjoin(seen, seen.c.id == User.id)
+        .where(User.identity_subject == subject)
+    )
+
+
+_SEEN_BY_SUBJECT = _seen_by_subject()
+
+
 class UserRepository(Repository[User]):
     model, label = User, "User"
 
@@ -92,24 +120,19 @@ class UserRepository(Repository[User]):
         One statement: the UPDATE rides along as a data-modifying CTE of the same SELECT, so a
         request whose caller was seen within the minute costs no extra round trip, and a busy
         user's row is written at most once a minute, not once a request. The SELECT reads the row
-        as it was before the stamp (a CTE's writes are invisible to its own statement); nothing
-        that authorizes a request looks at `last_login`. Not audited: it is a trace of requests,
-        not a change anyone made; the caller commits it (see api.dependencies.caller).
+        as it was before the stamp (a CTE's writes are invisible to its own statement), so the
+        stamp comes back through the CTE's RETURNING and is set on the object as committed: the
+        row returned is the row as this request leaves it (GET /me shows it without reading it
+        again). Nothing that authorizes a request looks at `last_login`. Not audited: it is a trace
+        of requests, not a change anyone made; the caller commits it (see api.dependencies.caller).
         """
-        seen = (
-            sa.update(User)
-            .where(
-                User.identity_subject == subject,
-                sa.or_(
-                    User.last_login.is_(None),
-                    User.last_login < sa.func.now() - sa.text("interval '1 minute'"),
-                ),
-            )
-            .values(last_login=sa.func.now())
-            .returning(User.id)
-            .cte("seen")
-        )
-        return self.session.scalar(sa.select(User).where(User.identity_subject == subject).add_cte(seen))
+        found = self.session.execute(_SEEN_BY_SUBJECT, {"subject": subject}).first()
+        if found is None:
+            return None
+        user, stamped = found
+        if stamped is not None:
+            set_committed_value(user, "last_login", stamped)
+        return user
 
 
 class KeypointSchemaRepository(Repository[KeypointSchema]):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pg8000.core
 import pg8000.dbapi
 import pytest
 import sqlalchemy as sa
@@ -81,14 +82,43 @@ def test_an_idle_connection_is_pinged_and_a_dead_one_replaced_before_use(
 def test_the_memoized_placeholder_rewrite_is_pg8000s_own(statement: str) -> None:
     args = ("a", "b", "c")
     expected = pg8000.dbapi.convert_paramstyle("format", statement, args)
-    engine_module.memoize_pg8000_placeholders()
+    engine_module.fewer_pg8000_round_trips()
     assert pg8000.legacy.convert_paramstyle("format", statement, args) == expected
     assert pg8000.legacy.convert_paramstyle("format", statement, args) == expected  # from the cache
 
 
 def test_named_placeholders_are_still_rewritten_per_call() -> None:
-    engine_module.memoize_pg8000_placeholders()
+    engine_module.fewer_pg8000_round_trips()
     statement = "SELECT :a, :b, :a"
     assert pg8000.legacy.convert_paramstyle("named", statement, {"a": 1, "b": 2}) == (
         pg8000.dbapi.convert_paramstyle("named", statement, {"a": 1, "b": 2})
     )
+
+
+def test_a_statement_with_parameters_is_one_round_trip_and_errors_still_surface(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flushes: list[int] = []
+    original = pg8000.core._flush
+
+    def counting(sock: Any) -> None:
+        flushes.append(1)
+        original(sock)
+
+    with engine.connect() as connection:
+        assert connection.scalar(sa.text("SELECT 1")) == 1  # the transaction is open
+        monkeypatch.setattr(pg8000.core, "_flush", counting)
+        assert connection.scalar(sa.text("SELECT CAST(:n AS integer) + 1"), {"n": "41"}) == 42
+        assert len(flushes) == 1  # Parse, Describe, Bind, Execute and Sync in one write
+        connection.commit()
+        assert len(flushes) == 2  # COMMIT: one more
+        # A statement the server refuses at Parse, and one it refuses at Execute, still raise
+        with pytest.raises(sa.exc.ProgrammingError):
+            connection.execute(sa.text("SELEC :n"), {"n": 1})
+        connection.rollback()
+        with pytest.raises(sa.exc.DBAPIError):
+            connection.execute(sa.text("SELECT CAST(:n AS integer)"), {"n": "not a number"})
+        connection.rollback()
+        # And the connection goes on answering, rows and all
+        rows = connection.execute(sa.text("SELECT g, :x FROM generate_series(1, 3) AS g"), {"x": "x"}).all()
+        assert [tuple(row) for row in rows] == [(1, "x"), (2, "x"), (3, "x")]

@@ -18,7 +18,7 @@ dropped it), not on every checkout, which cost two round trips per unit of work 
 transaction for the ping); a connection that fails anyway is invalidated by SQLAlchemy and the
 next checkout gets a new one. And pg8000's rewriting of `%s` placeholders into `$1`, a Python
 scan of the statement character by character (0.3 ms for a users row select), is done once per
-distinct statement text (`memoize_pg8000_placeholders`).
+distinct statement text (`fewer_pg8000_round_trips`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import time
 from functools import lru_cache
 from typing import Any
 
+import pg8000.core
 import pg8000.legacy
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Engine
@@ -110,7 +111,7 @@ def create_engine(settings: Settings | None = None, **overrides: Any) -> Engine:
         "connect_args": connect_args,
     }
     options.update(overrides)
-    memoize_pg8000_placeholders()
+    fewer_pg8000_round_trips()
     engine = sa.create_engine(url, **options)
     ping_when_idle(engine, PING_AFTER_IDLE_S)
     if settings.db_iam_auth:
@@ -165,9 +166,45 @@ def _convert_paramstyle_once(style: str, query: str, args: Any) -> tuple[str, An
     return result
 
 
-def memoize_pg8000_placeholders() -> None:
-    """Install the memoized placeholder rewrite where pg8000's cursor looks it up (idempotent)."""
+def _execute_unnamed_in_one_trip(
+    self: pg8000.legacy.Connection, statement: str, vals: Any = (), oids: Any = (), stream: Any = None
+) -> Any:
+    """pg8000's extended-protocol execution, in one round trip instead of three.
+
+    pg8000 sends Parse and waits, Describe and waits, then Bind and Execute; PostgreSQL accepts the
+    four messages and one Sync in a single write, answering in the same order (an error skips to
+    the Sync, and `handle_messages` raises it once ReadyForQuery arrives, as before). The
+    parameters' types come from the Python values (`make_params`), never from the Describe, so
+    nothing needs the answers in between.
+    """
+    context = pg8000.core.Context(statement, stream=stream)
+    self.send_PARSE(pg8000.core.NULL_BYTE, statement, oids)
+    self.send_DESCRIBE_STATEMENT(pg8000.core.NULL_BYTE)
+    self.send_BIND(pg8000.core.NULL_BYTE, pg8000.core.make_params(self.py_types, vals))
+    self.send_EXECUTE()
+    pg8000.core._write(self._sock, pg8000.core.SYNC_MSG)
+    pg8000.core._flush(self._sock)
+    self.handle_messages(context)
+    return context
+
+
+def _commit_in_one_trip(self: pg8000.legacy.Connection) -> None:
+    """COMMIT as a simple query: one round trip (pg8000 sends it through the extended protocol)."""
+    self.execute_simple("commit")
+
+
+def _rollback_in_one_trip(self: pg8000.legacy.Connection) -> None:
+    if self._in_transaction:
+        self.execute_simple("rollback")
+
+
+def fewer_pg8000_round_trips() -> None:
+    """Install the memoized placeholder rewrite where pg8000's cursor looks it up, and the
+    one-round-trip statement, COMMIT and ROLLBACK on its connection (idempotent)."""
     pg8000.legacy.convert_paramstyle = _convert_paramstyle_once
+    pg8000.legacy.Connection.execute_unnamed = _execute_unnamed_in_one_trip
+    pg8000.legacy.Connection.commit = _commit_in_one_trip
+    pg8000.legacy.Connection.rollback = _rollback_in_one_trip
 
 
 def _use_iam_tokens(engine: Engine, settings: Settings) -> None:

@@ -4,7 +4,7 @@ Locally the URL comes from settings (the embedded PostgreSQL listens on a unix s
 `postgresql+pg8000://postgres@/cradle?unix_sock=/path/.s.PGSQL.5432`). In the cloud the
 Lambda connects to RDS Proxy over TLS, with a password from Secrets Manager or an IAM token.
 A Lambda serves one request at a time, so its pool holds one connection (`pool_size=1`),
-checked with `pool_pre_ping` because the environment may sleep between invocations.
+pinged before use when it sat idle, because the environment may sleep between invocations.
 
 A connection runs no statement of its own when it opens: a `SET` would pin the client's session
 to one database connection at RDS Proxy for its whole life, and every Lambda's would. The session

@@ -12,6 +12,9 @@ covering the batch's ASSIGNED and IN_PROGRESS images) and the verifier's (the ba
 UNDER_REVIEW images are theirs), and the research lists a verifier reads (one dataset of each
 batch's APPROVED images and one collection of it; one analysis job per 100 images).
 
+Then, on the baseline database, the GET /me overhead ratio: GET /me against a bare Powertools
+route running `SELECT 1` on the same pool, alternating (bench/request_overhead.py's measurement).
+
     .venv/bin/python bench/api_latency.py               # 10k vs 1M images
     .venv/bin/python bench/api_latency.py --large 200000 --calls 100
 """
@@ -310,6 +313,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200, help="timed calls per route")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument(
+        "--overhead-rounds", type=int, default=3, help="rounds of GET /me against a bare route"
+    )
+    parser.add_argument(
         "--route", action="append", default=[], help='only this route, by name ("GET /me"); repeatable'
     )
     args = parser.parse_args()
@@ -332,6 +338,12 @@ def main() -> None:
             print("measuring, the two databases' calls alternating", flush=True)
             try:
                 small, large = measure(handler, small_db, large_db, args.calls, args.warmup, routes)
+                print("measuring GET /me against a bare route on the baseline database", flush=True)
+                import request_overhead  # type: ignore[import-not-found]  # noqa: PLC0415 - it imports this module
+
+                overhead = request_overhead.summary(
+                    request_overhead.overhead(small_db, args.calls, args.warmup, args.overhead_rounds)
+                )
             finally:
                 handler.app.dependency_overrides.clear()
                 small_db.engine.dispose()
@@ -350,6 +362,8 @@ def main() -> None:
         print(
             f"{route.name:<{width}}  {s50:7.1f}ms {s95:7.1f}ms  {l50:7.1f}ms {l95:7.1f}ms  {l50 / s50:8.2f}x {l95 / s95:8.2f}x"
         )
+    print("\nper-request overhead (bench/request_overhead.py, on the baseline database):")
+    print("\n".join(overhead))
     print(f"\nratio = figure at {args.large:,} images / figure at the {args.small:,}-image baseline, same run, "
           f"{args.calls} calls per route on each, alternating, after {args.warmup} warm-up calls, in-process "
           "through lambda_handler")  # fmt: skip

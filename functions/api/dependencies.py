@@ -41,6 +41,7 @@ class Caller:
     context: RequestContext
     uow_factory: UnitOfWorkFactory
     route: str = ""  # the matched route pattern, e.g. /batches/{batch_id}
+    signed_in: users.SignedIn | None = None  # the actor and their row, read once per request
     bus: MessageBus = field(default_factory=MessageBus)
 
     @contextmanager
@@ -129,13 +130,19 @@ def caller(
 ) -> Caller:
     context = request_context(request)
     claims = claims_of(request)
-    actor = None
+    signed_in = None
     if claims is not None:
         with factory(None, context) as uow:
-            actor = users.actor_for(uow, claims, mark_seen=True)
+            signed_in = users.sign_in(uow, claims)
             uow.commit()  # last_login (a COMMIT in place of the ROLLBACK that closing would send)
     result = Caller(
-        claims=claims, actor=actor, context=context, uow_factory=factory, route=request.route, bus=bus
+        claims=claims,
+        actor=signed_in.actor if signed_in is not None else None,
+        context=context,
+        uow_factory=factory,
+        route=request.route,
+        bus=bus,
+        signed_in=signed_in,
     )
     request.context[CALLER_KEY] = result  # the error handlers audit failed attempts with it
     return result

@@ -15,14 +15,12 @@ is looked up once.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler.api_gateway import _DEPENDS_CACHE_KEY, Route
-from aws_lambda_powertools.event_handler.depends import (
-    DependencyTree,
-    build_dependency_tree,
-    solve_dependencies,
-)
+from aws_lambda_powertools.event_handler.depends import DependencyTree, solve_dependencies
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
     OpenAPIRequestValidationMiddleware,
@@ -30,6 +28,7 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
 from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 
 from api.dependencies import DOORS
+from api.dependency_cache import dependency_tree
 from cradlepose.domain.bounds import NUL, NUL_MESSAGE, nul_locations
 from cradlepose.domain.errors import FieldProblem, ValidationFailed
 
@@ -46,15 +45,23 @@ class DoorThenValidation(OpenAPIRequestValidationMiddleware):
 
 def open_door(app: EventHandlerInstance, route: Route) -> None:
     """Resolve the route's door (it raises NotAuthenticated or PermissionDenied)."""
-    tree = build_dependency_tree(route.func)
-    doors = [node for node in tree.dependencies if node.depends.dependency in DOORS]
-    if not doors:
+    doors = _doors_of(route.func)
+    if not doors.dependencies:
         return
     solve_dependencies(
-        dependant=DependencyTree(dependencies=doors),
+        dependant=doors,
         request=app.request,
         dependency_overrides=app.dependency_overrides or None,
         dependency_cache=app.context.setdefault(_DEPENDS_CACHE_KEY, {}),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _doors_of(func: Callable[..., Any]) -> DependencyTree:
+    """The part of a route's dependency tree that is its door, found once per route."""
+    tree = dependency_tree(func)
+    return DependencyTree(
+        dependencies=[node for node in tree.dependencies if node.depends.dependency in DOORS]
     )
 
 

@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, OpenA
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 import cradlepose
+from api import dependency_cache
 from api.edge import DoorThenValidation
 from api.routers import ALL as ROUTERS
 from api.routers import BY_SEGMENT
@@ -83,6 +84,7 @@ app = LazyRoutersResolver(
 # its validation middleware in __init__ and puts whatever this attribute holds first in every
 # route's chain. tests/integration/api/test_edge.py fails if a Powertools upgrade stops doing so.
 app._request_validation_middleware = DoorThenValidation()
+dependency_cache.install()  # type hints and dependency trees read once per function, not per request
 
 OPENAPI = {
     "title": "Cradle API",

@@ -106,9 +106,11 @@ def test_admins_read_the_session_in_the_audit_log(api: ApiClient, admin: Persona
     assert row["processing_time_ms"] is None  # a request, not a job
 
 
-def test_the_stamp_costs_no_round_trip(api: ApiClient, annotator: Persona, engine: sa.Engine) -> None:
-    """GET /me is four round trips, stamp or no stamp, as before last_login was kept: finding the
-    caller (the stamp rides along as a CTE) and its COMMIT, the profile's SELECT and its ROLLBACK."""
+def test_the_stamp_costs_a_round_trip_once_a_minute(
+    api: ApiClient, annotator: Persona, engine: sa.Engine
+) -> None:
+    """GET /me is the SELECT that finds the caller and its COMMIT; the UPDATE of last_login only
+    when it is due; the profile is the row found, not read again (issue 21)."""
     sent: list[str] = []
 
     def statement(*args: object) -> None:
@@ -127,4 +129,26 @@ def test_the_stamp_costs_no_round_trip(api: ApiClient, annotator: Persona, engin
             counts.append(list(sent))
     finally:
         sa.event.remove(engine, "before_cursor_execute", statement)
-    assert counts[0] == counts[1] == ["WITH", "COMMIT", "SELECT", "ROLLBACK"]
+    assert counts == [["SELECT", "UPDATE", "COMMIT"], ["SELECT", "COMMIT"]]
+
+
+def test_me_shows_the_row_as_its_own_request_left_it(
+    api: ApiClient, annotator: Persona, engine: sa.Engine
+) -> None:
+    # GET /me answers from the row the sign-in read (no second read): the stamp it wrote is in it
+    _set_last_login(engine, annotator.user_id, None)
+    shown = api.get("/me", annotator).json
+    stored = _last_login(engine, annotator.user_id)
+    assert stored is not None
+    assert dt.datetime.fromisoformat(shown["last_login"]) == stored
+    # Within the minute nothing is written, and the profile shows what is stored
+    assert dt.datetime.fromisoformat(api.get("/me", annotator).json["last_login"]) == stored
+
+
+def test_a_deactivated_user_is_refused_on_their_next_request(
+    api: ApiClient, annotator: Persona, admin: Persona, engine: sa.Engine
+) -> None:
+    assert api.get("/batches", annotator).status == 200
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE users SET is_active = false WHERE id = :id"), {"id": annotator.user_id})
+    assert api.get("/batches", annotator).status == 403  # the row is read per request, never cached

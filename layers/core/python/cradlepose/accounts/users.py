@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
@@ -127,13 +128,23 @@ _AUDITED_FIELDS = (
 # ------------------------------------------------------------------ identity
 
 
-def actor_for(uow: UnitOfWork, claims: Claims, *, mark_seen: bool = False) -> Actor:
-    """The Cradle actor behind verified claims; a registered-nowhere actor when there is no row.
+@dataclass(frozen=True)
+class SignedIn:
+    """Who a request comes from: the actor, and their users row as the request left it."""
 
-    `mark_seen` (an authenticated request): also stamp the user's `last_login`, at most once a
-    minute, in the same statement; the caller commits the unit of work to keep it."""
-    users = uow.users
-    user = users.by_subject_marking_seen(claims.subject) if mark_seen else users.by_subject(claims.subject)
+    actor: Actor
+    row: User | None  # None: signed in with the identity provider, not registered in Cradle
+
+
+def sign_in(uow: UnitOfWork, claims: Claims) -> SignedIn:
+    """The Cradle actor behind verified claims (a registered-nowhere actor when there is no row),
+    stamping the user's `last_login`, at most once a minute, in the same statement; the caller
+    commits the unit of work to keep it."""
+    row = uow.users.by_subject_marking_seen(claims.subject)
+    return SignedIn(_actor(claims, row), row)
+
+
+def _actor(claims: Claims, user: User | None) -> Actor:
     if user is None:
         return Actor(user_id=None, username=claims.username, role=None, subject=claims.subject)
     return Actor(
@@ -180,11 +191,13 @@ def register(uow: UnitOfWork, claims: Claims, command: Registration) -> UserOut:
     return UserOut.model_validate(user)
 
 
-def me(uow: UnitOfWork) -> UserOut:
-    actor = access.require_registered(uow.actor)
-    if actor.user_id is None:  # the system: it has no profile of its own to show
-        raise PermissionDenied("the system has no profile")
-    return UserOut.model_validate(uow.users.require(actor.user_id))
+def me(signed_in: SignedIn | None) -> UserOut:
+    """The caller's own profile: their row as this request read (and stamped) it when it
+    signed them in, so the profile costs no second read."""
+    actor = access.require_registered(signed_in.actor if signed_in is not None else None)
+    if actor.user_id is None or signed_in is None or signed_in.row is None:
+        raise PermissionDenied("the system has no profile")  # the system: no profile of its own
+    return UserOut.model_validate(signed_in.row)
 
 
 # ------------------------------------------------------------------ reading

@@ -67,3 +67,31 @@ def assess(m: ImageMeasurements) -> QualityAssessment:
         score -= 1
         issues.append("modest_resolution")
     return QualityAssessment(score=Decimal(max(1, score)).quantize(Decimal("0.1")), issues=issues)
+
+
+# What a person reviewing an upload is told about each issue (the audit entry's warnings).
+ISSUE_WARNINGS = {
+    "blur": f"blurry (sharpness under {BLUR_SEVERE:g}): keypoints may be hard to place",
+    "slight_blur": f"slightly blurry (sharpness under {BLUR_SLIGHT:g})",
+    "underexposed": "too dark (underexposed or clipped shadows)",
+    "overexposed": "too bright (overexposed or clipped highlights)",
+    "low_resolution": f"low resolution (shorter side under {LOW_RES_SIDE} px)",
+    "modest_resolution": f"modest resolution (shorter side under {MODEST_RES_SIDE} px)",
+}
+
+
+def registration_warnings(
+    issues: list[str], duplicate_of: int | None, duplicate_distance: int | None
+) -> list[str]:
+    """The warnings of a registered image: its quality issues, and the image it repeats (an exact
+    copy of another batch's pixels at distance 0, else a near-duplicate in its own batch)."""
+    warnings = [ISSUE_WARNINGS.get(issue, issue) for issue in issues]
+    if duplicate_of is not None:
+        if duplicate_distance == 0:
+            warnings.append(f"the same pixels as image {duplicate_of}: linked to it as a duplicate")
+        else:
+            warnings.append(
+                f"a near-duplicate of image {duplicate_of} "
+                f"(perceptual hash {duplicate_distance} bits apart): linked to it"
+            )
+    return warnings

@@ -52,7 +52,7 @@ from cradlepose.domain.jobs import (
 from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.keypoints import KeypointSet
 from cradlepose.domain.status_changes import change_status
-from cradlepose.models import model_configs, model_metrics
+from cradlepose.models import model_configs, model_metrics, run_statistics
 from cradlepose.models.model_specs import spec_from_config
 from cradlepose.settings import get_settings
 
@@ -398,6 +398,8 @@ def _store_inference(uow: UnitOfWork, job: InferenceJob, report: JobReport) -> N
     if outcome is None:
         raise ValueError("the report of a completed inference job carries no outcome")
     job.results = outcome.model_dump(mode="json", exclude={"evaluation"})
+    if outcome.tally is not None:
+        run_statistics.record_run(uow, job.model_id, outcome.tally, inference_job_id=job.id)
     if outcome.evaluation is not None:
         if job.dataset_id is None:
             raise ValueError("an evaluation came back for a job that asked for none")

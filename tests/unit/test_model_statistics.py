@@ -56,5 +56,7 @@ def test_registration_warnings_name_quality_issues_and_the_original() -> None:
     near = registration_warnings(["blur", "underexposed"], 41, 3)
     assert near[0].startswith("blurry")
     assert near[1].startswith("too dark")
-    assert near[2] == "a near-duplicate of image 41 (perceptual hash 3 bits apart): linked to it"
-    assert registration_warnings([], 7, 0) == ["the same pixels as image 7: linked to it as a duplicate"]
+    assert near[2] == "a duplicate of image 41 (3 of 64 perceptual-hash bits differ): linked to it"
+    assert registration_warnings([], 7, 0) == [
+        "a duplicate of image 7 (0 of 64 perceptual-hash bits differ): linked to it"
+    ]

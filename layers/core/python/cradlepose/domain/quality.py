@@ -83,15 +83,12 @@ ISSUE_WARNINGS = {
 def registration_warnings(
     issues: list[str], duplicate_of: int | None, duplicate_distance: int | None
 ) -> list[str]:
-    """The warnings of a registered image: its quality issues, and the image it repeats (an exact
-    copy of another batch's pixels at distance 0, else a near-duplicate in its own batch)."""
+    """The warnings of a registered image: its quality issues, and the image it repeats (the same
+    pixels in another batch, or a near-duplicate in its own: intake links both to the original)."""
     warnings = [ISSUE_WARNINGS.get(issue, issue) for issue in issues]
     if duplicate_of is not None:
-        if duplicate_distance == 0:
-            warnings.append(f"the same pixels as image {duplicate_of}: linked to it as a duplicate")
-        else:
-            warnings.append(
-                f"a near-duplicate of image {duplicate_of} "
-                f"(perceptual hash {duplicate_distance} bits apart): linked to it"
-            )
+        warnings.append(
+            f"a duplicate of image {duplicate_of} ({duplicate_distance} of 64 perceptual-hash bits differ): "
+            "linked to it"
+        )
     return warnings

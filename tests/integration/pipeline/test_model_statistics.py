@@ -64,9 +64,17 @@ def _wait_for_lock_waiters(engine: sa.Engine, count: int) -> None:
                     "WHERE datname = current_database() AND wait_event_type = 'Lock'"
                 )
             )
+            conn.rollback()  # a transaction sees one snapshot of pg_stat_activity: take a new one each time
             if waiting == count:
                 return
-            assert time.monotonic() < deadline, f"{waiting} of {count} ingests wait on the model row"
+            if time.monotonic() > deadline:
+                activity = conn.execute(
+                    sa.text(
+                        "SELECT state, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity "
+                        "WHERE datname = current_database()"
+                    )
+                ).all()
+                raise AssertionError(f"{waiting} of {count} ingests wait on the model row: {activity}")
             time.sleep(0.05)
 
 

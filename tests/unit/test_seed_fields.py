@@ -137,7 +137,6 @@ def test_rows_of_each_kind_are_read_with_their_flow_and_note() -> None:
         "## Who writes each field\n\n| entity | field | who writes it |\n|---|---|---|\n"
         "| User | `email` | flow `people`: `POST /me/register` |\n"
         "| User | `password` | left unset: Cognito holds it |\n"
-        "| User | `last_login` | not yet (issue 19 work in progress): each request |\n"
         "| User | `is_staff` | not shown here: the CLI's bootstrap |\n"
         "\n## Next section\n\n| User | `ignored` | flow `x` |\n"
     )
@@ -147,7 +146,6 @@ def test_rows_of_each_kind_are_read_with_their_flow_and_note() -> None:
     assert [(r.field, r.writer, r.flow, r.note) for r in rows] == [
         ("email", Writer.FLOW, "people", "`POST /me/register`"),
         ("password", Writer.LEFT_UNSET, None, "Cognito holds it"),
-        ("last_login", Writer.NOT_YET, None, "each request"),
         ("is_staff", Writer.NOT_SHOWN, None, "the CLI's bootstrap"),
     ]
     assert DATA_MODEL_DOC.is_file()

@@ -20,6 +20,7 @@ from cradle_inference.logs import JsonLog
 from cradlepose.domain.enums import JobStatus
 from cradlepose.domain.inference import ChunkManifest, ImageResult
 from cradlepose.domain.jobs import JOB_SPEC, InferenceJobSpec, InferenceOutcome, TrainingSpec
+from cradlepose.domain.model_statistics import RunTally
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_SPEC = 0, 1, 2
 CHUNK = 32  # images between two progress reports (and cancel checks)
@@ -101,6 +102,7 @@ def infer(spec: InferenceJobSpec, store: UriStore, reporter: Reporter) -> Infere
         persons=sum(len(r.persons) for r in results),
         predictions_uri=spec.predictions_uri,
         evaluation=evaluation,
+        tally=RunTally.of(results),
     )
 
 

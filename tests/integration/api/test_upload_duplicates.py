@@ -305,6 +305,16 @@ def test_a_near_duplicate_is_stored_linked_and_flagged(
             "duplicate_of": first["image_id"],
         }
     ]
+    # The audit log tells whoever reads it later: the registration succeeded, with a warning
+    audited = api.get(
+        "/audit-logs",
+        admin,
+        query={"action": "IMAGE_REGISTERED", "resource_type": "Image", "resource_id": second["image_id"]},
+    ).json["items"]
+    assert [w for w in audited[0]["warning_messages"] if "duplicate" in w] == [
+        f"a duplicate of image {first['image_id']} ({image['duplicate_distance']} of 64 perceptual-hash bits "
+        "differ): linked to it"
+    ]
 
 
 def test_different_images_are_not_linked(

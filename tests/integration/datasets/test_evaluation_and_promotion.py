@@ -22,6 +22,7 @@ from cradlepose.db.unit_of_work import UnitOfWorkFactory
 from cradlepose.domain.enums import JobStatus, Visibility
 from cradlepose.domain.inference import DetectedPerson, ImageResult, PredictedKeypoint
 from cradlepose.domain.jobs import JOB_SPEC, InferenceJobSpec, InferenceOutcome, JobReport
+from cradlepose.domain.model_statistics import RunTally
 from cradlepose.models import model_specs
 from tests.datasets_support import VerifiedBatch
 from tests.integration.datasets.conftest import make_dataset
@@ -62,7 +63,15 @@ class ScriptedRunner:
                 box=[0.0, 0.0, float(truth.width), float(truth.height)], score=0.9, keypoints=keypoints
             )
             results.append(
-                ImageResult(image_id=truth.image_id, key="-", ok=True, persons=[person], best_person=0)
+                ImageResult(
+                    image_id=truth.image_id,
+                    key="-",
+                    ok=True,
+                    persons=[person],
+                    best_person=0,
+                    yolo_confidence=0.9,
+                    processing_time_ms=25,
+                )
             )
         report = JobReport(
             job_id=spec.job_id, kind="inference", state=JobStatus.COMPLETED, progress=100, updated_at=dt.datetime.now(dt.UTC),
@@ -70,6 +79,7 @@ class ScriptedRunner:
             inference=InferenceOutcome(
                 images=len(results), ok=len(results), failed=0, persons=len(results),
                 predictions_uri=spec.predictions_uri, evaluation=evaluate(spec.evaluation, results),
+                tally=RunTally.of(results),
             ),
         )  # fmt: skip
         bucket, key = spec.status_uri.removeprefix("s3://").split("/", 1)
@@ -111,6 +121,11 @@ def test_the_better_model_is_promoted_and_pre_annotates(
     assert scored["processing_time_ms"] == 1234 + jobs[0]  # the runner's measure, from its last report
     figures = scored["results"]["evaluation"]
     assert (figures["ap"], figures["pck"], figures["mean_error_px"]) == (pytest.approx(1.0), 1.0, 0.0)
+    # The evaluation's tally is the model's first run: every image posed at 0.9, 25 ms each
+    registry = api.get(f"/models/{exact}", verifier).json
+    assert (registry["avg_processing_time_ms"], registry["avg_confidence_score"], registry["success_rate"]) == (
+        25, 0.9, 1.0,
+    )  # fmt: skip
 
     metrics = api.get(f"/models/{exact}/metrics", verifier, query={"split": "test", "limit": "200"}).json[
         "items"

@@ -76,6 +76,9 @@ export function mountAudit(root, ctx) {
     const parts = [
       e.change_summary ? h("div", { text: e.change_summary }) : null,
       e.error_message ? h("div", { class: "flag", text: e.error_message }) : null,
+      e.warning_messages && e.warning_messages.length
+        ? h("ul", { class: "audit-warnings", "aria-label": "Warnings" }, e.warning_messages.map((w) => h("li", { text: w })))
+        : null,
     ];
     const extra = { old_values: e.old_values, new_values: e.new_values, endpoint: e.api_endpoint && `${e.request_method} ${e.api_endpoint}`, ip: e.ip_address, request_id: e.request_id, duration_ms: e.action_duration_ms };
     const shown = Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== null && v !== undefined));

@@ -78,6 +78,17 @@ function isDefault(model) {
 
 // ------------------------------------------------------------------ the registry
 
+// The model's own figures over every pipeline chunk and inference job it ran (docs/data-model.md):
+// share of images with a pose, mean confidence of the chosen person's box, time per image.
+function runFigures(m) {
+  if (m.success_rate == null && m.avg_processing_time_ms == null) return h("span", { class: "muted", text: "no runs yet" });
+  const parts = [];
+  if (m.success_rate != null) parts.push(`${fmtNumber(Number(m.success_rate) * 100, 0)} % posed`);
+  if (m.avg_confidence_score != null) parts.push(`confidence ${fmtNumber(Number(m.avg_confidence_score), 2)}`);
+  if (m.avg_processing_time_ms != null) parts.push(`${fmtNumber(m.avg_processing_time_ms, 0)} ms/image`);
+  return h("span", { class: "run-figures", title: "share of images with a pose · mean person-box confidence · model time per image", text: parts.join(" · ") });
+}
+
 async function registryPage(body, ctx) {
   body.append(pageHead("Models", "Every registered model, its deployment status; the default of each schema is marked."));
   const models = await ctx.api.all("/models");
@@ -88,6 +99,7 @@ async function registryPage(body, ctx) {
       { label: "Default", render: (m) => (isDefault(m) ? h("span", { class: "default-mark", text: "★ default" }) : "") },
       { label: "Schema", num: true, render: (m) => String(m.keypoint_schema_id) },
       { label: "Framework", render: (m) => m.framework || "" },
+      { label: "Runs", render: runFigures },
       { label: "Registered", render: (m) => fmtDateTime(m.created_at) },
     ],
     models,

@@ -40,6 +40,10 @@ class AuditLogOut(BaseModel):
     processing_time_ms: int | None = Field(description="a job's, chunk's or import's own measure of its work")
     status: AuditStatus
     error_message: str | None
+    warning_messages: list[str] | None = Field(
+        description="what a person should know of an action that succeeded: an upload's quality issues "
+        "or duplicate link, the images a pre-annotation chunk failed on, …"
+    )
     created_at: dt.datetime
 
     @field_validator("ip_address", mode="before")

@@ -21,6 +21,7 @@ from cradlepose.domain.enums import DatasetSplit, JobStatus
 from cradlepose.domain.inference import ChunkImage, ModelSpec
 from cradlepose.domain.keypoint_errors import PCK_ALPHA
 from cradlepose.domain.keypoints import KeypointSet
+from cradlepose.domain.model_statistics import RunTally
 
 LOG_TAIL_LINES = 200
 
@@ -166,6 +167,8 @@ class InferenceOutcome(BaseModel):
     persons: int
     predictions_uri: str
     evaluation: EvaluationMetrics | None = None
+    # The sums the model's registry figures are rolled up from (None from a runner that predates them).
+    tally: RunTally | None = None
 
 
 class JobReport(BaseModel):

@@ -67,3 +67,28 @@ def assess(m: ImageMeasurements) -> QualityAssessment:
         score -= 1
         issues.append("modest_resolution")
     return QualityAssessment(score=Decimal(max(1, score)).quantize(Decimal("0.1")), issues=issues)
+
+
+# What a person reviewing an upload is told about each issue (the audit entry's warnings).
+ISSUE_WARNINGS = {
+    "blur": f"blurry (sharpness under {BLUR_SEVERE:g}): keypoints may be hard to place",
+    "slight_blur": f"slightly blurry (sharpness under {BLUR_SLIGHT:g})",
+    "underexposed": "too dark (underexposed or clipped shadows)",
+    "overexposed": "too bright (overexposed or clipped highlights)",
+    "low_resolution": f"low resolution (shorter side under {LOW_RES_SIDE} px)",
+    "modest_resolution": f"modest resolution (shorter side under {MODEST_RES_SIDE} px)",
+}
+
+
+def registration_warnings(
+    issues: list[str], duplicate_of: int | None, duplicate_distance: int | None
+) -> list[str]:
+    """The warnings of a registered image: its quality issues, and the image it repeats (the same
+    pixels in another batch, or a near-duplicate in its own: intake links both to the original)."""
+    warnings = [ISSUE_WARNINGS.get(issue, issue) for issue in issues]
+    if duplicate_of is not None:
+        warnings.append(
+            f"a duplicate of image {duplicate_of} ({duplicate_distance} of 64 perceptual-hash bits differ): "
+            "linked to it"
+        )
+    return warnings

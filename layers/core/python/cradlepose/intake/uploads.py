@@ -49,7 +49,7 @@ from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.audit import AuditEntry, jsonable
 from cradlepose.domain.enums import AuditCategory, AuditStatus, BatchStatus
-from cradlepose.domain.quality import assess
+from cradlepose.domain.quality import assess, registration_warnings
 from cradlepose.domain.uploads import UploadKey, loggable_key
 from cradlepose.imaging import anonymize, fingerprint, measure
 from cradlepose.imaging.sniff import sniff
@@ -370,6 +370,9 @@ def _register(
                     "duplicate_distance": original[1] if original else None,
                 },
                 batch_context={"batch_id": batch.id, "batch_name": batch.batch_name},
+                warnings=registration_warnings(
+                    prepared.quality_issues, *(original if original else (None, None))
+                ),
             )
         )
         # One atomic increment, and only while the batch still takes uploads: the row lock it takes

@@ -52,7 +52,7 @@ from cradlepose.domain.jobs import (
 from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.keypoints import KeypointSet
 from cradlepose.domain.status_changes import change_status
-from cradlepose.models import model_configs, model_metrics
+from cradlepose.models import model_configs, model_metrics, run_statistics
 from cradlepose.models.model_specs import spec_from_config
 from cradlepose.settings import get_settings
 
@@ -404,6 +404,9 @@ def _store_inference(uow: UnitOfWork, job: InferenceJob, report: JobReport) -> N
         stored = model_metrics.store_evaluation(uow, job, outcome.evaluation)
         job.results["metrics_stored"] = stored
         job.results["evaluation"] = outcome.evaluation.model_dump(mode="json", exclude={"per_keypoint"})
+    # Last: the roll-up flushes, and `results` (plain JSON, not change-tracked) is complete by then.
+    if outcome.tally is not None:
+        run_statistics.record_run(uow, job.model_id, outcome.tally, inference_job_id=job.id)
 
 
 def _finish(

@@ -5,7 +5,9 @@ transaction. A good image gets its keypoints (the seed's structure, the schema's
 confidence, time and model version and moves UPLOADED → YOLO_PROCESSED; a failed one keeps
 UPLOADED and gets `yolo_error`. Only images still UPLOADED are touched, and the chunk's row
 records that it was loaded, in the same transaction: loading a chunk twice changes nothing the
-second time.
+second time. The chunk's tally of the model's work (domain.model_statistics) is rolled up into
+the model's registry figures in that transaction, and images the model failed on are the audit
+entry's warnings, for whoever reviews the batch.
 """
 
 from __future__ import annotations
@@ -30,14 +32,17 @@ from cradlepose.domain.enums import AuditCategory, ImageStatus
 from cradlepose.domain.errors import Conflict, NotFound
 from cradlepose.domain.inference import ImageResult
 from cradlepose.domain.keypoint_schema import SchemaDefinition
+from cradlepose.domain.model_statistics import RunTally
 from cradlepose.domain.preannotation import yolo_keypoints
 from cradlepose.domain.status_changes import record_bulk_change
+from cradlepose.models.run_statistics import record_run
 
 ERROR_TEXT_LIMIT = 2000
 # Rows per UPDATE statement: a cloud chunk (60,000 images) is a handful of statements in one
 # transaction, each well inside the statement timeout (db_statement_timeout_ms, 30 s) even on a
 # busy database, where one 60,000-row UPDATE was not.
 UPDATE_SLICE = 10_000
+WARNED_FAILURES = 20  # the audit entry names this many failed images, then counts the rest
 
 # The chunk's rows travel as one JSON document in one text parameter, not as one array per
 # column: the driver escapes array elements character by character in Python (pg8000's
@@ -135,6 +140,9 @@ def ingest_chunk(
         chunk.processing_time_ms = sum(r.processing_time_ms for r in results)
         loaded_now = set(loaded)
         ms = sum(r.ms for r in rows if r.image_id in loaded_now)
+        model_id = (uow.pipeline_runs.require(chunk.run_id).model_spec or {}).get("model_config_id")
+        if model_id is not None:  # None: the built-in model, which has no registry row
+            record_run(uow, int(model_id), RunTally.of(results), pipeline_chunk_id=chunk.id)
         uow.audit(
             AuditEntry(
                 action="CHUNK_INGESTED",
@@ -154,10 +162,19 @@ def ingest_chunk(
                 summary=f"chunk {chunk.chunk_index}: {len(loaded)} pre-annotated, {len(failed)} failed",
                 batch_context={"batch_id": batch.id, "batch_name": batch.batch_name},
                 processing_time_ms=chunk.processing_time_ms,
+                warnings=failure_warnings(rows, set(failed)),
             )
         )
         uow.commit()
     return IngestResult(loaded=len(loaded), failed=len(failed), inference_ms=ms)
+
+
+def failure_warnings(rows: list[_Row], failed: set[int]) -> list[str]:
+    """One line per image the model failed on (the first WARNED_FAILURES), then how many more."""
+    lines = [f"image {r.image_id}: {r.error}" for r in rows if r.image_id in failed]
+    if len(lines) > WARNED_FAILURES:
+        lines = [*lines[:WARNED_FAILURES], f"and {len(lines) - WARNED_FAILURES} more images failed"]
+    return lines
 
 
 def _chunk(uow: UnitOfWork, request: ChunkRequest, *, for_update: bool = False) -> PipelineChunk:

@@ -22,6 +22,7 @@ from cradlepose.db.models.ml_job import InferenceJob, TrainingJob
 from cradlepose.db.models.model_config import MLModelConfig
 from cradlepose.db.models.model_deployment import ModelDeployment
 from cradlepose.db.models.model_metric import ModelMetric
+from cradlepose.db.models.model_run_statistic import ModelRunStatistic
 from cradlepose.db.models.pending_upload import PendingUpload
 from cradlepose.db.models.performance import PerformanceMetrics
 from cradlepose.db.models.pipeline_chunk import PipelineChunk
@@ -57,6 +58,7 @@ __all__ = [
     "MLModelConfig",
     "ModelDeployment",
     "ModelMetric",
+    "ModelRunStatistic",
     "PendingUpload",
     "PerformanceMetrics",
     "PipelineChunk",

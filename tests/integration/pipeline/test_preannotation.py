@@ -362,24 +362,7 @@ def test_plan_of_more_images_than_a_statement_has_parameters(
     images = POSTGRES_MAX_PARAMETERS + 4_466
     monkeypatch.setenv("CRADLE_PIPELINE_CHUNK_SIZE", "1000")
     get_settings.cache_clear()
-    batch_id, _ = make_batch(session_factory, admin.user_id, 0)
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO images (batch_id, filename, original_filename, storage_path, thumbnail_path, "
-                "width, height, file_size, mime_type, format, image_quality_score) "
-                "SELECT :b, g || '.jpg', 'f-' || g || '.jpg', 'images/' || :b || '/' || g, "
-                "'thumbnails/' || :b || '/' || g || '.jpg', 640, 480, 1000, 'image/jpeg', 'JPEG', 8 "
-                "FROM generate_series(1, :n) g"
-            ),
-            {"b": batch_id, "n": images},
-        )
-        conn.execute(
-            sa.text("UPDATE image_batches SET total_images = :n WHERE id = :b"), {"n": images, "b": batch_id}
-        )
-        image_ids = list(
-            conn.scalars(sa.text("SELECT id FROM images WHERE batch_id = :b ORDER BY id"), {"b": batch_id})
-        )
+    batch_id, image_ids = _batch_of_uploaded_images(engine, session_factory, admin.user_id, images)
     execution = _start(uow_factory, batch_id)
     preannotation.mark_processing(uow_factory, batch_id, execution, CTX)
     parameters: list[int] = []
@@ -430,24 +413,7 @@ def test_a_chunk_of_5000_results_loads_in_a_bounded_number_of_statements(
     images = 5_000
     monkeypatch.setenv("CRADLE_PIPELINE_CHUNK_SIZE", str(images))
     get_settings.cache_clear()
-    batch_id, _ = make_batch(session_factory, admin.user_id, 0)
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "INSERT INTO images (batch_id, filename, original_filename, storage_path, thumbnail_path, "
-                "width, height, file_size, mime_type, format, image_quality_score) "
-                "SELECT :b, g || '.jpg', 'f-' || g || '.jpg', 'images/' || :b || '/' || g, "
-                "'thumbnails/' || :b || '/' || g || '.jpg', 640, 480, 1000, 'image/jpeg', 'JPEG', 8 "
-                "FROM generate_series(1, :n) g"
-            ),
-            {"b": batch_id, "n": images},
-        )
-        conn.execute(
-            sa.text("UPDATE image_batches SET total_images = :n WHERE id = :b"), {"n": images, "b": batch_id}
-        )
-        image_ids = list(
-            conn.scalars(sa.text("SELECT id FROM images WHERE batch_id = :b ORDER BY id"), {"b": batch_id})
-        )
+    batch_id, image_ids = _batch_of_uploaded_images(engine, session_factory, admin.user_id, images)
     execution = _start(uow_factory, batch_id)
     preannotation.mark_processing(uow_factory, batch_id, execution, CTX)
     plan = preannotation.plan_chunks(uow_factory, storage, batch_id, execution, CTX)
@@ -503,3 +469,29 @@ def test_a_chunk_of_5000_results_loads_in_a_bounded_number_of_statements(
         )
     assert counts == {"YOLO_PROCESSED": images - 3, "UPLOADED": 3}
     assert failed_errors == 3
+
+
+def _batch_of_uploaded_images(
+    engine: sa.Engine, session_factory: sessionmaker[Session], admin_id: int, images: int
+) -> tuple[int, list[int]]:
+    """A batch of `images` uploaded images made in the database in one statement (too many for
+    the upload path in a test), and their ids in order."""
+    batch_id, _ = make_batch(session_factory, admin_id, 0)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO images (batch_id, filename, original_filename, storage_path, thumbnail_path, "
+                "width, height, file_size, mime_type, format, image_quality_score) "
+                "SELECT :b, g || '.jpg', 'f-' || g || '.jpg', 'images/' || :b || '/' || g, "
+                "'thumbnails/' || :b || '/' || g || '.jpg', 640, 480, 1000, 'image/jpeg', 'JPEG', 8 "
+                "FROM generate_series(1, :n) g"
+            ),
+            {"b": batch_id, "n": images},
+        )
+        conn.execute(
+            sa.text("UPDATE image_batches SET total_images = :n WHERE id = :b"), {"n": images, "b": batch_id}
+        )
+        image_ids = list(
+            conn.scalars(sa.text("SELECT id FROM images WHERE batch_id = :b ORDER BY id"), {"b": batch_id})
+        )
+    return batch_id, image_ids

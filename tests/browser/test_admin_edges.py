@@ -270,3 +270,36 @@ def test_an_admin_adds_a_vocabulary_term_and_a_bad_code_says_why(
     expect(page.locator("#notices")).to_contain_text("Night session added to tag")
     expect(page.locator("table[aria-label='Vocabulary terms']")).to_contain_text("night_session")
     assert stack.scalar("SELECT name FROM vocabulary_terms WHERE code = 'night_session'") == "Night session"
+
+
+def test_an_admin_relabels_retires_and_brings_back_a_vocabulary_term(
+    stack: RunningStack, project: dict[str, int], open_page: Callable[[], Watched]
+) -> None:
+    page = open_page().page
+    sign_in(page, "ada")
+    page.goto("/#/admin/vocabulary")
+    page.get_by_label("Vocabulary", exact=True).select_option("TAG")
+    row = page.locator("tr[data-term=supine]")
+    page.locator("[data-edit=supine]").click()
+    dialog = page.locator("dialog[open]")
+    dialog.get_by_label("Name").fill("Lying on the back")
+    dialog.get_by_label("Description").fill("the infant supine, face up")
+    dialog.get_by_role("button", name="Save term").click()
+    expect(row).to_contain_text("Lying on the back")
+    expect(row).to_contain_text("face up")
+
+    page.locator("[data-retire=supine]").click()
+    page.locator("dialog[open]").get_by_role("button", name="Retire term").click()
+    expect(row).to_contain_text("retired")
+    expect(page.locator("[data-restore=supine]")).to_be_visible()
+    assert stack.scalar("SELECT is_active FROM vocabulary_terms WHERE code = 'supine'") is False
+    actions = stack.rows(
+        "SELECT action FROM audit_logs WHERE resource_type = 'VocabularyTerm' AND action LIKE 'VOCABULARY%'"
+        " AND resource_name = 'TAG:supine' ORDER BY id"
+    )
+    assert [a[0] for a in actions] == ["VOCABULARY_TERM_UPDATED", "VOCABULARY_TERM_RETIRED"]
+
+    page.locator("[data-restore=supine]").click()
+    expect(row).to_contain_text("active")
+    expect(page.locator("[data-retire=supine]")).to_be_visible()
+    assert stack.scalar("SELECT is_active FROM vocabulary_terms WHERE code = 'supine'") is True

@@ -164,6 +164,7 @@ def _patch_targets(w: world_module.World) -> dict[str, tuple[str, Persona]]:
         "/assignments/{assignment_id}": (f"/assignments/{w.assignment_id}", w.people["annotator_owner"]),
         "/batches/{batch_id}": (f"/batches/{w.ready_batch_id}", w.people["admin"]),
         "/images/{image_id}": (f"/images/{w.ready_image_id}", w.people["admin"]),
+        "/vocabulary-terms/{term_id}": (f"/vocabulary-terms/{w.term_id}", w.people["admin"]),
     }
 
 

@@ -29,6 +29,7 @@ from cradlepose.db.models import (
     PoseEmbedding,
     SigmaCalibration,
     TrainingJob,
+    VocabularyTerm,
 )
 from cradlepose.domain.enums import (
     AnnotationStatus,
@@ -72,6 +73,7 @@ class World:
     anomaly_job_id: int  # a COMPLETED training job of the age-group models
     anomaly_analysis_id: int  # an analysis of the annotation (the models' verdicts are not checked here)
     analysis_job_id: uuid.UUID  # the verifier's analysis of the submitted image, not started
+    term_id: int  # an active vocabulary term the migrations ship
 
 
 def _image(batch_id: int, n: int, status: ImageStatus) -> Image:
@@ -186,7 +188,10 @@ def build(session_factory: sessionmaker[Session]) -> World:
         )  # fmt: skip
         session.add(job)
         session.commit()
-        assert pending.user_id is not None
+        term_id = session.scalar(
+            sa.select(VocabularyTerm.id).where(VocabularyTerm.is_active).order_by(VocabularyTerm.id).limit(1)
+        )
+        assert pending.user_id is not None and term_id is not None
         return World(
             people=people,
             pending_user_id=pending.user_id,
@@ -205,6 +210,7 @@ def build(session_factory: sessionmaker[Session]) -> World:
             anomaly_job_id=anomaly_job.id,
             anomaly_analysis_id=analysis.id,
             analysis_job_id=job.job_id,
+            term_id=term_id,
         )
 
 

@@ -8,17 +8,18 @@ name, description, source and the names of the dataset's terms) and term filters
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from cradlepose.common.use_cases import audit, commit_or_conflict
+from cradlepose.common.use_cases import audit, commit_or_conflict, snapshot
 from cradlepose.db.models import Dataset, DatasetTerm, VocabularyTerm
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
+from cradlepose.domain.bounds import NOT_NULL, Patch
 from cradlepose.domain.enums import AuditCategory, DatasetOrigin, VocabularyKind
-from cradlepose.domain.errors import Conflict, FieldProblem, ValidationFailed
+from cradlepose.domain.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 
@@ -41,6 +42,20 @@ class TermIn(BaseModel):
     code: str = Field(min_length=1, max_length=50, pattern=CODE_PATTERN)
     name: str = Field(min_length=1, max_length=100)
     description: str | None = Field(default=None, max_length=2000)
+
+
+class TermEdit(Patch):
+    """A term's label and description, or its retirement. Its vocabulary and code never change:
+    datasets and saved searches name a term by its code."""
+
+    name: Annotated[str | None, NOT_NULL] = Field(default=None, min_length=1, max_length=100)
+    description: str | None = Field(default=None, max_length=2000)
+    is_active: Annotated[bool | None, NOT_NULL] = Field(
+        default=None, description="false retires the term: datasets keep it, new descriptions cannot use it"
+    )
+
+
+_EDITABLE = ("name", "description", "is_active")
 
 
 class CatalogueTerms(BaseModel):
@@ -105,6 +120,49 @@ def create_term(uow: UnitOfWork, command: TermIn) -> TermOut:
     )
     commit_or_conflict(uow, f"the {command.kind.value} vocabulary got {command.code!r} at the same time")
     return TermOut.model_validate(term)
+
+
+def get_term(uow: UnitOfWork, term_id: int) -> TermOut:
+    access.require_researcher(uow.actor)
+    return TermOut.model_validate(_term(uow, term_id))
+
+
+def edit_term(uow: UnitOfWork, term_id: int, command: TermEdit) -> TermOut:
+    """Relabel, redescribe, retire or bring back a term; the audit row holds old and new values."""
+    access.require_admin(uow.actor)
+    values = command.model_dump(exclude_unset=True)
+    if not values:
+        raise ValidationFailed.single("(body)", "nothing to change")
+    term = _term(uow, term_id, for_update=True)
+    if not term.is_active and not values.get("is_active", False):
+        # A retired term reads as it was when it was retired; bring it back to change it.
+        raise Conflict(f"term {term.kind.value}:{term.code} is retired: set is_active true to edit it")
+    before = snapshot(term, _EDITABLE)
+    for name, value in values.items():
+        setattr(term, name, value)
+    after = snapshot(term, _EDITABLE)
+    old = {k: v for k, v in before.items() if after[k] != v}
+    if old:
+        retired = before["is_active"] and not term.is_active
+        audit(
+            uow,
+            "VOCABULARY_TERM_RETIRED" if retired else "VOCABULARY_TERM_UPDATED",
+            AuditCategory.SYSTEM,
+            "VocabularyTerm",
+            term.id,
+            f"{term.kind.value}:{term.code}",
+            old=old,
+            new={k: after[k] for k in old},
+        )
+        uow.commit()
+    return TermOut.model_validate(term)
+
+
+def _term(uow: UnitOfWork, term_id: int, *, for_update: bool = False) -> VocabularyTerm:
+    term = uow.session.get(VocabularyTerm, term_id, with_for_update=for_update)
+    if term is None:
+        raise NotFound("VocabularyTerm", term_id)
+    return term
 
 
 def resolve(uow: UnitOfWork, terms: CatalogueTerms, prefix: str = "catalogue") -> list[VocabularyTerm]:

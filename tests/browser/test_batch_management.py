@@ -8,12 +8,16 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page, expect
 
+from cradlepose.adapters.storage import S3Storage
 from cradlepose.domain.enums import Role
+from cradlepose.intake import batches
 from cradlepose.workflow import unusable, verifications
 from tests.browser import demo_data
 from tests.browser.browser import Watched
 from tests.browser.pages import no_horizontal_overflow, sign_in
 from tests.browser.stack import RunningStack
+from tests.images import jpeg_with_metadata
+from tests.stack_support import upload, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -134,3 +138,53 @@ def test_an_annotator_flags_an_image_as_unusable_from_the_workbench(
     assert flag["reason"] == "OTHER"
     assert flag["text"] == "two infants in the cot"
     assert stack.scalar("SELECT status FROM images WHERE id = :i", i=image_id) == "SUBMITTED"
+
+
+def test_a_failed_pipeline_is_restarted_from_the_batch_screen(
+    stack: RunningStack, project: dict[str, int], open_page: Callable[[], Watched]
+) -> None:
+    # Given a batch whose inference task fails for real: the container starts on a device that does
+    # not exist, says so and exits, and the state machine records the run FAILED at its chunk
+    runner = stack.local.runner
+    assert runner is not None
+    admin = stack.people["ada"]
+    with stack.uow_factory(admin.actor) as uow:
+        files = [batches.FileToUpload(filename=f"{n}.jpg") for n in ("a", "b")]
+        created = batches.create_batch(
+            uow,
+            S3Storage(),
+            batches.BatchIn(batch_name="ward-r-restart", uploads=batches.NamedFiles(files=files)),
+        )
+    batch_id = created.batch.id
+    runner.override_next_task({"CRADLE_DEVICE": "no-such-device"})
+    for seed, form in enumerate(created.uploads):
+        upload(form.model_dump(), jpeg_with_metadata(seed=seed), form.filename)
+    failed = "SELECT status FROM pipeline_runs WHERE batch_id = :b AND attempt = 1"
+    wait_for(lambda: stack.scalar(failed, b=batch_id) == "FAILED", timeout_s=180)
+
+    # When the admin opens the batch and restarts its pipeline
+    page = _admin(open_page)
+    page.goto(f"/#/admin/batches/{batch_id}")
+    pipeline = page.locator("[data-testid=batch-pipeline]")
+    expect(pipeline).to_contain_text("Pipeline run 1: failed")
+    expect(pipeline).to_contain_text("failed at PreAnnotate")
+    pipeline.get_by_role("button", name="Restart pipeline").click()
+    page.locator("dialog[open]").get_by_role("button", name="Restart pipeline").click()
+    expect(page.locator("#notices")).to_contain_text("Pipeline of ward-r-restart restarted (run 2)")
+
+    # Then run 2 pre-annotates both images and the batch is ready; the button is gone
+    ready = "SELECT status FROM image_batches WHERE id = :b"
+    wait_for(lambda: stack.scalar(ready, b=batch_id) == "READY_FOR_ANNOTATION", timeout_s=240)
+    page.get_by_role("button", name="Refresh").click()
+    expect(pipeline).to_contain_text("Pipeline run 2")
+    expect(pipeline.get_by_role("button", name="Restart pipeline")).to_have_count(0)
+    statuses = stack.rows(
+        "SELECT status, count(*) FROM images WHERE batch_id = :b GROUP BY status", b=batch_id
+    )
+    assert [tuple(r) for r in statuses] == [("YOLO_PROCESSED", 2)]
+    restarted_by = stack.scalar(
+        "SELECT u.username FROM audit_logs a JOIN users u ON u.id = a.user_id"
+        " WHERE a.action = 'PIPELINE_REQUESTED' AND a.resource_id = :b AND a.new_values->>'attempt' = '2'",
+        b=batch_id,
+    )
+    assert restarted_by == "ada"

@@ -126,6 +126,21 @@ def complete(me: Admin, batch_id: ResourceId, runs: WorkflowDep) -> batches.Batc
 
 
 @router.post(
+    "/batches/<batch_id>/pipeline/restart",
+    tags=TAGS,
+    summary="Start a failed pipeline again: a new run pre-annotates the images left without a result (admin)",
+    responses=documented(200, 401, 403, 404, 409),
+)
+def restart_pipeline(me: Admin, batch_id: ResourceId, runs: WorkflowDep) -> batches.BatchDetail:
+    with me.uow() as uow:
+        run_id = pipeline.restart_failed(uow, batch_id)
+    # Started after the commit through the same adapter as the upload trigger's and `complete`'s runs.
+    pipeline.start_run(me.uow_factory, runs, run_id, me.actor)
+    with me.uow() as uow:
+        return batches.get_batch(uow, batch_id)
+
+
+@router.post(
     "/batches/<batch_id>/archive",
     tags=TAGS,
     summary="Archive a batch (admin)",

@@ -178,6 +178,9 @@ ROWS = [
     Row("GET", "/users/{id}/metrics", lambda w: f"/users/{w.people['annotator_owner'].user_id}/metrics",
         (401, 403, 403, 403, 200, 403, 403, 200)),
     Row("POST", "/metrics/rollup", lambda w: "/metrics/rollup", ADMIN_ONLY_200),
+    # The ready batch's pipeline did not fail: past the door, the admin meets the state rule.
+    Row("POST", "/batches/{id}/pipeline/restart", lambda w: f"/batches/{w.ready_batch_id}/pipeline/restart",
+        ADMIN_ONLY_409),
     Row("PUT", "/batches/{id}/images/{id}/gold", lambda w: f"/batches/{w.ready_batch_id}/images/{w.ready_image_id}/gold",
         ADMIN_ONLY_200, lambda w: {"keypoints": {"keypoints": [{"id": 0, "x": 10, "y": 10}]}}),
     # --- datasets, exports, imports, models

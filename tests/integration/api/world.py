@@ -191,7 +191,8 @@ def build(session_factory: sessionmaker[Session]) -> World:
         term_id = session.scalar(
             sa.select(VocabularyTerm.id).where(VocabularyTerm.is_active).order_by(VocabularyTerm.id).limit(1)
         )
-        assert pending.user_id is not None and term_id is not None
+        assert pending.user_id is not None
+        assert term_id is not None
         return World(
             people=people,
             pending_user_id=pending.user_id,

@@ -1,30 +1,58 @@
 // A batch's images and what was said about each (#/admin/batches/<id>): the infant's age, sex,
 // session and pseudonym, the acquisition date and the institution, corrected here by an admin
-// (PATCH /images/{id}; every correction is audited with the old and new values).
+// (PATCH /images/{id}; every correction is audited with the old and new values). When the batch's
+// pipeline failed, the admin restarts it here (POST /batches/{id}/pipeline/restart).
 
 import { h, replace, humanize } from "../../dom.js";
-import { openDialog } from "../../ui/dialog.js";
+import { confirmDialog, openDialog } from "../../ui/dialog.js";
 import { guarded, notify } from "../../ui/notices.js";
 import { dataTable, pageHead, statusPill } from "./common.js";
 
 const SEXES = ["female", "male", "unknown"];
+
+/** The "Restart pipeline" button of a batch whose latest run failed (null otherwise). */
+export function restartPipelineButton(api, batch, after) {
+  const run = batch.pipeline_run;
+  if (!run || run.status !== "FAILED" || batch.status === "ARCHIVED") return null;
+  return h("button", {
+    class: "btn btn-small btn-primary", type: "button", dataset: { restartPipeline: String(batch.id) }, text: "Restart pipeline",
+    title: "Start a new run: it pre-annotates the images still without a result",
+    onclick: guarded(async () => {
+      const sure = await confirmDialog("Restart pipeline",
+        `Run ${run.attempt} of ${batch.batch_name} failed${run.failed_step ? ` at ${run.failed_step}` : ""}. Start run ${run.attempt + 1}? Images already pre-annotated are not run again.`,
+        "Restart pipeline");
+      if (!sure) return;
+      const detail = await api.post(`/batches/${batch.id}/pipeline/restart`);
+      notify(`Pipeline of ${batch.batch_name} restarted (run ${detail.pipeline_run.attempt})`, "success");
+      await after();
+    }, "Restart pipeline"),
+  });
+}
 
 export function mountBatchImages(root, ctx, batchId) {
   const api = ctx.api;
   let images = [];
   const list = h("div", {});
   const title = h("span", { text: `Batch #${batchId}` });
+  const run = h("div", { class: "row gap", dataset: { testid: "batch-pipeline" } });
   root.append(
     pageHead("Images and their metadata", "Infant, acquisition date and institution of each image; correct them where they are wrong.",
       h("a", { class: "btn", href: "#/admin/batches", text: "Back to batches" }),
       h("button", { class: "btn", type: "button", text: "Refresh", onclick: () => load() })),
     h("h3", { class: "long-name" }, title),
+    run,
     list,
   );
 
   const load = guarded(async () => {
     const [batch, found] = await Promise.all([api.get(`/batches/${batchId}`), api.all(`/batches/${batchId}/images`)]);
     title.textContent = `${batch.batch_name} (#${batch.id})`;
+    const last = batch.pipeline_run;
+    replace(run, last
+      ? [statusPill(last.status, `Pipeline run ${last.attempt}: ${humanize(last.status)}`),
+        last.failed_step ? h("span", { class: "muted long-name", title: last.error || "", text: `failed at ${last.failed_step}${last.error ? ` (${last.error})` : ""}` }) : null,
+        restartPipelineButton(api, batch, () => load())]
+      : []);
     images = found;
     draw();
   }, "Images");

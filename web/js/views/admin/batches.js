@@ -4,7 +4,7 @@ import { h, replace, fmtDateTime, humanize, fmtPercent, accuracyText } from "../
 import { confirmDialog, openDialog } from "../../ui/dialog.js";
 import { guarded, notify } from "../../ui/notices.js";
 import { IMAGE_STATUS_COLOURS, dataTable, latestOnly, pageHead, pager, statusPill } from "./common.js";
-import { mountBatchImages } from "./batch-images.js";
+import { mountBatchImages, restartPipelineButton } from "./batch-images.js";
 
 const ORDER = ["APPROVED", "REJECTED", "UNDER_REVIEW", "SUBMITTED", "REQUIRES_REVISION", "ANNOTATED", "IN_PROGRESS", "ASSIGNED", "YOLO_PROCESSED", "UPLOADED"];
 
@@ -100,6 +100,8 @@ export function mountBatches(root, ctx, route) {
     if (phase) bits.push(statusPill(phase.status, phase.text));
     if (run) bits.push(h("div", { class: "muted", text: `attempt ${run.attempt}${run.failed_step ? ` · failed at ${run.failed_step}` : ""}${phase?.waiting ? " · the run waits for people" : ""}` }));
     if (b.yolo_model_version) bits.push(h("div", { class: "muted", text: `${b.yolo_model_version} · confidence ${b.avg_yolo_confidence ?? "—"}${b.failed_yolo_count ? ` · ${b.failed_yolo_count} failed` : ""}` }));
+    const restart = restartPipelineButton(api, b, () => load(true));
+    if (restart) bits.push(restart);
     return bits.length ? h("div", {}, bits) : h("span", { class: "muted", text: "—" });
   }
 

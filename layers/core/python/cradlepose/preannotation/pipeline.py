@@ -15,9 +15,11 @@ from pydantic import BaseModel, ConfigDict
 from cradlepose.adapters.workflow import Workflow
 from cradlepose.db.models import ImageBatch, PipelineRun
 from cradlepose.db.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from cradlepose.domain import access
 from cradlepose.domain.actor import SYSTEM_CONTEXT, Actor
 from cradlepose.domain.audit import AuditEntry
-from cradlepose.domain.enums import AuditCategory, PipelineRunStatus
+from cradlepose.domain.enums import AuditCategory, BatchStatus, PipelineRunStatus
+from cradlepose.domain.errors import Conflict
 from cradlepose.domain.status_changes import change_status
 from cradlepose.settings import get_settings
 
@@ -66,6 +68,30 @@ def request_run(uow: UnitOfWork, batch: ImageBatch, reason: str) -> PipelineRun:
         )
     )
     return run
+
+
+def restart_failed(uow: UnitOfWork, batch_id: int) -> int:
+    """An admin starts a batch's failed pipeline again: a new REQUESTED run (the next attempt)
+    whose steps replay from the database, so only the images still without a result are
+    pre-annotated. Returns the run's id; the caller starts it after commit (`start_run`).
+    Refused (409) unless the batch's latest run FAILED."""
+    access.require_admin(uow.actor)
+    batch = uow.batches.require(batch_id, for_update=True)
+    latest = uow.pipeline_runs.latest(batch.id)
+    if latest is None or latest.status is not PipelineRunStatus.FAILED:
+        state = (
+            "has no pipeline run"
+            if latest is None
+            else f"pipeline run {latest.attempt} is {latest.status.value}"
+        )
+        raise Conflict(f"batch {batch.id} {state}: only a failed pipeline is restarted")
+    if batch.status is BatchStatus.ARCHIVED:
+        raise Conflict(f"batch {batch.id} is ARCHIVED; an archived batch's pipeline is not restarted")
+    run = request_run(
+        uow, batch, f"restarted by an admin after run {latest.attempt} failed at {latest.failed_step}"
+    )
+    uow.commit()
+    return run.id
 
 
 def execution_input(run: PipelineRun) -> dict[str, int]:

@@ -17,10 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from cradlepose.accounts import users
-from cradlepose.db.models import PerformanceMetrics
+from cradlepose.db.models import PerformanceMetrics, SigmaCalibration
 from cradlepose.domain.actor import Claims
 from cradlepose.domain.enums import PeriodType, Role
-from cradlepose.domain.keypoint_schema import COCO17_NAMES
+from cradlepose.domain.keypoint_schema import COCO17_NAMES, COCO17_SIGMAS
 from cradlepose.workflow import annotations as annotation_service
 from cradlepose.workflow import assignments, verifications
 from tests.browser import scene
@@ -85,6 +85,35 @@ def build(stack: RunningStack) -> Demo:
     return Demo(
         admin, [anna, ben, chloe], [victor, vera], revision_image=b_images[0], review_image=b_images[1]
     )
+
+
+def sigma_calibration(stack: RunningStack, admin: Person) -> tuple[int, int]:
+    """A calibration of infant-pose-17 as `calibrate` stores it: infants' hips and heads measured
+    wider than COCO's adults, the ankles on too few samples to adopt. Returns (schema, calibration)."""
+    schema_id = int(stack.scalar("SELECT id FROM keypoint_schemas WHERE name = 'infant-pose-17'"))
+    samples = [120] * 15 + [12, 0]
+    estimates = [
+        {
+            "keypoint_id": i,
+            "name": name,
+            "sigma": round(coco * (1.6 if name.endswith("hip") else 1.25 if i < 5 else 0.9), 5)
+            if n
+            else None,
+            "samples": n,
+            "current_sigma": coco,
+            "coco_sigma": coco,
+            "adoptable": n >= 30,
+        }
+        for i, (name, coco, n) in enumerate(zip(COCO17_NAMES, COCO17_SIGMAS, samples, strict=True))
+    ]
+    with stack.session_factory() as session:
+        row = SigmaCalibration(
+            keypoint_schema_id=schema_id, method="against-verified-result", estimates=estimates,
+            images=64, annotations=131, min_samples=30, created_by=admin.user_id,
+        )  # fmt: skip
+        session.add(row)
+        session.commit()
+        return schema_id, row.id
 
 
 def assign(stack: RunningStack, admin: Person, batch_id: int, who: Person) -> int:

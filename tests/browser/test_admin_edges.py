@@ -303,3 +303,41 @@ def test_an_admin_relabels_retires_and_brings_back_a_vocabulary_term(
     expect(row).to_contain_text("active")
     expect(page.locator("[data-retire=supine]")).to_be_visible()
     assert stack.scalar("SELECT is_active FROM vocabulary_terms WHERE code = 'supine'") is True
+
+
+def test_an_admin_reviews_a_sigma_calibration_against_coco_and_adopts_it(
+    stack: RunningStack, project: dict[str, int], open_page: Callable[[], Watched]
+) -> None:
+    schema_id, calibration_id = demo_data.sigma_calibration(stack, stack.people["ada"])
+    page = open_page().page
+    sign_in(page, "ada")
+    page.goto("/#/admin/schemas")
+    page.locator(f"[data-calibrations='{schema_id}']").click()
+    expect(page.locator("table[aria-label=Calibrations] tbody tr")).to_have_count(1)
+    chart = page.get_by_role("img", name=f"Per-keypoint sigma of calibration {calibration_id} beside COCO's")
+    expect(chart).to_be_visible()
+    # Two bars a keypoint that has an estimate, one (COCO's) for the right ankle with no sample
+    assert chart.locator("rect").count() == 17 * 2 - 1
+    expect(chart).to_contain_text("left_hip")
+    sigmas = page.locator(f"table[aria-label='Sigmas of calibration {calibration_id}']")
+    expect(sigmas.locator("tr[data-keypoint=left_hip]")).to_contain_text("0.1712")
+    expect(sigmas.locator("tr[data-keypoint=left_ankle]")).to_contain_text("too few samples")
+    no_horizontal_overflow(page)
+
+    page.locator(f"[data-adopt='{calibration_id}']").click()
+    dialog = page.locator("dialog[open]")
+    dialog.get_by_label("Version").fill("v1.1")
+    dialog.get_by_role("button", name="Adopt").click()
+    expect(page.locator("#notices")).to_contain_text("v1.1 made with the calibrated sigmas (inactive)")
+    expect(page.locator("table[aria-label=Calibrations]")).to_contain_text("adopted by schema #")
+    expect(page.locator(f"[data-adopt='{calibration_id}']")).to_have_count(0)
+    adopted = stack.rows(
+        "SELECT s.version, s.is_active, s.schema_definition FROM sigma_calibrations c"
+        " JOIN keypoint_schemas s ON s.id = c.adopted_schema_id WHERE c.id = :c",
+        c=calibration_id,
+    )
+    [(version, active, definition)] = adopted
+    assert (version, active) == ("v1.1", False)
+    by_name = {k["name"]: k["sigma"] for k in definition["keypoints"]}
+    assert by_name["left_hip"] == pytest.approx(0.1712, abs=1e-4)  # measured, adopted
+    assert by_name["left_ankle"] == pytest.approx(0.089)  # too few samples: COCO's stays

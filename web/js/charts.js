@@ -124,6 +124,33 @@ export function horizontalBars(items, { title, max = null, format = (v) => Strin
   return svg;
 }
 
+/**
+ * Two bars a row, to compare two values of the same thing (a measured sigma beside COCO's).
+ * rows: [{label, values: [a|null, b|null]}]; series: [{name, color}, {name, color}] name the two
+ * bars once, in the legend, so no label repeats. A null value draws no bar and says "—".
+ */
+export function pairedBars(rows, series, { title, max = null, format = (v) => String(v), width = 560 } = {}) {
+  if (!rows.length) return empty(title);
+  const row = 34;
+  const height = rows.length * row + 10;
+  const left = 120;
+  const values = rows.flatMap((r) => r.values.filter((v) => v != null));
+  const top = Math.max(1e-9, max ?? Math.max(...values, 0));
+  const span = width - left - 70;
+  const svg = frame(width, height, title);
+  rows.forEach((item, i) => {
+    const y = 5 + i * row;
+    svg.append(s("text", { x: left - 8, y: y + 19, "text-anchor": "end" }, item.label));
+    item.values.forEach((value, k) => {
+      const by = y + 3 + k * 14;
+      const w = value == null ? 0 : (span * Math.max(0, value)) / top;
+      if (value != null) svg.append(s("rect", { x: left, y: by, width: Math.max(1, w), height: 12, rx: 2, fill: series[k].color }));
+      svg.append(s("text", { x: left + Math.max(1, w) + 6, y: by + 10, class: "bar-value" }, value == null ? "—" : format(value)));
+    });
+  });
+  return svg;
+}
+
 export function legend(series) {
   return h("div", { class: "legend" }, series.map((se) => h("span", {}, h("i", { style: { background: se.color } }), se.name)));
 }

@@ -8,8 +8,9 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from api.dependencies import Admin, Researcher
-from api.params import ResourceId
+from api.params import Cursor, Limit, ResourceId
 from api.problems import documented
+from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
 from cradlepose.keypoint_schemas import schemas, sigma_calibrations
 
 router = Router()
@@ -28,6 +29,19 @@ def calibrate(
 ) -> sigma_calibrations.CalibrationOut:
     with me.uow() as uow:
         return sigma_calibrations.calibrate(uow, schema_id, body)
+
+
+@router.get(
+    "/schemas/<schema_id>/sigma-calibrations",
+    tags=TAGS,
+    summary="A schema's calibrations, newest first, each keypoint's estimate beside COCO's (researchers)",
+    responses=documented(200, 401, 403, 404, 422),
+)
+def list_calibrations(
+    me: Researcher, schema_id: ResourceId, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
+) -> Page[sigma_calibrations.CalibrationOut]:
+    with me.uow() as uow:
+        return sigma_calibrations.list_calibrations(uow, schema_id, cursor, limit)
 
 
 @router.get(

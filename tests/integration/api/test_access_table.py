@@ -232,6 +232,8 @@ ROWS = [
     Row("GET", "/models/{id}/deployments", lambda w: f"/models/{w.model_id}/deployments", RESEARCHERS_200),
     Row("POST", "/schemas/{id}/sigma-calibrations", lambda w: f"/schemas/{w.schema_id}/sigma-calibrations",
         RESEARCHERS_201, lambda w: {"min_samples": 1}),
+    Row("GET", "/schemas/{id}/sigma-calibrations", lambda w: f"/schemas/{w.schema_id}/sigma-calibrations",
+        RESEARCHERS_200),
     Row("GET", "/sigma-calibrations/{id}", lambda w: f"/sigma-calibrations/{w.calibration_id}", RESEARCHERS_200),
     Row("POST", "/sigma-calibrations/{id}/adopt", lambda w: f"/sigma-calibrations/{w.calibration_id}/adopt",
         ADMIN_ONLY_201, lambda w: {"version": "v9"}),

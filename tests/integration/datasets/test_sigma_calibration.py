@@ -94,6 +94,16 @@ def test_calibration_recovers_the_sigmas_annotations_were_drawn_with(
         assert row["current_sigma"] == coco
         assert row["adoptable"]
     assert api.get(f"/sigma-calibrations/{calibration['id']}", verifier).json == calibration
+    # The schema's calibrations, newest first: a second one with a lower bar comes before it
+    second = api.post(
+        f"/schemas/{batch.schema_id}/sigma-calibrations", verifier, body={"min_samples": 5}
+    ).json
+    listed = api.get(f"/schemas/{batch.schema_id}/sigma-calibrations", verifier)
+    assert listed.status == 200, listed.body
+    assert [c["id"] for c in listed.json["items"]] == [second["id"], calibration["id"]]
+    assert listed.json["items"][1] == calibration
+    assert api.get(f"/schemas/{batch.schema_id}/sigma-calibrations", annotator).status == 403
+    assert api.get("/schemas/987654/sigma-calibrations", verifier).status == 404
 
     assert (
         api.post(f"/sigma-calibrations/{calibration['id']}/adopt", verifier, body={"version": "v1.1"}).status

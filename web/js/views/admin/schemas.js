@@ -1,4 +1,5 @@
-// Keypoint schemas: the list, activation, and the visual editor (#/admin/schemas/<id> or /new).
+// Keypoint schemas: the list, activation, the visual editor (#/admin/schemas/<id> or /new), and
+// each schema's OKS sigma calibrations (#/admin/schemas/<id>/calibrations).
 
 import { h, replace, fmtDateTime } from "../../dom.js";
 import { go } from "../../router.js";
@@ -6,9 +7,11 @@ import { forgetSchema } from "../../data.js";
 import { guarded, notify } from "../../ui/notices.js";
 import { dataTable, pageHead, statusPill } from "./common.js";
 import { mountSchemaEditor } from "./schema-editor.js";
+import { mountSigmaCalibrations } from "./sigma-calibrations.js";
 
 export function mountSchemas(root, ctx, route) {
   const target = route.parts[2];
+  if (target && route.parts[3] === "calibrations") return mountSigmaCalibrations(root, ctx, Number(target));
   if (target) return mountSchemaEditor(root, ctx, target === "new" ? null : Number(target), route.query.get("from"));
   const api = ctx.api;
   const list = h("div", { class: "muted", text: "Loading…" });
@@ -33,6 +36,7 @@ export function mountSchemas(root, ctx, route) {
           render: (s) => h("div", { class: "actions" },
             h("a", { class: "btn btn-small", href: `#/admin/schemas/${s.id}`, text: s.in_use ? "New version…" : "Edit" }),
             h("a", { class: "btn btn-small", href: `#/admin/schemas/new?from=${s.id}`, text: "Copy" }),
+            h("a", { class: "btn btn-small", href: `#/admin/schemas/${s.id}/calibrations`, dataset: { calibrations: String(s.id) }, title: "OKS sigmas measured on infants, beside COCO's", text: "Sigmas" }),
             s.is_active
               ? h("button", { class: "btn btn-small", type: "button", text: "Deactivate", onclick: guarded(() => toggle(s, "deactivate"), "Deactivate") })
               : h("button", { class: "btn btn-small", type: "button", text: "Activate", onclick: guarded(() => toggle(s, "activate"), "Activate") })),

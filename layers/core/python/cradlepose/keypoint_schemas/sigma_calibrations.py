@@ -26,7 +26,8 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from cradlepose.common.use_cases import audit
+from cradlepose.common.paging import keyset_page
+from cradlepose.common.use_cases import Page, audit
 from cradlepose.datasets.verified_images import final_annotations
 from cradlepose.db.models import Annotation, Image, ImageBatch, SigmaCalibration
 from cradlepose.db.unit_of_work import UnitOfWork
@@ -121,6 +122,22 @@ def get_calibration(uow: UnitOfWork, calibration_id: int) -> CalibrationOut:
     if row is None:
         raise NotFound("SigmaCalibration", calibration_id)
     return CalibrationOut.model_validate(row)
+
+
+def list_calibrations(
+    uow: UnitOfWork, schema_id: int, cursor: str | None, limit: int
+) -> Page[CalibrationOut]:
+    """A schema's calibrations, newest first: what an admin reviews before adopting one."""
+    access.require_researcher(uow.actor)
+    uow.schemas.require(schema_id)
+    return keyset_page(
+        uow.session,
+        sa.select(SigmaCalibration).where(SigmaCalibration.keypoint_schema_id == schema_id),
+        order_by=[SigmaCalibration.id.desc()],
+        cursor=cursor,
+        limit=limit,
+        to_model=CalibrationOut.model_validate,
+    )
 
 
 def adopt(uow: UnitOfWork, calibration_id: int, command: AdoptIn) -> schemas.SchemaOut:

@@ -218,3 +218,30 @@ def test_an_admin_corrects_an_images_metadata_on_the_batch_images_page(
     assert new["infant_metadata"] == {"age_months": 4.5, "sex": "female", "subject_id": "CP-017"}
     assert new["source_institution"] == "Site B"
     no_horizontal_overflow(page)
+
+
+def test_mark_and_unmark_a_quality_check_image(
+    stack: RunningStack, project: None, open_page: Callable[[], Watched]
+) -> None:
+    batch_id = stack.scalar("SELECT id FROM image_batches WHERE batch_name = 'ward-f-2026-04'")
+    page = _admin(open_page)
+    page.goto(f"/#/admin/batches/{batch_id}")
+    toggle = page.locator("[data-page=batches] tbody tr").first.locator("[data-gold]")
+    image_id = int(toggle.get_attribute("data-gold") or 0)
+    expect(toggle).to_have_attribute("aria-pressed", "false")
+    toggle.click()
+    page.locator("dialog[open]").get_by_role("button", name="Mark as gold").click()
+    expect(page.locator("#notices")).to_contain_text(f"Image #{image_id} is a quality check (17 keypoints)")
+    expect(page.locator(f"[data-gold='{image_id}']")).to_have_attribute("aria-pressed", "true")
+    gold = "SELECT gold_keypoints IS NOT NULL FROM images WHERE id = :i"
+    assert stack.scalar(gold, i=image_id) is True
+
+    page.locator(f"[data-gold='{image_id}']").click()
+    expect(page.locator(f"[data-gold='{image_id}']")).to_have_attribute("aria-pressed", "false")
+    assert stack.scalar(gold, i=image_id) is False
+    actions = stack.rows(
+        "SELECT action FROM audit_logs WHERE resource_id = :i AND action LIKE 'QUALITY_CHECK_%' ORDER BY id",
+        i=image_id,
+    )
+    assert [a[0] for a in actions] == ["QUALITY_CHECK_SET", "QUALITY_CHECK_CLEARED"]
+    no_horizontal_overflow(page)

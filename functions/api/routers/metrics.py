@@ -60,3 +60,14 @@ def set_gold(
 ) -> quality_checks.GoldOut:
     with me.uow() as uow:
         return quality_checks.set_gold(uow, batch_id, image_id, body)
+
+
+@router.delete(
+    "/batches/<batch_id>/images/<image_id>/gold",
+    tags=["quality checks"],
+    summary="The image is no quality check any more (admin; refused once its annotation is in)",
+    responses=documented(200, 401, 403, 404, 409),
+)
+def clear_gold(me: Admin, batch_id: ResourceId, image_id: ResourceId) -> quality_checks.GoldOut:
+    with me.uow() as uow:
+        return quality_checks.clear_gold(uow, batch_id, image_id)

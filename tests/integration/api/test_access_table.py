@@ -183,6 +183,9 @@ ROWS = [
         ADMIN_ONLY_409),
     Row("PUT", "/batches/{id}/images/{id}/gold", lambda w: f"/batches/{w.ready_batch_id}/images/{w.ready_image_id}/gold",
         ADMIN_ONLY_200, lambda w: {"keypoints": {"keypoints": [{"id": 0, "x": 10, "y": 10}]}}),
+    # The ready image is no quality check in this world: past the door, the admin meets the state rule.
+    Row("DELETE", "/batches/{id}/images/{id}/gold",
+        lambda w: f"/batches/{w.ready_batch_id}/images/{w.ready_image_id}/gold", ADMIN_ONLY_409),
     # --- datasets, exports, imports, models
     Row("POST", "/datasets", lambda w: "/datasets", RESEARCHERS_201,
         lambda w: {"name": f"d{next(_names)}", "keypoint_schema_id": w.schema_id}),

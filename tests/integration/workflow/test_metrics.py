@@ -62,6 +62,8 @@ def test_gold_images_and_the_rollup(
     assert api.get("/me", team.verifier).json["total_verifications_completed"] == 4
     assert api.put(f"/batches/{batch_id}/images/{gold_image['id']}/gold", team.admin,
                    body={"keypoints": truth}).status == 409  # fmt: skip
+    # Scored against its gold already: it stays a quality check
+    assert api.delete(f"/batches/{batch_id}/images/{gold_image['id']}/gold", team.admin).status == 409
 
     today = dt.datetime.now(dt.UTC).date().isoformat()
     first = api.post("/metrics/rollup", team.admin, query={"period": "DAILY", "day": today})
@@ -95,6 +97,46 @@ def test_gold_images_and_the_rollup(
         assert api.post("/metrics/rollup", team.admin, query={"period": period, "day": today}).status == 200
     periods = {r["period_type"] for r in api.get(f"/users/{team.annotator.user_id}/metrics", team.admin).json}
     assert periods == {"DAILY", "WEEKLY", "MONTHLY", "QUARTERLY"}
+
+
+def test_an_admin_sees_and_unmarks_quality_checks_and_an_annotator_never_sees_them(
+    api: ApiClient, team: Team, ready_batch: Callable[..., int], engine: sa.Engine
+) -> None:
+    batch_id = ready_batch(2)
+    first, second = api.get(f"/batches/{batch_id}/images", team.admin).json["items"]
+    gold_url = f"/batches/{batch_id}/images/{first['id']}/gold"
+    assert (first["quality_check"], second["quality_check"]) == (False, False)
+    truth = api.get(f"/images/{first['id']}", team.admin).json["yolo_keypoints"]
+    assert api.put(gold_url, team.admin, body={"keypoints": truth}).status == 200
+
+    listed = {
+        i["id"]: i["quality_check"] for i in api.get(f"/batches/{batch_id}/images", team.admin).json["items"]
+    }
+    assert listed == {first["id"]: True, second["id"]: False}
+    api.post(f"/batches/{batch_id}/assignments", team.admin, body={"annotator_id": team.annotator.user_id})
+    seen = api.get(f"/batches/{batch_id}/images", team.annotator).json["items"]
+    assert len(seen) == 2
+    assert {i["quality_check"] for i in seen} == {None}
+
+    assert api.delete(gold_url, team.annotator).status == 403
+    cleared = api.delete(gold_url, team.admin)
+    assert cleared.status == 200, cleared.body
+    assert api.delete(gold_url, team.admin).status == 409  # not a quality check any more
+    listed = {
+        i["id"]: i["quality_check"] for i in api.get(f"/batches/{batch_id}/images", team.admin).json["items"]
+    }
+    assert listed[first["id"]] is False
+    with engine.connect() as conn:
+        actions = conn.scalars(
+            sa.text("SELECT action FROM audit_logs WHERE resource_type = 'Image' AND resource_id = :i"
+                    " AND action LIKE 'QUALITY_CHECK_%' ORDER BY id"),
+            {"i": first["id"]},
+        ).all()  # fmt: skip
+        # SQL NULL, as the metrics' `IS NOT NULL` needs, not JSON null
+        assert conn.scalar(
+            sa.text("SELECT gold_keypoints IS NULL FROM images WHERE id = :i"), {"i": first["id"]}
+        )
+    assert actions == ["QUALITY_CHECK_SET", "QUALITY_CHECK_CLEARED"]
 
 
 def test_rejections_and_revisions_show_as_error_patterns(

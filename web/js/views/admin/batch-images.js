@@ -9,6 +9,8 @@ import { guarded, notify } from "../../ui/notices.js";
 import { dataTable, pageHead, statusPill } from "./common.js";
 
 const SEXES = ["female", "male", "unknown"];
+// workflow/quality_checks.py: once an annotation is in, an image's gold is scored and stays.
+const GOLD_LOCKED = ["SUBMITTED", "UNDER_REVIEW", "APPROVED", "REJECTED"];
 
 /** The "Restart pipeline" button of a batch whose latest run failed (null otherwise). */
 export function restartPipelineButton(api, batch, after) {
@@ -70,6 +72,7 @@ export function mountBatchImages(root, ctx, batchId) {
         { label: "Pseudonym", render: (i) => infant(i, "subject_id") },
         { label: "Acquired", render: (i) => i.acquisition_date || "—" },
         { label: "Institution", render: (i) => i.source_institution || "—" },
+        { label: "Quality check", render: (i) => goldToggle(i) },
         {
           label: "",
           render: (i) => h("button", { class: "btn btn-small", type: "button", dataset: { correct: String(i.id) }, text: "Correct…", onclick: guarded(() => correct(i), "Correct metadata") }),
@@ -78,6 +81,42 @@ export function mountBatchImages(root, ctx, batchId) {
       images,
       { empty: "No image registered in this batch yet.", label: "Images", rowAttrs: (i) => ({ dataset: { image: String(i.id) } }) },
     ));
+  }
+
+  // A quality check (gold image): the annotator never knows; their work on it is scored by OKS
+  // against the gold keypoints. Marking takes the image's pre-annotation as the gold, which the
+  // admin has checked in the viewer first; unmarking is refused once the image's annotation is in.
+  function goldToggle(image) {
+    const locked = GOLD_LOCKED.includes(image.status);
+    return h("button", {
+      class: ["btn", "btn-small", image.quality_check ? "btn-primary" : null], type: "button",
+      "aria-pressed": image.quality_check ? "true" : "false", dataset: { gold: String(image.id) },
+      "aria-label": `Quality check: ${image.original_filename}`,
+      disabled: locked,
+      title: locked ? "Its annotation is in: a quality check stays as it was" : "A gold image scores its annotator's accuracy",
+      text: image.quality_check ? "Gold" : "Not gold",
+      onclick: guarded(() => toggleGold(image), "Quality check"),
+    });
+  }
+
+  async function toggleGold(image) {
+    const url = `/batches/${batchId}/images/${image.id}/gold`;
+    if (image.quality_check) {
+      await api.del(url);
+      notify(`Image #${image.id} is no quality check any more`, "success");
+      return load();
+    }
+    const detail = await api.get(`/images/${image.id}`);
+    if (!detail.yolo_keypoints) {
+      notify(`Image #${image.id} has no pre-annotation to take as its gold keypoints`, "error");
+      return;
+    }
+    const sure = await confirmDialog("Mark as quality check",
+      `The pre-annotation's keypoints of ${image.original_filename} become its gold: check them first. The annotator is not told.`, "Mark as gold");
+    if (!sure) return;
+    const gold = await api.put(url, { body: { keypoints: detail.yolo_keypoints } });
+    notify(`Image #${image.id} is a quality check (${gold.keypoints} keypoints)`, "success");
+    await load();
   }
 
   async function correct(image) {

@@ -62,6 +62,11 @@ class ImageOut(BaseModel):
     )
     created_at: dt.datetime
     last_status_change: dt.datetime
+    quality_check: bool | None = Field(
+        default=None,
+        description="admins only (null for anyone else: annotators never learn which images are "
+        "gold): whether the image has gold keypoints",
+    )
 
 
 class ImageDetail(ImageOut):
@@ -77,7 +82,8 @@ def list_images(
     actor = access.require_worker(uow.actor)
     batch = readable_batch(uow, actor, batch_id)
     query = sa.select(Image).where(Image.batch_id == batch.id)
-    if not access.is_admin(actor):
+    admin = access.is_admin(actor)
+    if not admin:
         query = query.where(open_work_covers(actor))
     if status is not None:
         query = query.where(Image.status == status)
@@ -87,12 +93,18 @@ def list_images(
         order_by=[Image.id.desc()],
         cursor=cursor,
         limit=limit,
-        to_model=ImageOut.model_validate,
+        to_model=_admin_view if admin else ImageOut.model_validate,
     )
     audit_phi_read(
         uow, "IMAGES_LISTED", "ImageBatch", batch.id, details={"images": [i.id for i in page.items]}
     )
     return page
+
+
+def _admin_view(image: Image) -> ImageOut:
+    return ImageOut.model_validate(image).model_copy(
+        update={"quality_check": image.gold_keypoints is not None}
+    )
 
 
 def download_name(image: Image) -> str:

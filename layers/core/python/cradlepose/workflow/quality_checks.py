@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
+from cradlepose.db.models import Image
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
 from cradlepose.domain.audit import AuditEntry
@@ -33,12 +35,7 @@ class GoldOut(BaseModel):
 
 
 def set_gold(uow: UnitOfWork, batch_id: int, image_id: int, command: GoldIn) -> GoldOut:
-    access.require_admin(uow.actor)
-    image = uow.images.require(image_id, for_update=True)
-    if image.batch_id != batch_id:
-        raise NotFound("Image", image_id)
-    if image.status in LOCKED:
-        raise Conflict(f"image {image.id} is {image.status.value}: set gold keypoints before it is annotated")
+    image = _unlocked_image(uow, batch_id, image_id, "set gold keypoints before it is annotated")
     batch = uow.batches.require(batch_id)
     schema = SchemaDefinition.model_validate(uow.schemas.require(batch.keypoint_schema_id).schema_definition)
     gold = validate_keypoints(command.keypoints, schema, image.width, image.height)
@@ -55,3 +52,35 @@ def set_gold(uow: UnitOfWork, batch_id: int, image_id: int, command: GoldIn) -> 
     )
     uow.commit()
     return GoldOut(image_id=image.id, batch_id=batch.id, keypoints=len(gold.keypoints))
+
+
+def clear_gold(uow: UnitOfWork, batch_id: int, image_id: int) -> GoldOut:
+    """The image is no quality check any more; refused once its annotation is in (it may be scored)."""
+    image = _unlocked_image(uow, batch_id, image_id, "its annotation may already be scored against the gold")
+    if image.gold_keypoints is None:
+        raise Conflict(f"image {image.id} is not a quality check")
+    before = len(image.gold_keypoints.get("keypoints", []))
+    # SQL NULL, not JSON null: the metrics find gold images with `gold_keypoints IS NOT NULL`.
+    uow.session.execute(sa.update(Image).where(Image.id == image.id).values(gold_keypoints=sa.null()))
+    uow.audit(
+        AuditEntry(
+            action="QUALITY_CHECK_CLEARED",
+            category=AuditCategory.ANNOTATION,
+            resource_type="Image",
+            resource_id=image.id,
+            old_values={"keypoints": before},
+            batch_context={"batch_id": batch_id},
+        )
+    )
+    uow.commit()
+    return GoldOut(image_id=image.id, batch_id=batch_id, keypoints=0)
+
+
+def _unlocked_image(uow: UnitOfWork, batch_id: int, image_id: int, why: str) -> Image:
+    access.require_admin(uow.actor)
+    image = uow.images.require(image_id, for_update=True)
+    if image.batch_id != batch_id:
+        raise NotFound("Image", image_id)
+    if image.status in LOCKED:
+        raise Conflict(f"image {image.id} is {image.status.value}: {why}")
+    return image

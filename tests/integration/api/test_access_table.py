@@ -178,6 +178,7 @@ ROWS = [
     Row("GET", "/users/{id}/metrics", lambda w: f"/users/{w.people['annotator_owner'].user_id}/metrics",
         (401, 403, 403, 403, 200, 403, 403, 200)),
     Row("POST", "/metrics/rollup", lambda w: "/metrics/rollup", ADMIN_ONLY_200),
+    Row("GET", "/metrics/corrections", lambda w: "/metrics/corrections", RESEARCHERS_200),
     Row("PUT", "/batches/{id}/images/{id}/gold", lambda w: f"/batches/{w.ready_batch_id}/images/{w.ready_image_id}/gold",
         ADMIN_ONLY_200, lambda w: {"keypoints": {"keypoints": [{"id": 0, "x": 10, "y": 10}]}}),
     # --- datasets, exports, imports, models

@@ -9,7 +9,7 @@ job's `results.review_batch_id`); an imported batch has none and keeps its `yolo
 one submitted image appear.
 
 One statement per grouping, whatever the batch's size: Postgres expands each first submission's
-keypoints next to the model's (jsonb_to_recordset), sums them per image and then per group, and
+keypoints next to the model's (jsonb_to_recordset), sums them per image, per batch, then per group, and
 Python only turns each group's sums into figures. Nothing is read image by image into Python.
 """
 
@@ -67,46 +67,33 @@ class CorrectionMetricsOut(BaseModel):
     items: list[CorrectionMetricsRow] = Field(description="oldest pre-annotation first")
 
 
-# The batches pre-annotated by a model, with that model, in the schema asked for (or every schema).
-_PRE_ANNOTATED = """
-pre_annotated AS (
-    SELECT b.id AS batch_id, b.batch_name, b.yolo_processing_completed AS preannotated_at,
-           coalesce(CAST(run.spec ->> 'model_config_id' AS bigint), job.model_id) AS model_id,
-           coalesce(mc.model_name, run.spec ->> 'name') AS model_name,
-           coalesce(mc.version, run.spec ->> 'version', b.yolo_model_version) AS model_version
-      FROM image_batches AS b
-      LEFT JOIN LATERAL (
-            SELECT r.model_spec AS spec
-              FROM pipeline_runs AS r
-             WHERE r.batch_id = b.id AND r.model_spec IS NOT NULL
-             ORDER BY r.attempt
-             LIMIT 1) AS run ON true
-      LEFT JOIN LATERAL (
-            SELECT j.model_id
-              FROM inference_jobs AS j
-             WHERE j.results ->> 'review_batch_id' = CAST(b.id AS text)
-             LIMIT 1) AS job ON true
-      LEFT JOIN ml_model_configs AS mc
-             ON mc.id = coalesce(CAST(run.spec ->> 'model_config_id' AS bigint), job.model_id)
-     WHERE b.yolo_processing_completed IS NOT NULL
-       AND (CAST(:schema_id AS bigint) IS NULL OR b.keypoint_schema_id = CAST(:schema_id AS bigint))
-)"""
-
-# Each image's first submission (lowest version submitted), compared keypoint by keypoint with the
-# model's (domain.corrections.correction_of, in SQL), and the decision of its first final verification.
-_PER_IMAGE = """
+# The sums of each batch that a model pre-annotated, in the schema asked for (or every schema).
+# Each image's first submission (lowest version submitted) is compared keypoint by keypoint with
+# the model's (domain.corrections.correction_of, in SQL), with the decision of its image's first
+# final verification; then summed per batch. The images are joined to image_batches itself, whose
+# statistics the planner knows, not to a CTE (which it joined image by image in a loop).
+_PER_BATCH = """
 first_submissions AS (
     SELECT DISTINCT ON (a.image_id)
            a.image_id, i.batch_id, i.yolo_keypoints, a.refined_keypoints, a.time_spent_seconds
-      FROM pre_annotated AS p
-      JOIN images AS i ON i.batch_id = p.batch_id
+      FROM image_batches AS b
+      JOIN images AS i ON i.batch_id = b.id
       JOIN annotations AS a ON a.image_id = i.id
      WHERE a.submitted_at IS NOT NULL
+       AND b.yolo_processing_completed IS NOT NULL
+       AND (CAST(:schema_id AS bigint) IS NULL OR b.keypoint_schema_id = CAST(:schema_id AS bigint))
      ORDER BY a.image_id, a.version, a.id
 ),
-per_image AS (
-    SELECT f.batch_id, f.time_spent_seconds, c.model_keypoints, c.paired, c.distance_sum, c.untouched,
-           fv.decision
+per_batch AS (
+    SELECT f.batch_id,
+           count(*) AS images,
+           sum(c.model_keypoints) AS model_keypoints,
+           sum(c.paired) AS paired,
+           sum(c.distance_sum) AS distance_sum,
+           sum(c.untouched) AS untouched,
+           count(fv.decision) AS verified,
+           count(*) FILTER (WHERE CAST(fv.decision AS text) = :first_pass) AS accepted,
+           sum(f.time_spent_seconds) AS annotation_seconds
       FROM first_submissions AS f
      CROSS JOIN LATERAL (
             SELECT count(*) AS model_keypoints,
@@ -130,39 +117,55 @@ per_image AS (
              WHERE a2.image_id = f.image_id AND v.is_final_decision
              ORDER BY v.verified_at, v.id
              LIMIT 1) AS fv ON true
+     GROUP BY f.batch_id
 )"""
 
-_SUMS = """
-       count(*) AS images,
-       sum(x.model_keypoints) AS model_keypoints,
-       sum(x.paired) AS paired,
-       sum(x.distance_sum) AS distance_sum,
-       sum(x.untouched) AS untouched,
-       count(x.decision) AS verified,
-       count(*) FILTER (WHERE CAST(x.decision AS text) = :first_pass) AS accepted,
-       sum(x.time_spent_seconds) AS annotation_seconds"""
+# The model that pre-annotated each counted batch with sums (a row per batch, so the lookups run
+# once per batch, never per image).
+_WITH_MODEL = """
+with_model AS (
+    SELECT s.*, b.batch_name, b.yolo_processing_completed AS preannotated_at,
+           coalesce(CAST(run.spec ->> 'model_config_id' AS bigint), job.model_id) AS model_id,
+           coalesce(mc.model_name, run.spec ->> 'name') AS model_name,
+           coalesce(mc.version, run.spec ->> 'version', b.yolo_model_version) AS model_version
+      FROM per_batch AS s
+      JOIN image_batches AS b ON b.id = s.batch_id
+      LEFT JOIN LATERAL (
+            SELECT r.model_spec AS spec
+              FROM pipeline_runs AS r
+             WHERE r.batch_id = b.id AND r.model_spec IS NOT NULL
+             ORDER BY r.attempt
+             LIMIT 1) AS run ON true
+      LEFT JOIN LATERAL (
+            SELECT j.model_id
+              FROM inference_jobs AS j
+             WHERE j.results ->> 'review_batch_id' = CAST(b.id AS text)
+             LIMIT 1) AS job ON true
+      LEFT JOIN ml_model_configs AS mc
+             ON mc.id = coalesce(CAST(run.spec ->> 'model_config_id' AS bigint), job.model_id)
+)"""
 
 _BY_BATCH = sa.text(
     f"""
-    WITH {_PRE_ANNOTATED}, {_PER_IMAGE}
-    SELECT p.batch_id, p.batch_name, 1 AS batches, p.model_id, p.model_name, p.model_version,
-           p.preannotated_at, {_SUMS}
-      FROM per_image AS x
-      JOIN pre_annotated AS p ON p.batch_id = x.batch_id
-     GROUP BY p.batch_id, p.batch_name, p.model_id, p.model_name, p.model_version, p.preannotated_at
-     ORDER BY p.preannotated_at, p.batch_id
+    WITH {_PER_BATCH}, {_WITH_MODEL}
+    SELECT batch_id, batch_name, 1 AS batches, model_id, model_name, model_version, preannotated_at,
+           images, model_keypoints, paired, distance_sum, untouched, verified, accepted, annotation_seconds
+      FROM with_model
+     ORDER BY preannotated_at, batch_id
     """  # noqa: S608 - composed of this module's constant fragments only; every value is a bound parameter
 )
 
 _BY_MODEL = sa.text(
     f"""
-    WITH {_PRE_ANNOTATED}, {_PER_IMAGE}
-    SELECT NULL AS batch_id, NULL AS batch_name, count(DISTINCT p.batch_id) AS batches,
-           p.model_id, p.model_name, p.model_version, min(p.preannotated_at) AS preannotated_at, {_SUMS}
-      FROM per_image AS x
-      JOIN pre_annotated AS p ON p.batch_id = x.batch_id
-     GROUP BY p.model_id, p.model_name, p.model_version
-     ORDER BY min(p.preannotated_at), p.model_id, p.model_version
+    WITH {_PER_BATCH}, {_WITH_MODEL}
+    SELECT NULL AS batch_id, NULL AS batch_name, count(*) AS batches,
+           model_id, model_name, model_version, min(preannotated_at) AS preannotated_at,
+           sum(images) AS images, sum(model_keypoints) AS model_keypoints, sum(paired) AS paired,
+           sum(distance_sum) AS distance_sum, sum(untouched) AS untouched, sum(verified) AS verified,
+           sum(accepted) AS accepted, sum(annotation_seconds) AS annotation_seconds
+      FROM with_model
+     GROUP BY model_id, model_name, model_version
+     ORDER BY min(preannotated_at), model_id, model_version
     """  # noqa: S608 - composed of this module's constant fragments only; every value is a bound parameter
 )
 

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from cradlepose.datasets import datasets as dataset_service
 from cradlepose.domain.splits import SplitFractions
-from tests.browser import demo_data, models_data, research_data
+from tests.browser import corrections_data, demo_data, models_data, research_data
 from tests.browser.browser import CHROMIUM_ARGS, Watched, find_chromium
 from tests.browser.pages import drag, keypoint, keypoint_on_screen, pick_score, sign_in
 from tests.browser.scene import HEIGHT, WIDTH, scene
@@ -191,6 +191,21 @@ def models(browser: Browser, stack: RunningStack, out: Path) -> list[str]:
     return _close(watched)
 
 
+def corrections(browser: Browser, stack: RunningStack, out: Path) -> list[str]:
+    """Last: its batches take the verifier's queue first, so they come after every other screen."""
+    people = stack.people
+    corrections_data.build(stack, people["ada"], people["chloe"], people["vera"])
+    watched = Watched.open(browser, stack.base_url)
+    page = watched.page
+    sign_in(page, "ada")
+    page.goto("/#/admin/corrections")
+    # the demo's own wards, pre-annotated minutes ago and corrected to the truth, come last
+    expect(page.locator("[data-chart=distance] svg circle").nth(3)).to_be_visible()
+    expect(page.locator("[data-testid=corrections-models]")).to_contain_text("ward-pose 1.1")
+    _shoot(page, out / "admin-corrections.png")
+    return _close(watched)
+
+
 def _shoot(page: Page, path: Path) -> None:
     page.wait_for_timeout(400)  # let notices and transitions settle
     page.screenshot(path=str(path))
@@ -225,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         problems += datasets(browser, stack, demo, args.out)
         problems += research(browser, stack, demo, args.out)
         problems += models(browser, stack, args.out)
+        problems += corrections(browser, stack, args.out)
         browser.close()
     for problem in problems:
         print(problem, file=sys.stderr)  # noqa: T201

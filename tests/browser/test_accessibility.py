@@ -77,6 +77,7 @@ def test_every_screen_of_a_role_has_no_serious_violation(
     if who == "ada":  # the admin console's own pages come from its nav, not from this file
         assert sum(route.startswith("#/admin/") for route in report) >= 7, list(report)
         assert any(route.startswith("#/admin/batches/") for route in report), list(report)
+        assert "#/admin/corrections" in report, list(report)
     bad = {route: problems for route, problems in report.items() if problems}
     assert not bad, f"serious or critical axe violations: {bad}"
 

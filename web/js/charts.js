@@ -56,9 +56,13 @@ function valueAxis(svg, max, y, width, format) {
 
 /**
  * series: [{name, color, values: Map(dateIso → number|null)}]; dates: sorted ISO dates.
- * options: {title, yMax, format, width, height}
+ * options: {title, yMax, format, width, height, marks}
+ * marks (optional): Map(dateIso → {label, color}) names what each point stands for (the model
+ * that pre-annotated a batch): the point takes its colour, its tooltip its label, and the label is
+ * written above the point where it differs from the previous point's, so a run of points with the
+ * same label is labelled once and no two neighbouring labels repeat.
  */
-export function lineChart(series, dates, { title, yMax = null, format = (v) => String(Math.round(v)), width = 560, height = 220 } = {}) {
+export function lineChart(series, dates, { title, yMax = null, format = (v) => String(Math.round(v)), width = 560, height = 220, marks = null } = {}) {
   const svg = frame(width, height, title);
   if (!dates.length) return empty(title);
   const max = yMax ?? niceMax(Math.max(0, ...series.flatMap((se) => [...se.values.values()].filter((v) => v !== null))));
@@ -71,8 +75,17 @@ export function lineChart(series, dates, { title, yMax = null, format = (v) => S
     if (!points.length) continue;
     const path = points.map(([i, v], k) => `${k ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
     svg.append(s("path", { d: path, fill: "none", stroke: se.color, "stroke-width": 2.2, "stroke-linejoin": "round", "stroke-linecap": "round" }));
+    let previousLabel = null;
     for (const [i, v] of points) {
-      svg.append(s("circle", { cx: x(i), cy: y(v), r: 3, fill: se.color }, s("title", {}, `${se.name}, ${dayFormat.format(new Date(dates[i]))}: ${format(v)}`)));
+      const mark = marks?.get(dates[i]);
+      const about = mark ? ` (${mark.label})` : "";
+      svg.append(s("circle", { cx: x(i), cy: y(v), r: mark ? 4 : 3, fill: mark?.color ?? se.color, stroke: mark ? se.color : null, "stroke-width": mark ? 1.5 : null },
+        s("title", {}, `${se.name}, ${dayFormat.format(new Date(dates[i]))}: ${format(v)}${about}`)));
+      if (mark && mark.label !== previousLabel) {
+        const anchor = x(i) < M.left + 40 ? "start" : x(i) > width - M.right - 40 ? "end" : "middle";
+        svg.append(s("text", { class: "point-label", x: x(i), y: Math.max(M.top, y(v) - 8), "text-anchor": anchor }, mark.label));
+      }
+      previousLabel = mark?.label ?? null;
     }
   }
   return svg;

@@ -1,4 +1,4 @@
-"""Performance metrics and quality-check images."""
+"""Performance metrics, correction metrics and quality-check images."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 
-from api.dependencies import Admin, Worker
-from api.params import ResourceId
+from api.dependencies import Admin, Researcher, Worker
+from api.params import IdFilter, ResourceId
 from api.problems import documented
 from cradlepose.domain.enums import PeriodType
+from cradlepose.models import correction_metrics
 from cradlepose.workflow import metrics, quality_checks
 
 router = Router()
@@ -47,6 +48,23 @@ def rollup(
 ) -> metrics.RollupOut:
     with me.uow() as uow:
         return metrics.rollup(uow, period, day or dt.datetime.now(dt.UTC).date())
+
+
+@router.get(
+    "/metrics/corrections",
+    tags=["metrics"],
+    summary="How far annotators corrected each model's pre-annotation, per batch or per model, oldest first",
+    responses=documented(200, 401, 403, 404, 422),
+)
+def corrections(
+    me: Researcher,
+    schema_id: IdFilter = None,
+    group_by: Annotated[
+        correction_metrics.CorrectionGrouping, Query()
+    ] = correction_metrics.CorrectionGrouping.BATCH,
+) -> correction_metrics.CorrectionMetricsOut:
+    with me.uow() as uow:
+        return correction_metrics.correction_metrics(uow, schema_id, group_by)
 
 
 @router.put(

@@ -181,6 +181,7 @@ ROWS = [
     # The ready batch's pipeline did not fail: past the door, the admin meets the state rule.
     Row("POST", "/batches/{id}/pipeline/restart", lambda w: f"/batches/{w.ready_batch_id}/pipeline/restart",
         ADMIN_ONLY_409),
+    Row("GET", "/metrics/corrections", lambda w: "/metrics/corrections", RESEARCHERS_200),
     Row("PUT", "/batches/{id}/images/{id}/gold", lambda w: f"/batches/{w.ready_batch_id}/images/{w.ready_image_id}/gold",
         ADMIN_ONLY_200, lambda w: {"keypoints": {"keypoints": [{"id": 0, "x": 10, "y": 10}]}}),
     # The ready image is no quality check in this world: past the door, the admin meets the state rule.

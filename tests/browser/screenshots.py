@@ -76,6 +76,10 @@ def admin(browser: Browser, stack: RunningStack, out: Path) -> list[str]:
     page.goto("/#/admin/metrics")
     expect(page.locator("[data-chart=accuracy] svg path").first).to_be_visible()
     _shoot(page, out / "admin-metrics.png")
+    for key in ("users", "audit", "claims"):
+        page.goto(f"/#/admin/{key}")
+        expect(page.locator(f"[data-page={key}] .table-wrap").first).to_be_visible()
+        _shoot(page, out / f"admin-{key}.png")
     page.goto("/#/admin/batches")
     expect(page.locator(".batch-progress").first).to_be_visible()
     _shoot(page, out / "admin-batches.png")
@@ -153,6 +157,9 @@ def datasets(browser: Browser, stack: RunningStack, demo: demo_data.Demo, out: P
         timeout=15_000
     )
     _shoot(page, out / "datasets.png")
+    page.goto("/#/datasets/collections")
+    expect(page.locator("table[aria-label=Collections] tbody tr").first).to_be_visible()
+    _shoot(page, out / "datasets-collections.png")
     return _close(watched)
 
 
@@ -188,6 +195,9 @@ def models(browser: Browser, stack: RunningStack, out: Path) -> list[str]:
     page.goto(f"/#/models/{made['models'][models_data.LONG_VERSION]}")
     expect(page.get_by_test_id("gate-verdict")).to_contain_text("The gate passes.")
     _shoot(page, out / "models-promotion.png")
+    page.goto(f"/#/models/jobs?kind=inference&job={made['jobs']['1.0']}")
+    expect(page.get_by_role("region", name="Followed job").locator(".status-pill")).to_have_text("completed")
+    _shoot(page, out / "models-jobs.png")
     return _close(watched)
 
 

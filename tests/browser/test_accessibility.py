@@ -3,25 +3,26 @@ critical violation.
 
 The screens are not listed here: the test follows the hash links of the page's navigation
 (the top bar and each area's own nav, e.g. the admin console's), so a screen added to a nav is
-checked without touching this file."""
+checked without touching this file. The screens only data opens (a dataset, a model, an anomaly
+explanation, a report, an upload under way, a calibration) are checked by the tests that open them
+(tests/browser/a11y.py's assert_accessible)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from cradlepose.domain.enums import Role
 from tests.browser import demo_data
+from tests.browser.a11y import serious_violations
 from tests.browser.browser import Watched
 from tests.browser.pages import sign_in
 from tests.browser.stack import RunningStack
 
 pytestmark = pytest.mark.browser
 
-SERIOUS = {"serious", "critical"}
 # The navigation, and the screens a list opens (a batch's images from the batches table).
 NAV_LINKS = "nav a[href^='#/'], table a[href^='#/']"
 
@@ -33,16 +34,6 @@ def team(stack: RunningStack) -> None:
     stack.worker("vera", Role.VERIFIER, admin)
     batch = stack.ready_batch(admin, n=2, name="ward-a11y")
     demo_data.assign(stack, admin, batch, annotator)
-
-
-def _violations(page: Page) -> list[str]:
-    page.wait_for_load_state("networkidle")
-    found = Axe().run(page).response["violations"]
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
-        for v in found
-        if v.get("impact") in SERIOUS
-    ]
 
 
 def _every_screen(page: Page) -> dict[str, list[str]]:
@@ -57,7 +48,7 @@ def _every_screen(page: Page) -> dict[str, list[str]]:
         seen.add(route)
         page.goto(f"/{route}")
         expect(page.locator("#app > *").first).to_be_visible()
-        report[route] = _violations(page)
+        report[route] = serious_violations(page)
         # A list drawn after its last request (the batches' details) is on the page now.
         page.wait_for_timeout(300)
         for href in page.locator(NAV_LINKS).evaluate_all("links => links.map((a) => a.getAttribute('href'))"):
@@ -86,7 +77,7 @@ def test_the_sign_in_screen_has_no_serious_violation(open_page: Callable[[], Wat
     page = open_page().page
     page.goto("/")
     expect(page.get_by_label("User name or e-mail")).to_be_visible()
-    assert _violations(page) == []
+    assert serious_violations(page) == []
     # …and the check can fail: a button with no name is a critical violation.
     page.evaluate("document.querySelector('#app').append(document.createElement('button'))")
-    assert any(v.startswith("button-name") for v in _violations(page))
+    assert any(v.startswith("button-name") for v in serious_violations(page))

@@ -19,6 +19,7 @@ from cradle_workstation.devstack.identity_provider import CLIENT_ID
 from cradlepose.db.models import PipelineRun
 from cradlepose.domain.enums import PipelineRunStatus, Role
 from tests.browser import demo_data
+from tests.browser.a11y import assert_accessible
 from tests.browser.browser import Watched
 from tests.browser.pages import eventually, keypoint, no_horizontal_overflow, sign_in
 from tests.browser.stack import PASSWORD, RunningStack
@@ -146,6 +147,12 @@ def test_rejected_files_pipeline_finished_archive_and_a_long_batch_name(
     ready = page.locator(f"[data-pipeline='{project['ready']}']")
     expect(ready).to_contain_text("Finished")
     expect(ready).not_to_contain_text("Running")
+    # …and the batch's own screen says the same of its run
+    page.goto(f"/#/admin/batches/{project['ready']}")
+    run = page.locator("[data-testid=batch-pipeline]")
+    expect(run).to_contain_text("Pipeline run 1: finished")
+    expect(run).not_to_contain_text("running")
+    page.goto("/#/admin/batches")
 
     row = page.locator(
         "[data-page=batches] tr", has=page.locator(f"[data-upload-report='{project['uploaded']}']")
@@ -318,6 +325,14 @@ def test_an_admin_reviews_a_sigma_calibration_against_coco_and_adopts_it(
     expect(chart).to_be_visible()
     # Two bars a keypoint that has an estimate, one (COCO's) for the right ankle with no sample
     assert chart.locator("rect").count() == 17 * 2 - 1
+    # Drawn near its own size, not stretched over the card: the table under it stays in reach
+    box = chart.bounding_box()
+    assert box is not None
+    assert box["width"] <= 640, box
+    card = page.get_by_role("region", name="Calibration", exact=True).bounding_box()
+    assert card is not None
+    assert card["width"] > 640, card  # there was room to stretch it
+    assert_accessible(page)
     expect(chart).to_contain_text("left_hip")
     sigmas = page.locator(f"table[aria-label='Sigmas of calibration {calibration_id}']")
     expect(sigmas.locator("tr[data-keypoint=left_hip]")).to_contain_text("0.1712")

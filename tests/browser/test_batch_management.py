@@ -13,6 +13,7 @@ from cradlepose.domain.enums import Role
 from cradlepose.intake import batches
 from cradlepose.workflow import unusable, verifications
 from tests.browser import demo_data
+from tests.browser.a11y import assert_accessible
 from tests.browser.browser import Watched
 from tests.browser.pages import no_horizontal_overflow, sign_in
 from tests.browser.stack import RunningStack
@@ -168,6 +169,7 @@ def test_a_failed_pipeline_is_restarted_from_the_batch_screen(
     pipeline = page.locator("[data-testid=batch-pipeline]")
     expect(pipeline).to_contain_text("Pipeline run 1: failed")
     expect(pipeline).to_contain_text("failed at PreAnnotate")
+    assert_accessible(page)
     pipeline.get_by_role("button", name="Restart pipeline").click()
     page.locator("dialog[open]").get_by_role("button", name="Restart pipeline").click()
     expect(page.locator("#notices")).to_contain_text("Pipeline of ward-r-restart restarted (run 2)")
@@ -176,7 +178,7 @@ def test_a_failed_pipeline_is_restarted_from_the_batch_screen(
     ready = "SELECT status FROM image_batches WHERE id = :b"
     wait_for(lambda: stack.scalar(ready, b=batch_id) == "READY_FOR_ANNOTATION", timeout_s=240)
     page.get_by_role("button", name="Refresh").click()
-    expect(pipeline).to_contain_text("Pipeline run 2")
+    expect(pipeline).to_contain_text("Pipeline run 2: finished")
     expect(pipeline.get_by_role("button", name="Restart pipeline")).to_have_count(0)
     statuses = stack.rows(
         "SELECT status, count(*) FROM images WHERE batch_id = :b GROUP BY status", b=batch_id

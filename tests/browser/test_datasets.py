@@ -17,6 +17,7 @@ from cradlepose.datasets import datasets as dataset_service
 from cradlepose.domain.enums import Role
 from cradlepose.domain.keypoint_schema import COCO17_NAMES
 from tests.browser import demo_data, scene
+from tests.browser.a11y import assert_accessible
 from tests.browser.browser import Watched
 from tests.browser.pages import no_horizontal_overflow, sign_in
 from tests.browser.stack import RunningStack
@@ -68,6 +69,7 @@ def test_a_verifier_makes_a_dataset_exports_it_and_downloads_the_coco_zip(
     expect(joints.first).to_contain_text("4/4")  # YOLO's keypoints of the scene: every joint visible
     expect(page.locator("[data-chart=ages]")).to_contain_text("without an age")
     no_horizontal_overflow(page)
+    assert_accessible(page)
     dataset_id = int(page.url.split("#/datasets/")[1].split("?")[0])
 
     page.get_by_label("Export format").select_option("COCO_KEYPOINTS")

@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 from cradlepose.domain.enums import Role
 from cradlepose.models import model_configs
 from tests.browser import models_data
+from tests.browser.a11y import assert_accessible
 from tests.browser.browser import Watched
 from tests.browser.pages import no_horizontal_overflow, sign_in
 from tests.browser.stack import RunningStack
@@ -65,6 +66,7 @@ def test_the_registry_marks_the_default_and_a_better_model_is_promoted_through_t
     promote = page.get_by_role("button", name="Promote to default")
     expect(promote).to_be_enabled()
     no_horizontal_overflow(page)
+    assert_accessible(page)
     promote.click()
     expect(page.locator(".admin-head .status-pill")).to_have_text("production")
     expect(page.locator(".admin-head .default-mark")).to_be_visible()
@@ -112,6 +114,7 @@ def test_a_researcher_starts_an_evaluation_and_follows_it_across_a_reload(
     models_data.run_jobs(stack, {weak: 12.0})
     expect(detail.locator(".status-pill")).to_have_text("completed", timeout=10_000)
     expect(detail).to_contain_text("AP ")
+    assert_accessible(page)
     # A verifier views; turning predictions into a review batch is the admin's.
     expect(page.get_by_role("button", name="Turn predictions into a review batch")).to_have_count(0)
     expect(page.get_by_role("button", name="Promote to default")).to_have_count(0)

@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from cradlepose.domain.enums import Role
+from tests.browser.a11y import assert_accessible
 from tests.browser.browser import Watched
 from tests.browser.pages import no_horizontal_overflow, sign_in
 from tests.browser.research_data import Research, build
@@ -79,6 +80,7 @@ def test_a_verifier_screens_a_batch_and_reads_an_anomaly_explanation(
     expect(neighbours.first).to_be_visible(timeout=15_000)
     assert 1 <= neighbours.count() <= 6
     no_horizontal_overflow(page)
+    assert_accessible(page)
 
 
 def test_an_admin_follows_a_report_and_reads_it(
@@ -104,6 +106,7 @@ def test_an_admin_follows_a_report_and_reads_it(
     assert html.startswith("<!doctype html>")
     assert "data:image/png;base64," in html
     no_horizontal_overflow(page)
+    assert_accessible(page)
 
     page.goto(f"{stack.base_url}/#/research/reports")
     expect(page.locator("[data-testid=reports] tbody tr").first).to_contain_text(f"#{image_id}")

@@ -14,6 +14,7 @@ from playwright.sync_api import Locator, Page, Route, expect
 
 from cradlepose.domain.image_metadata import pseudonym_problem
 from tests.browser import scene
+from tests.browser.a11y import assert_accessible
 from tests.browser.browser import Watched
 from tests.browser.pages import no_horizontal_overflow, sign_in
 from tests.browser.stack import RunningStack
@@ -35,6 +36,8 @@ def _folder(root: Path, n: int = 6) -> Path:
         (folder / f"frame-{i:02d}.jpg").write_bytes(scene.scene(7000 + i).jpeg)
     (folder / "notes.txt").write_text("not an image\n")
     (folder / "zz-corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG" * 20)
+    with (folder / "huge.jpg").open("wb") as huge:  # one byte over the 50 MB limit (sparse on disk)
+        huge.truncate(50 * 1024 * 1024 + 1)
     return folder
 
 
@@ -63,6 +66,8 @@ def test_upload_a_folder_reload_half_way_and_complete(
     page.set_input_files("#upload-folder", str(folder))
     expect(_state(page, "notes.txt")).to_have_attribute("data-state", "skipped")
     expect(_state(page, "notes.txt")).to_contain_text("not a JPEG or PNG image")
+    expect(_state(page, "huge.jpg")).to_have_attribute("data-state", "skipped")
+    expect(_state(page, "huge.jpg")).to_contain_text("larger than the upload limit (50 MB)")
     expect(page.locator("tr[data-state=ready]")).to_have_count(7)
 
     # The first three transfers go through; the rest hang, as a connection that drops would.
@@ -124,6 +129,7 @@ def test_upload_a_folder_reload_half_way_and_complete(
     expect(page.get_by_text("upload complete")).to_be_visible()
     expect(page.locator("[data-testid=send]")).to_have_count(0)
     expect(page.get_by_text("Uploads are closed")).to_be_visible()
+    assert_accessible(page)
     assert stack.scalar("SELECT total_images FROM image_batches WHERE id = :b", b=batch_id) == 6
     assert stack.scalar("SELECT count(*) FROM pipeline_runs WHERE batch_id = :b", b=batch_id) == 1
     assert page.evaluate(f"localStorage.getItem('cradle.upload.{batch_id}')") is None

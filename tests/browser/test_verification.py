@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from cradlepose.domain.enums import Role
 from tests.browser import demo_data
+from tests.browser.a11y import assert_accessible
 from tests.browser.browser import Watched
 from tests.browser.pages import (
     drag,
@@ -48,6 +49,7 @@ def test_dragging_a_keypoint_approves_with_corrections(
     # Internal notes are for admins: a verifier's form has the feedback box but not theirs
     expect(page.get_by_placeholder("Detailed feedback (kept with the verification)")).to_have_count(1)
     expect(page.locator("textarea[name=internal_notes]")).to_have_count(0)
+    assert_accessible(page)  # the review screen with an image to decide
     submitted = stack.scalar("SELECT refined_keypoints FROM annotations WHERE image_id = :i", i=images[0])
     elbow = keypoint(submitted, "right_elbow")
     scale = fitted_scale(page, SIZE)

@@ -10,7 +10,10 @@ export class KeypointList {
   constructor(schema, { onSelect, extra = null, label = "Keypoints" }) {
     this.schema = schema;
     this.rows = new Map();
-    this.el = h("ul", { class: "kp-list", role: "listbox", "aria-label": label });
+    // A listbox's options may hold no controls (axe: nested-interactive). Rows with a view's own
+    // controls (the verifier's score and flag) make a plain list, the chosen row aria-current.
+    this.plain = Boolean(extra);
+    this.el = h("ul", { class: "kp-list", role: this.plain ? null : "listbox", "aria-label": label });
     for (const def of schema.keypoints) {
       const parts = {
         disp: h("span", { class: "disp" }),
@@ -24,9 +27,9 @@ export class KeypointList {
         "li",
         {
           class: "kp-row",
-          role: "option",
-          "aria-selected": "false",
-          dataset: { id: String(def.id), name: def.name },
+          role: this.plain ? null : "option",
+          "aria-selected": this.plain ? null : "false",
+          dataset: { id: String(def.id), name: def.name, selected: "false" },
           onclick: (event) => {
             if (event.target.closest("input, button, select")) return;
             onSelect(def.id);
@@ -46,7 +49,11 @@ export class KeypointList {
     for (const def of this.schema.keypoints) {
       const { row, parts } = this.rows.get(def.id);
       const s = state(def.id);
-      row.setAttribute("aria-selected", s.selected ? "true" : "false");
+      row.dataset.selected = s.selected ? "true" : "false";
+      if (this.plain) {
+        if (s.selected) row.setAttribute("aria-current", "true");
+        else row.removeAttribute("aria-current");
+      } else row.setAttribute("aria-selected", s.selected ? "true" : "false");
       row.dataset.visible = String(s.visible);
       row.classList.toggle("problem", Boolean(s.problem));
       row.classList.toggle("major", Boolean(s.major));

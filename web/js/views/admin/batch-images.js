@@ -12,6 +12,16 @@ const SEXES = ["female", "male", "unknown"];
 // workflow/quality_checks.py: once an annotation is in, an image's gold is scored and stays.
 const GOLD_LOCKED = ["SUBMITTED", "UNDER_REVIEW", "APPROVED", "REJECTED"];
 
+const PREANNOTATING = ["UPLOADED", "YOLO_PROCESSING"];
+
+/** What a batch's pre-annotation reads as: {status, text, waiting} or null before any run. */
+export function preannotationPhase(batchStatus, runStatus) {
+  if (!runStatus) return null;
+  if (runStatus === "FAILED" || runStatus === "TIMED_OUT" || runStatus === "ABORTED") return { status: runStatus, text: null, waiting: false };
+  if (PREANNOTATING.includes(batchStatus)) return { status: runStatus, text: null, waiting: false };
+  return { status: "SUCCEEDED", text: "Finished", waiting: runStatus === "RUNNING" || runStatus === "REQUESTED" };
+}
+
 /** The "Restart pipeline" button of a batch whose latest run failed (null otherwise). */
 export function restartPipelineButton(api, batch, after) {
   const run = batch.pipeline_run;
@@ -50,8 +60,12 @@ export function mountBatchImages(root, ctx, batchId) {
     const [batch, found] = await Promise.all([api.get(`/batches/${batchId}`), api.all(`/batches/${batchId}/images`)]);
     title.textContent = `${batch.batch_name} (#${batch.id})`;
     const last = batch.pipeline_run;
+    // As in the batches list: the run stays RUNNING through the human loop, but pre-annotation
+    // is finished once the batch has left YOLO processing.
+    const phase = preannotationPhase(batch.status, last?.status);
     replace(run, last
-      ? [statusPill(last.status, `Pipeline run ${last.attempt}: ${humanize(last.status)}`),
+      ? [statusPill(phase.status, `Pipeline run ${last.attempt}: ${phase.text ? phase.text.toLowerCase() : humanize(last.status)}`),
+        phase.waiting ? h("span", { class: "muted", text: "pre-annotation is over; the run waits for people" }) : null,
         last.failed_step ? h("span", { class: "muted long-name", title: last.error || "", text: `failed at ${last.failed_step}${last.error ? ` (${last.error})` : ""}` }) : null,
         restartPipelineButton(api, batch, () => load())]
       : []);

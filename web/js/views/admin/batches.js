@@ -4,7 +4,7 @@ import { h, replace, fmtDateTime, humanize, fmtPercent, accuracyText } from "../
 import { confirmDialog, openDialog } from "../../ui/dialog.js";
 import { guarded, notify } from "../../ui/notices.js";
 import { IMAGE_STATUS_COLOURS, dataTable, latestOnly, pageHead, pager, statusPill } from "./common.js";
-import { mountBatchImages, restartPipelineButton } from "./batch-images.js";
+import { mountBatchImages, preannotationPhase, restartPipelineButton } from "./batch-images.js";
 
 const ORDER = ["APPROVED", "REJECTED", "UNDER_REVIEW", "SUBMITTED", "REQUIRES_REVISION", "ANNOTATED", "IN_PROGRESS", "ASSIGNED", "YOLO_PROCESSED", "UPLOADED"];
 
@@ -285,15 +285,6 @@ export function mountBatches(root, ctx, route) {
 }
 
 const ARCHIVABLE = ["UPLOADED", "READY_FOR_ANNOTATION", "COMPLETED"];  // domain/transitions.py: who may go to ARCHIVED
-const PREANNOTATING = ["UPLOADED", "YOLO_PROCESSING"];
-
-/** What the Pre-annotation column says: {status, text, waiting} or null before any run. */
-export function preannotationPhase(batchStatus, runStatus) {
-  if (!runStatus) return null;
-  if (runStatus === "FAILED" || runStatus === "TIMED_OUT" || runStatus === "ABORTED") return { status: runStatus, text: null, waiting: false };
-  if (PREANNOTATING.includes(batchStatus)) return { status: runStatus, text: null, waiting: false };
-  return { status: "SUCCEEDED", text: "Finished", waiting: runStatus === "RUNNING" || runStatus === "REQUESTED" };
-}
 
 const OPEN_ASSIGNMENT = ["ASSIGNED", "ACKNOWLEDGED", "IN_PROGRESS", "OVERDUE"];
 

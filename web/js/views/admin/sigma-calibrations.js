@@ -58,7 +58,10 @@ export function mountSigmaCalibrations(root, ctx, schemaId) {
       h("h2", { text: `Calibration #${calibration.id}` }),
       h("p", { class: "muted", text: `${calibration.images} images, ${calibration.annotations} annotations; an estimate needs ${calibration.min_samples} samples to be adopted.` }),
       legend(SERIES),
-      pairedBars(rows, SERIES, { title: `Per-keypoint sigma of calibration ${calibration.id} beside COCO's`, format: (v) => fmtNumber(v, 3) }),
+      // 17 keypoints × two bars: at the card's full width the chart would fill the screen; kept
+      // near its drawn size so the table under it stays in view.
+      h("div", { class: "sigma-chart", dataset: { chart: "sigmas" } },
+        pairedBars(rows, SERIES, { title: `Per-keypoint sigma of calibration ${calibration.id} beside COCO's`, format: (v) => fmtNumber(v, 3) })),
       dataTable(
         [
           { label: "Keypoint", render: (e) => e.name },

@@ -13,6 +13,7 @@ import { mountMetrics } from "./metrics.js";
 import { mountClaims } from "./claims.js";
 import { mountUpload } from "../uploads/upload.js";
 import { mountVocabulary } from "./vocabulary.js";
+import { mountRetraining } from "./retraining.js";
 
 const PAGES = [
   { key: "approvals", label: "Approvals", mount: mountApprovals, shortcut: "1" },
@@ -24,6 +25,7 @@ const PAGES = [
   { key: "claims", label: "Claims and flags", mount: mountClaims, shortcut: "7" },
   { key: "upload", label: "Upload a batch", mount: mountUpload, shortcut: "8" },
   { key: "vocabulary", label: "Vocabulary", mount: mountVocabulary, shortcut: "9" },
+  { key: "retraining", label: "Retraining", mount: mountRetraining, shortcut: "r" },
 ];
 
 export function mountAdmin(root, ctx, route) {

@@ -113,7 +113,7 @@ export function mountRetraining(root, ctx) {
 
   guarded(async () => {
     const schemas = await api.get("/schemas", { query: { active: true, limit: 200 } });
-    replace(schemaPick, schemas.items.map((s) => h("option", { value: String(s.id), text: `${s.name} v${s.version}` })));
+    replace(schemaPick, schemas.items.map((s) => h("option", { value: String(s.id), text: `${s.name} ${s.version}` })));
     if (!schemas.items.length) {
       replace(policyBox, h("div", { class: "empty", text: "No keypoint schema yet." }));
       replace(runsBox);

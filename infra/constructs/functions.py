@@ -293,6 +293,8 @@ class Functions(Construct):
             env["CRADLE_STATE_MACHINE_ARN"] = self._targets.state_machine_arn
         if "states:start_analysis" in spec.grants:
             env["CRADLE_ANALYSIS_STATE_MACHINE_ARN"] = self._targets.analysis_state_machine_arn
+        if "states:start_loop" in spec.grants:
+            env["CRADLE_LEARNING_LOOP_STATE_MACHINE_ARN"] = self._targets.learning_loop_state_machine_arn
         if "ecs:run_inference" in spec.grants:
             inference = self._inference
             env |= {

@@ -12,7 +12,8 @@
   with a data key, never through Encrypt.
 - `s3:<bucket>:delete`: s3:DeleteObject (a delete marker; old versions go by lifecycle, never by
   the function).
-- `states:start`: states:StartExecution on the batch pipeline.
+- `states:start`: states:StartExecution on the batch pipeline (`states:start_analysis`: the
+  analysis report; `states:start_loop`: the learning loop).
 - `states:release`: states:SendTaskSuccess on the pipeline (a parked WaitForPeople answered).
 - `states:fail_task`: states:SendTaskFailure on the pipeline (a stopped inference task's token).
   (The inference task's role holds all three callback actions: it heartbeats and answers.)
@@ -82,6 +83,7 @@ class GrantTargets:
     database: Database
     state_machine_arn: str
     analysis_state_machine_arn: str
+    learning_loop_state_machine_arn: str
     inference: InferenceTarget
     user_pool: cognito.IUserPool
     bedrock_model_id: str | None  # None: the stage did not opt in to Bedrock
@@ -140,6 +142,7 @@ def _bedrock(targets: GrantTargets) -> list[iam.PolicyStatement]:
 _NAMED_GRANTS: dict[str, Callable[[GrantTargets], list[iam.PolicyStatement]]] = {
     "states:start": lambda t: _start(t.state_machine_arn),
     "states:start_analysis": lambda t: _start(t.analysis_state_machine_arn),
+    "states:start_loop": lambda t: _start(t.learning_loop_state_machine_arn),
     "states:release": lambda t: [
         iam.PolicyStatement(actions=["states:SendTaskSuccess"], resources=[t.state_machine_arn])
     ],

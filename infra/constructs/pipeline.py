@@ -1,7 +1,7 @@
 """The state machines and the events around them.
 
 - Each state machine from `infra/statemachines/*.asl.json` (the batch pipeline, the analysis
-  report), unchanged: its `${...}`
+  report, the learning loop), unchanged: its `${...}`
   placeholders get the ARNs of the functions whose `state_machine` event names them. Logging (ALL
   events, no execution data: the payloads name patients' images) and X-Ray tracing on.
 - The batch pipeline's Distributed Map (PreAnnotate): its role reads the chunk lists
@@ -38,6 +38,7 @@ from infra.constructs.storage import INCOMING_PREFIX, Bucket
 STATE_MACHINES = ROOT / "infra" / "statemachines"
 BATCH_PIPELINE = "batch_pipeline"
 ANALYSIS_REPORT = "analysis_report"
+LEARNING_LOOP = "learning_loop"
 DISTRIBUTED_MAP_LABEL = "PreAnnotate"  # the Map's Label: its child executions' ARNs carry it
 
 

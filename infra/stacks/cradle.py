@@ -27,7 +27,13 @@ from infra.constructs.monitoring import Monitoring
 from infra.constructs.nag import acknowledge, logical_id
 from infra.constructs.network import Network
 from infra.constructs.permissions import COGNITO_GRANTS, GrantTargets, InferenceTarget
-from infra.constructs.pipeline import ANALYSIS_REPORT, BATCH_PIPELINE, Pipeline, state_machine_arn
+from infra.constructs.pipeline import (
+    ANALYSIS_REPORT,
+    BATCH_PIPELINE,
+    LEARNING_LOOP,
+    Pipeline,
+    state_machine_arn,
+)
 from infra.constructs.storage import Storage, access_log_bucket
 from infra.constructs.web import RuntimeConfig, WebHosting, web_build_dir
 
@@ -98,6 +104,7 @@ class CradleStack(Stack):
                 database=database,
                 state_machine_arn=pipeline_arn,
                 analysis_state_machine_arn=state_machine_arn(self, config, ANALYSIS_REPORT),
+                learning_loop_state_machine_arn=state_machine_arn(self, config, LEARNING_LOOP),
                 inference=InferenceTarget(
                     cluster=inference.cluster, task_definition=inference.task_definition
                 ),

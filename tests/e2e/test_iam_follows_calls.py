@@ -60,6 +60,8 @@ NOT_IN_THIS_FLOW: dict[str, str] = {
     "(tests/integration/anomaly)",
     "collections_expire": "no collection passes its retention during the flow (tests/integration/datasets/test_collections.py)",
     "pipeline_auto_assign": "it releases a parked wait when it assigns; here nobody is parked when it runs",
+    "learning_loop_step": "the flow sets no learning-loop policy and starts no run (tests/e2e/test_learning_loop.py)",
+    "learning_loop_trigger": "no policy is enabled in the flow, so no run is due to start (tests/e2e/test_learning_loop.py)",
     "pipeline_await": "it answers at once when the batch already reached the stage; here it only parks tokens",
     "migrate": "runs at deploy time (a custom resource): reads the app login's secret to set its password; "
     "locally the stack migrates as the owner itself (tests/integration/db/test_app_role.py)",
@@ -102,6 +104,8 @@ EXPLAINED: dict[tuple[str, str, str], str] = {
     ("upload_registered", "s3:DeleteObject", "s3:objects:derived/*"): "a registration that loses the race "
     "for its pixels (an exact duplicate arriving at once) removes the thumbnail it wrote "
     "(tests/integration/api/test_upload_duplicates.py)",
+    ("api", "states:StartExecution", "states:learning_loop"): "an admin's 'Run now' of the learning loop "
+    "(tests/e2e/test_learning_loop.py); the flow starts no run",
     ("upload_registered", "states:StartExecution", "states:batch_pipeline"): "the last expected upload of a "
     "batch starts its pipeline; the demo completes its batch through the API instead",
 }

@@ -231,7 +231,7 @@ def test_each_function_role_holds_exactly_its_grants(synth: Synth, stage: str) -
         ]
         actions = {a for statements in docs for s in statements for a in _as_list(s["Action"])}
         assert ("rds-db:connect" in actions) == uses_db(spec.grants), spec.name
-        starts = {"states:start", "states:start_analysis"} & set(spec.grants)
+        starts = {"states:start", "states:start_analysis", "states:start_loop"} & set(spec.grants)
         assert ("states:StartExecution" in actions) == bool(starts), spec.name
         assert ("states:SendTaskSuccess" in actions) == ("states:release" in spec.grants), spec.name
         assert ("states:SendTaskFailure" in actions) == ("states:fail_task" in spec.grants), spec.name
@@ -315,7 +315,9 @@ def test_state_machines_are_the_files_with_their_substitutions_logged_and_traced
     files = sorted(
         p.name.removesuffix(".asl.json") for p in (ROOT / "infra" / "statemachines").glob("*.asl.json")
     )
-    assert len(machines) == len(files) == 2, files
+    assert len(machines) == len(files) == 3, (
+        files
+    )  # the batch pipeline, the analysis report, the learning loop
     for machine in files:
         (props,) = [
             m["Properties"] for m in machines.values() if m["Properties"]["StateMachineName"].endswith(
@@ -333,7 +335,7 @@ def test_state_machines_are_the_files_with_their_substitutions_logged_and_traced
         assert set(props["DefinitionSubstitutions"]) == expected, machine
 
 
-def test_the_api_may_start_both_machines_and_nothing_else_may_start_the_analysis(synth: Synth) -> None:
+def test_the_api_may_start_every_machine_and_only_the_trigger_may_also_start_the_loop(synth: Synth) -> None:
     env_of = {
         logical_id: f["Properties"].get("Environment", {}).get("Variables", {})
         for logical_id, f in synth.resources("dev", "AWS::Lambda::Function").items()
@@ -343,6 +345,14 @@ def test_the_api_may_start_both_machines_and_nothing_else_may_start_the_analysis
     assert "CRADLE_ANALYSIS_STATE_MACHINE_ARN" in api
     holders = [logical_id for logical_id, env in env_of.items() if "CRADLE_ANALYSIS_STATE_MACHINE_ARN" in env]
     assert len(holders) == 1, holders
+    assert "CRADLE_LEARNING_LOOP_STATE_MACHINE_ARN" in api
+    loop_starters = sorted(
+        logical_id for logical_id, env in env_of.items() if "CRADLE_LEARNING_LOOP_STATE_MACHINE_ARN" in env
+    )
+    assert len(loop_starters) == 2, loop_starters
+    assert any(logical_id.startswith("FunctionsLearningLoopTrigger") for logical_id in loop_starters), (
+        loop_starters
+    )
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -52,6 +52,7 @@ def evaluate(spec: EvaluationSpec, results: list[ImageResult]) -> EvaluationMetr
         [ImagePair(t.keypoints.keypoints, _chosen(by_image.get(t.image_id))) for t in spec.truth],
         spec.keypoint_ids,
         spec.pck_alpha,
+        spec.sigmas,
     )
     return EvaluationMetrics(
         images=len(spec.truth),
@@ -83,6 +84,7 @@ def evaluate(spec: EvaluationSpec, results: list[ImageResult]) -> EvaluationMetr
                 pck=errors.pck[keypoint_id],
                 labelled=errors.labelled[keypoint_id],
                 detected=errors.detected[keypoint_id],
+                oks=errors.oks[keypoint_id],
             )
             for keypoint_id, name in zip(spec.keypoint_ids, spec.keypoint_names, strict=True)
         ],

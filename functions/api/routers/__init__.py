@@ -28,6 +28,7 @@ ALL = (
     "analyses",
     "audit",
     "anomaly",
+    "learning_loop",
 )
 
 # The first segment of a route's path → the routers with routes under it, in ALL's order.
@@ -36,7 +37,7 @@ BY_SEGMENT: dict[str, tuple[str, ...]] = {
     "me": ("users",),
     "users": ("users", "metrics"),
     "invitations": ("users",),
-    "schemas": ("schemas", "sigma_calibrations"),
+    "schemas": ("schemas", "sigma_calibrations", "learning_loop"),
     "sigma-calibrations": ("sigma_calibrations",),
     "models": ("models",),
     "training-jobs": ("training_jobs",),
@@ -57,4 +58,5 @@ BY_SEGMENT: dict[str, tuple[str, ...]] = {
     "analyses": ("analyses",),
     "audit-logs": ("audit",),
     "anomaly": ("anomaly",),
+    "learning-loop": ("learning_loop",),
 }

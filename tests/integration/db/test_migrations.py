@@ -27,6 +27,7 @@ EXTRA_TABLES = {
     "upload_manifest_entries",  # image metadata given with upload forms (migration 0011)
     "pending_uploads",  # single-use upload forms (issue 18; migration 0013)
     "model_run_statistics",  # a model's runs, its registry figures' sums (issue 19; migration 0016)
+    "learning_loop_policies", "learning_loop_runs",  # the learning loop (issue 23; migration 0017)
 }  # fmt: skip
 # Pose anomaly screening (seed 004, docs/anomaly.md).
 ANOMALY_TABLES = {

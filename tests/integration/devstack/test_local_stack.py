@@ -250,6 +250,7 @@ def test_the_stack_is_made_from_the_function_table(stack: LocalStack) -> None:
         "dataset_imports": 5,
         "ml_jobs": 3,
         "anomaly_training": 15,
+        "learning_loop_trigger": 3,
         # S3's lifecycle rules, which moto stores but never applies (infra/retention.toml)
         "s3-lifecycle-expiry": 3600.0,
     }

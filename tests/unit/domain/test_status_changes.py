@@ -3,7 +3,8 @@ test_transition_answer_keys), never read from the tables it checks.
 
 Keys come from the documents: seed 001 (jobs: queued → running → completed / failed, any open →
 cancelled), seed 002 (collections: pending → ready / failed → expired), seed 004 and docs/anomaly.md
-(anomaly training: queued → running → completed / failed), docs/workflow.md and docs/local.md
+(anomaly training: queued → running → completed / failed), docs/learning-loop.md (loop runs:
+running → promoted / refused / failed), docs/workflow.md and docs/local.md
 (pipeline runs: requested → running → succeeded, failed from either open state), and
 models.promotions / models.model_configs for a model's deployment (the promotion rules plus "make
 default" and "retire").
@@ -30,6 +31,7 @@ from cradlepose.domain.enums import (
     ImageStatus,
     ImportStatus,
     JobStatus,
+    LoopRunStatus,
     PipelineRunStatus,
 )
 from cradlepose.domain.errors import IllegalTransition
@@ -89,6 +91,12 @@ ANOMALY_TRAINING_KEY: frozenset[Move] = frozenset(
     {(T.QUEUED, T.RUNNING), (T.RUNNING, T.COMPLETED), (T.RUNNING, T.FAILED)}
 )
 
+L = LoopRunStatus
+# docs/learning-loop.md: a run is RUNNING until the gate promotes or refuses, or a step fails.
+LOOP_RUN_KEY: frozenset[Move] = frozenset(
+    {(L.RUNNING, L.PROMOTED), (L.RUNNING, L.REFUSED), (L.RUNNING, L.FAILED)}
+)
+
 # aggregate → (the attribute holding its status, its status type, its legal moves)
 KEYS: dict[str, tuple[str, type[StrEnum], frozenset[Move]]] = {
     "ImageBatch": ("status", BatchStatus, legal(BatchStatus)),
@@ -103,6 +111,7 @@ KEYS: dict[str, tuple[str, type[StrEnum], frozenset[Move]]] = {
     "MLModelConfig": ("deployment_status", DeploymentStatus, DEPLOYMENT_KEY),
     "PipelineRun": ("status", PipelineRunStatus, PIPELINE_RUN_KEY),
     "AnomalyTrainingJob": ("status", AnomalyTrainingStatus, ANOMALY_TRAINING_KEY),
+    "LearningLoopRun": ("status", LoopRunStatus, LOOP_RUN_KEY),
 }
 
 

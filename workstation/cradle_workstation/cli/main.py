@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cradle_workstation.cli import admin, analyses, anomaly, datasets, db, demo, dev, remote, users
+from cradle_workstation.cli import admin, analyses, anomaly, datasets, db, demo, dev, loop_demo, remote, users
 
 app = typer.Typer(
     name="cradle",
@@ -17,6 +17,7 @@ app.add_typer(admin.app, name="admin")
 app.add_typer(anomaly.app, name="anomaly")
 app.add_typer(users.app, name="users")
 app.command("demo")(demo.run)
+app.command("loop-demo")(loop_demo.run)
 app.command("dev")(dev.run)
 for command in (
     remote.configure,

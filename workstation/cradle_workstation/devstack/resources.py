@@ -54,6 +54,10 @@ class CradleResources:
     def analysis_report_arn(self) -> str:
         return self.state_machines["analysis_report"]
 
+    @property
+    def learning_loop_arn(self) -> str:
+        return self.state_machines["learning_loop"]
+
 
 def bucket_names(settings: Settings) -> dict[str, str]:
     return {

@@ -252,6 +252,9 @@ class LocalStack:
             {
                 "CRADLE_STATE_MACHINE_ARN": self.resources.batch_pipeline_arn,
                 "CRADLE_ANALYSIS_STATE_MACHINE_ARN": self.resources.analysis_report_arn,
+                "CRADLE_LEARNING_LOOP_STATE_MACHINE_ARN": self.resources.learning_loop_arn,
+                # The CPU trains small runs in seconds: the loop looks at its jobs every 2 s, not 60.
+                "CRADLE_LEARNING_LOOP_POLL_SECONDS": "2",
             }
         )
 

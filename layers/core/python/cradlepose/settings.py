@@ -67,6 +67,16 @@ class Settings(BaseSettings):
         default=None,
         description="the analysis reports' state machine (infra/statemachines/analysis_report.asl.json)",
     )
+    learning_loop_state_machine_arn: str | None = Field(
+        default=None,
+        description="the learning loop's state machine (infra/statemachines/learning_loop.asl.json)",
+    )
+    learning_loop_poll_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="how long the loop's Wait states pause between looks at its training and evaluation jobs",
+    )
 
     # --- the batch pipeline
     # The cloud sets its stage's chunk size (infra/config.py, docs/workflow.md "Chunk size"); 64 keeps

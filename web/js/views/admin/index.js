@@ -14,6 +14,7 @@ import { mountClaims } from "./claims.js";
 import { mountUpload } from "../uploads/upload.js";
 import { mountVocabulary } from "./vocabulary.js";
 import { mountCorrections } from "./corrections.js";
+import { mountRetraining } from "./retraining.js";
 
 const PAGES = [
   { key: "approvals", label: "Approvals", mount: mountApprovals, shortcut: "1" },
@@ -26,6 +27,7 @@ const PAGES = [
   { key: "upload", label: "Upload a batch", mount: mountUpload, shortcut: "8" },
   { key: "vocabulary", label: "Vocabulary", mount: mountVocabulary, shortcut: "9" },
   { key: "corrections", label: "Corrections", mount: mountCorrections, shortcut: "0" },
+  { key: "retraining", label: "Retraining", mount: mountRetraining, shortcut: "r" },
 ];
 
 export function mountAdmin(root, ctx, route) {

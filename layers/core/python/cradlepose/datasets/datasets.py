@@ -133,7 +133,8 @@ def create_dataset(uow: UnitOfWork, command: DatasetIn) -> DatasetOut:
         group_by=command.group_by,
         stratify_by=command.stratify_by,
         source_url=command.source_url,
-        actor_id=actor.user_id,
+        # The learning loop snapshots as the system, which has no user id: its row stands in.
+        actor_id=actor.user_id if actor.user_id is not None else uow.system_user_id(),
         members=[
             (image_id, assignment[image_id], annotation_id) for image_id, _, _, _, annotation_id in rows
         ],

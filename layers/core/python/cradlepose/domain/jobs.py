@@ -32,7 +32,7 @@ class TrainingHyperparameters(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     epochs: int = Field(default=50, ge=1, le=1000)
-    imgsz: int = Field(default=640, ge=64, le=2048, description="training image size (pixels, square)")
+    imgsz: int = Field(default=640, ge=32, le=2048, description="training image size (pixels, square)")
     batch: int = Field(default=16, ge=1, le=512)
     patience: int = Field(default=50, ge=0, le=1000, description="epochs without improvement before stopping")
     lr0: float | None = Field(default=None, gt=0, le=1, description="initial learning rate")
@@ -104,6 +104,8 @@ class KeypointScore(BaseModel):
     pck: float | None
     labelled: int
     detected: int
+    # Mean OKS term of this keypoint (None in reports written before it existed): the loop's gate.
+    oks: float | None = None
 
 
 KEYPOINT_BOX = "keypoint box"  # OKS area: the tight box around the labelled keypoints (Cradle's scale)

@@ -1,4 +1,5 @@
-"""Status tables of collections, imports, jobs, model deployment, pipeline runs and anomaly training.
+"""Status tables of collections, imports, jobs, model deployment, pipeline runs, anomaly training
+and learning-loop runs.
 
 The same TransitionTable as the workflow's (domain.transitions): a change the table does not
 allow raises IllegalTransition (409) naming the entity and both states, and never half-applies.
@@ -12,6 +13,7 @@ from cradlepose.domain.enums import (
     DeploymentStatus,
     ImportStatus,
     JobStatus,
+    LoopRunStatus,
     PipelineRunStatus,
 )
 from cradlepose.domain.transitions import TransitionTable
@@ -105,5 +107,18 @@ ANOMALY_TRAINING = TransitionTable(
         T.RUNNING: frozenset({T.COMPLETED, T.FAILED}),
         T.COMPLETED: frozenset(),
         T.FAILED: frozenset(),
+    },
+)
+
+L = LoopRunStatus
+# A learning-loop run (docs/learning-loop.md): RUNNING through its steps, then PROMOTED or REFUSED by
+# the gate, or FAILED at the step that raised. A finished run never reopens; the next is a new run.
+LOOP_RUN = TransitionTable(
+    "LearningLoopRun",
+    {
+        L.RUNNING: frozenset({L.PROMOTED, L.REFUSED, L.FAILED}),
+        L.PROMOTED: frozenset(),
+        L.REFUSED: frozenset(),
+        L.FAILED: frozenset(),
     },
 )

@@ -86,6 +86,7 @@ AGGREGATES: Mapping[str, Aggregate] = _aggregates(
     Aggregate("MLModelConfig", lifecycles.MODEL_DEPLOYMENT, attribute="deployment_status"),
     Aggregate("PipelineRun", lifecycles.PIPELINE_RUN),
     Aggregate("AnomalyTrainingJob", lifecycles.ANOMALY_TRAINING),
+    Aggregate("LearningLoopRun", lifecycles.LOOP_RUN),
 )
 
 

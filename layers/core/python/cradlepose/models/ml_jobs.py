@@ -153,7 +153,7 @@ def create_training_job(uow: UnitOfWork, command: TrainingJobIn) -> TrainingJobO
             hyperparameters=command.hyperparameters.model_dump(mode="json"),
             result_model_name=command.result_model_name or f"{base.model_name}-ft"[:100],
             result_model_version=command.result_model_version or "pending",
-            created_by=actor.user_id,
+            created_by=_creator(uow, actor),
         )
     )
     if command.result_model_version is None:
@@ -204,7 +204,7 @@ def create_inference_job(uow: UnitOfWork, command: InferenceJobIn) -> InferenceJ
             dataset_id=dataset_id,
             split=split,
             sigma_schema_id=sigma_schema_id,
-            created_by=actor.user_id,
+            created_by=_creator(uow, actor),
         )
     )
     _audit(uow, "InferenceJob", job.id, "INFERENCE_JOB_QUEUED", new={
@@ -346,6 +346,14 @@ def _check_name_free(uow: UnitOfWork, name: str, version: str) -> None:
     )
     if taken:
         raise Conflict(f"a model {name} {version} is registered already; choose another result_model_version")
+
+
+def _creator(uow: UnitOfWork, actor: Actor) -> int:
+    """Who asked: the person, or the system's row when the learning loop asks as the system."""
+    user_id = actor.user_id if actor.user_id is not None else uow.system_user_id()
+    if user_id is None:
+        raise Conflict("the system user is missing: run the migrations")
+    return user_id
 
 
 def _audit(uow: UnitOfWork, resource: str, resource_id: int, action: str, *, new: dict[str, Any]) -> None:

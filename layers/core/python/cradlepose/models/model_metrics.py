@@ -5,7 +5,8 @@ pycocotools with the sigmas it used (AP over OKS .50:.95, AP50, AP75, AP_M, AP_L
 AR75, with OKS's area the keypoint box: `metadata.oks_area` "keypoint box", `gates_promotion`),
 the COCO-comparable ones beside them (COCO_AP, COCO_AP50, COCO_AP75, COCO_AP_M, COCO_AP_L,
 COCO_AR: OKS's area the person box, `metadata.oks_area` "person box"; never gating), the mean
-pixel error and PCK over all keypoints, and both per keypoint (`class_name` = the keypoint).
+pixel error and PCK over all keypoints, and both per keypoint (`class_name` = the keypoint), with
+each keypoint's mean OKS term (`OKS`, the learning loop's per-keypoint gate).
 Figures pycocotools reports as -1 (no ground truth of that size) are not stored.
 """
 
@@ -27,6 +28,7 @@ from cradlepose.domain.enums import DatasetSplit
 from cradlepose.domain.jobs import EvaluationMetrics
 
 AP = "AP"
+OKS = "OKS"  # per keypoint (class_name): the mean OKS term, which the learning loop's gate compares
 OKS_THRESHOLDS = ".50:.05:.95"
 
 
@@ -117,6 +119,7 @@ def store_evaluation(uow: UnitOfWork, job: InferenceJob, metrics: EvaluationMetr
         }
         figures.append(("MEAN_ERROR_PX", keypoint.mean_error_px, None, keypoint.name, extra))
         figures.append(("PCK", keypoint.pck, metrics.pck_alpha, keypoint.name, extra))
+        figures.append((OKS, keypoint.oks, None, keypoint.name, extra))
     rows = [
         ModelMetric(
             **base,
@@ -149,4 +152,27 @@ def latest_ap(
         query = query.where(ModelMetric.metric_metadata["sigmas"] == sa.type_coerce(sigmas, JSONB))
     return uow.session.scalar(
         query.order_by(ModelMetric.evaluation_timestamp.desc(), ModelMetric.id.desc()).limit(1)
+    )
+
+
+def keypoint_oks(uow: UnitOfWork, inference_job_id: int) -> dict[str, float]:
+    """Keypoint name → mean OKS that one evaluation (inference job) stored."""
+    rows = uow.session.execute(
+        sa.select(ModelMetric.class_name, ModelMetric.metric_value).where(
+            ModelMetric.inference_job_id == inference_job_id,
+            ModelMetric.metric_type == OKS,
+            ModelMetric.class_name.is_not(None),
+        )
+    ).all()
+    return {str(name): float(value) for name, value in rows}
+
+
+def evaluation_ap(uow: UnitOfWork, inference_job_id: int) -> ModelMetric | None:
+    """The overall AP one evaluation (inference job) stored."""
+    return uow.session.scalar(
+        sa.select(ModelMetric).where(
+            ModelMetric.inference_job_id == inference_job_id,
+            ModelMetric.metric_type == AP,
+            ModelMetric.class_name.is_(None),
+        )
     )

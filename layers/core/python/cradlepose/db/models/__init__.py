@@ -18,6 +18,7 @@ from cradlepose.db.models.dataset import Dataset, DatasetImage, DatasetTerm, Voc
 from cradlepose.db.models.dataset_import import DatasetImport
 from cradlepose.db.models.image import Image
 from cradlepose.db.models.keypoint_schema import KeypointSchema
+from cradlepose.db.models.learning_loop import LearningLoopPolicy, LearningLoopRun
 from cradlepose.db.models.ml_job import InferenceJob, TrainingJob
 from cradlepose.db.models.model_config import MLModelConfig
 from cradlepose.db.models.model_deployment import ModelDeployment
@@ -55,6 +56,8 @@ __all__ = [
     "InferenceJob",
     "InterpretabilityResult",
     "KeypointSchema",
+    "LearningLoopPolicy",
+    "LearningLoopRun",
     "MLModelConfig",
     "ModelDeployment",
     "ModelMetric",

@@ -4,7 +4,8 @@
   state's `step` field (one function keeps the stack's template small; each step is its own use
   case in models.learning_loop, idempotent, audited).
 - `run_trigger`: on a schedule, every enabled policy whose trigger is due (N newly verified images,
-  or its schedule) gets a run, started as an execution.
+  or its schedule) gets a run, started as an execution; first, a run RUNNING for longer than the
+  state machine may run (its execution timed out or was stopped) is ended FAILED.
 """
 
 from __future__ import annotations
@@ -75,8 +76,11 @@ def run_trigger(
     model, a run already under way) is logged and left for the next pass."""
     factory = uow_factory or default_uow_factory()
     flow = workflow or StepFunctionsWorkflow()
+    now = now or dt.datetime.now(dt.UTC)
+    # First end the runs whose execution can no longer be running (it timed out, or was stopped)
+    ended = learning_loop.end_overdue_runs(factory, now, context)
     with factory(SYSTEM, context) as uow:
-        due = learning_loop.due_schemas(uow, now or dt.datetime.now(dt.UTC))
+        due = learning_loop.due_schemas(uow, now)
     started: list[int] = []
     for schema_id, trigger in due:
         try:
@@ -89,7 +93,7 @@ def run_trigger(
             continue
         learning_loop.start(factory, flow, run.id, context)
         started.append(run.id)
-    return {"started": started}
+    return {"started": started, "overdue_failed": ended}
 
 
 step_handler = step("LearningLoop", run_step)

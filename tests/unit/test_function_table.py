@@ -49,6 +49,7 @@ def test_grants_are_ones_the_cdk_app_understands() -> None:
                     "db:owner",
                     "states:start",
                     "states:start_analysis",
+                    "states:start_loop",
                     "states:release",
                     "states:fail_task",
                     "ecs:run_inference",

@@ -241,6 +241,19 @@ ROWS = [
     Row("GET", "/sigma-calibrations/{id}", lambda w: f"/sigma-calibrations/{w.calibration_id}", RESEARCHERS_200),
     Row("POST", "/sigma-calibrations/{id}/adopt", lambda w: f"/sigma-calibrations/{w.calibration_id}/adopt",
         ADMIN_ONLY_201, lambda w: {"version": "v9"}),
+    # --- the learning loop. The world's schema has no default model: a run needs a base (409), and
+    # there is nothing to roll back to (409).
+    Row("GET", "/schemas/{id}/learning-loop", lambda w: f"/schemas/{w.schema_id}/learning-loop", READERS_200),
+    Row("PUT", "/schemas/{id}/learning-loop", lambda w: f"/schemas/{w.schema_id}/learning-loop", ADMIN_ONLY_200,
+        lambda w: {"enabled": False, "every_n_verified": 10, "schedule_hours": None, "base_model_id": w.model_id,
+                   "epochs": 1, "imgsz": 64, "batch": 2, "lr0": 0.01, "holdout_fraction": 0.2,
+                   "min_ap_gain": 0.0, "max_keypoint_oks_drop": 0.05}),
+    Row("POST", "/schemas/{id}/learning-loop/runs", lambda w: f"/schemas/{w.schema_id}/learning-loop/runs",
+        ADMIN_ONLY_409),
+    Row("POST", "/schemas/{id}/learning-loop/rollback", lambda w: f"/schemas/{w.schema_id}/learning-loop/rollback",
+        ADMIN_ONLY_409, lambda w: {"reason": None}),
+    Row("GET", "/learning-loop/runs", lambda w: "/learning-loop/runs", READERS_200),
+    Row("GET", "/learning-loop/runs/{id}", lambda w: f"/learning-loop/runs/{w.learning_loop_run_id}", READERS_200),
     # --- pose anomaly screening
     Row("POST", "/anomaly/training-jobs", lambda w: "/anomaly/training-jobs", ADMIN_ONLY_201, lambda w: {}),
     Row("GET", "/anomaly/training-jobs", lambda w: "/anomaly/training-jobs", READERS_200),

@@ -25,6 +25,7 @@ from cradlepose.db.models import (
     InferenceJob,
     InterpretabilityResult,
     KeypointSchema,
+    LearningLoopRun,
     MLModelConfig,
     PoseEmbedding,
     SigmaCalibration,
@@ -40,11 +41,14 @@ from cradlepose.domain.enums import (
     DatasetSplit,
     ExportFormat,
     ImageStatus,
+    LoopRunStatus,
+    LoopTrigger,
     ModelType,
     Role,
     SplitGrouping,
 )
 from cradlepose.domain.keypoint_schema import infant_pose_17
+from cradlepose.domain.learning_loop import DEFAULT_POLICY
 from tests.support import Persona, make_user, unregistered
 
 
@@ -74,6 +78,7 @@ class World:
     anomaly_analysis_id: int  # an analysis of the annotation (the models' verdicts are not checked here)
     analysis_job_id: uuid.UUID  # the verifier's analysis of the submitted image, not started
     term_id: int  # an active vocabulary term the migrations ship
+    learning_loop_run_id: int  # of the default schema, FAILED (none RUNNING: the schema has no default model)
 
 
 def _image(batch_id: int, n: int, status: ImageStatus) -> Image:
@@ -182,6 +187,13 @@ def build(session_factory: sessionmaker[Session]) -> World:
         datasets = _datasets(
             session, admin_id, default.id, people["annotator_owner"].user_id, model.id, ready_image.id
         )
+        assert admin_id is not None
+        loop_run = LearningLoopRun(
+            keypoint_schema_id=default.id, trigger=LoopTrigger.MANUAL, status=LoopRunStatus.FAILED,
+            step="Snapshot", policy=DEFAULT_POLICY.model_dump(mode="json"), verified_at_start=0,
+            base_model_id=model.id, started_by=admin_id, error="LoopStepFailed: no verified images",
+        )  # fmt: skip
+        session.add(loop_run)
         job = AnalysisJob(
             job_id=uuid.uuid4(), user_id=people["verifier"].user_id, image_id=submitted.id,
             original_image_key=submitted.storage_path,
@@ -212,6 +224,7 @@ def build(session_factory: sessionmaker[Session]) -> World:
             anomaly_analysis_id=analysis.id,
             analysis_job_id=job.job_id,
             term_id=term_id,
+            learning_loop_run_id=loop_run.id,
         )
 
 

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
         le=3600,
         description="how long the loop's Wait states pause between looks at its training and evaluation jobs",
     )
+    learning_loop_timeout_seconds: int = Field(
+        default=172_800,
+        ge=60,
+        description="the loop's state machine's TimeoutSeconds: a run RUNNING for longer lost its execution "
+        "(timed out, or stopped), and the trigger ends it FAILED",
+    )
 
     # --- the batch pipeline
     # The cloud sets its stage's chunk size (infra/config.py, docs/workflow.md "Chunk size"); 64 keeps

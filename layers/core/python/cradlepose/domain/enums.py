@@ -158,24 +158,6 @@ class PipelineRunStatus(StrEnum):
     FAILED = "FAILED"
 
 
-class LoopTrigger(StrEnum):
-    """What started a learning-loop run (issue 23): the count of newly verified images, the
-    schedule, or an admin's "run now"."""
-
-    COUNT = "COUNT"
-    SCHEDULE = "SCHEDULE"
-    MANUAL = "MANUAL"
-
-
-class LoopRunStatus(StrEnum):
-    """A learning-loop run: RUNNING until the gate promoted the candidate, refused it, or a step failed."""
-
-    RUNNING = "RUNNING"
-    PROMOTED = "PROMOTED"
-    REFUSED = "REFUSED"
-    FAILED = "FAILED"
-
-
 # ---------------------------------------------------------------- datasets, exports, models (seeds 001, 002)
 
 
@@ -265,3 +247,24 @@ class AnalysisStatus(StrEnum):
     ENHANCING = "enhancing"
     COMPLETED = "completed"
     FAILED = "failed"
+
+
+# ---------------------------------------------------------------- the learning loop (issue 23)
+
+
+class LoopTrigger(StrEnum):
+    """What started a learning-loop run (issue 23): the count of newly verified images, the
+    schedule, or an admin's "run now"."""
+
+    COUNT = "COUNT"
+    SCHEDULE = "SCHEDULE"
+    MANUAL = "MANUAL"
+
+
+class LoopRunStatus(StrEnum):
+    """A learning-loop run: RUNNING until the gate promoted the candidate, refused it, or a step failed."""
+
+    RUNNING = "RUNNING"
+    PROMOTED = "PROMOTED"
+    REFUSED = "REFUSED"
+    FAILED = "FAILED"

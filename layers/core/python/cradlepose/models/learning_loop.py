@@ -313,6 +313,37 @@ def due_schemas(uow: UnitOfWork, now: dt.datetime) -> list[tuple[int, LoopTrigge
     return due
 
 
+def end_overdue_runs(uow_factory: UnitOfWorkFactory, now: dt.datetime, context: RequestContext) -> list[int]:
+    """End FAILED every run RUNNING for longer than its state machine may run (its TimeoutSeconds).
+
+    An execution that times out (or is stopped) never reaches RecordFailure, so its run would stay
+    RUNNING and block its schema's loop for good; the trigger calls this on every pass, whatever the
+    state machine's own timeouts are. Runs of no execution here (no state machine configured) too."""
+    timeout = dt.timedelta(seconds=get_settings().learning_loop_timeout_seconds)
+    with uow_factory(SYSTEM, context) as uow:
+        access.require_admin(uow.actor)
+        overdue = list(
+            uow.session.scalars(
+                sa.select(LearningLoopRun.id)
+                .where(
+                    LearningLoopRun.status == LoopRunStatus.RUNNING,
+                    LearningLoopRun.started_at < now - timeout,
+                )
+                .order_by(LearningLoopRun.id)
+            )
+        )
+    for run_id in overdue:
+        record_failure(
+            uow_factory,
+            run_id,
+            "LearningLoopRunOverdue",
+            f"still RUNNING {timeout.total_seconds():.0f} s after it started, longer than its state machine "
+            "may run: its execution timed out or was stopped",
+            context,
+        )
+    return overdue
+
+
 # ------------------------------------------------------------------ the steps
 
 

@@ -1,6 +1,9 @@
 """Issue 20, models and evaluation: the registry with the default marked, a model's metrics per
 dataset, promotion through the AP gate (the verdict shown before the button, a refusal with the
-gate's reason), and an evaluation job started and followed in the browser.
+gate's reason), each keypoint's OKS drawn beside the default's, an evaluation job started and
+followed in the browser; and, with the export packer and the jobs worker on their timers, a real
+training run (Ultralytics on the CPU, one epoch at 64 px) started from the Jobs page and followed to
+the model it registered, and a real evaluation whose predictions become a review batch.
 
 The setup makes models, a dataset and evaluations through the capabilities (what the API calls);
 the evaluations run through the job worker with a scripted runner standing in for the GPU task's
@@ -35,6 +38,13 @@ def project(stack: RunningStack) -> dict[str, Any]:
     return {**models_data.build(stack, admin, annotator, victor), "admin": admin}
 
 
+@pytest.fixture(scope="module")
+def photos(stack: RunningStack, project: dict[str, Any]) -> int:
+    """A dataset whose pictures are in the uploads bucket: what real training and inference read."""
+    people = stack.people
+    return models_data.photo_dataset(stack, people["mira"], people["noor"], people["vera"], "ward-photos")
+
+
 def _as(open_page: Callable[[], Watched], username: str) -> Page:
     page = open_page().page
     sign_in(page, username)
@@ -57,6 +67,24 @@ def test_the_registry_marks_the_default_and_a_better_model_is_promoted_through_t
     row = metrics.locator("tbody tr", has_text="infants-gate")
     expect(row).to_contain_text("1.000")  # AP, AP50, AP75 of the exact model
     expect(metrics.get_by_role("img", name="Per-keypoint accuracy (PCK)")).to_be_visible()
+    # Each keypoint's OKS, in the schema's order and beside the default's (1.0, a few pixels off).
+    oks = metrics.get_by_role("img", name="Per-keypoint OKS on infants-gate, test")
+    expect(oks).to_be_visible()
+    stored = dict(stack.rows(
+        "SELECT class_name, metric_value FROM model_metrics WHERE inference_job_id = :j AND metric_type = 'OKS'",
+        j=project["jobs"][models_data.LONG_VERSION],
+    ))  # fmt: skip
+    names = stack.scalar(
+        "SELECT schema_definition->'keypoints' FROM keypoint_schemas WHERE id = :s", s=project["schema"]
+    )
+    schema_order = [k["name"] for k in sorted(names, key=lambda k: k["id"])]
+    assert sorted(stored) == sorted(schema_order)
+    labels = oks.locator("text[text-anchor=end]").all_text_contents()
+    assert labels == schema_order
+    values = oks.locator("text.bar-value").all_text_contents()
+    assert values[0::2] == [f"{stored[name]:.2f}" for name in schema_order]  # the candidate: exact
+    assert all(float(v) < 1.0 for v in values[1::2])  # the default, a few pixels off, beside it
+    expect(metrics.locator(".legend")).to_contain_text("infant-pose 1.0 (default)")
     expect(metrics.locator("th", has_text="COCO-comparable AP")).to_be_visible()
 
     # The verdict is on the page before the button is pressed.
@@ -104,6 +132,7 @@ def test_a_researcher_starts_an_evaluation_and_follows_it_across_a_reload(
     expect(page.get_by_role("region", name="Inference jobs")).to_contain_text("completed")
     weak = project["models"]["0.9"]
     page.get_by_label("Model", exact=True).select_option(str(weak))
+    page.get_by_label("Dataset", exact=True).select_option(label="infants-gate")
     page.get_by_role("button", name="Start evaluation").click()
     expect(page).to_have_url(re.compile(r"job=\d+$"))
     detail = page.get_by_role("region", name="Followed job")
@@ -138,3 +167,91 @@ def test_the_registry_shows_each_models_run_figures_or_no_runs_yet(
     expect(evaluated).to_contain_text("100 % posed · confidence 0.90 · 25 ms/image")
     expect(page.locator(f"tr[data-model-id='{unrun}']")).to_contain_text("no runs yet")
     no_horizontal_overflow(page)
+
+
+def test_a_researcher_trains_a_model_from_the_jobs_page_and_follows_it_to_the_model_it_registered(
+    stack: RunningStack, project: dict[str, Any], photos: int, open_page: Callable[[], Watched]
+) -> None:
+    page = _as(open_page, "vera")
+    page.goto("/#/models/jobs")
+    base = project["models"]["0.9"]
+    form = page.get_by_role("form", name="Start a training job")
+    form.get_by_label("Base model").select_option(str(base))
+    form.get_by_label("Training dataset").select_option(str(photos))
+    # Real Ultralytics training on the CPU: one epoch at 64 px over the dataset's train split.
+    form.get_by_label("Epochs").fill("1")
+    form.get_by_label("Image size (px)").fill("64")
+    form.get_by_label("Batch", exact=True).fill("4")
+    form.get_by_label("New version (optional)").fill("smoke-1")
+    form.get_by_role("button", name="Start training").click()
+    expect(page).to_have_url(re.compile(r"kind=training&job=\d+$"))
+    job_id = int(page.url.rsplit("job=", 1)[1])
+    detail = page.get_by_role("region", name="Followed job")
+    expect(detail.locator(".status-pill")).to_have_text("queued")
+    expect(detail).to_contain_text("epochs 1 · imgsz 64 · batch 4")
+    with models_data.jobs_on_schedule(stack):
+        expect(detail.locator(".status-pill")).to_have_text("running", timeout=60_000)
+        page.reload()  # the URL holds the job: the page follows it again
+        expect(detail).to_contain_text(f"Training job #{job_id}")
+        expect(detail.locator(".status-pill")).to_have_text("completed", timeout=240_000)
+    expect(detail.get_by_role("progressbar", name="Progress")).to_have_attribute("aria-valuenow", "100")
+    expect(detail.locator(".job-logs")).to_contain_text("epoch 1/1")
+    expect(
+        page.get_by_role("region", name="Training jobs").locator("tbody tr", has_text=f"#{job_id}")
+    ).to_contain_text("completed")
+    assert_accessible(page)
+    registered = stack.rows(
+        "SELECT m.id, m.version, m.deployment_status, m.base_model_id FROM training_jobs j"
+        " JOIN ml_model_configs m ON m.id = j.result_model_id WHERE j.id = :j",
+        j=job_id,
+    )
+    assert [tuple(r)[1:] for r in registered] == [("smoke-1", "DEVELOPMENT", base)]
+    detail.get_by_role("link", name="infant-pose-ft smoke-1").click()
+    expect(page.locator(".admin-head h1")).to_have_text("infant-pose-ft smoke-1")
+    expect(page.locator(".admin-head .status-pill")).to_have_text("development")
+
+
+def test_an_admin_turns_an_evaluations_predictions_into_a_review_batch(
+    stack: RunningStack, project: dict[str, Any], photos: int, open_page: Callable[[], Watched]
+) -> None:
+    page = _as(open_page, "mira")
+    page.goto("/#/models/jobs")
+    form = page.get_by_role("form", name="Start an inference job")
+    form.get_by_label("Model", exact=True).select_option(str(project["models"]["0.9"]))
+    form.get_by_label("Dataset", exact=True).select_option(str(photos))
+    form.get_by_label("Split").select_option("test")
+    form.get_by_role("button", name="Start evaluation").click()
+    expect(page).to_have_url(re.compile(r"kind=inference&job=\d+$"))
+    job_id = int(page.url.rsplit("job=", 1)[1])
+    detail = page.get_by_role("region", name="Followed job")
+    # The shipped weights run over the split's photographs for real, on the CPU.
+    with models_data.jobs_on_schedule(stack):
+        expect(detail.locator(".status-pill")).to_have_text("completed", timeout=180_000)
+    expect(detail).to_contain_text("AP ")
+    images = stack.scalar("SELECT cardinality(target_images) FROM inference_jobs WHERE id = :j", j=job_id)
+    assert images > 0
+
+    detail.get_by_role("button", name="Turn predictions into a review batch").click()
+    made = page.get_by_test_id("review-batch")
+    expect(made).to_contain_text(f"of {images} images pre-annotated by the model")
+    batch_id = stack.scalar(
+        "SELECT (results->>'review_batch_id')::int FROM inference_jobs WHERE id = :j", j=job_id
+    )
+    pre_annotated = stack.scalar(
+        "SELECT count(*) FROM images WHERE batch_id = :b AND yolo_keypoints IS NOT NULL", b=batch_id
+    )
+    assert pre_annotated > 0  # the model found the people in the photographs
+    expect(made).to_contain_text(f"{pre_annotated} of {images} images pre-annotated")
+    assert_accessible(page)
+    page.reload()  # made once: the job now names its batch instead of offering the button
+    expect(made).to_contain_text(f"review batch {batch_id}")
+    expect(detail.get_by_role("button", name="Turn predictions into a review batch")).to_have_count(0)
+
+    # The admin's batches list has it, ready for annotation, with its images.
+    page.goto("/#/admin/batches")
+    row = page.locator("[data-page=batches] tr", has_text=f"job {job_id}")
+    expect(row).to_contain_text("ready for annotation")
+    page.goto(f"/#/admin/batches/{batch_id}")
+    table = page.get_by_role("table", name="Images")
+    expect(table.locator("tbody tr")).to_have_count(images)
+    expect(table.locator("tbody tr .status-pill", has_text="yolo processed")).to_have_count(pre_annotated)

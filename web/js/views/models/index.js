@@ -3,8 +3,8 @@
 // through the AP gate) and #/models/jobs?job=<id> (inference and training jobs, followed by
 // polling; the job id is in the URL, so a reload keeps following it).
 
-import { h, replace, fmtDateTime, fmtNumber, humanize } from "../../dom.js";
-import { horizontalBars } from "../../charts.js";
+import { h, replace, fmtDateTime, fmtNumber } from "../../dom.js";
+import { horizontalBars, legend, pairedBars } from "../../charts.js";
 import { go } from "../../router.js";
 import { ApiError } from "../../api.js";
 import { notify } from "../../ui/notices.js";
@@ -130,7 +130,7 @@ async function modelPage(body, ctx, route) {
   const evaluations = [...latest.values()].map((e) => {
     const mine = metrics.filter((m) => m.inference_job_id === e.job);
     const overall = Object.fromEntries(mine.filter((m) => m.class_name === null).map((m) => [m.metric_type, m.metric_value]));
-    return { ...e, overall, perKeypoint: mine.filter((m) => m.metric_type === "PCK" && m.class_name !== null) };
+    return { ...e, overall, perKeypoint: mine.filter((m) => m.metric_type === "PCK" && m.class_name !== null), oks: keypointFigures(mine, "OKS") };
   });
   const chosen = { dataset: Number(route.query.get("dataset")) || evaluations[0]?.dataset || datasets[0]?.id || null, split: route.query.get("split") || evaluations[0]?.split || "test" };
 
@@ -141,6 +141,7 @@ async function modelPage(body, ctx, route) {
       { label: "Split", render: (e) => e.split },
       ...FIGURES.map((f) => ({ label: f.label, num: true, render: (e) => (e.overall[f.type] === undefined ? "–" : fmtNumber(e.overall[f.type], 3)) })),
       { label: "Evaluated", render: (e) => fmtDateTime(e.at) },
+      { label: "Per keypoint", render: (e) => h("a", { href: `#/models/${modelId}?dataset=${e.dataset}&split=${e.split}`, "aria-label": `Per keypoint on ${datasetName.get(e.dataset) || e.dataset}, ${e.split}`, text: "Show" }) },
     ],
     evaluations,
     { empty: "No evaluation yet: start one under Jobs.", label: "Metrics", rowAttrs: (e) => ({ dataset: { dataset: e.dataset, split: e.split } }) },
@@ -148,12 +149,56 @@ async function modelPage(body, ctx, route) {
   metricsCard.append(h("p", { class: "muted small", text: "AP, AP50 and AP75 use the schema's sigmas with OKS over the keypoint box (what the gate compares); the COCO-comparable AP uses the person box, as COCO does." }));
   const shown = evaluations.find((e) => e.dataset === chosen.dataset && e.split === chosen.split) || evaluations[0];
   if (shown) {
+    metricsCard.append(await oksChart(ctx, model, shown, datasetName.get(shown.dataset) || `dataset ${shown.dataset}`));
     const bars = shown.perKeypoint.map((m) => ({ label: m.class_name, value: m.metric_value, color: "#5fd4c4", text: fmtNumber(m.metric_value, 2) }));
     metricsCard.append(h("h3", { text: `Per keypoint (PCK) on ${datasetName.get(shown.dataset) || shown.dataset}, ${shown.split}` }),
       horizontalBars(bars, { title: "Per-keypoint accuracy (PCK)", max: 1 }));
   }
   // The promotion first: its verdict is what an admin opens this page for.
   body.append(promotionCard(ctx, model, datasets, chosen), metricsCard);
+}
+
+/** Keypoint → value of one per-keypoint figure of an evaluation's rows, in the schema's order. */
+function keypointFigures(rows, type) {
+  const order = (m) => m.metadata?.keypoint_id ?? 0;
+  return rows.filter((m) => m.metric_type === type && m.class_name !== null)
+    .sort((a, b) => order(a) - order(b))
+    .map((m) => ({ name: m.class_name, value: m.metric_value }));
+}
+
+// Each keypoint's mean OKS term: what the learning loop's gate compares keypoint by keypoint
+// (no keypoint may fall by more than ε), so it is drawn beside the default's on the same split.
+async function oksChart(ctx, model, shown, datasetLabel) {
+  const figure = h("div", { class: "oks-chart", dataset: { chart: "oks", testid: "oks-chart" } });
+  const oks = shown.oks;
+  if (!oks.length) {
+    figure.append(h("p", { class: "muted", text: "This evaluation stored no per-keypoint OKS (it ran before they were measured)." }));
+    return figure;
+  }
+  let incumbent = null;
+  if (!isDefault(model)) {
+    const defaults = await ctx.api.all("/models", { status: "PRODUCTION", schema_id: model.keypoint_schema_id });
+    incumbent = defaults.find((m) => m.id !== model.id) || null;
+  }
+  let theirs = new Map();
+  if (incumbent) {
+    const rows = await ctx.api.all(`/models/${incumbent.id}/metrics`, { dataset_id: shown.dataset, split: shown.split, metric_type: "OKS" });
+    const job = Math.max(-1, ...rows.map((m) => m.inference_job_id ?? -1));
+    theirs = new Map(keypointFigures(rows.filter((m) => m.inference_job_id === job), "OKS").map((k) => [k.name, k.value]));
+  }
+  const series = [{ name: modelName(model), color: "#5fd4c4" }];
+  if (theirs.size) series.push({ name: `${modelName(incumbent)} (default)`, color: "#c9a0ff" });
+  const rows = oks.map((k) => ({ label: k.name, values: theirs.size ? [k.value, theirs.get(k.name) ?? null] : [k.value] }));
+  const title = `Per-keypoint OKS on ${datasetLabel}, ${shown.split}`;
+  figure.append(
+    h("h3", { text: title }),
+    h("p", { class: "muted small", text: theirs.size
+      ? "Each keypoint's mean OKS term (1 is exact), beside the default model's on the same split: the learning loop's gate refuses a candidate that loses more than ε on any keypoint."
+      : "Each keypoint's mean OKS term (1 is exact) with the schema's sigmas." }),
+    legend(series),
+    pairedBars(rows, series, { title, max: 1, format: (v) => fmtNumber(v, 2) }),
+  );
+  return figure;
 }
 
 function promotionCard(ctx, model, datasets, chosen) {
@@ -223,7 +268,7 @@ async function jobsPage(body, ctx, route, later) {
   const kind = route.query.get("kind") === "training" ? "training" : "inference";
   body.append(pageHead("Jobs", "Evaluations and inference runs, training runs: progress and logs."));
   const [models, datasets] = await Promise.all([ctx.api.all("/models"), ctx.api.all("/datasets")]);
-  body.append(startForm(ctx, models, datasets));
+  body.append(startForm(ctx, models, datasets), trainingForm(ctx, models, datasets));
   const detail = h("section", { class: "card job-detail", "aria-label": "Followed job" });
   const lists = h("div", { class: "job-lists" });
   body.append(detail, lists);
@@ -269,11 +314,12 @@ async function jobsPage(body, ctx, route, later) {
     const pct = Math.max(0, Math.min(100, job.progress_percentage ?? 0));
     const evaluation = job.results?.evaluation;
     replace(detail,
-      h("h2", {}, `${humanize(kind)} job #${job.id} `, statusPill(job.status)),
+      h("h2", {}, `${kind === "training" ? "Training" : "Inference"} job #${job.id} `, statusPill(job.status)),
       h("div", { class: "progress", role: "progressbar", "aria-valuenow": pct, "aria-valuemin": 0, "aria-valuemax": 100, "aria-label": "Progress" },
         h("span", { style: { width: `${pct}%`, background: "var(--accent, #5fd4c4)" } })),
       h("p", { class: "muted", text: `${pct} % · started ${job.start_time ? fmtDateTime(job.start_time) : "not yet"}${job.end_time ? ` · ended ${fmtDateTime(job.end_time)}` : ""}` }),
       job.error_message ? h("p", { class: "problem", role: "alert", text: job.error_message }) : null,
+      kind === "training" ? trainingSummary(job, modelName_) : null,
       evaluation ? h("p", { text: `AP ${fmtNumber(evaluation.ap, 3)} · PCK ${fmtNumber(evaluation.pck, 3)} · mean error ${fmtNumber(evaluation.mean_error_px, 1)} px` }) : null,
       kind === "inference" && job.status === "COMPLETED" && ctx.me.role === "ADMIN" ? reviewBatchButton(ctx, job) : null,
       h("details", { open: true }, h("summary", { text: "Logs" }), h("pre", { class: "job-logs", text: job.execution_logs || "No log lines yet." })),
@@ -311,15 +357,74 @@ function startForm(ctx, models, datasets) {
   return form;
 }
 
+// What a fine-tune is given (domain.jobs.TrainingHyperparameters); the rest keeps Ultralytics'
+// defaults. A few epochs at a small size is a smoke run on the CPU; a real one wants the GPU task.
+const TRAINING_FIELDS = [
+  { key: "epochs", label: "Epochs", value: 50, min: 1, max: 1000 },
+  { key: "imgsz", label: "Image size (px)", value: 640, min: 32, max: 2048, step: 32 },
+  { key: "batch", label: "Batch", value: 16, min: 1, max: 512 },
+];
+
+function trainingForm(ctx, models, datasets) {
+  const base = h("select", { id: "training-base" }, models.map((m) => h("option", { value: m.id, text: modelName(m), selected: isDefault(m) })));
+  const dataset = h("select", { id: "training-dataset" }, datasets.map((d) => h("option", { value: d.id, text: d.name })));
+  const numbers = TRAINING_FIELDS.map((f) => h("input", { id: `training-${f.key}`, type: "number", required: true, value: f.value, min: f.min, max: f.max, step: f.step || 1, class: "number-input" }));
+  const version = h("input", { id: "training-version", type: "text", maxlength: 20, placeholder: "job-<id>" });
+  const problem = h("div");
+  const start = h("button", { class: "btn btn-primary", type: "submit", text: "Start training", disabled: !models.length || !datasets.length });
+  const form = h("form", { class: "card row gap filters", "aria-label": "Start a training job" },
+    field("Base model", base),
+    field("Training dataset", dataset),
+    ...TRAINING_FIELDS.map((f, i) => field(f.label, numbers[i])),
+    field("New version (optional)", version),
+    start, problem);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    start.disabled = true;
+    replace(problem);
+    const hyperparameters = Object.fromEntries(TRAINING_FIELDS.map((f, i) => [f.key, Number(numbers[i].value)]));
+    const body = { base_model_id: Number(base.value), dataset_id: Number(dataset.value), hyperparameters };
+    if (version.value.trim()) body.result_model_version = version.value.trim();
+    try {
+      const job = await ctx.api.post("/training-jobs", { body });
+      go(`/models/jobs?kind=training&job=${job.id}`);
+    } catch (error) {
+      problem.append(h("p", { class: "problem", role: "alert", text: problemText(error) }));
+      start.disabled = false;
+    }
+  });
+  return form;
+}
+
+/** A training job's inputs, and the model it registered once it finished. */
+function trainingSummary(job, modelNames) {
+  const hp = job.hyperparameters || {};
+  const given = ["epochs", "imgsz", "batch"].filter((k) => hp[k] != null).map((k) => `${k} ${hp[k]}`).join(" · ");
+  return h("div", { class: "training-summary" },
+    h("p", { text: `From ${modelNames.get(job.base_model_id) || `model ${job.base_model_id}`} on dataset ${job.dataset_id} (export ${job.export_id}); ${given}.` }),
+    job.result_model_id
+      ? h("p", { class: "success" }, "Registered as ", h("a", { href: `#/models/${job.result_model_id}`, text: `${job.result_model_name} ${job.result_model_version}` }), " (development): evaluate it, then promote it through the gate.")
+      : h("p", { class: "muted", text: `Will be registered as ${job.result_model_name} ${job.result_model_version}.` }));
+}
+
+function reviewBatchLink(batchId) {
+  return h("a", { href: `#/admin/batches/${batchId}`, text: `review batch ${batchId}` });
+}
+
 function reviewBatchButton(ctx, job) {
-  const out = h("div", { class: "row gap" });
+  const out = h("div", { class: "row gap", dataset: { testid: "review-batch" } });
+  const made = job.results?.review_batch_id;
+  if (made != null) {
+    out.append(h("p", {}, "Its predictions are in ", reviewBatchLink(made), "."));
+    return out;
+  }
   const button = h("button", {
     class: "btn", type: "button", text: "Turn predictions into a review batch",
     onclick: async () => {
       button.disabled = true;
       try {
-        const made = await ctx.api.post(`/inference-jobs/${job.id}/review-batch`, { body: {} });
-        replace(out, h("p", { class: "success", text: `Review batch ${made.batch_id} created: ${made.pre_annotated} of ${made.images} images pre-annotated.` }));
+        const created = await ctx.api.post(`/inference-jobs/${job.id}/review-batch`, { body: {} });
+        replace(out, h("p", { class: "success" }, "Created ", reviewBatchLink(created.batch_id), `: ${created.pre_annotated} of ${created.images} images pre-annotated by the model, ready for annotation.`));
       } catch (error) {
         out.append(h("p", { class: "problem", role: "alert", text: problemText(error) }));
         button.disabled = false;

@@ -338,6 +338,7 @@ function startForm(ctx, models, datasets) {
     class: "btn btn-primary", type: "submit", text: "Start evaluation", disabled: !models.length || !datasets.length,
   });
   const form = h("form", { class: "card row gap filters", "aria-label": "Start an inference job" },
+    h("h2", { class: "form-title", text: "Evaluate a model on a dataset split" }),
     field("Model", model),
     field("Dataset", dataset),
     field("Split", split),
@@ -373,6 +374,7 @@ function trainingForm(ctx, models, datasets) {
   const problem = h("div");
   const start = h("button", { class: "btn btn-primary", type: "submit", text: "Start training", disabled: !models.length || !datasets.length });
   const form = h("form", { class: "card row gap filters", "aria-label": "Start a training job" },
+    h("h2", { class: "form-title", text: "Fine-tune a model on a dataset (a new DEVELOPMENT model)" }),
     field("Base model", base),
     field("Training dataset", dataset),
     ...TRAINING_FIELDS.map((f, i) => field(f.label, numbers[i])),

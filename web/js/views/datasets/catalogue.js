@@ -53,8 +53,9 @@ export function mountCatalogue(root, ctx, route) {
     h("button", { class: "btn btn-ghost", type: "reset", text: "Clear" }));
   // The hash's filters shown in the form: the static controls now, the term and schema selects
   // once their options are loaded (setup).
-  const showQuery = () => {
-    for (const name of FILTERS) {
+  // Only the given controls: by the time the options arrive the person may have typed elsewhere.
+  const showQuery = (names) => {
+    for (const name of names) {
       const control = form.elements[name];
       if (control) control.value = query[name] || "";
     }
@@ -83,7 +84,7 @@ export function mountCatalogue(root, ctx, route) {
       termSelect(vocab, "TASK_TYPE", "task_type", "Task"),
       termSelect(vocab, "TAG", "tag", "Tag"));
     form.elements.schema_id.append(...schemas.map((s) => h("option", { value: String(s.id), text: s.name })));
-    showQuery();
+    showQuery(["anatomical_area", "modality", "task_type", "tag", "schema_id"]);
   }, "Catalogue terms");
 
   const begin = latestOnly();
@@ -166,7 +167,7 @@ export function mountCatalogue(root, ctx, route) {
     go(`/datasets/${made.id}`);
   }
 
-  showQuery();
+  showQuery(FILTERS);
   setup();
   load();
   return {};

@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from cradlepose.datasets import datasets as dataset_service
 from cradlepose.domain.splits import SplitFractions
 from tests.browser import corrections_data, demo_data, models_data, research_data
+from tests.browser.archives import coco_archive
 from tests.browser.browser import CHROMIUM_ARGS, Watched, find_chromium
 from tests.browser.pages import drag, keypoint, keypoint_on_screen, pick_score, sign_in
 from tests.browser.scene import HEIGHT, WIDTH, scene
@@ -243,6 +244,41 @@ def corrections(browser: Browser, stack: RunningStack, out: Path) -> list[str]:
     return _close(watched)
 
 
+def entry_and_lists(browser: Browser, stack: RunningStack, out: Path) -> list[str]:
+    """The screens the others pass by: sign-in, approvals, the catalogue, an import, the model
+    registry and the reports list (after datasets(), research() and models() filled them)."""
+    watched = Watched.open(browser, stack.base_url)
+    page = watched.page
+    page.goto("/#/signin")
+    expect(page.get_by_label("User name or e-mail")).to_be_visible()
+    _shoot(page, out / "signin.png")
+    sign_in(page, "ada")
+    page.goto("/#/admin/approvals")
+    expect(page.locator("[data-role=dora]")).to_be_visible()
+    _shoot(page, out / "admin-approvals.png")
+    page.goto("/#/datasets?verification=VERIFIED")
+    expect(page.locator("table[aria-label=Datasets] tbody tr").first).to_be_visible()
+    _shoot(page, out / "datasets-catalogue.png")
+    page.goto("/#/datasets/imports")
+    page.get_by_label("Name").fill("external supine set (3 frames)")
+    page.get_by_label("Archive (ZIP)").set_input_files(
+        {"name": "external.zip", "mimeType": "application/zip", "buffer": coco_archive(3)}
+    )
+    page.get_by_role("button", name="Upload and import").click()
+    state = page.locator("[data-testid=import-job] [data-import]")
+    expect(state).to_have_attribute("data-status", "PENDING", timeout=10_000)
+    stack.local.functions.invoke("dataset_imports", {})
+    expect(state).to_have_attribute("data-status", "COMPLETED", timeout=15_000)
+    _shoot(page, out / "datasets-imports.png")
+    page.goto("/#/models")
+    expect(page.locator("table[aria-label=Models] tbody tr").first).to_be_visible()
+    _shoot(page, out / "models-registry.png")
+    page.goto("/#/research/reports")
+    expect(page.locator("table[aria-label=Analyses] tbody tr").first).to_be_visible()
+    _shoot(page, out / "research-reports.png")
+    return _close(watched)
+
+
 def _shoot(page: Page, path: Path) -> None:
     page.wait_for_timeout(400)  # let notices and transitions settle
     page.screenshot(path=str(path))
@@ -278,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         problems += research(browser, stack, demo, args.out)
         problems += models(browser, stack, args.out)
         problems += corrections(browser, stack, args.out)
+        problems += entry_and_lists(browser, stack, args.out)
         browser.close()
     for problem in problems:
         print(problem, file=sys.stderr)  # noqa: T201

@@ -19,7 +19,7 @@ from tests.browser import demo_data
 from tests.browser.a11y import serious_violations
 from tests.browser.browser import Watched
 from tests.browser.pages import sign_in
-from tests.browser.stack import RunningStack
+from tests.browser.stack import PASSWORD, RunningStack
 
 pytestmark = pytest.mark.browser
 
@@ -81,3 +81,29 @@ def test_the_sign_in_screen_has_no_serious_violation(open_page: Callable[[], Wat
     # …and the check can fail: a button with no name is a critical violation.
     page.evaluate("document.querySelector('#app').append(document.createElement('button'))")
     assert any(v.startswith("button-name") for v in serious_violations(page))
+
+
+def test_the_account_screens_have_no_serious_violation(
+    stack: RunningStack, team: None, open_page: Callable[[], Watched]
+) -> None:
+    """The screens before any work: sign-up, registering a role, and waiting for approval."""
+    watched = open_page()
+    watched.allow("status of 403")  # GET /me of someone not registered yet: the register screen's cue
+    page = watched.page
+    page.goto("/#/signup")
+    expect(page.get_by_role("form", name="Create an account")).to_be_visible()
+    assert serious_violations(page) == []
+
+    # Signed up with the identity provider, not yet a Cradle user: the register screen
+    stack.sign_up("nell")
+    page.goto("/#/signin")
+    page.get_by_label("User name or e-mail").fill("nell")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Register")).to_be_visible()
+    assert serious_violations(page) == []
+
+    # Registered, waiting for an administrator
+    page.get_by_role("button", name="Register").click()
+    expect(page.locator("[data-state=awaiting-approval]")).to_be_visible()
+    assert serious_violations(page) == []

@@ -4,7 +4,6 @@ back and follows the import to COMPLETED."""
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from collections.abc import Callable
@@ -15,9 +14,9 @@ from playwright.sync_api import Page, expect
 
 from cradlepose.datasets import datasets as dataset_service
 from cradlepose.domain.enums import Role
-from cradlepose.domain.keypoint_schema import COCO17_NAMES
-from tests.browser import demo_data, scene
+from tests.browser import demo_data
 from tests.browser.a11y import assert_accessible
+from tests.browser.archives import coco_archive, zip_of
 from tests.browser.browser import Watched
 from tests.browser.pages import no_horizontal_overflow, sign_in
 from tests.browser.stack import RunningStack
@@ -114,7 +113,7 @@ def test_a_verifier_makes_a_dataset_exports_it_and_downloads_the_coco_zip(
 def test_an_admin_imports_an_archive_and_follows_it_to_completed(
     stack: RunningStack, verified: list[int], open_page: Callable[[], Watched], tmp_path: Path
 ) -> None:
-    archive = _coco_archive(3)
+    archive = coco_archive(3)
     page = _signed_in(open_page, "ada")
     page.goto("/#/datasets/imports")
     page.get_by_label("Name").fill("external supine set")
@@ -146,7 +145,11 @@ def test_a_broken_archive_is_refused_with_the_problem_detail(
     page.goto("/#/datasets/imports")
     page.get_by_label("Name").fill("broken")
     page.get_by_label("Archive (ZIP)").set_input_files(
-        {"name": "broken.zip", "mimeType": "application/zip", "buffer": _zip({"readme.txt": b"no COCO here"})}
+        {
+            "name": "broken.zip",
+            "mimeType": "application/zip",
+            "buffer": zip_of({"readme.txt": b"no COCO here"}),
+        }
     )
     page.get_by_role("button", name="Upload and import").click()
     refused = page.locator("[data-testid=import-job] [role=alert]")
@@ -154,37 +157,6 @@ def test_a_broken_archive_is_refused_with_the_problem_detail(
     # The problem document's detail, as the API wrote it.
     expect(refused).to_contain_text("holds no COCO keypoints .json file and no YOLO dataset .yaml")
     assert stack.scalar("SELECT status FROM dataset_imports WHERE name = 'broken'") == "AWAITING_UPLOAD"
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return out.getvalue()
-
-
-def _coco_archive(count: int) -> bytes:
-    """A COCO keypoints archive of `count` synthetic pictures, as another project would publish one."""
-    images, annotations, members = [], [], {}
-    for n in range(count):
-        picture = scene.scene(9000 + n)
-        truth = scene.pose(9000 + n)
-        members[f"images/train/frame-{n}.jpg"] = picture.jpeg
-        images.append(
-            {"id": n + 1, "file_name": f"frame-{n}.jpg", "width": scene.WIDTH, "height": scene.HEIGHT}
-        )
-        flat = [
-            value
-            for k in range(len(COCO17_NAMES))
-            for value in (round(truth[k][0], 2), round(truth[k][1], 2), 2)
-        ]
-        annotations.append({"id": n + 1, "image_id": n + 1, "category_id": 1, "keypoints": flat,
-                            "num_keypoints": len(COCO17_NAMES), "iscrowd": 0})  # fmt: skip
-    document = {"images": images, "annotations": annotations,
-                "categories": [{"id": 1, "name": "infant", "keypoints": list(COCO17_NAMES), "skeleton": []}]}  # fmt: skip
-    members["annotations/person_keypoints_train.json"] = json.dumps(document).encode()
-    return _zip(members)
 
 
 def test_a_verifier_builds_a_collection_and_follows_it_to_ready(

@@ -16,8 +16,8 @@ from api.params import Cursor, IdFilter, Limit, ResourceId
 from api.problems import documented
 from cradlepose.common.use_cases import DEFAULT_LIMIT, Page
 from cradlepose.datasets import collections, datasets, statistics
-from cradlepose.datasets.catalogue import CatalogueQuery
-from cradlepose.domain.enums import DatasetOrigin, DatasetSplit
+from cradlepose.datasets.catalogue import AgeBandCode, CatalogueQuery
+from cradlepose.domain.enums import DatasetOrigin, DatasetSplit, DatasetVerification
 
 router = Router()
 TAGS = ["datasets"]
@@ -52,9 +52,28 @@ def list_datasets(
     origin: Annotated[DatasetOrigin | None, Query()] = None,
     schema_id: IdFilter = None,
     include_inactive: Annotated[bool, Query()] = False,
+    institution: Annotated[
+        str | None,
+        Query(min_length=1, max_length=100, description="datasets holding images from this institution"),
+    ] = None,
+    age_band: Annotated[
+        AgeBandCode | None,
+        Query(
+            description="datasets holding images of infants this old, in months ('2-3': from 2 to under 3)"
+        ),
+    ] = None,
+    min_quality: Annotated[
+        float | None,
+        Query(ge=1, le=10, description="datasets holding images of at least this quality score (1–10)"),
+    ] = None,
+    verification: Annotated[
+        DatasetVerification | None,
+        Query(description="how far the dataset's images are verified now"),
+    ] = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
 ) -> Page[datasets.DatasetOut]:
+    """The image filters (institution, age band, quality) hold together on one image of the dataset."""
     query = CatalogueQuery(
         text=text,
         anatomical_area=anatomical_area,
@@ -64,6 +83,10 @@ def list_datasets(
         origin=origin,
         schema_id=schema_id,
         include_inactive=include_inactive,
+        institution=institution,
+        age_band=age_band,
+        min_quality=min_quality,
+        verification=verification,
     )
     with me.uow() as uow:
         return datasets.list_datasets(uow, query, cursor, limit)

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cradlepose.datasets.catalogue import AGE_BAND_CODES, age_band_bounds
 from cradlepose.datasets.statistics import AGE_BANDS, band_ages
 
 pytestmark = pytest.mark.unit
@@ -31,3 +32,10 @@ def test_every_image_is_counted_once(counted: list[tuple[Decimal | None, int]]) 
     order = [b.band.split("–")[0].rstrip("+") for b in bands]
     assert [int(x) for x in order] == sorted(int(x) for x in order)
     assert {int(x) for x in order} <= set(AGE_BANDS)
+
+
+def test_the_catalogues_age_band_codes_are_the_charts_bands() -> None:
+    """GET /datasets?age_band=… names the very bands the dataset page's age chart draws."""
+    labels = [b.band for b in band_ages([(low, 1) for low in AGE_BANDS])[0]]
+    assert [code.replace("-", "–") for code in AGE_BAND_CODES] == labels
+    assert [age_band_bounds(code) for code in ("0-1", "4-6", "24+")] == [(0, 1), (4, 6), (24, None)]

@@ -1,5 +1,7 @@
-// The catalogue: every dataset, searched by free text and filtered by the vocabularies' terms;
-// "New dataset" makes one of verified images with seeded splits.
+// The catalogue: every dataset, searched by free text and filtered by the vocabularies' terms and
+// by what it holds (an institution's images, an age band, a minimum image quality, how far its
+// images are verified). The filters live in the URL hash (#/datasets?institution=Site+A&…), so a
+// reload or a shared link shows the same list. "New dataset" makes one of verified images.
 
 import { h, replace, fmtDate, humanize } from "../../dom.js";
 import { go } from "../../router.js";
@@ -8,23 +10,60 @@ import { guarded, notify } from "../../ui/notices.js";
 import { dataTable, latestOnly, pageHead, pager, statusPill } from "../admin/common.js";
 import { imageFilterFields, readImageFilters, termSelect, vocabularies } from "./forms.js";
 
-export function mountCatalogue(root, ctx) {
+// The bands of the dataset page's age chart (datasets.statistics.AGE_BANDS), as the API names them.
+export const AGE_BANDS = ["0-1", "1-2", "2-3", "3-4", "4-6", "6-9", "9-12", "12-18", "18-24", "24+"];
+const VERIFICATION = [
+  { value: "VERIFIED", text: "All images verified" },
+  { value: "PARTLY_VERIFIED", text: "Partly verified" },
+  { value: "UNVERIFIED", text: "Not verified yet" },
+];
+// Every filter the hash may carry, in the order of the form.
+const FILTERS = ["text", "anatomical_area", "modality", "task_type", "tag", "institution", "age_band", "min_quality", "verification", "origin", "schema_id"];
+
+const field = (label, control) => h("label", { class: "field" }, h("span", { class: "field-label", text: label }), control);
+const bandLabel = (code) => (code.endsWith("+") ? `${code.slice(0, -1)} months and older` : `${code.replace("-", "–")} months`);
+
+/** The filters named in the route's query, without empty or unknown ones. */
+export function filtersOf(params) {
+  return Object.fromEntries(FILTERS.filter((k) => params.get(k)).map((k) => [k, params.get(k)]));
+}
+
+function keepInHash(query) {
+  const path = location.hash.replace(/^#/, "").split("?")[0] || "/datasets";
+  const text = new URLSearchParams(query).toString();
+  history.replaceState(null, "", `#${path}${text ? `?${text}` : ""}`);
+}
+
+export function mountCatalogue(root, ctx, route) {
   const api = ctx.api;
   let items = [];
   let cursor = null;
-  let query = {};
+  let query = filtersOf(route?.query || new URLSearchParams());
   const form = h("form", { class: "filters", role: "search", "aria-label": "Catalogue filters" },
-    h("label", { class: "field" }, h("span", { class: "field-label", text: "Search" }), h("input", { name: "text", type: "search", placeholder: "name, description, source, term", maxlength: 200 })));
+    field("Search", h("input", { name: "text", type: "search", placeholder: "name, description, source, term", maxlength: 200 })));
   const terms = h("span", { style: { display: "contents" } });
   form.append(terms,
-    h("label", { class: "field" }, h("span", { class: "field-label", text: "Origin" }),
-      h("select", { name: "origin" }, h("option", { value: "", text: "Any origin" }), ["CURATED", "IMPORTED"].map((o) => h("option", { value: o, text: humanize(o) })))),
-    h("label", { class: "field" }, h("span", { class: "field-label", text: "Schema" }), h("select", { name: "schema_id" }, h("option", { value: "", text: "Any schema" }))),
+    field("Institution", h("input", { name: "institution", type: "search", maxlength: 100, placeholder: "exact name, e.g. Site A" })),
+    field("Age band", h("select", { name: "age_band" }, h("option", { value: "", text: "Any age" }), AGE_BANDS.map((b) => h("option", { value: b, text: bandLabel(b) })))),
+    field("Minimum image quality", h("input", { name: "min_quality", type: "number", min: 1, max: 10, step: 0.5, placeholder: "1–10" })),
+    field("Verification", h("select", { name: "verification" }, h("option", { value: "", text: "Any state" }), VERIFICATION.map((v) => h("option", v)))),
+    field("Origin", h("select", { name: "origin" }, h("option", { value: "", text: "Any origin" }), ["CURATED", "IMPORTED"].map((o) => h("option", { value: o, text: humanize(o) })))),
+    field("Schema", h("select", { name: "schema_id" }, h("option", { value: "", text: "Any schema" }))),
     h("button", { class: "btn btn-primary", type: "submit", text: "Search" }),
     h("button", { class: "btn btn-ghost", type: "reset", text: "Clear" }));
+  // The hash's filters shown in the form: the static controls now, the term and schema selects
+  // once their options are loaded (setup).
+  // Only the given controls: by the time the options arrive the person may have typed elsewhere.
+  const showQuery = (names) => {
+    for (const name of names) {
+      const control = form.elements[name];
+      if (control) control.value = query[name] || "";
+    }
+  };
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    query = Object.fromEntries(new FormData(form).entries());
+    query = Object.fromEntries([...new FormData(form).entries()].filter(([, v]) => String(v).trim() !== ""));
+    keepInHash(query);
     load(true);
   });
   form.addEventListener("reset", () => setTimeout(() => form.requestSubmit(), 0));
@@ -45,6 +84,7 @@ export function mountCatalogue(root, ctx) {
       termSelect(vocab, "TASK_TYPE", "task_type", "Task"),
       termSelect(vocab, "TAG", "tag", "Tag"));
     form.elements.schema_id.append(...schemas.map((s) => h("option", { value: String(s.id), text: s.name })));
+    showQuery(["anatomical_area", "modality", "task_type", "tag", "schema_id"]);
   }, "Catalogue terms");
 
   const begin = latestOnly();
@@ -73,6 +113,7 @@ export function mountCatalogue(root, ctx) {
         { label: "Schema", render: (d) => schemaName(d.keypoint_schema_id) },
         { label: "Terms", className: "cell-wrap", render: (d) => termBadges(d.catalogue) },
         { label: "Images", num: true, render: (d) => String(d.num_images) },
+        { label: "Verified", render: verificationPill },
         { label: "Train / val / test", num: true, render: (d) => `${d.train_count} / ${d.validation_count} / ${d.test_count}` },
         { label: "Made", render: (d) => fmtDate(d.created_at) },
       ],
@@ -126,9 +167,18 @@ export function mountCatalogue(root, ctx) {
     go(`/datasets/${made.id}`);
   }
 
+  showQuery(FILTERS);
   setup();
   load();
   return {};
+}
+
+const PILL = { VERIFIED: "status-good", PARTLY_VERIFIED: "status-wait", UNVERIFIED: "status-info" };
+
+/** How far a dataset's images are verified now: "all verified" or "4 of 6 verified". */
+export function verificationPill(d) {
+  const text = d.verification === "VERIFIED" ? "all verified" : `${d.verified_images} of ${d.num_images} verified`;
+  return h("span", { class: ["status-pill", PILL[d.verification] || "status-info"], dataset: { verification: d.verification }, text });
 }
 
 export function termBadges(catalogue) {

@@ -2,26 +2,55 @@
 
 Every dataset is described with seed 002's vocabularies: one anatomical area, any number of
 modalities, task types and tags (terms named by their `code`). Search takes free text (over the
-name, description, source and the names of the dataset's terms) and term filters.
+name, description, source and the names of the dataset's terms), term filters, and filters on
+what the dataset holds:
+
+- image filters (institution, age band, minimum image quality): a dataset matches when at least
+  one of its images matches all of them at once ("holds images of 3–4-month-olds from Site A of
+  quality 7 or more"), answered through idx_image_source_institution / idx_image_quality and
+  idx_dataset_image_image;
+- its verification state, read from its images' current status (VERIFIED: all APPROVED,
+  PARTLY_VERIFIED, UNVERIFIED: none), since an imported dataset's images are reviewed after it is
+  made.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from cradlepose.common.use_cases import audit, commit_or_conflict, snapshot
-from cradlepose.db.models import Dataset, DatasetTerm, VocabularyTerm
+from cradlepose.datasets.statistics import AGE_BANDS
+from cradlepose.datasets.verified_images import age_months
+from cradlepose.db.models import Dataset, DatasetImage, DatasetTerm, Image, VocabularyTerm
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
 from cradlepose.domain.bounds import NOT_NULL, Patch
-from cradlepose.domain.enums import AuditCategory, DatasetOrigin, VocabularyKind
+from cradlepose.domain.enums import (
+    AuditCategory,
+    DatasetOrigin,
+    DatasetVerification,
+    ImageStatus,
+    VocabularyKind,
+)
 from cradlepose.domain.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 
 CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+
+# The age bands of the dataset statistics' chart (statistics.AGE_BANDS), in months: "2-3" is from
+# 2 up to, not including, 3; the last is open. Spelt out so the API documents and validates them.
+AgeBandCode = Literal["0-1", "1-2", "2-3", "3-4", "4-6", "6-9", "9-12", "12-18", "18-24", "24+"]
+AGE_BAND_CODES: tuple[str, ...] = get_args(AgeBandCode)
+
+
+def age_band_bounds(code: str) -> tuple[int, int | None]:
+    """A band's lower bound (inclusive) and upper bound (exclusive; None for the open last band)."""
+    index = AGE_BAND_CODES.index(code)
+    upper = AGE_BANDS[index + 1] if index + 1 < len(AGE_BANDS) else None
+    return AGE_BANDS[index], upper
 
 
 class TermOut(BaseModel):
@@ -80,6 +109,10 @@ class CatalogueQuery(BaseModel):
     origin: DatasetOrigin | None = None
     schema_id: int | None = None
     include_inactive: bool = False
+    institution: str | None = Field(default=None, min_length=1, max_length=100)
+    age_band: AgeBandCode | None = None
+    min_quality: float | None = Field(default=None, ge=1, le=10)
+    verification: DatasetVerification | None = None
 
 
 _FIELD_KIND = {
@@ -232,6 +265,11 @@ def matching(query: CatalogueQuery) -> sa.Select[Any]:
     ):
         if code is not None:
             statement = statement.where(Dataset.id.in_(_with_term(kind, code)))
+    holding = _holding_images(query)
+    if holding is not None:
+        statement = statement.where(Dataset.id.in_(holding))
+    if query.verification is not None:
+        statement = statement.where(*_verified(query.verification))
     text = (query.text or "").strip()
     if text:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -257,3 +295,63 @@ def _with_term(kind: VocabularyKind, code: str) -> sa.Select[Any]:
         .join(VocabularyTerm, VocabularyTerm.id == DatasetTerm.term_id)
         .where(VocabularyTerm.kind == kind, VocabularyTerm.code == code)
     )
+
+
+def _holding_images(query: CatalogueQuery) -> sa.Select[Any] | None:
+    """The ids of the datasets with at least one image matching every image filter, or None."""
+    conditions: list[sa.ColumnElement[bool]] = []
+    if query.institution is not None:
+        conditions.append(Image.source_institution == query.institution)
+    if query.age_band is not None:
+        low, high = age_band_bounds(query.age_band)
+        conditions.append(age_months() >= low)
+        if high is not None:
+            conditions.append(age_months() < high)
+    if query.min_quality is not None:
+        conditions.append(Image.image_quality_score >= query.min_quality)
+    if not conditions:
+        return None
+    return (
+        sa.select(DatasetImage.dataset_id).join(Image, Image.id == DatasetImage.image_id).where(*conditions)
+    )
+
+
+def _has_image(approved: bool) -> sa.ColumnElement[bool]:
+    """EXISTS an image of the dataset (correlated on Dataset.id) that is, or is not, APPROVED."""
+    status = Image.status == ImageStatus.APPROVED if approved else Image.status != ImageStatus.APPROVED
+    return (
+        sa.select(DatasetImage.image_id)
+        .join(Image, Image.id == DatasetImage.image_id)
+        .where(DatasetImage.dataset_id == Dataset.id, status)
+        .exists()
+    )
+
+
+def _verified(state: DatasetVerification) -> list[sa.ColumnElement[bool]]:
+    """The conditions of a verification state (a dataset always has images)."""
+    if state is DatasetVerification.VERIFIED:
+        return [~_has_image(approved=False)]
+    if state is DatasetVerification.UNVERIFIED:
+        return [~_has_image(approved=True)]
+    return [_has_image(approved=True), _has_image(approved=False)]
+
+
+def verified_counts(uow: UnitOfWork, dataset_ids: list[int]) -> dict[int, int]:
+    """Per dataset, how many of its images are APPROVED now (0 for one with none)."""
+    counts = dict.fromkeys(dataset_ids, 0)
+    if dataset_ids:
+        rows = uow.session.execute(
+            sa.select(DatasetImage.dataset_id, sa.func.count())
+            .join(Image, Image.id == DatasetImage.image_id)
+            .where(DatasetImage.dataset_id.in_(dataset_ids), Image.status == ImageStatus.APPROVED)
+            .group_by(DatasetImage.dataset_id)
+        ).all()
+        counts.update({int(d): int(n) for d, n in rows})
+    return counts
+
+
+def verification_of(verified: int, images: int) -> DatasetVerification:
+    """A dataset's verification state from how many of its images are APPROVED."""
+    if verified >= images:
+        return DatasetVerification.VERIFIED
+    return DatasetVerification.PARTLY_VERIFIED if verified else DatasetVerification.UNVERIFIED

@@ -29,7 +29,13 @@ from cradlepose.db.models import Dataset, DatasetImage, Image
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
 from cradlepose.domain.bounds import NOT_NULL, DbId, Patch
-from cradlepose.domain.enums import AuditCategory, DatasetOrigin, DatasetSplit, SplitGrouping
+from cradlepose.domain.enums import (
+    AuditCategory,
+    DatasetOrigin,
+    DatasetSplit,
+    DatasetVerification,
+    SplitGrouping,
+)
 from cradlepose.domain.errors import Conflict, NotFound, ValidationFailed
 from cradlepose.domain.splits import SplitCandidate, SplitFractions, assign_splits, counts, group_key
 
@@ -89,6 +95,12 @@ class DatasetOut(BaseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     catalogue: CatalogueTerms = Field(default_factory=CatalogueTerms)
+    verified_images: int = Field(
+        default=0, description="how many of its images are verified (APPROVED) now; num_images when all are"
+    )
+    verification: DatasetVerification = Field(
+        default=DatasetVerification.UNVERIFIED, description="read from verified_images and num_images"
+    )
 
 
 class DatasetImageOut(BaseModel):
@@ -236,8 +248,12 @@ def list_datasets(
     rows, next_cursor = keyset_rows(
         uow.session, statement, order_by=[Dataset.id.desc()], cursor=cursor, limit=limit
     )
-    terms = catalogue.terms_of(uow, [r.id for r in rows])
-    return Page[DatasetOut](items=[out(uow, r, terms[r.id]) for r in rows], next_cursor=next_cursor)
+    ids = [r.id for r in rows]
+    terms = catalogue.terms_of(uow, ids)
+    verified = catalogue.verified_counts(uow, ids)
+    return Page[DatasetOut](
+        items=[out(uow, r, terms[r.id], verified[r.id]) for r in rows], next_cursor=next_cursor
+    )
 
 
 def list_images(
@@ -274,10 +290,17 @@ def _image_out(member: DatasetImage, batch_id: int, width: int, height: int) -> 
     )
 
 
-def out(uow: UnitOfWork, dataset: Dataset, terms: CatalogueTerms | None = None) -> DatasetOut:
+def out(
+    uow: UnitOfWork, dataset: Dataset, terms: CatalogueTerms | None = None, verified: int | None = None
+) -> DatasetOut:
     if terms is None:
         terms = catalogue.terms_of(uow, [dataset.id])[dataset.id]
-    return DatasetOut.model_validate(dataset).model_copy(update={"catalogue": terms})
+    if verified is None:
+        verified = catalogue.verified_counts(uow, [dataset.id])[dataset.id]
+    state = catalogue.verification_of(verified, dataset.num_images)
+    return DatasetOut.model_validate(dataset).model_copy(
+        update={"catalogue": terms, "verified_images": verified, "verification": state}
+    )
 
 
 def members(uow: UnitOfWork, dataset_id: int, split: DatasetSplit | None = None) -> list[DatasetImage]:

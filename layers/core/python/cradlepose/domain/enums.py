@@ -174,6 +174,15 @@ class DatasetOrigin(StrEnum):
     IMPORTED = "IMPORTED"  # a COCO keypoints file brought in for review
 
 
+class DatasetVerification(StrEnum):
+    """How far a dataset's images are verified now (an imported dataset's images are reviewed
+    after its import, so this is read from the images' current status, not from the origin)."""
+
+    VERIFIED = "VERIFIED"  # every image APPROVED
+    PARTLY_VERIFIED = "PARTLY_VERIFIED"  # some images APPROVED, some not (yet)
+    UNVERIFIED = "UNVERIFIED"  # no image APPROVED
+
+
 class SplitGrouping(StrEnum):
     """What must never straddle two splits: one infant (subject), or one batch (session)."""
 

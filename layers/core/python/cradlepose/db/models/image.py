@@ -94,6 +94,8 @@ class Image(Base):
         sa.Index("idx_image_status", "status"),
         sa.Index("idx_image_annotator", "current_annotator"),
         sa.Index("idx_image_quality", "image_quality_score"),
+        # The catalogue's institution filter (datasets.catalogue): datasets holding a site's images.
+        sa.Index("idx_image_source_institution", "source_institution"),
         sa.Index("idx_image_created", "created_at"),
         # The JSONB field the API filters on (datasets.verified_images: `infant` containment, @>).
         sa.Index(

@@ -24,13 +24,10 @@ the reference. Nothing else is scripted: the system does the rest.
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -111,37 +108,6 @@ class Outcome:
 
 class ExperimentFailed(RuntimeError):
     """The system did not do what the experiment expects; the message says what and where."""
-
-
-WEIGHTS_CACHE_ENV = "CRADLE_WEIGHTS_CACHE"  # cradle_inference.weights.CACHE_ENV
-
-
-@contextmanager
-def own_weights_cache(stack: LocalStack) -> Iterator[Path]:
-    """An empty weights cache under the stack's state directory, for the jobs worker's threads
-    (this process's environment) and the pipeline's inference tasks (devstack.local_ecs keeps this
-    process's CRADLE_* variables from them; its task environment gets it instead).
-
-    Needed because the inference code caches S3 weights by bucket and key, and every fresh local
-    stack names its first trained model s3://cradle-models/trained/job-1/best.pt again: with the
-    user's shared cache (~/.cache/cradle/weights), the candidate would be evaluated, and batch 2
-    pre-annotated, with whatever an earlier stack trained under that key."""
-    directory = (stack.config.state_dir / "loop-demo-weights").resolve()
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
-    saved = os.environ.get(WEIGHTS_CACHE_ENV)
-    os.environ[WEIGHTS_CACHE_ENV] = str(directory)
-    if stack.runner is not None:
-        stack.runner.environment[WEIGHTS_CACHE_ENV] = str(directory)
-    try:
-        yield directory
-    finally:
-        if stack.runner is not None:
-            stack.runner.environment.pop(WEIGHTS_CACHE_ENV, None)
-        if saved is None:
-            os.environ.pop(WEIGHTS_CACHE_ENV, None)
-        else:
-            os.environ[WEIGHTS_CACHE_ENV] = saved
 
 
 # ------------------------------------------------------------------ the measure
@@ -265,11 +231,6 @@ class _People:
 
 
 def run(stack: LocalStack, settings: Settings, say: Say) -> Outcome:
-    with own_weights_cache(stack):
-        return _experiment(stack, settings, say)
-
-
-def _experiment(stack: LocalStack, settings: Settings, say: Say) -> Outcome:
     outcome = Outcome(settings)
     with _stage(outcome, "people, the shipped model, the policy (disabled)", say):
         admin = local_admin(stack)

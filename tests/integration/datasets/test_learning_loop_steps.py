@@ -4,6 +4,8 @@ finds what the first made and records the same on the run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from cradlepose.common.system import step_context
 from cradlepose.db.models import Dataset, InferenceJob, LearningLoopRun, TrainingJob
 from cradlepose.db.unit_of_work import UnitOfWorkFactory
+from cradlepose.domain.actor import RequestContext
 from cradlepose.domain.enums import DatasetSplit
 from cradlepose.models import learning_loop
 from tests.datasets_support import VerifiedBatch
@@ -19,6 +22,14 @@ from tests.support import ApiClient, Persona
 pytestmark = pytest.mark.integration
 
 STEP = step_context("states:test")
+Step = Callable[[UnitOfWorkFactory, int, RequestContext], learning_loop.StepOutput]
+
+
+def _twice(step: Step, uow_factory: UnitOfWorkFactory, run_id: int, then: str) -> None:
+    """The step as a retried Lambda would run it: the second call answers what the first did."""
+    first = step(uow_factory, run_id, STEP)
+    assert step(uow_factory, run_id, STEP) == first
+    assert first.step == then
 
 
 def test_each_step_makes_its_things_once_and_records_them_on_the_run(
@@ -43,12 +54,8 @@ def test_each_step_makes_its_things_once_and_records_them_on_the_run(
     assert started.status == 202, started.body
     run_id = started.json["id"]
 
-    snapshot = learning_loop.snapshot(uow_factory, run_id, STEP)
-    assert learning_loop.snapshot(uow_factory, run_id, STEP) == snapshot
-    assert snapshot.step == learning_loop.TRAIN
-    trained = learning_loop.train(uow_factory, run_id, STEP)
-    assert learning_loop.train(uow_factory, run_id, STEP) == trained
-    assert trained.step == learning_loop.CHECK_TRAINING
+    _twice(learning_loop.snapshot, uow_factory, run_id, then=learning_loop.TRAIN)
+    _twice(learning_loop.train, uow_factory, run_id, then=learning_loop.CHECK_TRAINING)
     with session_factory() as session:
         run = session.get(LearningLoopRun, run_id)
         assert run is not None
@@ -65,9 +72,7 @@ def test_each_step_makes_its_things_once_and_records_them_on_the_run(
         run.candidate_model_id, run.step = base.json["id"], learning_loop.EVALUATE
         session.commit()
 
-    evaluated = learning_loop.evaluate(uow_factory, run_id, STEP)
-    assert learning_loop.evaluate(uow_factory, run_id, STEP) == evaluated
-    assert evaluated.step == learning_loop.CHECK_EVALUATION
+    _twice(learning_loop.evaluate, uow_factory, run_id, then=learning_loop.CHECK_EVALUATION)
     with session_factory() as session:
         run = session.get(LearningLoopRun, run_id)
         assert run is not None

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from cradlepose.adapters.storage import Storage
 from cradlepose.api_limits import MAX_FORMS_PER_REQUEST
@@ -31,7 +31,7 @@ from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
 from cradlepose.domain.actor import Actor
 from cradlepose.domain.audit import changes
-from cradlepose.domain.bounds import NOT_NULL, ByteSize, DbId, Patch
+from cradlepose.domain.bounds import NOT_NULL, ByteSize, DbId, DueDate, Patch
 from cradlepose.domain.enums import AuditCategory, BatchStatus, ImageStatus, Role
 from cradlepose.domain.errors import Conflict, DuplicateUpload, NotFound, PayloadTooLarge, ValidationFailed
 from cradlepose.domain.image_metadata import ImageMetadata
@@ -104,17 +104,7 @@ class BatchUpdate(Patch):
     processing_priority: Annotated[int | None, NOT_NULL] = Field(
         default=None, ge=1, le=10, description="10 first: orders pre-annotation, auto-assignment, review"
     )
-    due_date: dt.datetime | None = Field(default=None, description="null clears it")
-
-    @field_validator("due_date")
-    @classmethod
-    def _future(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is not None:
-            if value.tzinfo is None:
-                raise ValueError("give a time zone, e.g. 2030-01-31T17:00:00Z")
-            if value <= dt.datetime.now(dt.UTC):
-                raise ValueError("the due date must be in the future")
-        return value
+    due_date: DueDate | None = Field(default=None, description="null clears it")
 
 
 _EDITABLE = ("batch_name", "description", "processing_priority", "due_date")

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from cradlepose.adapters.storage import Storage
 from cradlepose.api_limits import MAX_FORMS_PER_REQUEST
 from cradlepose.common.paging import keyset_page
+from cradlepose.common.schema_choice import named_or_default
 from cradlepose.common.upload_forms import UploadForm
 from cradlepose.common.use_cases import (
     DecimalNumber,
@@ -35,7 +36,6 @@ from cradlepose.domain.bounds import NOT_NULL, ByteSize, DbId, DueDate, Patch
 from cradlepose.domain.enums import AuditCategory, BatchStatus, ImageStatus, Role
 from cradlepose.domain.errors import Conflict, DuplicateUpload, NotFound, PayloadTooLarge, ValidationFailed
 from cradlepose.domain.image_metadata import ImageMetadata
-from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME
 from cradlepose.domain.status_changes import change_status
 from cradlepose.domain.uploads import UploadKey, content_type_for
 from cradlepose.intake import image_metadata
@@ -437,15 +437,8 @@ def detail(uow: UnitOfWork, batch: ImageBatch) -> BatchDetail:
 
 
 def _schema_for(uow: UnitOfWork, schema_id: int | None) -> KeypointSchema:
-    if schema_id is None:
-        schema = uow.schemas.active(DEFAULT_SCHEMA_NAME)
-        if schema is None:
-            raise Conflict(f"no active {DEFAULT_SCHEMA_NAME} schema; name a keypoint_schema_id")
-        return schema
-    schema = uow.schemas.get(schema_id)
-    if schema is None:
-        raise ValidationFailed.single("keypoint_schema_id", f"schema {schema_id} does not exist")
-    if not schema.is_active:
+    schema = named_or_default(uow, schema_id)
+    if not schema.is_active:  # a batch is annotated with an active schema only
         raise Conflict(f"schema {schema.name} {schema.version} is not active")
     return schema
 

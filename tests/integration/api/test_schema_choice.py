@@ -10,15 +10,17 @@ from tests.support import ApiClient, Persona
 pytestmark = pytest.mark.integration
 
 MISSING = 999_999
-
-
-@pytest.mark.parametrize(
+# The two doors that take a keypoint_schema_id or none, with the rest of a valid request
+DOORS = pytest.mark.parametrize(
     ("path", "body"),
     [
-        ("/batches", {"batch_name": "named", "uploads": {"files": [{"filename": "a.jpg"}]}}),
-        ("/dataset-imports", {"name": "named", "size": 1000}),
+        ("/batches", {"batch_name": "one", "uploads": {"files": [{"filename": "a.jpg"}]}}),
+        ("/dataset-imports", {"name": "one", "size": 1000}),
     ],
 )
+
+
+@DOORS
 def test_a_schema_that_does_not_exist_is_a_422_on_its_field(
     api: ApiClient, admin: Persona, aws: str, path: str, body: dict[str, object]
 ) -> None:
@@ -30,13 +32,7 @@ def test_a_schema_that_does_not_exist_is_a_422_on_its_field(
     ]
 
 
-@pytest.mark.parametrize(
-    ("path", "body"),
-    [
-        ("/batches", {"batch_name": "default", "uploads": {"files": [{"filename": "a.jpg"}]}}),
-        ("/dataset-imports", {"name": "default", "size": 1000}),
-    ],
-)
+@DOORS
 def test_no_schema_named_is_the_active_default(
     api: ApiClient, admin: Persona, aws: str, path: str, body: dict[str, object]
 ) -> None:

@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,13 +27,10 @@ sys.path[:0] = [str(ROOT / "functions"), str(ROOT)]
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 import sqlalchemy as sa
-from pydantic import SecretStr
 
+from bench.scale_support import embedded_server, fresh_database, made, short
 from cradle_workstation.devstack.postgres import EmbeddedPostgres
-from cradlepose.db import migrate
-from cradlepose.db.engine import create_engine
 from cradlepose.models.correction_metrics import STATEMENTS, CorrectionGrouping, parameters
-from cradlepose.settings import Settings
 
 KEYPOINTS = 17
 IMAGES_PER_BATCH = 500  # the number of batches grows with the data, as it does over a project's life
@@ -132,26 +128,14 @@ def make_project(engine: sa.Engine, images: int, batches: int) -> None:
             ),
             {"verifier": people["VERIFIER"]},
         )
-    maintenance = sa.create_engine(engine.url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    with maintenance.connect() as conn:
-        conn.execute(sa.text("VACUUM (ANALYZE)"))
-        conn.execute(sa.text("CHECKPOINT"))
-    maintenance.dispose()
 
 
 def measure(server: EmbeddedPostgres, keypoint_rows: int) -> tuple[dict[str, float], dict[str, list[str]]]:
     images = keypoint_rows // KEYPOINTS
     batches = max(2, images // IMAGES_PER_BATCH)
-    name = f"corrections_{keypoint_rows}"
-    server.drop_database(name)
-    url = server.create_database(name)
-    engine = create_engine(Settings(database_url=SecretStr(url), db_pool_size=2))
-    try:
-        migrate.upgrade(engine)
-        started = time.perf_counter()
-        make_project(engine, images, batches)
-        print(f"  {batches:,} batches, {images:,} images, {images * KEYPOINTS:,} keypoint rows made in "
-              f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
+    with fresh_database(server, f"corrections_{keypoint_rows}") as engine:
+        what = f"{batches:,} batches, {images:,} images, {images * KEYPOINTS:,} keypoint rows"
+        made(what, lambda: make_project(engine, images, batches), engine)
         seconds: dict[str, float] = {}
         plans: dict[str, list[str]] = {}
         with engine.connect() as conn:
@@ -168,14 +152,7 @@ def measure(server: EmbeddedPostgres, keypoint_rows: int) -> tuple[dict[str, flo
                 seconds[grouping.value] = best
                 plan = conn.execute(sa.text(f"EXPLAIN {statement.text}"), values).scalars().all()
                 plans[grouping.value] = [plan[0], *(line for line in plan if "->" in line)][:40]
-    finally:
-        engine.dispose()
-        server.drop_database(name)
     return seconds, plans
-
-
-def _short(n: int) -> str:
-    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k"
 
 
 def main() -> None:
@@ -185,17 +162,13 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000, help="keypoint rows in the baseline project")
     parser.add_argument("--large", type=int, default=1_000_000, help="keypoint rows in the large project")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="cradle-bench-") as tmp:
-        server = EmbeddedPostgres(Path(tmp) / "pgdata").start()
-        try:
-            results = []
-            for rows in (args.small, args.large):
-                print(f"project with {rows:,} keypoint rows", flush=True)
-                results.append((rows, *measure(server, rows)))
-        finally:
-            server.stop()
+    with embedded_server() as server:
+        results = []
+        for rows in (args.small, args.large):
+            print(f"project with {rows:,} keypoint rows", flush=True)
+            results.append((rows, *measure(server, rows)))
     (small, s_small, _), (large, s_large, plans) = results
-    a, b = _short(small), _short(large)
+    a, b = short(small), short(large)
     print()
     print(
         f"{'group_by':<10} {'s ' + a:>10} {'s ' + b:>10} {'s/100k ' + a:>12} {'s/100k ' + b:>12} {'ratio':>7}"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,18 +31,17 @@ CLOUD_CHUNK_SIZE = 60_000
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 import sqlalchemy as sa
-from pydantic import SecretStr
 
+from bench.scale_support import embedded_server, fresh_database, made, short
 from cradle_workstation.devstack.postgres import EmbeddedPostgres
 from cradlepose.adapters.storage import ObjectMissing
 from cradlepose.common.system import SYSTEM, step_context
-from cradlepose.db import migrate
-from cradlepose.db.engine import create_engine, make_session_factory
+from cradlepose.db.engine import make_session_factory
 from cradlepose.db.unit_of_work import unit_of_work_factory
 from cradlepose.domain.enums import Visibility
 from cradlepose.domain.inference import ChunkManifest, DetectedPerson, ImageResult, PredictedKeypoint
 from cradlepose.preannotation import chunk_ingest, pipeline, steps
-from cradlepose.settings import Settings, get_settings
+from cradlepose.settings import get_settings
 
 CTX = step_context("states:bench")
 T = TypeVar("T")
@@ -121,11 +119,6 @@ def make_uploaded_batch(engine: sa.Engine, images: int) -> int:
             ),
             {"b": batch_id, "n": images},
         )
-    maintenance = sa.create_engine(engine.url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    with maintenance.connect() as conn:
-        conn.execute(sa.text("VACUUM (ANALYZE)"))
-        conn.execute(sa.text("CHECKPOINT"))
-    maintenance.dispose()
     return batch_id
 
 
@@ -145,19 +138,12 @@ class Stages:
 
 
 def run_pipeline(server: EmbeddedPostgres, images: int) -> Stages:
-    name = f"scale_{images}"
-    server.drop_database(name)
-    url = server.create_database(name)
-    engine = create_engine(Settings(database_url=SecretStr(url), db_pool_size=2))
-    migrate.upgrade(engine)
-    started = time.perf_counter()
-    batch_id = make_uploaded_batch(engine, images)
-    print(f"  {images:,} images registered in {time.perf_counter() - started:.0f} s", flush=True)
-    uow_factory = unit_of_work_factory(make_session_factory(engine))
-    storage = MemoryStorage()
-    template = _result_template()
-    stages = Stages(images)
-    try:
+    with fresh_database(server, f"scale_{images}") as engine:
+        batch_id = made(f"{images:,} images", lambda: make_uploaded_batch(engine, images), engine)
+        uow_factory = unit_of_work_factory(make_session_factory(engine))
+        storage = MemoryStorage()
+        template = _result_template()
+        stages = Stages(images)
         with uow_factory(SYSTEM, CTX) as uow:
             run = pipeline.request_run(uow, uow.batches.require(batch_id, for_update=True), "bench")
             uow.commit()
@@ -182,14 +168,7 @@ def run_pipeline(server: EmbeddedPostgres, images: int) -> Stages:
             storage.objects.pop((item.results_bucket, item.results_key))
         summary = stages.timed("summarize", lambda: steps.summarize(uow_factory, batch_id, CTX))
         print(f"  {len(plan.chunks)} chunks, batch now {summary.status.value}", flush=True)
-    finally:
-        engine.dispose()
-        server.drop_database(name)
     return stages
-
-
-def _short(n: int) -> str:
-    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k"
 
 
 def main() -> None:
@@ -203,18 +182,14 @@ def main() -> None:
     os.environ["CRADLE_PIPELINE_CHUNK_SIZE"] = str(args.chunk_size)
     get_settings.cache_clear()
 
-    with tempfile.TemporaryDirectory(prefix="cradle-bench-") as tmp:
-        server = EmbeddedPostgres(Path(tmp) / "pgdata").start()
-        try:
-            results = []
-            for images in (args.small, args.large):
-                print(f"batch of {images:,} images, chunks of {args.chunk_size:,}", flush=True)
-                results.append(run_pipeline(server, images))
-        finally:
-            server.stop()
+    with embedded_server() as server:
+        results = []
+        for images in (args.small, args.large):
+            print(f"batch of {images:,} images, chunks of {args.chunk_size:,}", flush=True)
+            results.append(run_pipeline(server, images))
 
     small, large = results
-    a, b = _short(args.small), _short(args.large)
+    a, b = short(args.small), short(args.large)
     print()
     print(
         f"{'stage':<10} {'s total ' + a:>12} {'s total ' + b:>12} {'s/100k ' + a:>12} {'s/100k ' + b:>12} {'ratio':>7}"

@@ -31,6 +31,7 @@ from PIL import Image, ImageEnhance, ImageOps
 
 from cradle_workstation.cli.client import ApiError
 from cradle_workstation.demo.people import Member, local_admin, newcomer
+from cradle_workstation.demo.review_steps import annotate_and_approve, make_first_default
 from cradle_workstation.devstack.postgres import EmbeddedPostgres
 from cradle_workstation.devstack.stack import LocalStack
 from cradlepose.domain.pipeline import model_label
@@ -108,34 +109,15 @@ def _pre_annotated_batch(world: World, pictures: dict[str, bytes]) -> dict[str, 
 
 def _annotate_and_verify(world: World, batch_id: int) -> None:
     """The annotator nudges the model's keypoints a little; the verifier approves each image."""
-    assignment = world.admin.api.post(
-        f"/batches/{batch_id}/assignments", {"annotator_id": world.annotator.user_id}
-    )
-    api = world.annotator.api
-    api.post(f"/assignments/{assignment['id']}/acknowledge")
-    api.post(f"/assignments/{assignment['id']}/start")
-    while item := api.get(f"/assignments/{assignment['id']}/next-image")["item"]:
+
+    def nudged(item: dict[str, Any]) -> list[dict[str, Any]]:
         points = [dict(k) for k in item["yolo_keypoints"]["keypoints"]]
         for k in points:
             k["visible"] = k.get("visible") or 1
             k["x"], k["y"] = k["x"] + 2, k["y"] - 1
-        body = {"keypoints": {"keypoints": points}, "time_spent_seconds": 60, "difficulty_rating": "EASY"}
-        saved = api.request("PUT", f"/images/{item['image_id']}/annotation", json=body)
-        api.request(
-            "POST",
-            f"/images/{item['image_id']}/annotation/submit",
-            headers={"If-Match": f'"{saved["row_version"]}"'},
-        )
-    while item := world.verifier.api.post("/verifications/next", queue="submitted")["item"]:
-        world.verifier.api.post(
-            f"/annotations/{item['annotation']['id']}/verifications",
-            {
-                "decision": "APPROVED",
-                "verification_time_seconds": 30,
-                "overall_quality_score": 8,
-                "certainty_level": 8,
-            },
-        )
+        return points
+
+    annotate_and_approve(world.admin, world.annotator, world.verifier, batch_id, nudged, "e2e")
 
 
 def _finished_run(world: World, schema_id: int, after: int) -> dict[str, Any]:
@@ -171,18 +153,7 @@ def _shipped_weights_as_default(world: World, schema_id: int) -> dict[str, Any]:
         {"name": "shipped-weights-gate", "keypoint_schema_id": schema_id,
          "fractions": {"train": 0.5, "validation": 0.0, "test": 0.5}},
     )  # fmt: skip
-    job = admin.post(
-        "/inference-jobs",
-        {"model_id": shipped["id"], "evaluation": {"dataset_id": dataset["id"], "split": "test"}},
-    )
-    evaluated = wait_for(
-        lambda: (j := admin.get(f"/inference-jobs/{job['id']}"))["status"] in ("COMPLETED", "FAILED") and j,
-        timeout_s=90,
-    )
-    assert evaluated["status"] == "COMPLETED", evaluated
-    admin.post(f"/models/{shipped['id']}/promotions", {"target": "TESTING"})
-    gate = {"dataset_id": dataset["id"], "split": "test"}
-    default: dict[str, Any] = admin.post(f"/models/{shipped['id']}/default", {"gate": gate, "reason": "e2e"})
+    default = make_first_default(world.admin, shipped["id"], dataset["id"], "e2e", timeout_s=90)
     assert default["deployment_status"] == "PRODUCTION"
     return default
 

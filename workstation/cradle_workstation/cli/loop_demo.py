@@ -26,6 +26,7 @@ from rich.table import Table
 from cradle_workstation.cli.client import ApiError
 from cradle_workstation.cli.common import StateDir, console, err_console, state_dir
 from cradle_workstation.demo import loop_demo
+from cradle_workstation.demo.scripting import DemoFailed
 from cradle_workstation.devstack.local_ecs import CONTAINER_CODE
 from cradle_workstation.devstack.stack import LocalStack, LocalStackConfig
 
@@ -120,7 +121,7 @@ def run(
         console.print(f"[green]✓[/] local stack up in {time.perf_counter() - started:.1f} s")
         try:
             outcome = loop_demo.run(stack, settings, console.print)
-        except (loop_demo.ExperimentFailed, ApiError) as error:
+        except (DemoFailed, ApiError) as error:
             message = error.describe() if isinstance(error, ApiError) else str(error)
             err_console.print(f"[red]loop-demo failed:[/] {message} (the stack's log: {stack_log})")
             raise typer.Exit(1) from None

@@ -24,24 +24,18 @@ the reference. Nothing else is scripted: the system does the rest.
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 
 from cradle_workstation.demo.loop_pictures import Picture, ReferenceModel, pictures
 from cradle_workstation.demo.people import Member, local_admin, newcomer
+from cradle_workstation.demo.review_steps import annotate_and_approve, make_first_default
+from cradle_workstation.demo.scripting import DemoFailed, Say, stage, wait
 from cradle_workstation.devstack.stack import LocalStack
 from cradlepose.domain.keypoint_math import MOVE_TOLERANCE_PX
 from cradlepose.domain.pipeline import model_label
-
-Say = Callable[[str], None]
 
 SCHEMA = "infant-pose-17"
 SPECIALTY = "full_body"
@@ -109,39 +103,8 @@ class Outcome:
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
-class ExperimentFailed(RuntimeError):
+class ExperimentFailed(DemoFailed):
     """The system did not do what the experiment expects; the message says what and where."""
-
-
-WEIGHTS_CACHE_ENV = "CRADLE_WEIGHTS_CACHE"  # cradle_inference.weights.CACHE_ENV
-
-
-@contextmanager
-def own_weights_cache(stack: LocalStack) -> Iterator[Path]:
-    """An empty weights cache under the stack's state directory, for the jobs worker's threads
-    (this process's environment) and the pipeline's inference tasks (devstack.local_ecs keeps this
-    process's CRADLE_* variables from them; its task environment gets it instead).
-
-    Needed because the inference code caches S3 weights by bucket and key, and every fresh local
-    stack names its first trained model s3://cradle-models/trained/job-1/best.pt again: with the
-    user's shared cache (~/.cache/cradle/weights), the candidate would be evaluated, and batch 2
-    pre-annotated, with whatever an earlier stack trained under that key."""
-    directory = (stack.config.state_dir / "loop-demo-weights").resolve()
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
-    saved = os.environ.get(WEIGHTS_CACHE_ENV)
-    os.environ[WEIGHTS_CACHE_ENV] = str(directory)
-    if stack.runner is not None:
-        stack.runner.environment[WEIGHTS_CACHE_ENV] = str(directory)
-    try:
-        yield directory
-    finally:
-        if stack.runner is not None:
-            stack.runner.environment.pop(WEIGHTS_CACHE_ENV, None)
-        if saved is None:
-            os.environ.pop(WEIGHTS_CACHE_ENV, None)
-        else:
-            os.environ[WEIGHTS_CACHE_ENV] = saved
 
 
 # ------------------------------------------------------------------ the measure
@@ -238,25 +201,6 @@ def corrected(model: list[dict[str, Any]], reference: list[dict[str, Any]]) -> l
 # ------------------------------------------------------------------ the experiment
 
 
-@contextmanager
-def _stage(outcome: Outcome, name: str, say: Say) -> Iterator[None]:
-    say(f"[bold]{name}[/] …")
-    started = time.perf_counter()
-    yield
-    outcome.stage_seconds[name] = time.perf_counter() - started
-    say(f"[green]✓[/] {name} ({outcome.stage_seconds[name]:.1f} s)")
-
-
-def _wait(what: str, probe: Callable[[], Any], timeout_s: float, every_s: float = 1.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(every_s)
-    raise ExperimentFailed(f"timed out after {timeout_s:.0f} s waiting for {what}")
-
-
 @dataclass
 class _People:
     admin: Member
@@ -265,13 +209,8 @@ class _People:
 
 
 def run(stack: LocalStack, settings: Settings, say: Say) -> Outcome:
-    with own_weights_cache(stack):
-        return _experiment(stack, settings, say)
-
-
-def _experiment(stack: LocalStack, settings: Settings, say: Say) -> Outcome:
     outcome = Outcome(settings)
-    with _stage(outcome, "people, the shipped model, the policy (disabled)", say):
+    with stage(outcome.stage_seconds, "people, the shipped model, the policy (disabled)", say):
         admin = local_admin(stack)
         people = _People(
             admin,
@@ -281,25 +220,25 @@ def _experiment(stack: LocalStack, settings: Settings, say: Say) -> Outcome:
         (schema,) = admin.api.pages("/schemas", name=SCHEMA, active=True)
         shipped = admin.api.post("/models", {**SHIPPED, "keypoint_schema_id": schema["id"]})
         _policy(admin, schema["id"], settings, enabled=False)
-    with _stage(outcome, f"pictures and their reference labelling ({2 * settings.images})", say):
+    with stage(outcome.stage_seconds, f"pictures and their reference labelling ({2 * settings.images})", say):
         reference_model = ReferenceModel(float(schema["min_visibility_threshold"]))
         first = pictures(settings.images, settings.seed, 0, reference_model)
         second = pictures(settings.images, settings.seed, settings.images, reference_model)
-    with _stage(outcome, "batch 1: upload and pre-annotation", say):
+    with stage(outcome.stage_seconds, "batch 1: upload and pre-annotation", say):
         batch_1 = _pre_annotated(admin, schema["id"], "loop-demo batch 1", first, settings)
-    with _stage(outcome, "batch 1: corrections and verification", say):
+    with stage(outcome.stage_seconds, "batch 1: corrections and verification", say):
         _annotate_and_verify(people, batch_1, first)
-    with _stage(outcome, "the shipped model becomes the default", say):
+    with stage(outcome.stage_seconds, "the shipped model becomes the default", say):
         _make_default(admin, shipped["id"], schema["id"], batch_1, settings)
-    with _stage(outcome, "the loop: trigger → train → evaluate → gate", say):
+    with stage(outcome.stage_seconds, "the loop: trigger → train → evaluate → gate", say):
         _policy(admin, schema["id"], settings, enabled=True)
         outcome.gate = _loop_round(admin, schema["id"], settings, say)
         _policy(admin, schema["id"], settings, enabled=False)
-    with _stage(outcome, "batch 2: upload and pre-annotation", say):
+    with stage(outcome.stage_seconds, "batch 2: upload and pre-annotation", say):
         batch_2 = _pre_annotated(admin, schema["id"], "loop-demo batch 2", second, settings)
-    with _stage(outcome, "batch 2: corrections and verification", say):
+    with stage(outcome.stage_seconds, "batch 2: corrections and verification", say):
         _annotate_and_verify(people, batch_2, second)
-    with _stage(outcome, "measuring both batches", say):
+    with stage(outcome.stage_seconds, "measuring both batches", say):
         outcome.batches = [batch_figures(admin, "batch 1", batch_1), batch_figures(admin, "batch 2", batch_2)]
     return outcome
 
@@ -339,39 +278,21 @@ def _pre_annotated(admin: Member, schema_id: int, name: str, batch: list[Picture
             raise ExperimentFailed(f"the batch pipeline failed: {found['pipeline_run'].get('error')}")
         return bool(found["status"] == "READY_FOR_ANNOTATION")
 
-    _wait(f"batch {batch_id} to be pre-annotated", ready, settings.pipeline_timeout_s)
+    wait(f"batch {batch_id} to be pre-annotated", ready, settings.pipeline_timeout_s, every_s=1.0)
     return batch_id
 
 
 def _annotate_and_verify(people: _People, batch_id: int, batch: list[Picture]) -> None:
     reference = {p.filename: p.reference for p in batch}
     names = {i["id"]: i["original_filename"] for i in people.admin.api.pages(f"/batches/{batch_id}/images")}
-    assignment = people.admin.api.post(
-        f"/batches/{batch_id}/assignments", {"annotator_id": people.annotator.user_id}
-    )
-    api = people.annotator.api
-    api.post(f"/assignments/{assignment['id']}/acknowledge")
-    api.post(f"/assignments/{assignment['id']}/start")
-    while item := api.get(f"/assignments/{assignment['id']}/next-image")["item"]:
+
+    def toward_reference(item: dict[str, Any]) -> list[dict[str, Any]]:
         model = (item.get("yolo_keypoints") or {}).get("keypoints") or []
-        body = {
-            "keypoints": {"keypoints": corrected(model, reference[names[item["image_id"]]])},
-            "time_spent_seconds": 60,
-            "difficulty_rating": "EASY",
-            "annotation_tool_version": "loop-demo",
-        }
-        saved = api.request("PUT", f"/images/{item['image_id']}/annotation", json=body)
-        api.request(
-            "POST",
-            f"/images/{item['image_id']}/annotation/submit",
-            headers={"If-Match": f'"{saved["row_version"]}"'},
-        )
-    while item := people.verifier.api.post("/verifications/next", queue="submitted")["item"]:
-        people.verifier.api.post(
-            f"/annotations/{item['annotation']['id']}/verifications",
-            {"decision": "APPROVED", "verification_time_seconds": 30, "overall_quality_score": 8,
-             "certainty_level": 8},
-        )  # fmt: skip
+        return corrected(model, reference[names[item["image_id"]]])
+
+    annotate_and_approve(
+        people.admin, people.annotator, people.verifier, batch_id, toward_reference, "loop-demo"
+    )
     status = people.admin.api.get(f"/batches/{batch_id}")["status"]
     if status != "COMPLETED":
         raise ExperimentFailed(f"every image was approved, but batch {batch_id} is {status}, not COMPLETED")
@@ -386,22 +307,9 @@ def _make_default(admin: Member, model_id: int, schema_id: int, batch_id: int, s
         {"name": "loop-demo baseline", "keypoint_schema_id": schema_id, "filters": {"batch_ids": [batch_id]},
          "fractions": {"train": 0, "validation": 0, "test": 1}, "seed": settings.seed},
     )  # fmt: skip
-    job = admin.api.post(
-        "/inference-jobs", {"model_id": model_id, "evaluation": {"dataset_id": dataset["id"]}}
+    make_first_default(
+        admin, model_id, dataset["id"], "loop-demo: the shipped weights", settings.pipeline_timeout_s
     )
-
-    def ended() -> dict[str, Any] | None:
-        found: dict[str, Any] = admin.api.get(f"/inference-jobs/{job['id']}")
-        return found if found["status"] in {"COMPLETED", "FAILED", "CANCELLED"} else None
-
-    finished = _wait("the shipped model's evaluation", ended, settings.pipeline_timeout_s)
-    if finished["status"] != "COMPLETED":
-        raise ExperimentFailed(
-            f"the shipped model's evaluation ended {finished['status']}: {finished['error_message']}"
-        )
-    gate = {"dataset_id": dataset["id"], "split": "test"}
-    admin.api.post(f"/models/{model_id}/promotions", {"target": "TESTING"})
-    admin.api.post(f"/models/{model_id}/default", {"gate": gate, "reason": "loop-demo: the shipped weights"})
 
 
 def _loop_round(admin: Member, schema_id: int, settings: Settings, say: Say) -> GateFigures:
@@ -418,7 +326,7 @@ def _loop_round(admin: Member, schema_id: int, settings: Settings, say: Say) -> 
             say(f"  run {run['id']} ({run['trigger']}): {run['step']}")
         return run if run["status"] != "RUNNING" else None
 
-    run = _wait("the learning loop's run", finished, settings.run_timeout_s)
+    run = wait("the learning loop's run", finished, settings.run_timeout_s, every_s=1.0)
     dataset = admin.api.get(f"/datasets/{run['dataset_id']}") if run["dataset_id"] else {}
     training_seconds = None
     if run["training_job_id"]:

@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 import zipfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +26,10 @@ from cradle_workstation.cli import uploader
 from cradle_workstation.cli.analyses import SETTLED
 from cradle_workstation.demo.people import Member, local_admin, newcomer
 from cradle_workstation.demo.samples import write_upload_folder
+from cradle_workstation.demo.scripting import DemoFailed, Say, stage, wait
 from cradle_workstation.devstack.stack import LocalStack
 from cradlepose.domain.keypoints import Keypoint
 from cradlepose.imaging.overlay import draw_skeleton, side_by_side
-
-Say = Callable[[str], None]
 
 # What the verifier decides, image by image (in the order they are claimed).
 DECISION_PLAN = ("APPROVED", "MINOR_REVISION_NEEDED", "APPROVED_WITH_CORRECTIONS", "APPROVED")
@@ -62,65 +58,46 @@ class Summary:
     execution_states: list[str] = field(default_factory=list)  # the states it entered after the wait
 
 
-class StoryFailed(RuntimeError):
+class StoryFailed(DemoFailed):
     """The system did not do what the story expects; the message says what and where."""
-
-
-@contextmanager
-def _stage(summary: Summary, name: str, say: Say) -> Iterator[None]:
-    say(f"[bold]{name}[/] …")
-    started = time.perf_counter()
-    yield
-    summary.stage_seconds[name] = time.perf_counter() - started
-    say(f"[green]✓[/] {name} ({summary.stage_seconds[name]:.1f} s)")
-
-
-def _wait(what: str, probe: Callable[[], Any], timeout_s: float, every_s: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(every_s)
-    raise StoryFailed(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 def run(stack: LocalStack, workdir: Path, say: Say, inference_timeout_s: float = 900.0) -> Summary:
     summary = Summary()
-    with _stage(summary, "people", say):
+    with stage(summary.stage_seconds, "people", say):
         admin = local_admin(stack)
         annotator = newcomer(stack, admin, "ana", "ANNOTATOR", "full_body")
         verifier = newcomer(stack, admin, "victor", "VERIFIER", "pediatric_physiotherapy")
-    with _stage(summary, "upload", say):
+    with stage(summary.stage_seconds, "upload", say):
         batch_id = _upload(admin, stack, workdir / "upload", summary)
-    with _stage(summary, "pre-annotation (yolo11n-pose, CPU)", say):
+    with stage(summary.stage_seconds, "pre-annotation (yolo11n-pose, CPU)", say):
         _pre_annotated(admin, batch_id, summary, inference_timeout_s)
         _container_answers(stack, say)
     images = {i["id"]: i for i in admin.api.pages(f"/batches/{batch_id}/images")}
     names = {image_id: image["original_filename"] for image_id, image in images.items()}
-    with _stage(summary, "assignment", say):
+    with stage(summary.stage_seconds, "assignment", say):
         assignment = admin.api.post(
             f"/batches/{batch_id}/assignments",
             {"annotator_id": annotator.user_id, "priority": 8,
              "special_instructions": "Place hips at the joint centre; mark hidden joints occluded."},
         )  # fmt: skip
-    with _stage(summary, "annotation", say):
+    with stage(summary.stage_seconds, "annotation", say):
         _annotate(annotator, assignment["id"])
-    with _stage(summary, "verification and a revision round", say):
+    with stage(summary.stage_seconds, "verification and a revision round", say):
         _verify(verifier, annotator, names, summary)
         status = admin.api.get(f"/batches/{batch_id}")["status"]
         summary.batch_status = status
         if status != "COMPLETED":
             raise StoryFailed(f"every image is decided, but batch {batch_id} is {status}, not COMPLETED")
-    with _stage(summary, "pipeline execution to its end", say):
+    with stage(summary.stage_seconds, "pipeline execution to its end", say):
         _execution_finished(admin, stack, batch_id, summary)
-    with _stage(summary, "metrics", say):
+    with stage(summary.stage_seconds, "metrics", say):
         _metrics(admin, annotator, verifier, summary)
-    with _stage(summary, "dataset and COCO keypoints export", say):
+    with stage(summary.stage_seconds, "dataset and COCO keypoints export", say):
         _export(admin, batch_id, workdir / "export", summary)
-    with _stage(summary, "analysis report", say):
+    with stage(summary.stage_seconds, "analysis report", say):
         _report(admin, next(iter(sorted(images))), workdir, summary)
-    with _stage(summary, "skeleton pictures", say):
+    with stage(summary.stage_seconds, "skeleton pictures", say):
         _pictures(admin, images, workdir / "skeletons", summary, say)
     summary.batch_id = batch_id
     return summary
@@ -158,7 +135,7 @@ def _pre_annotated(admin: Member, batch_id: int, summary: Summary, timeout_s: fl
             raise StoryFailed(f"the batch pipeline failed: {run.get('error')}")
         return batch if batch["status"] == "READY_FOR_ANNOTATION" else None
 
-    _wait("the batch pipeline to pre-annotate the batch", ready, timeout_s)
+    wait("the batch pipeline to pre-annotate the batch", ready, timeout_s)
     for listed in admin.api.pages(f"/batches/{batch_id}/images"):
         image = admin.api.get(f"/images/{listed['id']}")
         points = (image.get("yolo_keypoints") or {}).get("keypoints", [])
@@ -179,7 +156,7 @@ def _execution_finished(admin: Member, stack: LocalStack, batch_id: int, summary
         described: dict[str, Any] = sfn.describe_execution(executionArn=arn)
         return None if described["status"] == "RUNNING" else described
 
-    described = _wait("the batch pipeline's execution to end", ended, timeout_s=120)
+    described = wait("the batch pipeline's execution to end", ended, timeout_s=120)
     summary.execution_status = described["status"]
     events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
     entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
@@ -312,7 +289,7 @@ def _export(admin: Member, batch_id: int, folder: Path, summary: Summary) -> Non
             raise StoryFailed(f"the export failed: {found['error_message']}")
         return found if found["status"] == "READY" else None
 
-    ready = _wait("the export to be packed", packed, timeout_s=120)
+    ready = wait("the export to be packed", packed, timeout_s=120)
     folder.mkdir(parents=True, exist_ok=True)
     archive = folder / "coco-keypoints.zip"
     archive.write_bytes(httpx.get(ready["download_url"], timeout=60).raise_for_status().content)
@@ -332,7 +309,7 @@ def _report(admin: Member, image_id: int, workdir: Path, summary: Summary) -> No
         found: dict[str, Any] = admin.api.get(f"/analyses/{job['job_id']}")
         return found if found["status"] in SETTLED else None
 
-    done = _wait("the analysis report", settled, timeout_s=120)
+    done = wait("the analysis report", settled, timeout_s=120)
     if done["status"] != "completed":
         raise StoryFailed(f"the analysis failed at {done['failed_stage']}: {done['error_message']}")
     path = workdir / "report.html"

@@ -50,6 +50,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
 from cradlepose.adapters.storage import ObjectMissing, StreamingStorage
+from cradlepose.common.schema_choice import named_or_default
 from cradlepose.common.system import SYSTEM
 from cradlepose.common.upload_forms import UploadForm
 from cradlepose.common.use_cases import audit
@@ -70,7 +71,7 @@ from cradlepose.domain.enums import (
     ImportStatus,
 )
 from cradlepose.domain.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
-from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME, SchemaDefinition
+from cradlepose.domain.keypoint_schema import SchemaDefinition
 from cradlepose.domain.quality import assess
 from cradlepose.domain.splits import split_named
 from cradlepose.domain.status_changes import change_status
@@ -159,7 +160,7 @@ def create_import(uow: UnitOfWork, storage: StreamingStorage, command: ImportIn)
         raise PayloadTooLarge(
             f"the archive is {command.size} bytes; imports take at most {settings.max_import_bytes} bytes"
         )
-    schema = _schema(uow, command.keypoint_schema_id)
+    schema = named_or_default(uow, command.keypoint_schema_id)
     key = f"imports/{uuid.uuid4().hex}/archive.zip"
     row = uow.dataset_imports.add(
         DatasetImport(
@@ -705,18 +706,6 @@ def _unique_name(uow: UnitOfWork, name: str) -> str:
         suffix = f" ({n})"
         candidate, n = name[: 200 - len(suffix)] + suffix, n + 1
     return candidate
-
-
-def _schema(uow: UnitOfWork, schema_id: int | None) -> Any:
-    if schema_id is None:
-        schema = uow.schemas.active(DEFAULT_SCHEMA_NAME)
-        if schema is None:
-            raise Conflict(f"no active {DEFAULT_SCHEMA_NAME} schema; name a keypoint_schema_id")
-        return schema
-    schema = uow.schemas.get(schema_id)
-    if schema is None:
-        raise ValidationFailed.single("keypoint_schema_id", f"schema {schema_id} does not exist")
-    return schema
 
 
 def _audit(

@@ -8,9 +8,10 @@ checks the published document for any that does not.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 BIGINT_MAX = 2**63 - 1  # PostgreSQL bigint: ids, byte sizes
 INTEGER_MAX = 2**31 - 1  # PostgreSQL integer: counts, seeds, indices
@@ -20,6 +21,18 @@ ByteSize = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
 Count = Annotated[int, Field(ge=0, le=INTEGER_MAX)]
 KeypointId = Annotated[int, Field(ge=0, le=INTEGER_MAX)]
 Score1To10 = Annotated[int, Field(ge=1, le=10)]
+
+
+def _still_to_come(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError("give a time zone, e.g. 2030-01-31T17:00:00Z")
+    if value <= dt.datetime.now(dt.UTC):
+        raise ValueError("the due date must be in the future")
+    return value
+
+
+# A due date a client sets (a batch's, an assignment's): with a time zone, and still to come.
+DueDate = Annotated[dt.datetime, AfterValidator(_still_to_come)]
 
 
 # PostgreSQL text cannot hold the NUL character: a string carrying one reaches the driver and fails

@@ -6,11 +6,12 @@ import datetime as dt
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from cradlepose.adapters.storage import Storage
 from cradlepose.api_limits import MAX_FORMS_PER_REQUEST
 from cradlepose.common.paging import keyset_page
+from cradlepose.common.schema_choice import named_or_default
 from cradlepose.common.upload_forms import UploadForm
 from cradlepose.common.use_cases import (
     DecimalNumber,
@@ -31,11 +32,10 @@ from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
 from cradlepose.domain.actor import Actor
 from cradlepose.domain.audit import changes
-from cradlepose.domain.bounds import NOT_NULL, ByteSize, DbId, Patch
+from cradlepose.domain.bounds import NOT_NULL, ByteSize, DbId, DueDate, Patch
 from cradlepose.domain.enums import AuditCategory, BatchStatus, ImageStatus, Role
 from cradlepose.domain.errors import Conflict, DuplicateUpload, NotFound, PayloadTooLarge, ValidationFailed
 from cradlepose.domain.image_metadata import ImageMetadata
-from cradlepose.domain.keypoint_schema import DEFAULT_SCHEMA_NAME
 from cradlepose.domain.status_changes import change_status
 from cradlepose.domain.uploads import UploadKey, content_type_for
 from cradlepose.intake import image_metadata
@@ -104,17 +104,7 @@ class BatchUpdate(Patch):
     processing_priority: Annotated[int | None, NOT_NULL] = Field(
         default=None, ge=1, le=10, description="10 first: orders pre-annotation, auto-assignment, review"
     )
-    due_date: dt.datetime | None = Field(default=None, description="null clears it")
-
-    @field_validator("due_date")
-    @classmethod
-    def _future(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is not None:
-            if value.tzinfo is None:
-                raise ValueError("give a time zone, e.g. 2030-01-31T17:00:00Z")
-            if value <= dt.datetime.now(dt.UTC):
-                raise ValueError("the due date must be in the future")
-        return value
+    due_date: DueDate | None = Field(default=None, description="null clears it")
 
 
 _EDITABLE = ("batch_name", "description", "processing_priority", "due_date")
@@ -447,15 +437,8 @@ def detail(uow: UnitOfWork, batch: ImageBatch) -> BatchDetail:
 
 
 def _schema_for(uow: UnitOfWork, schema_id: int | None) -> KeypointSchema:
-    if schema_id is None:
-        schema = uow.schemas.active(DEFAULT_SCHEMA_NAME)
-        if schema is None:
-            raise Conflict(f"no active {DEFAULT_SCHEMA_NAME} schema; name a keypoint_schema_id")
-        return schema
-    schema = uow.schemas.get(schema_id)
-    if schema is None:
-        raise ValidationFailed.single("keypoint_schema_id", f"schema {schema_id} does not exist")
-    if not schema.is_active:
+    schema = named_or_default(uow, schema_id)
+    if not schema.is_active:  # a batch is annotated with an active schema only
         raise Conflict(f"schema {schema.name} {schema.version} is not active")
     return schema
 

@@ -21,6 +21,7 @@ the gate promotes it, and the next batch is pre-annotated by it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -354,40 +355,67 @@ class StepOutput(BaseModel):
     status: LoopRunStatus
 
 
+# A step that makes something (the dataset, jobs) works in three units of work: it reads the
+# run; it finds or makes each thing in a unit of work of its own (the capability that makes it
+# audits and commits it there, before the run names it); then it records what it found or made
+# on the run, in a third. A step run twice finds what the first made, never makes it again.
+FindOrMake = Callable[[UnitOfWork], int]  # the id of the thing, found or made
+
+
+def _make_then_record(
+    uow_factory: UnitOfWorkFactory,
+    run_id: int,
+    context: RequestContext,
+    plan: Callable[[UnitOfWork, LearningLoopRun], list[FindOrMake] | None],
+    record: Callable[[UnitOfWork, LearningLoopRun, list[int]], StepOutput],
+) -> StepOutput:
+    """`plan` reads the running run and answers what to find or make (None: the step's work is
+    already recorded); `record` writes the ids, in the same order, on the run."""
+    with uow_factory(SYSTEM, context) as uow:
+        run = _require_running(uow, run_id)
+        to_make = plan(uow, run)
+        if to_make is None:
+            return _output(run)
+    made: list[int] = []
+    for find_or_make in to_make:
+        with uow_factory(SYSTEM, context) as uow:
+            made.append(find_or_make(uow))
+    with uow_factory(SYSTEM, context) as uow:
+        return record(uow, _require_running(uow, run_id), made)
+
+
 def snapshot(uow_factory: UnitOfWorkFactory, run_id: int, context: RequestContext) -> StepOutput:
     """The schema's verified images as a dataset: the held-out fraction is its test split, grouped by
     infant (never trained on). Found again by its name when the step runs twice."""
-    with uow_factory(SYSTEM, context) as uow:
-        run = _require_running(uow, run_id)
+
+    def plan(uow: UnitOfWork, run: LearningLoopRun) -> list[FindOrMake] | None:
         if run.dataset_id is not None:
-            return _output(run)
+            return None
         policy = LoopPolicySettings.model_validate(run.policy)
         name = f"learning-loop-{run.keypoint_schema_id}-run-{run.id}"
-        existing = uow.datasets.by_name(name)
-        schema_id = run.keypoint_schema_id
-    if existing is None:
-        with uow_factory(SYSTEM, context) as uow:
+        wanted = datasets.DatasetIn(
+            name=name,
+            description=f"Learning loop run {run_id}: the verified images, {policy.holdout_fraction:.0%} "
+            "held out (test split, grouped by infant) for the gate.",
+            keypoint_schema_id=run.keypoint_schema_id,
+            fractions=holdout_fractions(policy.holdout_fraction),
+            seed=run_id,
+            group_by=SplitGrouping.SUBJECT,
+        )
+
+        def find_or_make(uow: UnitOfWork) -> int:
+            existing = uow.datasets.by_name(name)
+            if existing is not None:
+                return existing.id
             try:
-                made = datasets.create_dataset(
-                    uow,
-                    datasets.DatasetIn(
-                        name=name,
-                        description=f"Learning loop run {run_id}: the verified images, "
-                        f"{policy.holdout_fraction:.0%} "
-                        "held out (test split, grouped by infant) for the gate.",
-                        keypoint_schema_id=schema_id,
-                        fractions=holdout_fractions(policy.holdout_fraction),
-                        seed=run_id,
-                        group_by=SplitGrouping.SUBJECT,
-                    ),
-                )
+                return datasets.create_dataset(uow, wanted).id
             except ValidationFailed as error:
                 raise LoopStepFailed(f"no verified images to learn from: {error}") from error
-            dataset_id = made.id
-    else:
-        dataset_id = existing.id
-    with uow_factory(SYSTEM, context) as uow:
-        run = _require_running(uow, run_id)
+
+        return [find_or_make]
+
+    def record(uow: UnitOfWork, run: LearningLoopRun, made: list[int]) -> StepOutput:
+        (dataset_id,) = made
         dataset = uow.datasets.require(dataset_id)
         if dataset.train_count == 0 or dataset.test_count == 0:
             raise LoopStepFailed(
@@ -398,45 +426,48 @@ def snapshot(uow_factory: UnitOfWorkFactory, run_id: int, context: RequestContex
         return _advance(uow, run, TRAIN, {"dataset_id": dataset.id, "train": dataset.train_count,
                                           "held_out": dataset.test_count})  # fmt: skip
 
+    return _make_then_record(uow_factory, run_id, context, plan, record)
+
 
 def train(uow_factory: UnitOfWorkFactory, run_id: int, context: RequestContext) -> StepOutput:
     """A training job from the base weights on the snapshot (the jobs worker runs it)."""
-    with uow_factory(SYSTEM, context) as uow:
-        run = _require_running(uow, run_id)
+
+    def plan(uow: UnitOfWork, run: LearningLoopRun) -> list[FindOrMake] | None:
         if run.training_job_id is not None:
-            return _output(run)
+            return None
         assert run.dataset_id is not None
         assert run.base_model_id is not None
-        existing = uow.session.scalar(
-            sa.select(TrainingJob.id).where(TrainingJob.dataset_id == run.dataset_id)
-        )
         policy = LoopPolicySettings.model_validate(run.policy)
         base = uow.model_configs.require(run.base_model_id)
-        dataset_id, base_id, base_name = run.dataset_id, base.id, base.model_name
-    if existing is None:
-        with uow_factory(SYSTEM, context) as uow:
-            job = ml_jobs.create_training_job(
-                uow,
-                ml_jobs.TrainingJobIn(
-                    base_model_id=base_id,
-                    dataset_id=dataset_id,
-                    hyperparameters=TrainingHyperparameters(
-                        epochs=policy.epochs,
-                        imgsz=policy.imgsz,
-                        batch=policy.batch,
-                        lr0=policy.lr0,
-                        patience=policy.epochs,
-                        seed=run_id,
-                    ),
-                    result_model_name=f"{base_name}-loop"[:100],
-                    result_model_version=f"loop-{run_id}",
-                ),
+        wanted = ml_jobs.TrainingJobIn(
+            base_model_id=base.id,
+            dataset_id=run.dataset_id,
+            hyperparameters=TrainingHyperparameters(
+                epochs=policy.epochs,
+                imgsz=policy.imgsz,
+                batch=policy.batch,
+                lr0=policy.lr0,
+                patience=policy.epochs,
+                seed=run_id,
+            ),
+            result_model_name=f"{base.model_name}-loop"[:100],
+            result_model_version=f"loop-{run_id}",
+        )
+
+        def find_or_make(uow: UnitOfWork) -> int:
+            found = uow.session.scalar(
+                sa.select(TrainingJob.id).where(TrainingJob.dataset_id == wanted.dataset_id)
             )
-            existing = job.id
-    with uow_factory(SYSTEM, context) as uow:
-        run = _require_running(uow, run_id)
-        run.training_job_id = existing
-        return _advance(uow, run, CHECK_TRAINING, {"training_job_id": existing})
+            return found if found is not None else ml_jobs.create_training_job(uow, wanted).id
+
+        return [find_or_make]
+
+    def record(uow: UnitOfWork, run: LearningLoopRun, made: list[int]) -> StepOutput:
+        (job_id,) = made
+        run.training_job_id = job_id
+        return _advance(uow, run, CHECK_TRAINING, {"training_job_id": job_id})
+
+    return _make_then_record(uow_factory, run_id, context, plan, record)
 
 
 def check_training(uow_factory: UnitOfWorkFactory, run_id: int, context: RequestContext) -> StepOutput:
@@ -459,43 +490,48 @@ def check_training(uow_factory: UnitOfWorkFactory, run_id: int, context: Request
 
 def evaluate(uow_factory: UnitOfWorkFactory, run_id: int, context: RequestContext) -> StepOutput:
     """Evaluations of the candidate and of the current default on the same held-out split."""
-    with uow_factory(SYSTEM, context) as uow:
-        run = _require_running(uow, run_id)
+
+    def plan(uow: UnitOfWork, run: LearningLoopRun) -> list[FindOrMake] | None:
         if run.candidate_evaluation_id is not None:
-            return _output(run)
+            return None
         assert run.dataset_id is not None
         assert run.candidate_model_id is not None
         incumbent = model_configs.default_for_schema(uow, run.keypoint_schema_id)
         models = [run.candidate_model_id] + ([incumbent.id] if incumbent is not None else [])
-        dataset_id = run.dataset_id
-    evaluations: list[int] = []
-    for model_id in models:
-        with uow_factory(SYSTEM, context) as uow:
-            found = uow.session.scalar(
-                sa.select(InferenceJob.id).where(
-                    InferenceJob.model_id == model_id,
-                    InferenceJob.dataset_id == dataset_id,
-                    InferenceJob.split == DatasetSplit.TEST,
-                )
-            )
-            if found is None:
-                found = ml_jobs.create_inference_job(
-                    uow,
-                    ml_jobs.InferenceJobIn(
-                        model_id=model_id,
-                        evaluation=ml_jobs.EvaluationIn(dataset_id=dataset_id, split=DatasetSplit.TEST),
-                    ),
-                ).id
-            evaluations.append(found)
-    with uow_factory(SYSTEM, context) as uow:
-        run = _require_running(uow, run_id)
-        run.incumbent_model_id = models[1] if len(models) > 1 else None
-        run.candidate_evaluation_id = evaluations[0]
-        run.incumbent_evaluation_id = evaluations[1] if len(evaluations) > 1 else None
+        return [_evaluation_of(model_id, run.dataset_id) for model_id in models]
+
+    def record(uow: UnitOfWork, run: LearningLoopRun, evaluations: list[int]) -> StepOutput:
+        candidate, *incumbent = evaluations
+        run.candidate_evaluation_id = candidate
+        run.incumbent_evaluation_id = incumbent[0] if incumbent else None
+        run.incumbent_model_id = uow.inference_jobs.require(incumbent[0]).model_id if incumbent else None
         return _advance(uow, run, CHECK_EVALUATION, {
-            "incumbent_model_id": run.incumbent_model_id, "candidate_evaluation_id": evaluations[0],
+            "incumbent_model_id": run.incumbent_model_id, "candidate_evaluation_id": candidate,
             "incumbent_evaluation_id": run.incumbent_evaluation_id,
         })  # fmt: skip
+
+    return _make_then_record(uow_factory, run_id, context, plan, record)
+
+
+def _evaluation_of(model_id: int, dataset_id: int) -> FindOrMake:
+    """The model's evaluation on the dataset's held-out (test) split, found or asked for."""
+
+    def find_or_make(uow: UnitOfWork) -> int:
+        found = uow.session.scalar(
+            sa.select(InferenceJob.id).where(
+                InferenceJob.model_id == model_id,
+                InferenceJob.dataset_id == dataset_id,
+                InferenceJob.split == DatasetSplit.TEST,
+            )
+        )
+        if found is not None:
+            return found
+        wanted = ml_jobs.EvaluationIn(dataset_id=dataset_id, split=DatasetSplit.TEST)
+        return ml_jobs.create_inference_job(
+            uow, ml_jobs.InferenceJobIn(model_id=model_id, evaluation=wanted)
+        ).id
+
+    return find_or_make
 
 
 def check_evaluation(uow_factory: UnitOfWorkFactory, run_id: int, context: RequestContext) -> StepOutput:

@@ -216,7 +216,7 @@ def save_draft(uow: UnitOfWork, image_id: int, command: AnnotationIn, if_match: 
         action = "ANNOTATION_DRAFT_SAVED"
     _mark(uow, image, annotation, annotated=command.mark_annotated)
     _flush_versioned(uow, annotation, if_match)
-    _audit(
+    audit_annotation(
         uow,
         annotation,
         action,
@@ -255,7 +255,7 @@ def submit(uow: UnitOfWork, image_id: int, if_match: int | None) -> AnnotationOu
     review_routing.flag_submitted(uow, image, annotation, gold_failed=gold_failed)
     if gold_oks is not None:
         review_routing.open_quality_check(uow, image, gold_oks, assignment.annotator_id)
-    _audit(
+    audit_annotation(
         uow,
         annotation,
         "ANNOTATION_SUBMITTED",
@@ -475,7 +475,16 @@ def _schema_of(uow: UnitOfWork, image: Image) -> SchemaDefinition:
     return SchemaDefinition.model_validate(_schema_row(uow, image).schema_definition)
 
 
-def _audit(uow: UnitOfWork, annotation: Annotation, action: str, *, new: dict[str, Any]) -> None:
+def audit_annotation(
+    uow: UnitOfWork,
+    annotation: Annotation,
+    action: str,
+    *,
+    new: dict[str, Any],
+    category: AuditCategory = AuditCategory.ANNOTATION,
+) -> None:
+    """An audit row about the annotation, with its image, version and assignment as context
+    (verification audits its decisions on annotations the same way)."""
     context = {
         "image_id": annotation.image_id,
         "version": annotation.version,
@@ -484,7 +493,7 @@ def _audit(uow: UnitOfWork, annotation: Annotation, action: str, *, new: dict[st
     audit(
         uow,
         action,
-        AuditCategory.ANNOTATION,
+        category,
         "Annotation",
         annotation.id,
         new=new,

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from cradlepose.common.paging import keyset_page
 from cradlepose.common.use_cases import DecimalNumber, Page, audit
@@ -21,7 +21,7 @@ from cradlepose.db.models import BatchAssignment, Image, ImageBatch, User
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access, assignment_policy
 from cradlepose.domain.actor import Actor
-from cradlepose.domain.bounds import DbId, Patch
+from cradlepose.domain.bounds import DbId, DueDate, Patch
 from cradlepose.domain.enums import (
     AssignmentStatus,
     AssignmentType,
@@ -42,19 +42,9 @@ class AssignmentIn(BaseModel):
 
     annotator_id: DbId
     priority: int = Field(default=5, ge=1, le=10)
-    due_date: dt.datetime | None = None
+    due_date: DueDate | None = None
     special_instructions: str | None = Field(default=None, max_length=5000)
     estimated_completion_hours: int | None = Field(default=None, ge=1, le=10_000)
-
-    @field_validator("due_date")
-    @classmethod
-    def _future(cls, value: dt.datetime | None) -> dt.datetime | None:
-        if value is not None:
-            if value.tzinfo is None:
-                raise ValueError("give a time zone, e.g. 2030-01-31T17:00:00Z")
-            if value <= dt.datetime.now(dt.UTC):
-                raise ValueError("the due date must be in the future")
-        return value
 
 
 class AssignmentOut(BaseModel):

@@ -66,7 +66,7 @@ from cradlepose.domain.keypoints import KeypointSet, validate_keypoints
 from cradlepose.domain.status_changes import change_status
 from cradlepose.workflow import assignments as assignment_service
 from cradlepose.workflow import leases, metrics, review_routing
-from cradlepose.workflow.annotations import AnnotationOut
+from cradlepose.workflow.annotations import AnnotationOut, audit_annotation
 
 D = VerificationDecision
 REVISIONS = (D.MINOR_REVISION_NEEDED, D.MAJOR_REVISION_NEEDED)
@@ -782,17 +782,4 @@ def _check_keypoint_ids(command: VerificationIn, schema: SchemaDefinition) -> No
 
 
 def _audit(uow: UnitOfWork, annotation: Annotation, action: str, *, new: dict[str, Any]) -> None:
-    context = {
-        "image_id": annotation.image_id,
-        "version": annotation.version,
-        "assignment_id": annotation.batch_assignment_id,
-    }
-    audit(
-        uow,
-        action,
-        AuditCategory.VERIFICATION,
-        "Annotation",
-        annotation.id,
-        new=new,
-        annotation_context=context,
-    )
+    audit_annotation(uow, annotation, action, new=new, category=AuditCategory.VERIFICATION)

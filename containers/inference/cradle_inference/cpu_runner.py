@@ -13,7 +13,11 @@ separate decode pool would only move that work between threads of the same busy 
 The forward itself runs either in torch (each lane borrows its own copy of the module) or in
 ONNX Runtime (`onnx_export`): one session for all lanes, since `InferenceSession.run` is safe to
 call from several threads at once and releases the GIL. The rest of the pipeline (decode,
-letterbox, NMS, mapping back) is the same code for both, so they cannot drift apart.
+letterbox, NMS, mapping back) is the same code for both, so they cannot drift apart; the only
+difference is the channel order the letterbox leaves (the ONNX graph reads OpenCV's BGR). NMS
+and mapping back run in numpy (`host_postprocess`), one image at a time: the GPU's batched torch
+version cost several times more CPU here, its many small operations each meeting cold caches
+after a forward.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ import torch
 
 from cradle_inference.batching import FailedImage, Item, PreparedImage, chunked, group_by_shape
 from cradle_inference.decoding import ImageDecodeError, decode_bgr
-from cradle_inference.detect import detections, forward, now, results_of, thresholds_of
+from cradle_inference.detect import forward, now, results_of, thresholds_of
 from cradle_inference.geometry import letterbox_geometry
+from cradle_inference.host_postprocess import RawPredictions, host_detections
 from cradle_inference.letterbox import RgbImage, letterbox_cpu, stack_cpu
 from cradle_inference.network import PoseNetwork
 from cradle_inference.results import failed_result
@@ -96,20 +101,27 @@ class CpuRunner:
         for group in group_by_shape(prepared, self._batch_size):
             started = now()
             raw = self._forward([image.pixels for image in group])
-            rows = detections(self._network, raw, group, self._thresholds)
+            rows = host_detections(
+                raw,
+                [image.geometry for image in group],
+                self._network.class_count,
+                self._thresholds,
+                self._network.end2end,
+            )
             group_results = results_of(group, rows, now() - started, self._spec)
             results.extend(zip((image.position for image in group), group_results, strict=True))
         results.sort(key=lambda pair: pair[0])
         return [result for _, result in results]
 
-    def _forward(self, pixels: list[RgbImage]) -> torch.Tensor:
+    def _forward(self, pixels: list[RgbImage]) -> RawPredictions:
         if self._onnx_session is not None:
-            # The graph scales and transposes the uint8 images itself (onnx_export).
-            (raw,) = self._onnx_session.run(None, {self._onnx_input: np.stack(pixels)})
-            return torch.from_numpy(raw)
+            # The graph transposes and scales the uint8 BGR images itself (onnx_export).
+            batch = pixels[0][None] if len(pixels) == 1 else np.stack(pixels)
+            (raw,) = self._onnx_session.run(None, {self._onnx_input: batch})
+            return np.asarray(raw, dtype=np.float32)
         network = self._networks.get()
         try:
-            return forward(network.module, stack_cpu(pixels, network.dtype))
+            return forward(network.module, stack_cpu(pixels, network.dtype)).float().numpy()
         finally:
             self._networks.put(network)
 
@@ -124,5 +136,5 @@ class CpuRunner:
         except ImageDecodeError as error:
             return FailedImage(position, image_id, key, str(error), now() - started)
         geometry = letterbox_geometry(image.shape[0], image.shape[1], self._input_size, self._stride)
-        pixels = letterbox_cpu(image, geometry)
+        pixels = letterbox_cpu(image, geometry, rgb=self._onnx_session is None)
         return PreparedImage(position, image_id, key, geometry, pixels, now() - started)

@@ -22,8 +22,9 @@ PAD_VALUE = 114
 RgbImage = npt.NDArray[np.uint8]  # (height, width, 3), RGB
 
 
-def letterbox_cpu(image: BgrImage, geometry: LetterboxGeometry) -> RgbImage:
-    """BGR in, letterboxed RGB out (the channel swap rides along with the copy the border makes)."""
+def letterbox_cpu(image: BgrImage, geometry: LetterboxGeometry, *, rgb: bool = True) -> RgbImage:
+    """BGR in, letterboxed RGB out (the channel swap rides along with the copy the border makes),
+    or letterboxed BGR with `rgb=False`, for a network that reads BGR (the ONNX graph)."""
     size = (geometry.resized_width, geometry.resized_height)
     resized = image if size == image.shape[1::-1] else cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
     bottom = geometry.padded_height - geometry.resized_height - geometry.top
@@ -31,6 +32,8 @@ def letterbox_cpu(image: BgrImage, geometry: LetterboxGeometry) -> RgbImage:
     padded = cv2.copyMakeBorder(
         resized, geometry.top, bottom, geometry.left, right, cv2.BORDER_CONSTANT, value=(PAD_VALUE,) * 3
     )
+    if not rgb:
+        return np.asarray(padded, dtype=np.uint8)
     return np.asarray(cv2.cvtColor(padded, cv2.COLOR_BGR2RGB), dtype=np.uint8)
 
 

@@ -10,12 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import pytest
 import torch
 
 from cradle_inference import engine as engine_module
 from cradle_inference import onnx_export
+from cradle_inference.decoding import decode_bgr
+from cradle_inference.detect import forward
 from cradle_inference.engine import RUNTIME_ENV, PoseEngine
+from cradle_inference.geometry import letterbox_geometry
+from cradle_inference.letterbox import letterbox_cpu, stack_cpu
 from cradle_inference.network import PoseNetwork, load_pose_network
 from cradle_inference.weights import resolve_weights
 from cradlepose.domain.inference import ModelSpec
@@ -117,6 +122,28 @@ def test_onnx_batches_give_the_single_image_answers(
     for ours, alone in zip(batched, single, strict=True):
         assert len(ours.persons) == len(alone.persons) > 0
         assert np.allclose([p.box for p in ours.persons], [p.box for p in alone.persons], atol=0.05)
+
+
+def test_the_graph_reads_bgr_and_matches_the_torch_module(
+    network: PoseNetwork, weights: Path, tmp_path: Path, sample_bytes: dict[str, bytes]
+) -> None:
+    """The export folds the channel order and 1/255 into the first convolution and writes the DFL
+    as reductions: the same predictions as the torch module fed RGB in [0, 1]."""
+    image = decode_bgr(sample_bytes["bus.jpg"])
+    geometry = letterbox_geometry(image.shape[0], image.shape[1], SMALL, network.stride)
+    session = _session(network, weights, tmp_path)
+
+    (ours,) = session.run(
+        None, {session.get_inputs()[0].name: letterbox_cpu(image, geometry, rgb=False)[None]}
+    )
+    expected = forward(network.module, stack_cpu([letterbox_cpu(image, geometry)], torch.float32)).numpy()
+
+    assert ours.shape == expected.shape
+    assert np.abs(ours - expected).max() < 0.01  # letterboxed pixels and sigmoid scores
+    (graph_file,) = _graphs(tmp_path)
+    nodes = onnx.load(str(graph_file)).graph.node
+    assert not [node.name for node in nodes if node.op_type == "Softmax" and "dfl" in node.name]
+    assert not [node.name for node in nodes if node.op_type == "ScatterND"]  # the head in export mode
 
 
 # -- the cache ------------------------------------------------------------------------------------

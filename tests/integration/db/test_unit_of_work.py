@@ -136,6 +136,56 @@ def test_repositories_work_on_their_unit_of_works_session(uow_factory: UnitOfWor
         assert uow.batches.session is uow.session
 
 
+def _max_batches(engine: sa.Engine, username: str) -> int:
+    with engine.connect() as conn:
+        value = conn.scalar(
+            sa.text("SELECT max_concurrent_batches FROM users WHERE username = :u"), {"u": username}
+        )
+        return int(value or 0)
+
+
+_SET_MAX = sa.text("UPDATE users SET max_concurrent_batches = :n WHERE username = 'system'")
+
+
+def test_core_statements_before_the_session_share_its_transaction(
+    uow_factory: UnitOfWorkFactory, engine: sa.Engine
+) -> None:
+    """A unit of work's Core connection, opened before any ORM use, is the session's transaction
+    once the session is needed: committed together, rolled back together, one pooled connection."""
+    with uow_factory(None, CONTEXT) as uow:
+        uow.connection().execute(_SET_MAX, {"n": 7})
+        user = uow.users.add(_new_user("peggy"))
+        assert uow.session.connection() is uow.connection()
+        uow.audit(_created(user))
+        assert engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+        uow.commit()
+    assert _max_batches(engine, "system") == 7
+    assert _count(engine, "users WHERE username = 'peggy'") == 1
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+    with uow_factory(None, CONTEXT) as uow:
+        uow.connection().execute(_SET_MAX, {"n": 9})
+        uow.audit(_created(uow.users.add(_new_user("victor"))))
+        # leaves without commit
+    assert _max_batches(engine, "system") == 7
+    assert _count(engine, "users WHERE username = 'victor'") == 0
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_a_unit_of_work_of_core_statements_alone_commits_or_rolls_back(
+    uow_factory: UnitOfWorkFactory, engine: sa.Engine
+) -> None:
+    with uow_factory(None, CONTEXT) as uow:
+        uow.connection().execute(_SET_MAX, {"n": 4})
+        assert uow._session is None  # no ORM session was made
+    assert _max_batches(engine, "system") != 4
+    with uow_factory(None, CONTEXT) as uow:
+        uow.connection().execute(_SET_MAX, {"n": 4})
+        uow.commit()
+    assert _max_batches(engine, "system") == 4
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
 def test_reading_needs_no_audit_row(uow_factory: UnitOfWorkFactory) -> None:
     with uow_factory(None, CONTEXT) as uow:
         assert uow.users.by_username("system") is not None

@@ -112,35 +112,83 @@ class UnitOfWork:
         self._audited = False
         self._pending_events: list[Event] = []
         self.committed_events: list[Event] = []
+        self._entered = False
+        self._session: Session | None = None
+        self._connection: sa.Connection | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Self:
-        if "session" in self.__dict__:  # entered again: repositories of the new session
+        if self._entered:  # entered again: repositories of the new session
             for name in _Repository.names:
                 self.__dict__.pop(name, None)
-        self.session = self._session_factory()
-        self.session.info[_UNIT_OF_WORK] = self
+        self._entered = True
+        self._session = None
+        self._connection = None
         return self
+
+    @property
+    def session(self) -> Session:
+        """The ORM session, made on first use. Where Core statements already ran on this unit of
+        work's connection (`connection`), the session takes over that connection's transaction,
+        so everything stays one transaction."""
+        if self._session is None:
+            if self._connection is not None:
+                self._session = self._session_factory(
+                    bind=self._connection, join_transaction_mode="control_fully"
+                )
+            else:
+                self._session = self._session_factory()
+            self._session.info[_UNIT_OF_WORK] = self
+        return self._session
+
+    def connection(self) -> sa.Connection:
+        """The transaction's connection, for Core statements (reads that need no ORM objects).
+
+        Before anything needs the ORM session, it is a pooled connection of its own: a request
+        that only reads its caller's row (every request's door) never builds a Session, which
+        cost more Python than the read itself (bench/request_overhead.py). A Core write here is
+        tracked as the session's Core writes are: not at all (see `mark_written`).
+        """
+        if self._session is not None:
+            return self._session.connection()
+        if self._connection is None:
+            engine = self._session_factory.kw.get("bind")
+            if not isinstance(engine, sa.Engine):  # a factory bound to no single engine
+                return self.session.connection()
+            self._connection = engine.connect()
+        return self._connection
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            self.session.rollback()
+            if self._session is not None:
+                try:
+                    self._session.rollback()
+                finally:
+                    self._session.close()
         finally:
-            self.session.close()
+            if self._connection is not None:
+                self._connection.close()  # rolls back what is not committed
 
     def commit(self) -> None:
-        self.session.flush()
+        if self._session is not None:
+            self._session.flush()
         if self._wrote and not self._audited:
             raise UnauditedChange("this unit of work changed data but wrote no audit row")
-        self.session.commit()
+        if self._session is not None:
+            self._session.commit()
+        elif self._connection is not None:
+            self._connection.commit()
         self._wrote = self._audited = False
         self.committed_events += self._pending_events
         self._pending_events = []
 
     def rollback(self) -> None:
-        self.session.rollback()
+        if self._session is not None:
+            self._session.rollback()
+        elif self._connection is not None:
+            self._connection.rollback()
         self._wrote = self._audited = False
         self._pending_events = []
 
@@ -149,7 +197,8 @@ class UnitOfWork:
         self._pending_events.append(event)
 
     def flush(self) -> None:
-        self.session.flush()
+        if self._session is not None:
+            self._session.flush()
 
     # ------------------------------------------------------------------ audit
     def audit(self, entry: AuditEntry) -> AuditLog:

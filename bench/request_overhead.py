@@ -8,6 +8,9 @@ one of each in turn, in one run on one embedded PostgreSQL, so a shared machine'
 both alike. It prints both p50s and their ratio (goal ≤ 3×); `--profile` adds the functions GET /me
 spends its time in (cProfile, by own and by cumulative time). Several rounds: the ratio of the
 pooled p50s and the median of the rounds' ratios; bench/api_latency.py prints the same measurement.
+Then each route's CPU time per call (this process's, median, alternating as above: the server's
+work and the waits are not in it, so it moves less with a shared machine's load than wall time)
+and its Python function calls per call (cProfile), which do not move with load at all.
 
     .venv/bin/python bench/request_overhead.py
     .venv/bin/python bench/request_overhead.py --rounds 9 --calls 500 --profile
@@ -91,6 +94,46 @@ def overhead(database: Any, calls: int, warmup: int, rounds: int) -> list[dict[s
     return results
 
 
+def cpu_and_calls(database: Any, calls: int, warmup: int) -> list[str]:
+    """CPU milliseconds per call (this process's, median) and Python function calls per call of
+    GET /me and of the bare route, with the ratios."""
+    from api import dependencies, handler  # noqa: PLC0415
+
+    handler.app.dependency_overrides[dependencies.uow_factory] = lambda: database.factory
+    bare = bare_app(database.engine)
+    me_event = proxy_event("GET", "/me", claims=database.world["admin"])
+    ping_event = proxy_event("GET", "/ping")
+    call = {
+        ME: lambda: handler.lambda_handler(me_event, LambdaContext()),
+        BARE: lambda: bare.resolve(ping_event, LambdaContext()),  # type: ignore[arg-type]
+    }
+    cpu: dict[str, list[float]] = {ME: [], BARE: []}
+    python_calls: dict[str, float] = {}
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            for i in range(warmup + calls):
+                for name in (ME, BARE) if i % 2 == 0 else (BARE, ME):
+                    started = time.process_time()
+                    call[name]()
+                    if i >= warmup:
+                        cpu[name].append((time.process_time() - started) * 1000)
+            for name in (ME, BARE):
+                profiler = cProfile.Profile()
+                profiler.enable()
+                for _ in range(calls):
+                    call[name]()
+                profiler.disable()
+                python_calls[name] = pstats.Stats(profiler).total_calls / calls  # type: ignore[attr-defined]
+    finally:
+        handler.app.dependency_overrides.clear()
+    median = {name: statistics.median(values) for name, values in cpu.items()}
+    return [
+        *(f"{name:<14} CPU {median[name]:5.3f} ms a call (median)   {python_calls[name]:6.0f} Python calls a call"
+          for name in (ME, BARE)),
+        f"GET /me / bare: CPU {median[ME] / median[BARE]:.2f}x, Python calls {python_calls[ME] / python_calls[BARE]:.2f}x",
+    ]  # fmt: skip
+
+
 def summary(results: list[dict[str, list[float]]]) -> list[str]:
     """p50 and p95 of each (all rounds' calls together), the ratio of the p50s, and the median of
     the rounds' own ratios (a round's load falls on both of its routes alike)."""
@@ -128,6 +171,7 @@ def main() -> None:
             database = api_latency.prepare(server, BASELINE_IMAGES)
             try:
                 results = overhead(database, args.calls, args.warmup, args.rounds)
+                cpu = cpu_and_calls(database, args.calls, args.warmup)
                 if args.profile:
                     print(profile(database, args.calls))
             finally:
@@ -136,6 +180,7 @@ def main() -> None:
             server.stop()
 
     print("\n".join(summary(results)))
+    print("\n".join(cpu))
     print(
         f"\n{args.rounds} rounds of {args.calls} calls of each, alternating, after {args.warmup} warm-up calls, "
         f"in-process; GET /me through api.handler.lambda_handler on a {BASELINE_IMAGES:,}-image database, the "

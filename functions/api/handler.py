@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from api import dependencies, problems
 from api.dependencies import CALLER_KEY, Caller
-from api.observability import logger, metrics, tracer
+from api.observability import logger, metrics, traced
 from api.openapi import document
 from api.resolver import app
 from cradlepose.db import errors as database_errors
@@ -240,7 +240,7 @@ def _resource_of(route_args: dict[str, Any], path: str) -> tuple[str, int]:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
 # Powertools prints the cold-start metric even with metrics disabled (as the local stack has them).
 @metrics.log_metrics(capture_cold_start_metric=not is_metrics_disabled())
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     refusal = _refuse_before_parsing(event)
     if refusal is not None:

@@ -152,3 +152,6 @@ def test_a_deactivated_user_is_refused_on_their_next_request(
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE users SET is_active = false WHERE id = :id"), {"id": annotator.user_id})
     assert api.get("/batches", annotator).status == 403  # the row is read per request, never cached
+    profile = api.get("/me", annotator)  # one's own profile stays readable, as the row now is
+    assert profile.status == 200
+    assert profile.json["is_active"] is False

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pg8000.converters
 import pg8000.core
 import pg8000.dbapi
 import pytest
@@ -122,3 +123,34 @@ def test_a_statement_with_parameters_is_one_round_trip_and_errors_still_surface(
         # And the connection goes on answering, rows and all
         rows = connection.execute(sa.text("SELECT g, :x FROM generate_series(1, 3) AS g"), {"x": "x"}).all()
         assert [tuple(row) for row in rows] == [(1, "x"), (2, "x"), (3, "x")]
+
+
+@pytest.mark.parametrize(
+    "literal",
+    [
+        "TIMESTAMPTZ '2024-02-29 23:59:59.123456+00'",
+        "TIMESTAMPTZ '2024-02-29 23:59:59+05:30'",
+        "TIMESTAMPTZ '1999-12-31 00:00:00.1-03'",
+        "TIMESTAMPTZ 'infinity'",
+        "TIMESTAMPTZ '0044-03-15 12:00:00+00 BC'",
+        "TIMESTAMP '2024-02-29 23:59:59.5'",
+        "TIMESTAMP '-infinity'",
+        "TIMESTAMP '0044-03-15 12:00:00 BC'",
+    ],
+)
+@pytest.mark.filterwarnings("ignore:tzname BC")  # pg8000's own fallback (dateutil) on a BC timestamp
+def test_timestamps_are_read_as_pg8000_reads_them(engine: sa.Engine, literal: str) -> None:
+    """The fast timestamp parsers give pg8000's own values, down to its fallbacks."""
+    with engine.connect() as connection:
+        types = connection.connection.driver_connection.pg_types  # type: ignore[union-attr]
+        assert types[engine_module.TIMESTAMPTZ_OID] is engine_module._timestamptz_in
+        assert types[engine_module.TIMESTAMP_OID] is engine_module._timestamp_in
+        text = connection.scalar(sa.text(f"SELECT CAST({literal} AS text)"))
+        value = connection.scalar(sa.text(f"SELECT {literal}"))
+    own = (
+        pg8000.converters.timestamptz_in
+        if literal.startswith("TIMESTAMPTZ")
+        else pg8000.converters.timestamp_in
+    )
+    assert value == own(text)
+    assert type(value) is type(own(text))

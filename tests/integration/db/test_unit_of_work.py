@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
 
 from cradlepose.db.models import AuditLog, User
 from cradlepose.db.unit_of_work import UnauditedChange, UnitOfWorkFactory
@@ -102,6 +103,87 @@ def test_a_bulk_update_without_an_audit_row_cannot_be_committed(uow_factory: Uni
         uow.session.execute(sa.update(User).where(User.username == "system").values(max_concurrent_batches=5))
         with pytest.raises(UnauditedChange):
             uow.commit()
+
+
+def test_a_change_in_one_unit_of_work_is_tracked_there_alone(
+    uow_factory: UnitOfWorkFactory, session_factory: sessionmaker[Session], engine: sa.Engine
+) -> None:
+    """The write tracking listens on every session once: a change counts against the unit of
+    work whose session made it, and a session of no unit of work is left alone."""
+    with uow_factory(None, CONTEXT) as reading, uow_factory(None, CONTEXT) as writing:
+        writing.users.add(_new_user("mallory"))
+        assert reading.users.by_username("system") is not None
+        reading.commit()  # nothing of its own changed
+        with pytest.raises(UnauditedChange):
+            writing.commit()
+    with session_factory() as plain:
+        plain.add(_new_user("trent"))
+        plain.commit()
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM users WHERE username = 'mallory'")) == 0
+        assert conn.scalar(sa.text("SELECT count(*) FROM users WHERE username = 'trent'")) == 1
+
+
+def test_repositories_work_on_their_unit_of_works_session(uow_factory: UnitOfWorkFactory) -> None:
+    uow = uow_factory(None, CONTEXT)
+    with uow:
+        first = uow.users
+        assert first is uow.users  # made once
+        assert first.session is uow.session
+    with uow:  # entered again: a new session, and repositories on it
+        assert uow.users is not first
+        assert uow.users.session is uow.session
+        assert uow.batches.session is uow.session
+
+
+def _max_batches(engine: sa.Engine, username: str) -> int:
+    with engine.connect() as conn:
+        value = conn.scalar(
+            sa.text("SELECT max_concurrent_batches FROM users WHERE username = :u"), {"u": username}
+        )
+        return int(value or 0)
+
+
+_SET_MAX = sa.text("UPDATE users SET max_concurrent_batches = :n WHERE username = 'system'")
+
+
+def test_core_statements_before_the_session_share_its_transaction(
+    uow_factory: UnitOfWorkFactory, engine: sa.Engine
+) -> None:
+    """A unit of work's Core connection, opened before any ORM use, is the session's transaction
+    once the session is needed: committed together, rolled back together, one pooled connection."""
+    with uow_factory(None, CONTEXT) as uow:
+        uow.connection().execute(_SET_MAX, {"n": 7})
+        user = uow.users.add(_new_user("peggy"))
+        assert uow.session.connection() is uow.connection()
+        uow.audit(_created(user))
+        assert engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+        uow.commit()
+    assert _max_batches(engine, "system") == 7
+    assert _count(engine, "users WHERE username = 'peggy'") == 1
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+    with uow_factory(None, CONTEXT) as uow:
+        uow.connection().execute(_SET_MAX, {"n": 9})
+        uow.audit(_created(uow.users.add(_new_user("victor"))))
+        # leaves without commit
+    assert _max_batches(engine, "system") == 7
+    assert _count(engine, "users WHERE username = 'victor'") == 0
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_a_unit_of_work_of_core_statements_alone_commits_or_rolls_back(
+    uow_factory: UnitOfWorkFactory, engine: sa.Engine
+) -> None:
+    with uow_factory(None, CONTEXT) as uow:
+        uow.connection().execute(_SET_MAX, {"n": 4})
+        assert uow._session is None  # no ORM session was made
+    assert _max_batches(engine, "system") != 4
+    with uow_factory(None, CONTEXT) as uow:
+        uow.connection().execute(_SET_MAX, {"n": 4})
+        uow.commit()
+    assert _max_batches(engine, "system") == 4
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
 def test_reading_needs_no_audit_row(uow_factory: UnitOfWorkFactory) -> None:

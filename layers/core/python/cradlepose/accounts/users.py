@@ -18,6 +18,7 @@ from cradlepose.adapters.identity import IdentityProvider
 from cradlepose.common.paging import keyset_page
 from cradlepose.common.use_cases import DecimalNumber, Page, audit, snapshot
 from cradlepose.db.models import User
+from cradlepose.db.repositories import UserRow, caller_row
 from cradlepose.db.unit_of_work import UnitOfWork
 from cradlepose.domain import access
 from cradlepose.domain.actor import Actor, Claims, is_reserved_username
@@ -133,18 +134,18 @@ class SignedIn:
     """Who a request comes from: the actor, and their users row as the request left it."""
 
     actor: Actor
-    row: User | None  # None: signed in with the identity provider, not registered in Cradle
+    row: UserRow | None  # None: signed in with the identity provider, not registered in Cradle
 
 
 def sign_in(uow: UnitOfWork, claims: Claims) -> SignedIn:
     """The Cradle actor behind verified claims (a registered-nowhere actor when there is no row),
     stamping the user's `last_login`, at most once a minute, in the same statement; the caller
     commits the unit of work to keep it."""
-    row = uow.users.by_subject_marking_seen(claims.subject)
+    row = caller_row(uow.connection(), claims.subject)
     return SignedIn(_actor(claims, row), row)
 
 
-def _actor(claims: Claims, user: User | None) -> Actor:
+def _actor(claims: Claims, user: UserRow | None) -> Actor:
     if user is None:
         return Actor(user_id=None, username=claims.username, role=None, subject=claims.subject)
     return Actor(

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from cradlepose.db.base import Base
 from cradlepose.db.models import (
@@ -77,9 +76,13 @@ class Repository(Generic[M]):
 
 
 SEEN_EVERY = dt.timedelta(minutes=1)  # last_login is written at most this often per user
+# A users row as a plain row (`row.username`, `row.role`, ...): every column but the password
+# placeholder, read without the ORM (no identity map, no instance state), for reading only.
+UserRow = sa.Row[Any]
+_USER_ROW = tuple(column for column in User.__table__.c if column.key != "password")
 _SUBJECT = sa.bindparam("subject", type_=sa.String)
 # Built once: building a statement cost as much as running it (bench/request_overhead.py).
-_BY_SUBJECT = sa.select(User).where(User.identity_subject == _SUBJECT)
+_BY_SUBJECT = sa.select(*_USER_ROW).where(User.identity_subject == _SUBJECT)
 _STAMP_SEEN = (
     sa.update(User)
     .where(
@@ -87,8 +90,37 @@ _STAMP_SEEN = (
         sa.or_(User.last_login.is_(None), User.last_login < sa.func.now() - sa.text("interval '1 minute'")),
     )
     .values(last_login=sa.func.now())
-    .returning(User.last_login)
+    .returning(*_USER_ROW)
 )
+
+
+def caller_row(connection: sa.Connection, subject: str) -> UserRow | None:
+    """The caller's users row by their token's subject, as a plain row, stamping `last_login`
+    with now() when it is empty or over a minute old.
+
+    The read is a plain indexed SELECT through SQLAlchemy Core on the unit of work's connection
+    (`UnitOfWork.connection`, no ORM session): an ORM session and entity (identity map, instance
+    state, attribute events) cost more Python than the whole bare request GET /me is measured
+    against (bench/request_overhead.py), and nothing changes this row through the ORM. Never
+    cached: a deactivated or demoted user is refused on their next request. The UPDATE runs
+    only when the row read says the stamp is due, so a busy user's row is written at most once
+    a minute and a request whose caller was seen within the minute costs that one SELECT (an
+    UPDATE riding along as a CTE on every request cost 1.6 ms of planning and locking even when
+    it wrote nothing). The UPDATE checks the age again against the database's clock, so
+    concurrent requests write once, and returns the row as it leaves it (GET /me shows it
+    without reading it again). Nothing that authorizes a request looks at `last_login`. Not
+    audited: it is a trace of requests, not a change anyone made, so it runs below the unit of
+    work's write tracking; the caller commits it (see api.dependencies.caller).
+    """
+    row = connection.execute(_BY_SUBJECT, {"subject": subject}).first()
+    if row is None:
+        return None
+    seen = row.last_login
+    if seen is None or seen < dt.datetime.now(dt.UTC) - SEEN_EVERY:
+        stamped = connection.execute(_STAMP_SEEN, {"subject": subject}).first()
+        if stamped is not None:
+            return stamped
+    return row
 
 
 class UserRepository(Repository[User]):
@@ -102,30 +134,6 @@ class UserRepository(Repository[User]):
 
     def by_subject(self, subject: str) -> User | None:
         return self.session.scalar(sa.select(User).where(User.identity_subject == subject))
-
-    def by_subject_marking_seen(self, subject: str) -> User | None:
-        """`by_subject`, stamping `last_login` with now() when it is empty or over a minute old.
-
-        The read is a plain indexed SELECT; the UPDATE runs only when the row read says the stamp
-        is due, so a busy user's row is written at most once a minute and a request whose caller
-        was seen within the minute costs that one SELECT (an UPDATE riding along as a CTE on every
-        request cost 1.6 ms of planning and locking even when it wrote nothing). The UPDATE checks
-        the age again against the database's clock, so concurrent requests write once. The row
-        returned carries the stamp, as committed: it is the row as this request leaves it (GET /me
-        shows it without reading it again). Nothing that authorizes a request looks at
-        `last_login`. Not audited: it is a trace of requests, not a change anyone made, so it runs
-        on the session's connection, below the unit of work's write tracking; the caller commits
-        it (see api.dependencies.caller).
-        """
-        user = self.session.scalar(_BY_SUBJECT, {"subject": subject})
-        if user is None:
-            return None
-        seen = user.last_login
-        if seen is None or seen < dt.datetime.now(dt.UTC) - SEEN_EVERY:
-            stamped = self.session.connection().scalar(_STAMP_SEEN, {"subject": subject})
-            if stamped is not None:
-                set_committed_value(user, "last_login", stamped)
-        return user
 
 
 class KeypointSchemaRepository(Repository[KeypointSchema]):

@@ -16,10 +16,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Generic, Self, TypeVar, overload
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from cradlepose.db import anomaly_repositories as anomaly_repos
 from cradlepose.db import repositories as repos
@@ -28,40 +28,75 @@ from cradlepose.domain.actor import SYSTEM_CONTEXT, SYSTEM_USERNAME, Actor, Requ
 from cradlepose.domain.audit import AuditEntry, jsonable
 from cradlepose.domain.events import Event
 
+R = TypeVar("R")
+
+
+class _Repository(Generic[R]):
+    """A unit of work's repository attribute: made from its session on first use, then kept in
+    the instance (a plain attribute from then on, so later reads cost nothing)."""
+
+    names: ClassVar[list[str]] = []
+
+    def __init__(self, repository: Callable[[Session], R]) -> None:
+        self._repository = repository
+
+    def __set_name__(self, _owner: type, name: str) -> None:
+        self._name = name
+        _Repository.names.append(name)
+
+    @overload
+    def __get__(self, uow: None, _owner: type) -> Self: ...
+    @overload
+    def __get__(self, uow: UnitOfWork, _owner: type) -> R: ...
+    def __get__(self, uow: UnitOfWork | None, _owner: type) -> R | Self:
+        if uow is None:
+            return self
+        repository = self._repository(uow.session)
+        uow.__dict__[self._name] = repository
+        return repository
+
 
 class UnauditedChange(RuntimeError):
     """A programming error: a unit of work changed data but recorded no audit row."""
 
 
 class UnitOfWork:
-    users: repos.UserRepository
-    schemas: repos.KeypointSchemaRepository
-    batches: repos.BatchRepository
-    images: repos.ImageRepository
-    assignments: repos.AssignmentRepository
-    annotations: repos.AnnotationRepository
-    verifications: repos.VerificationRepository
-    model_configs: repos.ModelConfigRepository
-    audit_logs: repos.AuditLogRepository
-    performance: repos.PerformanceMetricsRepository
-    upload_rejections: repos.UploadRejectionRepository
-    pending_uploads: repos.PendingUploadRepository
-    pipeline_runs: repos.PipelineRunRepository
-    datasets: repos.DatasetRepository
-    collections: repos.CollectionRepository
-    dataset_imports: repos.DatasetImportRepository
-    training_jobs: repos.TrainingJobRepository
-    inference_jobs: repos.InferenceJobRepository
-    sigma_calibrations: repos.SigmaCalibrationRepository
-    pipeline_chunks: repos.PipelineChunkRepository
-    pipeline_waits: repos.PipelineWaitRepository
-    pose_embeddings: anomaly_repos.PoseEmbeddingRepository
-    age_group_models: anomaly_repos.AgeGroupModelRepository
-    anomaly_analyses: anomaly_repos.AnomalyAnalysisRepository
-    interpretations: anomaly_repos.InterpretabilityRepository
-    anomaly_jobs: anomaly_repos.AnomalyTrainingJobRepository
-    anomaly_reports: anomaly_repos.AnomalyTrainingReportRepository
-    analysis_jobs: repos.AnalysisJobRepository
+    """A transaction, its repositories and its audit rows (see the module's docstring).
+
+    Repositories are made on first use in a unit of work (most use two or three of the 28), and
+    the write tracking listens once on every Session (`_track_flushed_writes`,
+    `_track_statement_writes`), not per unit of work:
+    opening one cost as much Python as the query a request runs (bench/request_overhead.py).
+    """
+
+    users = _Repository(repos.UserRepository)
+    schemas = _Repository(repos.KeypointSchemaRepository)
+    batches = _Repository(repos.BatchRepository)
+    images = _Repository(repos.ImageRepository)
+    assignments = _Repository(repos.AssignmentRepository)
+    annotations = _Repository(repos.AnnotationRepository)
+    verifications = _Repository(repos.VerificationRepository)
+    model_configs = _Repository(repos.ModelConfigRepository)
+    audit_logs = _Repository(repos.AuditLogRepository)
+    performance = _Repository(repos.PerformanceMetricsRepository)
+    upload_rejections = _Repository(repos.UploadRejectionRepository)
+    pending_uploads = _Repository(repos.PendingUploadRepository)
+    pipeline_runs = _Repository(repos.PipelineRunRepository)
+    datasets = _Repository(repos.DatasetRepository)
+    collections = _Repository(repos.CollectionRepository)
+    dataset_imports = _Repository(repos.DatasetImportRepository)
+    training_jobs = _Repository(repos.TrainingJobRepository)
+    inference_jobs = _Repository(repos.InferenceJobRepository)
+    sigma_calibrations = _Repository(repos.SigmaCalibrationRepository)
+    pipeline_chunks = _Repository(repos.PipelineChunkRepository)
+    pipeline_waits = _Repository(repos.PipelineWaitRepository)
+    pose_embeddings = _Repository(anomaly_repos.PoseEmbeddingRepository)
+    age_group_models = _Repository(anomaly_repos.AgeGroupModelRepository)
+    anomaly_analyses = _Repository(anomaly_repos.AnomalyAnalysisRepository)
+    interpretations = _Repository(anomaly_repos.InterpretabilityRepository)
+    anomaly_jobs = _Repository(anomaly_repos.AnomalyTrainingJobRepository)
+    anomaly_reports = _Repository(anomaly_repos.AnomalyTrainingReportRepository)
+    analysis_jobs = _Repository(repos.AnalysisJobRepository)
 
     def __init__(
         self,
@@ -77,61 +112,83 @@ class UnitOfWork:
         self._audited = False
         self._pending_events: list[Event] = []
         self.committed_events: list[Event] = []
+        self._entered = False
+        self._session: Session | None = None
+        self._connection: sa.Connection | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> Self:
-        self.session = self._session_factory()
-        self._listen(self.session)
-        s = self.session
-        self.users = repos.UserRepository(s)
-        self.schemas = repos.KeypointSchemaRepository(s)
-        self.batches = repos.BatchRepository(s)
-        self.images = repos.ImageRepository(s)
-        self.assignments = repos.AssignmentRepository(s)
-        self.annotations = repos.AnnotationRepository(s)
-        self.verifications = repos.VerificationRepository(s)
-        self.model_configs = repos.ModelConfigRepository(s)
-        self.audit_logs = repos.AuditLogRepository(s)
-        self.performance = repos.PerformanceMetricsRepository(s)
-        self.upload_rejections = repos.UploadRejectionRepository(s)
-        self.pending_uploads = repos.PendingUploadRepository(s)
-        self.pipeline_runs = repos.PipelineRunRepository(s)
-        self.datasets = repos.DatasetRepository(s)
-        self.collections = repos.CollectionRepository(s)
-        self.dataset_imports = repos.DatasetImportRepository(s)
-        self.training_jobs = repos.TrainingJobRepository(s)
-        self.inference_jobs = repos.InferenceJobRepository(s)
-        self.sigma_calibrations = repos.SigmaCalibrationRepository(s)
-        self.pipeline_chunks = repos.PipelineChunkRepository(s)
-        self.pipeline_waits = repos.PipelineWaitRepository(s)
-        self.pose_embeddings = anomaly_repos.PoseEmbeddingRepository(s)
-        self.age_group_models = anomaly_repos.AgeGroupModelRepository(s)
-        self.anomaly_analyses = anomaly_repos.AnomalyAnalysisRepository(s)
-        self.interpretations = anomaly_repos.InterpretabilityRepository(s)
-        self.anomaly_jobs = anomaly_repos.AnomalyTrainingJobRepository(s)
-        self.anomaly_reports = anomaly_repos.AnomalyTrainingReportRepository(s)
-        self.analysis_jobs = repos.AnalysisJobRepository(s)
+        if self._entered:  # entered again: repositories of the new session
+            for name in _Repository.names:
+                self.__dict__.pop(name, None)
+        self._entered = True
+        self._session = None
+        self._connection = None
         return self
+
+    @property
+    def session(self) -> Session:
+        """The ORM session, made on first use. Where Core statements already ran on this unit of
+        work's connection (`connection`), the session takes over that connection's transaction,
+        so everything stays one transaction."""
+        if self._session is None:
+            if self._connection is not None:
+                self._session = self._session_factory(
+                    bind=self._connection, join_transaction_mode="control_fully"
+                )
+            else:
+                self._session = self._session_factory()
+            self._session.info[_UNIT_OF_WORK] = self
+        return self._session
+
+    def connection(self) -> sa.Connection:
+        """The transaction's connection, for Core statements (reads that need no ORM objects).
+
+        Before anything needs the ORM session, it is a pooled connection of its own: a request
+        that only reads its caller's row (every request's door) never builds a Session, which
+        cost more Python than the read itself (bench/request_overhead.py). A Core write here is
+        tracked as the session's Core writes are: not at all (see `mark_written`).
+        """
+        if self._session is not None:
+            return self._session.connection()
+        if self._connection is None:
+            engine = self._session_factory.kw.get("bind")
+            if not isinstance(engine, sa.Engine):  # a factory bound to no single engine
+                return self.session.connection()
+            self._connection = engine.connect()
+        return self._connection
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            self.session.rollback()
+            if self._session is not None:
+                try:
+                    self._session.rollback()
+                finally:
+                    self._session.close()
         finally:
-            self.session.close()
+            if self._connection is not None:
+                self._connection.close()  # rolls back what is not committed
 
     def commit(self) -> None:
-        self.session.flush()
+        if self._session is not None:
+            self._session.flush()
         if self._wrote and not self._audited:
             raise UnauditedChange("this unit of work changed data but wrote no audit row")
-        self.session.commit()
+        if self._session is not None:
+            self._session.commit()
+        elif self._connection is not None:
+            self._connection.commit()
         self._wrote = self._audited = False
         self.committed_events += self._pending_events
         self._pending_events = []
 
     def rollback(self) -> None:
-        self.session.rollback()
+        if self._session is not None:
+            self._session.rollback()
+        elif self._connection is not None:
+            self._connection.rollback()
         self._wrote = self._audited = False
         self._pending_events = []
 
@@ -140,7 +197,8 @@ class UnitOfWork:
         self._pending_events.append(event)
 
     def flush(self) -> None:
-        self.session.flush()
+        if self._session is not None:
+            self._session.flush()
 
     # ------------------------------------------------------------------ audit
     def audit(self, entry: AuditEntry) -> AuditLog:
@@ -183,25 +241,32 @@ class UnitOfWork:
         return self.session.scalar(sa.select(User.id).where(User.username == SYSTEM_USERNAME))
 
     # ------------------------------------------------------------------ write tracking
-    def _listen(self, session: Session) -> None:
-        def before_flush(sess: Session, _ctx: Any, _instances: Any) -> None:
-            for obj in (*sess.new, *sess.dirty, *sess.deleted):
-                if not isinstance(obj, AuditLog) and (
-                    obj in sess.new or obj in sess.deleted or sess.is_modified(obj)
-                ):
-                    self._wrote = True
-                    return
-
-        def do_orm_execute(state: Any) -> None:
-            if state.is_insert or state.is_update or state.is_delete:
-                self._wrote = True
-
-        sa.event.listen(session, "before_flush", before_flush)
-        sa.event.listen(session, "do_orm_execute", do_orm_execute)
-
     def mark_written(self) -> None:
         """For changes made through Core statements on the connection (bulk loads)."""
         self._wrote = True
+
+
+_UNIT_OF_WORK = "cradle_unit_of_work"  # the session's info key for the unit of work it serves
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _track_flushed_writes(sess: Session, _ctx: Any, _instances: Any) -> None:
+    uow = sess.info.get(_UNIT_OF_WORK)
+    if uow is None or uow._wrote:
+        return
+    for obj in (*sess.new, *sess.dirty, *sess.deleted):
+        if not isinstance(obj, AuditLog) and (
+            obj in sess.new or obj in sess.deleted or sess.is_modified(obj)
+        ):
+            uow._wrote = True
+            return
+
+
+@sa.event.listens_for(Session, "do_orm_execute")
+def _track_statement_writes(state: ORMExecuteState) -> None:
+    uow = state.session.info.get(_UNIT_OF_WORK)
+    if uow is not None and (state.is_insert or state.is_update or state.is_delete):
+        uow._wrote = True
 
 
 UnitOfWorkFactory = Callable[..., UnitOfWork]

@@ -23,7 +23,7 @@ from tests.browser.archives import coco_archive
 from tests.browser.browser import CHROMIUM_ARGS, Watched, find_chromium
 from tests.browser.pages import drag, keypoint, keypoint_on_screen, pick_score, sign_in
 from tests.browser.scene import HEIGHT, WIDTH, scene
-from tests.browser.stack import ROOT, RunningStack
+from tests.browser.stack import PASSWORD, ROOT, RunningStack
 from tests.browser.standalone import standalone_stack
 
 SIZE = (WIDTH, HEIGHT)
@@ -102,6 +102,9 @@ def admin(browser: Browser, stack: RunningStack, out: Path) -> list[str]:
     page.goto("/#/admin/retraining")
     expect(page.locator("[data-testid=loop-policy]")).to_be_visible()
     _shoot(page, out / "admin-retraining.png")
+    page.goto("/#/admin/schemas")
+    expect(page.locator("[data-page=schemas] .table-wrap").first).to_be_visible()
+    _shoot(page, out / "admin-schemas.png")
     page.goto("/#/admin/schemas/1")
     expect(page.locator(".schema-node").first).to_be_visible()
     page.locator(".schema-node[data-kp='9']").click()
@@ -279,6 +282,34 @@ def entry_and_lists(browser: Browser, stack: RunningStack, out: Path) -> list[st
     return _close(watched)
 
 
+def accounts(browser: Browser, stack: RunningStack, out: Path) -> list[str]:
+    """Before any work: sign-up, registering with a role, awaiting approval. Last: the
+    registration it makes would otherwise wait in admin-approvals.png."""
+    watched = Watched.open(browser, stack.base_url)
+    watched.allow("status of 403")  # GET /me of someone not registered yet: the register screen's cue
+    page = watched.page
+    page.goto("/#/signup")
+    form = page.get_by_role("form", name="Create an account")
+    form.get_by_label("User name").fill("noor")
+    form.get_by_label("E-mail").fill("noor@example.org")
+    form.get_by_label("Password").fill(PASSWORD)
+    form.get_by_label("I will work as").select_option("VERIFIER")
+    _shoot(page, out / "signup.png")
+    stack.sign_up("noor")  # an identity Cradle does not know yet: the register screen
+    page.goto("/#/signin")
+    page.get_by_label("User name or e-mail").fill("noor")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Register")).to_be_visible()
+    page.get_by_label("Role").select_option("VERIFIER")
+    page.get_by_label("Specialty or expertise (optional)").fill("pediatric_physiotherapy")
+    _shoot(page, out / "register.png")
+    page.get_by_role("button", name="Register").click()
+    expect(page.locator("[data-state=awaiting-approval]")).to_be_visible()
+    _shoot(page, out / "awaiting-approval.png")
+    return _close(watched)
+
+
 def _shoot(page: Page, path: Path) -> None:
     page.wait_for_timeout(400)  # let notices and transitions settle
     page.screenshot(path=str(path))
@@ -315,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
         problems += models(browser, stack, args.out)
         problems += corrections(browser, stack, args.out)
         problems += entry_and_lists(browser, stack, args.out)
+        problems += accounts(browser, stack, args.out)
         browser.close()
     for problem in problems:
         print(problem, file=sys.stderr)  # noqa: T201

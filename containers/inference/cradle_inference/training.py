@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Protocol
 
 from cradle_inference.job_io import JobCancelled, Reporter, UriStore
 from cradle_inference.weights import resolve_weights
@@ -52,6 +52,33 @@ def _unpack(archive: Path, target: Path) -> Path:
     if not data_yaml.is_file():
         raise ValueError("the archive is not a YOLO pose export: it has no data.yaml")
     return data_yaml
+
+
+class TrainerEpoch(Protocol):
+    """What epoch_progress reads of an Ultralytics trainer (0-based epoch, losses of the epoch)."""
+
+    epoch: int
+    epochs: int
+    tloss: Any
+
+    def label_loss_items(self, loss_items: Any = None, prefix: str = "train") -> dict[str, Any] | None: ...
+
+
+def epoch_progress(trainer: TrainerEpoch, trained_epoch: int | None) -> tuple[float, str] | None:
+    """The progress and log line of an epoch's end, or None for Ultralytics' final validation.
+
+    Ultralytics also runs the on_fit_epoch_end callbacks after training, once it has validated the
+    best weights, with its epoch counter raised by one ("log best metrics at step epochs+1"): read
+    as an epoch, that pass would say "epoch 2/1". Only the training loop runs batches, so the pass
+    whose epoch is not the one whose batches ran last (`trained_epoch`) is that final validation.
+    """
+    if trained_epoch is None or trainer.epoch != trained_epoch:
+        return None
+    epoch = trainer.epoch + 1
+    losses = ", ".join(
+        f"{k} {float(v):.4f}" for k, v in (trainer.label_loss_items(trainer.tloss) or {}).items()
+    )
+    return 2 + 95 * epoch / trainer.epochs, f"epoch {epoch}/{trainer.epochs}: {losses}"
 
 
 def provide_font() -> None:
@@ -113,18 +140,15 @@ def _fit(
     state: dict[str, Any] = {"cancelled": False}
 
     def on_batch_end(trainer: Any) -> None:
+        state["trained_epoch"] = trainer.epoch  # only the loop trains: see epoch_progress
         if reporter.cancelled():
             state["cancelled"] = True
             trainer.stop = True  # Ultralytics stops between batches and still saves what it has
 
     def on_epoch_end(trainer: Any) -> None:
-        epoch = trainer.epoch + 1
-        losses = ", ".join(
-            f"{k} {float(v):.4f}" for k, v in (trainer.label_loss_items(trainer.tloss) or {}).items()
-        )
-        reporter.progress(
-            2 + 95 * epoch / trainer.epochs, f"epoch {epoch}/{trainer.epochs}: {losses}", force=True
-        )
+        progress = epoch_progress(trainer, state.get("trained_epoch"))
+        if progress is not None:
+            reporter.progress(*progress, force=True)
 
     model.add_callback("on_train_batch_end", on_batch_end)
     model.add_callback("on_fit_epoch_end", on_epoch_end)

@@ -71,6 +71,7 @@ def test_one_cpu_epoch_from_a_yolo_export_registers_a_model(
     assert done["status"] == "COMPLETED", done
     assert float(done["progress_percentage"]) == 100.0
     assert "epoch 1/1" in done["execution_logs"]
+    assert "epoch 2/1" not in done["execution_logs"]  # Ultralytics' final validation is no epoch
     model = api.get(f"/models/{done['result_model_id']}", verifier).json
     assert model["base_model_id"] == base["id"]
     assert model["deployment_status"] == "DEVELOPMENT"

@@ -29,7 +29,7 @@ export function mountSchemas(root, ctx, route) {
         { label: "Keypoints", num: true, render: (s) => String(s.total_keypoints) },
         { label: "Connections", num: true, render: (s) => String(s.schema_definition.connections.length) },
         { label: "Colours", render: (s) => h("div", { class: "row", style: { gap: "2px", flexWrap: "wrap", maxWidth: "220px" } }, s.schema_definition.keypoints.map((k) => h("span", { class: "dot", title: k.name, style: { background: k.color } }))) },
-        { label: "State", render: (s) => h("div", { class: "row gap" }, s.is_active ? statusPill("APPROVED", "active") : statusPill("ARCHIVED", "inactive"), s.in_use ? h("span", { class: "tag", text: "in use" }) : null) },
+        { label: "State", render: (s) => h("div", { class: "row gap", style: { flexWrap: "wrap" } }, s.is_active ? statusPill("APPROVED", "active") : statusPill("ARCHIVED", "inactive"), s.in_use ? h("span", { class: "tag", text: "in use" }) : null) },
         { label: "Changed", render: (s) => fmtDateTime(s.last_modified) },
         {
           label: "",

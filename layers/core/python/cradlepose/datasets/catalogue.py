@@ -337,15 +337,22 @@ def _verified(state: DatasetVerification) -> list[sa.ColumnElement[bool]]:
 
 
 def verified_counts(uow: UnitOfWork, dataset_ids: list[int]) -> dict[int, int]:
-    """Per dataset, how many of its images are APPROVED now (0 for one with none)."""
+    """Per dataset, how many of its images are APPROVED now (0 for one with none).
+
+    One correlated count per dataset, so each reads its own images through pk_dataset_images:
+    a single IN (...) join let the planner scan every dataset's images once the table was large
+    (7 ms at 1M images against 0.9 ms at 10k, bench/api_latency.py).
+    """
     counts = dict.fromkeys(dataset_ids, 0)
     if dataset_ids:
-        rows = uow.session.execute(
-            sa.select(DatasetImage.dataset_id, sa.func.count())
+        approved = (
+            sa.select(sa.func.count())
+            .select_from(DatasetImage)
             .join(Image, Image.id == DatasetImage.image_id)
-            .where(DatasetImage.dataset_id.in_(dataset_ids), Image.status == ImageStatus.APPROVED)
-            .group_by(DatasetImage.dataset_id)
-        ).all()
+            .where(DatasetImage.dataset_id == Dataset.id, Image.status == ImageStatus.APPROVED)
+            .scalar_subquery()
+        )
+        rows = uow.session.execute(sa.select(Dataset.id, approved).where(Dataset.id.in_(dataset_ids))).all()
         counts.update({int(d): int(n) for d, n in rows})
     return counts
 

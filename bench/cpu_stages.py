@@ -43,7 +43,6 @@ import statistics
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -69,12 +68,11 @@ from cradle_inference.host_postprocess import host_detections
 from cradle_inference.letterbox import letterbox_cpu, stack_cpu
 from cradle_inference.network import PoseNetwork, load_pose_network
 from cradle_inference.onnx_export import (
-    INPUT_NAME,
-    OPSET,
-    OUTPUT_NAME,
     default_onnx_cache_dir,
     export_key,
+    landscape_sample,
     onnx_session,
+    trace_to_onnx,
 )
 from cradle_inference.postprocess import KEYPOINTS_START, DetectionRows
 from cradle_inference.results import image_result
@@ -183,24 +181,9 @@ class _GraphBefore(torch.nn.Module):
 
 
 def export_graph_before(network: PoseNetwork, input_size: int, target: Path) -> None:
-    sample = torch.zeros(
-        1, max(network.stride, input_size * 3 // 5 // network.stride * network.stride), input_size, 3
+    trace_to_onnx(
+        _GraphBefore(network.replica().module).eval(), landscape_sample(network, input_size), target
     )
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _GraphBefore(network.replica().module).eval(),
-            (sample.to(torch.uint8),),
-            str(target),
-            dynamo=False,
-            opset_version=OPSET,
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_axes={
-                INPUT_NAME: {0: "batch", 1: "height", 2: "width"},
-                OUTPUT_NAME: {0: "batch", 2: "anchors"},
-            },
-        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -158,34 +158,43 @@ def _for_export(module: torch.nn.Module) -> _Predictions:
     return _Predictions(module, input_folded=input_folded)
 
 
+def landscape_sample(network: PoseNetwork, input_size: int) -> torch.Tensor:
+    """A uint8 NHWC letterbox of a landscape image to trace with (height and width stay dynamic)."""
+    stride = network.stride
+    height = max(stride, (input_size * 3 // 5) // stride * stride)
+    return torch.zeros(1, height, input_size, 3, dtype=torch.uint8)
+
+
+def trace_to_onnx(module: torch.nn.Module, sample: torch.Tensor, target: str | Path) -> None:
+    """Trace `module` on `sample` into an ONNX file: Cradle's opset, names and dynamic axes."""
+    with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
+        warnings.simplefilter("ignore")  # the tracer's warnings about shape-dependent Python
+        torch.onnx.export(
+            module,
+            (sample,),
+            str(target),
+            dynamo=False,  # the TorchScript exporter: no onnxscript, and dynamic axes as asked
+            opset_version=OPSET,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={
+                INPUT_NAME: {0: "batch", 1: "height", 2: "width"},
+                OUTPUT_NAME: {0: "batch", 2: "anchors"},
+            },
+        )
+
+
 def export_onnx(network: PoseNetwork, input_size: int, target: Path) -> None:
     """Write `network` as ONNX to `target`, atomically (temporary file beside it, then rename)."""
     if network.dtype != torch.float32 or network.device.type != "cpu":
         raise OnnxExportFailed("the ONNX graph is exported from the FP32 network on the CPU")
     # A copy: tracing leaves the detection head's anchor cache holding traced values.
     module = _for_export(network.replica().module).eval()
-    stride = network.stride
-    height = max(stride, (input_size * 3 // 5) // stride * stride)  # a landscape letterbox
-    sample = torch.zeros(1, height, input_size, 3, dtype=torch.uint8)
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     os.close(handle)
     try:
-        with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
-            warnings.simplefilter("ignore")  # the tracer's warnings about shape-dependent Python
-            torch.onnx.export(
-                module,
-                (sample,),
-                partial,
-                dynamo=False,  # the TorchScript exporter: no onnxscript, and dynamic axes as asked
-                opset_version=OPSET,
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_axes={
-                    INPUT_NAME: {0: "batch", 1: "height", 2: "width"},
-                    OUTPUT_NAME: {0: "batch", 2: "anchors"},
-                },
-            )
+        trace_to_onnx(module, landscape_sample(network, input_size), partial)
         os.replace(partial, target)
     except Exception as error:
         Path(partial).unlink(missing_ok=True)

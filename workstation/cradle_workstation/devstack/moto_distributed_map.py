@@ -21,13 +21,9 @@ tests/integration/devstack/test_moto_adaptations.py runs each through the interp
 
 from __future__ import annotations
 
-import threading
-import warnings
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
-import moto
 from moto.stepfunctions.parser.api import HistoryEventType, MapRunFailedEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
@@ -43,12 +39,11 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration impo
 from moto.stepfunctions.parser.asl.component.state.exec.state_map.result_writer import result_writer_decl
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
+from cradle_workstation.devstack.moto_patches import MotoPatch
+
 WRITTEN_FOR = "5.2.5"
 # What AWS's Map state reports when the failures pass the threshold.
 THRESHOLD_CAUSE = "The specified tolerated failure threshold was exceeded"
-
-_lock = threading.Lock()
-_installed = False
 
 
 def _result_writer_eval_body(self: Any, env: Any) -> None:
@@ -97,37 +92,13 @@ def _enforcing_map_run(original: Callable[..., None]) -> Callable[..., None]:
     return map_run
 
 
-class DistributedMapFixes:
+class DistributedMapFixes(MotoPatch):
     """Make moto's Distributed Map behave as AWS's where Cradle's pipeline relies on it."""
 
-    def __init__(self) -> None:
-        self._originals: dict[str, Any] = {}
+    written_for = WRITTEN_FOR
+    refusal = "moto's Distributed Map is already adapted in this process"
 
-    def __enter__(self) -> DistributedMapFixes:
-        global _installed  # noqa: PLW0603 - one patch of moto's classes per process
-        if moto.__version__ != WRITTEN_FOR:
-            warnings.warn(
-                f"moto_distributed_map was written for moto {WRITTEN_FOR}, not {moto.__version__}",
-                stacklevel=2,
-            )
-        with _lock:
-            if _installed:
-                raise RuntimeError("moto's Distributed Map is already adapted in this process")
-            writer = result_writer_decl.ResultWriter
-            component = distributed.DistributedIterationComponent
-            self._originals = {"writer": writer._eval_body, "map_run": component._map_run}
-            writer._eval_body = _result_writer_eval_body  # type: ignore[method-assign]
-            component._map_run = _enforcing_map_run(component._map_run)  # type: ignore[method-assign]
-            _installed = True
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        global _installed  # noqa: PLW0603
-        with _lock:
-            if self._originals:
-                result_writer_decl.ResultWriter._eval_body = self._originals["writer"]  # type: ignore[method-assign]
-                distributed.DistributedIterationComponent._map_run = self._originals["map_run"]  # type: ignore[method-assign]
-                self._originals = {}
-            _installed = False
+    def _install(self) -> None:
+        component = distributed.DistributedIterationComponent
+        self.replace(result_writer_decl.ResultWriter, "_eval_body", _result_writer_eval_body)
+        self.replace(component, "_map_run", _enforcing_map_run(component._map_run))

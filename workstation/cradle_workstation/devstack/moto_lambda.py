@@ -24,65 +24,42 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import traceback
-import warnings
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import Any
 
-import moto
 from moto.awslambda import models as lambda_models
+
+from cradle_workstation.devstack.moto_patches import MotoPatch
 
 log = logging.getLogger(__name__)
 
 WRITTEN_FOR = "5.2.5"
 Invoke = Callable[[Any], Any]  # event -> result, the handler with its context bound
 
-_lock = threading.Lock()
-_installed: InProcessLambdas | None = None
 
-
-class InProcessLambdas:
+class InProcessLambdas(MotoPatch):
     """Route moto Lambda invocations of the named functions to in-process callables."""
 
+    written_for = WRITTEN_FOR
+    refusal = "moto's Lambda is already adapted by another local stack in this process"
+
     def __init__(self, functions: Mapping[str, Invoke]) -> None:
+        super().__init__()
         self.functions = dict(functions)  # moto function name -> invoke
-        self._original: Callable[..., Any] | None = None
 
-    def __enter__(self) -> InProcessLambdas:
-        global _installed  # noqa: PLW0603 - one patch of one moto class per process
-        if moto.__version__ != WRITTEN_FOR:
-            warnings.warn(
-                f"moto_lambda was written for moto {WRITTEN_FOR}, not {moto.__version__}", stacklevel=2
-            )
-        with _lock:
-            if _installed is not None:
-                raise RuntimeError("moto's Lambda is already adapted by another local stack in this process")
-            self._original = lambda_models.LambdaFunction.invoke
-            adapter = self
+    def _install(self) -> None:
+        original: Callable[..., Any] = lambda_models.LambdaFunction.invoke
+        adapter = self
 
-            def invoke(fn: Any, body: Any, request_headers: Any, response_headers: dict[str, str]) -> bytes:
-                target = adapter.functions.get(fn.function_name)
-                if target is None:
-                    assert adapter._original is not None
-                    result: bytes = adapter._original(fn, body, request_headers, response_headers)
-                    return result
-                return adapter.call(fn.function_name, target, body, response_headers)
+        def invoke(fn: Any, body: Any, request_headers: Any, response_headers: dict[str, str]) -> bytes:
+            target = adapter.functions.get(fn.function_name)
+            if target is None:
+                result: bytes = original(fn, body, request_headers, response_headers)
+                return result
+            return adapter.call(fn.function_name, target, body, response_headers)
 
-            lambda_models.LambdaFunction.invoke = invoke  # type: ignore[method-assign,assignment]
-            _installed = self
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        global _installed  # noqa: PLW0603
-        with _lock:
-            if self._original is not None:
-                lambda_models.LambdaFunction.invoke = self._original  # type: ignore[method-assign]
-                self._original = None
-            _installed = None
+        self.replace(lambda_models.LambdaFunction, "invoke", invoke)
 
     @staticmethod
     def call(name: str, target: Invoke, body: Any, response_headers: dict[str, str]) -> bytes:

@@ -22,25 +22,25 @@ import hashlib
 import json
 import os
 import tempfile
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from moto.s3 import models as s3_models
 
+from cradle_workstation.devstack.moto_patches import MotoPatch
+
 USER_METADATA_PREFIX = "x-amz-meta-"
 
-_lock = threading.Lock()
-_installed: S3Mirror | None = None
 
+class S3Mirror(MotoPatch):
+    written_for = "5.2.5"
+    refusal = "moto's S3 is already mirrored by another local stack in this process"
 
-class S3Mirror:
     def __init__(self, root: Path, buckets: set[str]) -> None:
+        super().__init__()
         self.root = root
         self.buckets = set(buckets)
-        self._originals: dict[str, Callable[..., Any]] = {}
 
     # ------------------------------------------------------------------ files
     def _paths(self, bucket: str, key: str) -> tuple[Path, Path]:
@@ -104,53 +104,35 @@ class S3Mirror:
         return count
 
     # ------------------------------------------------------------------ the patch
-    def __enter__(self) -> S3Mirror:
-        global _installed  # noqa: PLW0603 - one patch of moto's classes per process
-        with _lock:
-            if _installed is not None:
-                raise RuntimeError("moto's S3 is already mirrored by another local stack in this process")
-            self.root.mkdir(parents=True, exist_ok=True)  # the state folder's shape, before any object
-            backend, key_class = s3_models.S3Backend, s3_models.FakeKey
-            self._originals = {
-                "put_object": backend.put_object,
-                "delete_object": backend.delete_object,
-                "set_metadata": key_class.set_metadata,
-            }
-            mirror, originals = self, self._originals
+    def _install(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)  # the state folder's shape, before any object
+        backend, key_class = s3_models.S3Backend, s3_models.FakeKey
+        originals: dict[str, Callable[..., Any]] = {
+            "put_object": backend.put_object,
+            "delete_object": backend.delete_object,
+            "set_metadata": key_class.set_metadata,
+        }
+        mirror = self
 
-            def put_object(
-                backend_self: Any, bucket_name: str, key_name: str, value: bytes, *a: Any, **k: Any
-            ) -> Any:
-                key = originals["put_object"](backend_self, bucket_name, key_name, value, *a, **k)
-                if bucket_name in mirror.buckets:
-                    mirror.stored(bucket_name, key_name, key.value)
-                return key
+        def put_object(
+            backend_self: Any, bucket_name: str, key_name: str, value: bytes, *a: Any, **k: Any
+        ) -> Any:
+            key = originals["put_object"](backend_self, bucket_name, key_name, value, *a, **k)
+            if bucket_name in mirror.buckets:
+                mirror.stored(bucket_name, key_name, key.value)
+            return key
 
-            def set_metadata(key_self: Any, metadata: Any, replace: bool = False) -> None:
-                originals["set_metadata"](key_self, metadata, replace)
-                if key_self.bucket_name in mirror.buckets:
-                    mirror.described(key_self.bucket_name, key_self.name, dict(key_self.metadata))
+        def set_metadata(key_self: Any, metadata: Any, replace: bool = False) -> None:
+            originals["set_metadata"](key_self, metadata, replace)
+            if key_self.bucket_name in mirror.buckets:
+                mirror.described(key_self.bucket_name, key_self.name, dict(key_self.metadata))
 
-            def delete_object(backend_self: Any, bucket_name: str, key_name: str, *a: Any, **k: Any) -> Any:
-                result = originals["delete_object"](backend_self, bucket_name, key_name, *a, **k)
-                if bucket_name in mirror.buckets and result[0]:
-                    mirror.removed(bucket_name, key_name)
-                return result
+        def delete_object(backend_self: Any, bucket_name: str, key_name: str, *a: Any, **k: Any) -> Any:
+            result = originals["delete_object"](backend_self, bucket_name, key_name, *a, **k)
+            if bucket_name in mirror.buckets and result[0]:
+                mirror.removed(bucket_name, key_name)
+            return result
 
-            backend.put_object = put_object  # type: ignore[method-assign,assignment]
-            backend.delete_object = delete_object  # type: ignore[method-assign,assignment]
-            key_class.set_metadata = set_metadata  # type: ignore[method-assign,assignment]
-            _installed = self
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        global _installed  # noqa: PLW0603
-        with _lock:
-            if self._originals:
-                s3_models.S3Backend.put_object = self._originals["put_object"]  # type: ignore[method-assign]
-                s3_models.S3Backend.delete_object = self._originals["delete_object"]  # type: ignore[method-assign]
-                s3_models.FakeKey.set_metadata = self._originals["set_metadata"]  # type: ignore[method-assign]
-                self._originals = {}
-            _installed = None
+        self.replace(backend, "put_object", put_object)
+        self.replace(backend, "delete_object", delete_object)
+        self.replace(key_class, "set_metadata", set_metadata)

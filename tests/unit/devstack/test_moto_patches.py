@@ -47,6 +47,10 @@ def test_a_second_adaptation_of_the_same_kind_is_refused_and_the_first_stays() -
     with Adapted():
         with pytest.raises(RuntimeError, match="already adapted"), Adapted():
             pass
+        refused = Adapted()
+        with pytest.raises(RuntimeError, match="already adapted"):
+            refused.__enter__()
+        refused.__exit__(None, None, None)  # closing the refused one undoes nothing of the open one
         assert Backend().answer() == "adapted"
     assert Backend.answer is ORIGINAL_ANSWER
     with Adapted():  # closed: it may be opened again

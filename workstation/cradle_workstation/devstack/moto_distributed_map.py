@@ -41,7 +41,6 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
 from cradle_workstation.devstack.moto_patches import MotoPatch
 
-WRITTEN_FOR = "5.2.5"
 # What AWS's Map state reports when the failures pass the threshold.
 THRESHOLD_CAUSE = "The specified tolerated failure threshold was exceeded"
 
@@ -95,7 +94,7 @@ def _enforcing_map_run(original: Callable[..., None]) -> Callable[..., None]:
 class DistributedMapFixes(MotoPatch):
     """Make moto's Distributed Map behave as AWS's where Cradle's pipeline relies on it."""
 
-    written_for = WRITTEN_FOR
+    written_for = "5.2.5"
     refusal = "moto's Distributed Map is already adapted in this process"
 
     def _install(self) -> None:

@@ -34,14 +34,13 @@ from cradle_workstation.devstack.moto_patches import MotoPatch
 
 log = logging.getLogger(__name__)
 
-WRITTEN_FOR = "5.2.5"
 Invoke = Callable[[Any], Any]  # event -> result, the handler with its context bound
 
 
 class InProcessLambdas(MotoPatch):
     """Route moto Lambda invocations of the named functions to in-process callables."""
 
-    written_for = WRITTEN_FOR
+    written_for = "5.2.5"
     refusal = "moto's Lambda is already adapted by another local stack in this process"
 
     def __init__(self, functions: Mapping[str, Invoke]) -> None:

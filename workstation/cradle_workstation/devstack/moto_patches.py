@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Self
 import moto
 
 _lock = threading.Lock()
-_installed: set[type[MotoPatch]] = set()
+_installed: dict[type[MotoPatch], MotoPatch] = {}  # each kind of adaptation -> the one open now
 
 
 class MotoPatch:
@@ -57,13 +57,13 @@ class MotoPatch:
             except BaseException:
                 self._restore()  # nothing half-patched stays behind
                 raise
-            _installed.add(type(self))
+            _installed[type(self)] = self
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         with _lock:
-            if self._replaced:
+            if _installed.get(type(self)) is self:
                 self._restore()
-                _installed.discard(type(self))
+                del _installed[type(self)]
